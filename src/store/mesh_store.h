@@ -1,0 +1,182 @@
+// MeshStore: the only way control-plane state is read or written.
+//
+// Contract (every backend; tests/store/conformance_test.cc checks it):
+//  * A write that returned ok is durable (fsync'd) unless the store was opened with
+//    Durability::kBuffered.
+//  * Writes run through Write(): the function runs inside one transaction on the backend's
+//    writer; if it returns a non-ok Status everything it did is rolled back. Backends may commit
+//    many concurrent Write() calls in one physical transaction (group commit); each caller is
+//    completed only after that transaction committed.
+//  * Reads never wait for the writer and see only committed state.
+//  * All times are passed in by the caller (the control plane's clock); the store never reads a
+//    clock, so tests drive expiry by hand.
+//  * Errors: kStoreFull when the disk/database is full, kStoreIo on an I/O failure; a failed write
+//    never loses anything committed before it.
+//  Nothing here is SQLite-specific: a PostgreSQL backend implements the same interface.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "mesh/types.h"
+#include "util/status.h"
+
+namespace populi::store {
+
+enum class Durability { kFull, kBuffered };
+
+struct DeliverResult {
+  int64_t message_id = 0;
+  bool duplicate = false;  // an earlier delivery with the same (sender, receiver, key) exists
+};
+
+struct InboxQuery {
+  std::string receiver;
+  int64_t before_id = 0;  // cursor: only ids < before_id (0 = from the newest)
+  int limit = 64;
+  bool include_acked = false;
+};
+
+struct ClaimRequest {
+  std::string receiver;
+  std::string claimer_node_id;
+  int max_messages = 1;
+  int64_t lease_ms = 120'000;
+  int64_t now_ms = 0;
+  int max_deliveries = 10;  // a claim beyond this dead-letters the row instead
+  // Optional policy filter (privacy class vs the claimer's visibility/trust); rows it rejects
+  // are skipped, not claimed. Runs on the writer: keep it cheap and non-blocking.
+  std::function<bool(const mesh::A2AMessage&)> eligible;
+};
+
+struct SweepResult {
+  int requeued = 0;
+  int dead_lettered = 0;
+};
+
+struct RetentionResult {
+  int64_t messages_deleted = 0;
+  int64_t leases_deleted = 0;
+  int64_t events_deleted = 0;
+};
+
+struct StoreStats {
+  std::string backend;   // "sqlite"
+  std::string location;  // path or connection string (no password)
+  int schema_version = 0;
+  int64_t size_bytes = 0;
+  std::vector<std::pair<std::string, int64_t>> row_counts;  // table → rows
+};
+
+// One invariant checked by Check(); ok=false rows make the report fail.
+struct CheckItem {
+  std::string name;  // "integrity_check", "one_row_per_dedupe_key", ...
+  bool ok = true;
+  std::string detail;
+};
+
+struct CheckReport {
+  bool ok = true;
+  int schema_version = 0;
+  std::vector<CheckItem> items;
+};
+
+// The write side, valid only inside Write(). Methods fail with kInvalidArgument, kNotFound,
+// kConflict (held by another holder / wrong fencing token) or kFailedPrecondition (illegal lease
+// transition) as documented; any failure the caller returns rolls the whole function back.
+class WriteTxn {
+ public:
+  virtual ~WriteTxn() = default;
+
+  // Nodes. Upsert keeps control-plane owned fields (maintenance, quarantine, joined_ms) of an
+  // existing row unless `replace_admin_fields`.
+  virtual Status UpsertNode(const mesh::NodeRecord& node, bool replace_admin_fields = false) = 0;
+  virtual Status RemoveNode(std::string_view node_id) = 0;  // kNotFound
+  virtual Status TouchNode(std::string_view node_id, int64_t last_seen_ms) = 0;
+  virtual Status SetNodeState(std::string_view node_id, mesh::NodeState state) = 0;
+  virtual Status SetMaintenance(std::string_view node_id, bool on, int64_t until_ms) = 0;
+  virtual Status SetQuarantine(std::string_view node_id, bool on) = 0;
+
+  // A2A. Deliver is idempotent on (sender, receiver, idempotency_key) for as long as the row is
+  // retained, pending or acknowledged.
+  virtual Result<DeliverResult> Deliver(const mesh::NewMessage& msg, int64_t now_ms) = 0;
+  // Claims up to max_messages rows: highest priority first, oldest first within a priority;
+  // skips rows under a live claim by anyone else; re-claim by the same claimer refreshes.
+  virtual Result<std::vector<mesh::A2AMessage>> Claim(const ClaimRequest& req) = 0;
+  // kNotFound: no such pending row; kConflict: claimed by someone else or the claim lapsed.
+  virtual Status RenewClaim(std::string_view receiver, int64_t message_id, std::string_view claimer,
+                            int64_t lease_ms, int64_t now_ms) = 0;
+  // Acks the listed ids of `receiver`; returns the ids that were acked now or already.
+  // Unknown ids are ignored by a batch ack, kNotFound for a single-id ack.
+  virtual Result<std::vector<int64_t>> Ack(std::string_view receiver,
+                                           const std::vector<int64_t>& ids, int64_t now_ms) = 0;
+  // Lapsed claims return to pending (or dead_letter past max_deliveries).
+  virtual Result<SweepResult> SweepExpiredClaims(int64_t now_ms, int max_deliveries) = 0;
+
+  // Exec leases. Grant: kConflict if another holder has a live lease on scope_key; the same
+  // holder gets its live lease renewed (same id, same token). A new lease's fencing token is
+  // strictly greater than every earlier token for that scope_key.
+  virtual Result<mesh::ExecLease> GrantLease(std::string_view scope_key, std::string_view holder,
+                                             int64_t ttl_ms, int64_t now_ms) = 0;
+  virtual Result<mesh::ExecLease> RenewLease(std::string_view lease_id, std::string_view holder,
+                                             int64_t ttl_ms, int64_t now_ms) = 0;
+  virtual Result<mesh::ExecLease> ReleaseLease(std::string_view lease_id, std::string_view holder,
+                                               int64_t now_ms) = 0;
+  // Only the current holder with the current fencing token may complete.
+  virtual Result<mesh::ExecLease> CompleteLease(std::string_view lease_id, std::string_view holder,
+                                                int64_t fencing_token, int64_t now_ms) = 0;
+  virtual Result<mesh::ExecLease> RevokeLease(std::string_view lease_id, int64_t now_ms) = 0;
+  // Live leases whose expiry passed become kExpired; returns them.
+  virtual Result<std::vector<mesh::ExecLease>> ExpireLeases(int64_t now_ms) = 0;
+
+  // Events and key-value state (pairing, bootstrap tokens, JWT jti guard, audit chain head).
+  virtual Result<int64_t> AppendEvent(const mesh::Event& event) = 0;
+  virtual Status PutKv(std::string_view ns, std::string_view key, std::string_view value) = 0;
+  virtual Status DeleteKv(std::string_view ns, std::string_view key) = 0;
+  // Reads inside the transaction see its own uncommitted writes.
+  virtual Result<std::optional<std::string>> GetKv(std::string_view ns, std::string_view key) = 0;
+  virtual Result<std::optional<mesh::NodeRecord>> GetNode(std::string_view node_id) = 0;
+  virtual Result<std::optional<mesh::ExecLease>> GetLease(std::string_view lease_id) = 0;
+};
+
+using WriteFn = std::function<Status(WriteTxn&)>;
+
+class MeshStore {
+ public:
+  virtual ~MeshStore() = default;
+
+  // Runs fn in a transaction; blocks until it committed (or rolled back). Thread-safe.
+  virtual Status Write(WriteFn fn) = 0;
+  // Asynchronous form: `done` runs on the writer thread after commit/rollback. Keep it short.
+  virtual void SubmitWrite(WriteFn fn, std::function<void(Status)> done) = 0;
+
+  // Reads (committed state only; thread-safe; never wait for the writer).
+  virtual Result<std::optional<mesh::NodeRecord>> GetNode(std::string_view node_id) = 0;
+  virtual Result<std::vector<mesh::NodeRecord>> ListNodes() = 0;
+  virtual Result<std::vector<mesh::A2AMessage>> ListInbox(const InboxQuery& q) = 0;
+  virtual Result<std::optional<mesh::A2AMessage>> GetMessage(int64_t id) = 0;
+  virtual Result<int64_t> CountPending(std::string_view receiver) = 0;
+  virtual Result<std::optional<mesh::ExecLease>> GetLease(std::string_view lease_id) = 0;
+  // The live (granted/renewed, unexpired at now_ms) lease of scope_key, if any.
+  virtual Result<std::optional<mesh::ExecLease>> LiveLeaseForScope(std::string_view scope_key,
+                                                                   int64_t now_ms) = 0;
+  virtual Result<std::vector<mesh::ExecLease>> ListLeases(bool live_only, int64_t now_ms) = 0;
+  virtual Result<std::vector<mesh::Event>> ListEvents(int64_t after_id, int limit) = 0;
+  virtual Result<std::optional<std::string>> GetKv(std::string_view ns, std::string_view key) = 0;
+
+  // Maintenance.
+  virtual Result<StoreStats> Stats() = 0;
+  virtual Result<CheckReport> Check() = 0;
+  // Deletes acked/dead-lettered messages, terminal leases and events older than
+  // now_ms - retention_ms, at most `batch` rows per table per call.
+  virtual Result<RetentionResult> RunRetention(int64_t now_ms, int64_t retention_ms, int batch) = 0;
+  // Flushes and closes; further calls fail with kUnavailable. Idempotent.
+  virtual Status Close() = 0;
+};
+
+}  // namespace populi::store
