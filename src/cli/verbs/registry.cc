@@ -4,10 +4,15 @@
 namespace populi::cli {
 
 void AddVersionVerbs(CLI::App& root, CLI::App& populi, Context& ctx);
+void AddConfigVerbs(CLI::App& root, CLI::App& populi, Context& ctx);
+void AddServeVerbs(CLI::App& root, CLI::App& populi, Context& ctx);
+void AddStoreVerbs(CLI::App& root, CLI::App& populi, Context& ctx);
+void AddProbeVerbs(CLI::App& root, CLI::App& populi, Context& ctx);
 
 namespace {
 const VerbGroup kGroups[] = {
-    {"version", AddVersionVerbs},
+    {"serve", AddServeVerbs}, {"config", AddConfigVerbs},   {"store", AddStoreVerbs},
+    {"probe", AddProbeVerbs}, {"version", AddVersionVerbs},
 };
 }  // namespace
 

@@ -1,0 +1,1 @@
+// Placeholder so the module library is never empty; removed once the module has sources.
