@@ -1,9 +1,12 @@
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <boost/json.hpp>
 #include <cstdlib>
+#include <fstream>
 #include <iostream>
+#include <sstream>
 
 #include "cli/verb.h"
 
@@ -41,11 +44,128 @@ int Context::Fail(const Status& status) {
   return exit_code;
 }
 
+int Context::FailUsage(std::string message, std::string hint) {
+  Fail(InvalidArgument(std::move(message), std::move(hint)));
+  exit_code = kExitUsage;
+  return exit_code;
+}
+
+void Context::Warn(const std::string& message, const std::string& hint) {
+  if (!warned.insert(message).second) return;
+  if (global.json) {
+    boost::json::object w;
+    w["message"] = message;
+    w["hint"] = hint;
+    boost::json::object o;
+    o["warning"] = std::move(w);
+    *err << boost::json::serialize(o) << "\n";
+    return;
+  }
+  *err << "warning: " << message << "\n";
+  if (!hint.empty()) *err << "hint: " << hint << "\n";
+}
+
 bool Context::UseColor() const {
   if (global.no_color || global.json) return false;
   const char* no_color = std::getenv("NO_COLOR");
   if (no_color != nullptr && no_color[0] != '\0') return false;
   return out == &std::cout && isatty(STDOUT_FILENO) == 1;
+}
+
+Result<config::Config> LoadConfig(Context& ctx, const std::map<std::string, std::string>& flags) {
+  config::LoadOptions opts;
+  opts.flags = flags;
+  POPULI_ASSIGN_OR_RETURN(config::Config cfg, config::Load(opts));
+  for (const config::Diagnostic& d : cfg.diagnostics()) ctx.Warn(d.ToString(), d.hint);
+  return cfg;
+}
+
+std::string ControlUrlFile(const config::Config& cfg) {
+  return cfg.data_dir() + "/control-url";
+}
+
+Result<std::string> ResolveControlUrl(const Context& ctx, const config::Config& cfg) {
+  if (!ctx.global.control_url.empty()) return ctx.global.control_url;
+  std::string from_config = cfg.GetString("mesh.control.url");
+  if (!from_config.empty()) return from_config;
+  std::ifstream in(ControlUrlFile(cfg));
+  std::string url;
+  if (in && std::getline(in, url)) {
+    while (!url.empty() && (url.back() == '\r' || url.back() == ' ')) url.pop_back();
+    if (!url.empty()) return url;
+  }
+  return Unavailable(
+      "no control plane URL: --control-url is not given, [mesh.control] url is "
+      "unset and no local serve wrote " +
+          ControlUrlFile(cfg),
+      "start `vox populi serve`, or pass --control-url / set VOX_MESH_CONTROL_URL");
+}
+
+std::string RelativeTime(int64_t then_unix_ms, int64_t now_unix_ms) {
+  int64_t delta_ms = now_unix_ms - then_unix_ms;
+  bool future = delta_ms < 0;
+  int64_t secs = (future ? -delta_ms : delta_ms) / 1000;
+  if (secs < 1) return "just now";
+  std::string amount;
+  if (secs < 60) {
+    amount = std::to_string(secs) + "s";
+  } else if (secs < 3600) {
+    amount = std::to_string(secs / 60) + "m";
+  } else if (secs < 86400) {
+    amount = std::to_string(secs / 3600) + "h";
+  } else {
+    amount = std::to_string(secs / 86400) + "d";
+  }
+  return future ? "in " + amount : amount + " ago";
+}
+
+std::string RenderTable(const std::vector<std::string>& header,
+                        const std::vector<std::vector<std::string>>& rows) {
+  std::vector<size_t> widths(header.size(), 0);
+  auto measure = [&widths](const std::vector<std::string>& row) {
+    for (size_t i = 0; i < row.size() && i < widths.size(); ++i) {
+      widths[i] = std::max(widths[i], row[i].size());
+    }
+  };
+  measure(header);
+  for (const auto& row : rows) measure(row);
+  std::string out;
+  auto emit = [&](const std::vector<std::string>& row) {
+    std::string line;
+    for (size_t i = 0; i < widths.size(); ++i) {
+      const std::string cell = i < row.size() ? row[i] : std::string();
+      line += cell;
+      if (i + 1 < widths.size()) line += std::string(widths[i] - cell.size() + 2, ' ');
+    }
+    while (!line.empty() && line.back() == ' ') line.pop_back();
+    out += line + "\n";
+  };
+  emit(header);
+  for (const auto& row : rows) emit(row);
+  return out;
+}
+
+std::string Paint(const Context& ctx, Color color, std::string_view text) {
+  if (!ctx.UseColor()) return std::string(text);
+  const char* code = "";
+  switch (color) {
+    case Color::kRed:
+      code = "31";
+      break;
+    case Color::kGreen:
+      code = "32";
+      break;
+    case Color::kYellow:
+      code = "33";
+      break;
+    case Color::kBold:
+      code = "1";
+      break;
+    case Color::kDim:
+      code = "2";
+      break;
+  }
+  return std::string("\033[") + code + "m" + std::string(text) + "\033[0m";
 }
 
 void AddClientOptions(CLI::App& verb, Context& ctx) {

@@ -1,5 +1,7 @@
 // vox: one binary for the control plane, the node agent and every client verb.
 #include <CLI/CLI.hpp>
+#include <cstring>
+#include <exception>
 #include <iostream>
 
 #include "cli/verb.h"
@@ -27,13 +29,18 @@ int main(int argc, char** argv) {
   root.footer("Example: vox populi serve");
   auto* populi = root.add_subcommand("populi", kPopuliDescription);
   populi->require_subcommand(1);
-  populi->footer("Example: vox populi status");
+  populi->footer("Example: vox populi init && vox populi serve");
   populi->add_flag("--no-color", ctx.global.no_color,
                    "Never use colour (NO_COLOR is honoured too)");
 
   size_t n = 0;
   const VerbGroup* groups = VerbGroups(&n);
   for (size_t i = 0; i < n; ++i) groups[i].add(root, *populi, ctx);
+
+  // Errors raised while parsing are reported in the format the user asked for.
+  for (int i = 1; i < argc; ++i) {
+    if (std::strcmp(argv[i], "--json") == 0) ctx.global.json = true;
+  }
 
   try {
     root.parse(argc, argv);
@@ -43,8 +50,11 @@ int main(int argc, char** argv) {
     return root.exit(e);
   } catch (const CLI::ParseError& e) {
     if (e.get_exit_code() == 0) return root.exit(e);
-    ctx.Fail(populi::InvalidArgument(e.what(), "run with --help to see the usage"));
-    return kExitUsage;
+    return ctx.FailUsage(e.what(), "run with --help to see the usage");
+  } catch (const std::exception& e) {
+    // A verb let an exception escape: a bug, reported as an error rather than a crash.
+    return ctx.Fail(populi::Internal(std::string("unexpected error: ") + e.what(),
+                                     "please report this with the command you ran"));
   }
   return ctx.exit_code;
 }

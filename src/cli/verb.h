@@ -5,9 +5,15 @@
 // 4 unauthorized.
 #pragma once
 
+#include <cstdint>
 #include <iosfwd>
+#include <map>
+#include <set>
 #include <string>
+#include <string_view>
+#include <vector>
 
+#include "config/config.h"
 #include "util/status.h"
 
 namespace CLI {
@@ -42,13 +48,47 @@ struct Context {
   std::ostream* out = nullptr;
   std::ostream* err = nullptr;
   int exit_code = kExitOk;
+  std::set<std::string> warned;  // warnings already printed (each prints once per process)
 
   // Prints `error: <message>` and `hint: <hint>` (or the JSON error object with --json) to err
   // and sets exit_code from the status. Returns exit_code.
   int Fail(const Status& status);
-  // True when colour may be used on `out` (a TTY, NO_COLOR unset, --no-color absent).
+  // Fail for a usage error raised by the verb itself (bad flag combination): exit code 2.
+  int FailUsage(std::string message, std::string hint);
+  // Prints `warning: <message>` (and `hint:`) to err, once per distinct message.
+  void Warn(const std::string& message, const std::string& hint = {});
+  // True when colour may be used on `out` (a TTY, NO_COLOR unset, --no-color absent, no --json).
   bool UseColor() const;
 };
+
+// Loads the configuration for this invocation: the working directory, $VOX_HOME, the process
+// environment and `flags` (full key -> value text, from verb flags). Warnings (unknown keys,
+// deprecated env names) print once via ctx.Warn. On error returns it without printing; callers
+// usually `return ctx.Fail(status)`.
+Result<config::Config> LoadConfig(Context& ctx,
+                                  const std::map<std::string, std::string>& flags = {});
+
+// The control plane URL a client verb talks to: --control-url, else [mesh.control] url, else the
+// URL a local `vox populi serve` wrote to <data dir>/control-url. kUnavailable (exit 3) with a
+// hint when there is none.
+Result<std::string> ResolveControlUrl(const Context& ctx, const config::Config& cfg);
+
+// The file a local serve writes its URL to: <data dir>/control-url.
+std::string ControlUrlFile(const config::Config& cfg);
+
+// ---- Output helpers for verbs ----
+
+// "just now", "12s ago", "3m ago", "5h ago", "2d ago"; future times read "in 12s".
+std::string RelativeTime(int64_t then_unix_ms, int64_t now_unix_ms);
+
+// Left-aligned columns separated by two spaces, header first; no trailing spaces. Rows shorter
+// than the header are padded with empty cells.
+std::string RenderTable(const std::vector<std::string>& header,
+                        const std::vector<std::vector<std::string>>& rows);
+
+enum class Color { kRed, kGreen, kYellow, kBold, kDim };
+// `text` wrapped in the ANSI colour when ctx.UseColor(), else unchanged.
+std::string Paint(const Context& ctx, Color color, std::string_view text);
 
 // A verb group: adds its subcommands. `root` is the `vox` app, `populi` the `vox populi` app.
 // Callbacks capture `ctx` by reference; it outlives parsing and running.

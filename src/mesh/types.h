@@ -78,6 +78,11 @@ struct GpuDevice {
   std::string cuda_driver_version;
   bool mig_enabled = false;
   std::string source;  // probe that found it: nvml | linux_drm | vulkan | mock
+  // Every probe that saw this device after the merge (docs/probes.md), e.g. {"nvml", "linux_drm"}.
+  std::vector<std::string> confirmed_by;
+  // Layer B (docs/capacity.md): free memory minus running tasks' reservations minus the
+  // [mesh.donation] reserve; 0 until the capacity layer has been applied.
+  uint64_t memory_allocatable_bytes = 0;
 };
 
 struct CpuInfo {

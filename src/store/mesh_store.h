@@ -134,6 +134,14 @@ class WriteTxn {
   // Live leases whose expiry passed become kExpired; returns them.
   virtual Result<std::vector<mesh::ExecLease>> ExpireLeases(int64_t now_ms) = 0;
 
+  // Restore path (legacy import, backups): inserts the record verbatim unless a record with the
+  // same id exists; returns whether it was inserted. ImportMessage keeps the message id (later
+  // Deliver ids continue above it). ImportLease assigns the next fencing token of its scope when
+  // fencing_token is 0, and raises the scope's counter to at least the lease's token; kConflict if
+  // it is live and another live lease holds its scope.
+  virtual Result<bool> ImportMessage(const mesh::A2AMessage& msg) = 0;
+  virtual Result<bool> ImportLease(const mesh::ExecLease& lease) = 0;
+
   // Events and key-value state (pairing, bootstrap tokens, JWT jti guard, audit chain head).
   virtual Result<int64_t> AppendEvent(const mesh::Event& event) = 0;
   virtual Status PutKv(std::string_view ns, std::string_view key, std::string_view value) = 0;

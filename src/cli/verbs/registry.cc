@@ -8,11 +8,12 @@ void AddConfigVerbs(CLI::App& root, CLI::App& populi, Context& ctx);
 void AddServeVerbs(CLI::App& root, CLI::App& populi, Context& ctx);
 void AddStoreVerbs(CLI::App& root, CLI::App& populi, Context& ctx);
 void AddProbeVerbs(CLI::App& root, CLI::App& populi, Context& ctx);
+void AddInitVerbs(CLI::App& root, CLI::App& populi, Context& ctx);
 
 namespace {
 const VerbGroup kGroups[] = {
-    {"serve", AddServeVerbs}, {"config", AddConfigVerbs},   {"store", AddStoreVerbs},
-    {"probe", AddProbeVerbs}, {"version", AddVersionVerbs},
+    {"init", AddInitVerbs},   {"serve", AddServeVerbs}, {"config", AddConfigVerbs},
+    {"store", AddStoreVerbs}, {"probe", AddProbeVerbs}, {"version", AddVersionVerbs},
 };
 }  // namespace
 

@@ -1,8 +1,201 @@
+// `vox populi serve`: the control plane (HTTP API + sweeper) on the embedded SQLite store.
+//
+// Start-up order matters: SIGTERM/SIGINT are blocked before any thread exists (so only sigwait
+// sees them), the store is opened before the server accepts, and the one stdout line
+// `listening on http://HOST:PORT` is printed (and <data dir>/control-url written) only once the
+// server accepts connections. Logs go to stderr.
+#include <signal.h>
+
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+#include <CLI/CLI.hpp>
+#include <filesystem>
+#include <fstream>
+#include <ostream>
+
+#include "cli/build_info.h"
 #include "cli/verb.h"
+#include "config/config.h"
+#include "control/api/jti_store.h"
+#include "control/control_plane.h"
+#include "control/http/auth.h"
+#include "control/http/server.h"
+#include "store/legacy_import.h"
+#include "store/sqlite/sqlite_store.h"
+#include "util/clock.h"
 
 namespace populi::cli {
+namespace {
 
-// Stub: replaced by the serve verbs.
-void AddServeVerbs(CLI::App& /*root*/, CLI::App& /*populi*/, Context& /*ctx*/) {}
+struct ServeFlags {
+  std::string bind;
+  std::string data_dir;
+  bool no_worker = false;
+};
+
+control::ControlOptions ControlOptionsFrom(const config::Config& cfg) {
+  control::ControlOptions o;
+  o.version = GetBuildInfo().version;
+  o.wire_version = GetBuildInfo().wire_version;
+  o.scope_id = cfg.GetString("mesh.scope_id");
+  o.heartbeat_ms = cfg.GetInt("mesh.control.heartbeat_secs") * 1000;
+  o.suspect_after = static_cast<int>(cfg.GetInt("mesh.control.suspect_after"));
+  o.down_after = static_cast<int>(cfg.GetInt("mesh.control.down_after"));
+  o.exec_lease_ttl_ms = cfg.GetInt("mesh.control.exec_lease_ttl_secs") * 1000;
+  o.a2a_claim_ttl_ms = cfg.GetInt("mesh.control.a2a_claim_ttl_secs") * 1000;
+  o.a2a_max_deliveries = static_cast<int>(cfg.GetInt("mesh.control.a2a_max_deliveries"));
+  o.inbox_cap = cfg.GetInt("mesh.control.inbox_cap");
+  o.long_poll_max_ms = cfg.GetInt("mesh.control.long_poll_max_ms");
+  o.retention_ms = cfg.GetDurationSecs("mesh.store.retention") * 1000;
+  o.bootstrap_token = cfg.GetString("mesh.bootstrap.token");
+  o.bootstrap_expires_ms = cfg.GetInt("mesh.bootstrap.expires_unix_ms");
+  o.mesh_token = cfg.GetString("mesh.token");
+  return o;
+}
+
+http::ServerOptions ServerOptionsFrom(const config::Config& cfg, const ServeFlags& flags) {
+  http::ServerOptions o;
+  o.bind = flags.bind.empty() ? cfg.GetString("mesh.control.bind") : flags.bind;
+  o.default_max_body_bytes = static_cast<size_t>(cfg.GetBytes("mesh.control.http.max_body_bytes"));
+  o.header_timeout_ms = static_cast<int>(cfg.GetInt("mesh.control.http.header_timeout_ms"));
+  o.body_timeout_ms = static_cast<int>(cfg.GetInt("mesh.control.http.body_timeout_ms"));
+  o.idle_timeout_ms = static_cast<int>(cfg.GetInt("mesh.control.http.idle_timeout_ms"));
+  o.max_connections = static_cast<int>(cfg.GetInt("mesh.control.http.max_connections"));
+  o.handler_threads = static_cast<int>(cfg.GetInt("mesh.control.http.handler_threads"));
+  o.rate_per_sec = static_cast<double>(cfg.GetInt("mesh.control.http.rate_per_sec"));
+  o.rate_burst = static_cast<double>(cfg.GetInt("mesh.control.http.rate_burst"));
+  o.tls_cert_path = cfg.GetString("mesh.tls.cert_path");
+  o.tls_key_path = cfg.GetString("mesh.tls.key_path");
+  return o;
+}
+
+Result<std::unique_ptr<http::Authenticator>> AuthenticatorFrom(const config::Config& cfg,
+                                                               http::JtiStore* jti_store) {
+  http::AuthConfig auth;
+  const std::pair<const char*, http::Role> keys[] = {
+      {"mesh.token", http::Role::kMesh},
+      {"mesh.auth.admin_token", http::Role::kAdmin},
+      {"mesh.auth.worker_token", http::Role::kWorker},
+      {"mesh.auth.submitter_token", http::Role::kSubmitter},
+      {"mesh.auth.read_only_token", http::Role::kReadOnly},
+  };
+  for (const auto& [key, role] : keys) {
+    if (!cfg.IsSet(key)) continue;
+    auth.tokens.push_back({std::string(http::ToString(role)), role, cfg.GetString(key)});
+  }
+  auth.jwt_secret = cfg.GetString("mesh.auth.jwt_hmac_secret");
+  if (!auth.jwt_secret.empty()) auth.jti_store = jti_store;
+  return http::Authenticator::Create(std::move(auth));
+}
+
+// Writes `url` to `path` via a temporary file and rename, so readers never see half a URL.
+Status WriteUrlFile(const std::string& path, const std::string& url) {
+  const std::string tmp = path + ".tmp";
+  {
+    std::ofstream out(tmp, std::ios::trunc);
+    out << url << "\n";
+    if (!out.flush()) return Unavailable("cannot write " + tmp, "check the data directory");
+  }
+  std::error_code ec;
+  std::filesystem::rename(tmp, path, ec);
+  if (ec) return Unavailable("cannot write " + path + ": " + ec.message(), "check permissions");
+  return Status::Ok();
+}
+
+int Serve(Context& ctx, const ServeFlags& flags) {
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGTERM);
+  sigaddset(&stop_signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+
+  std::map<std::string, std::string> config_flags;
+  if (!flags.bind.empty()) config_flags["mesh.control.bind"] = flags.bind;
+  if (!flags.data_dir.empty()) config_flags["mesh.store.path"] = flags.data_dir;
+  auto cfg = LoadConfig(ctx, config_flags);
+  if (!cfg.ok()) return ctx.Fail(cfg.status());
+
+  const std::string data_dir = cfg->data_dir();
+  std::error_code ec;
+  std::filesystem::create_directories(data_dir, ec);
+  if (ec) {
+    return ctx.Fail(Unavailable("cannot create data directory " + data_dir + ": " + ec.message(),
+                                "set [mesh.store] path to a writable directory"));
+  }
+  if (Status s = store::RefuseLegacyOnlyDir(data_dir); !s.ok()) return ctx.Fail(s);
+
+  store::SqliteOptions store_options;
+  store_options.directory = data_dir;
+  if (cfg->GetString("mesh.store.durability") == "buffered") {
+    store_options.durability = store::Durability::kBuffered;
+    ctx.Warn("store durability is 'buffered': a power loss can lose acknowledged writes",
+             "set [mesh.store] durability = \"full\" unless you accept that");
+  }
+  auto store = store::OpenSqliteStore(store_options);
+  if (!store.ok()) return ctx.Fail(store.status());
+
+  const Clock& clock = SystemClock::Instance();
+  control::StoreJtiStore jti_store(**store, clock);
+  auto auth = AuthenticatorFrom(*cfg, &jti_store);
+  if (!auth.ok()) {
+    (void)(*store)->Close();
+    return ctx.Fail(auth.status());
+  }
+
+  control::ControlPlane plane(**store, ControlOptionsFrom(*cfg), clock);
+  http::Router router;
+  plane.RegisterRoutes(router);
+
+  auto logger = spdlog::stderr_color_mt("vox-serve");
+  auto server = http::Server::Start(ServerOptionsFrom(*cfg, flags), router, **auth, logger);
+  if (!server.ok()) {
+    plane.Stop();
+    (void)(*store)->Close();
+    spdlog::drop("vox-serve");
+    ctx.Fail(server.status());
+    ctx.exit_code = kExitFailure;  // a bind failure is a failed start, not an unreachable peer
+    return ctx.exit_code;
+  }
+  plane.SetNotifier(&(*server)->notifier());
+  plane.Start();
+
+  const std::string url = (*server)->url();
+  const std::string url_file = data_dir + "/control-url";
+  if (Status s = WriteUrlFile(url_file, url); !s.ok()) ctx.Warn(s.message(), s.hint());
+  *ctx.out << "listening on " << url << std::endl;
+  if (flags.no_worker) logger->info("running the control plane only (--no-worker)");
+
+  int signal_number = 0;
+  sigwait(&stop_signals, &signal_number);
+  logger->info("signal {}: stopping", signal_number);
+
+  (*server)->Stop();
+  plane.SetNotifier(nullptr);
+  plane.Stop();
+  Status closed = (*store)->Close();
+  std::filesystem::remove(url_file, ec);
+  spdlog::drop("vox-serve");
+  if (!closed.ok()) return ctx.Fail(closed);
+  return kExitOk;
+}
+
+}  // namespace
+
+void AddServeVerbs(CLI::App& /*root*/, CLI::App& populi, Context& ctx) {
+  auto flags = std::make_shared<ServeFlags>();
+  auto* serve = populi.add_subcommand(
+      "serve", "Run the control plane (HTTP API, sweeper) on the embedded SQLite store");
+  serve->footer(
+      "Prints `listening on http://HOST:PORT` once ready and writes the URL to "
+      "<data dir>/control-url. Stops on SIGTERM/SIGINT.\n"
+      "Example: vox populi serve --bind 127.0.0.1:0");
+  serve->add_option("--bind", flags->bind,
+                    "HOST:PORT to listen on (default [mesh.control] bind; port 0 = any free)");
+  serve->add_option("--data-dir", flags->data_dir,
+                    "Data directory for the store and control-url (default [mesh.store] path)");
+  serve->add_flag("--no-worker", flags->no_worker,
+                  "Run only the control plane, no local worker (the node agent)");
+  serve->callback([&ctx, flags] { ctx.exit_code = Serve(ctx, *flags); });
+}
 
 }  // namespace populi::cli

@@ -1,0 +1,207 @@
+// a2a_load: durable deliver → claim → ack cycles over HTTP with N concurrent clients.
+//
+//   a2a_load [--clients 64] [--seconds 10] [--batch 1] [--durability full|buffered]
+//
+// Starts the control plane and the HTTP server in this process on 127.0.0.1:0 over a SQLite
+// store in a temp directory, then runs `clients` threads, each on one keep-alive connection with
+// its own receiver: deliver `batch` messages (one request each), claim them (one request with
+// max_messages = batch), acknowledge them (one request; a list when batch > 1). Prints cycles/s
+// (one cycle = one message delivered, claimed and acknowledged) and deliver latency percentiles.
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "control/control_plane.h"
+#include "control/http/auth.h"
+#include "control/http/server.h"
+#include "store/sqlite/sqlite_store.h"
+#include "util/clock.h"
+#include "util/random.h"
+
+namespace {
+
+using Steady = std::chrono::steady_clock;
+
+// One keep-alive HTTP/1.1 connection.
+class Conn {
+ public:
+  explicit Conn(int port) {
+    fd_ = socket(AF_INET, SOCK_STREAM, 0);
+    int one = 1;
+    setsockopt(fd_, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_port = htons(static_cast<uint16_t>(port));
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (connect(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) fd_ = -1;
+  }
+  ~Conn() {
+    if (fd_ >= 0) close(fd_);
+  }
+  bool ok() const { return fd_ >= 0; }
+
+  // Returns the status (0 on a broken connection) and fills `body`.
+  int Post(const std::string& path, const std::string& json, std::string* body) {
+    std::string req = "POST " + path +
+                      " HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+                      "Content-Length: " +
+                      std::to_string(json.size()) + "\r\n\r\n" + json;
+    if (send(fd_, req.data(), req.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(req.size()))
+      return 0;
+    size_t head_end;
+    while ((head_end = buf_.find("\r\n\r\n")) == std::string::npos)
+      if (!Fill()) return 0;
+    const int status = std::atoi(buf_.c_str() + 9);
+    size_t length = 0;
+    std::string head = buf_.substr(0, head_end);
+    for (char& c : head) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    if (size_t p = head.find("content-length:"); p != std::string::npos)
+      length = std::strtoul(head.c_str() + p + 15, nullptr, 10);
+    while (buf_.size() < head_end + 4 + length)
+      if (!Fill()) return 0;
+    *body = buf_.substr(head_end + 4, length);
+    buf_.erase(0, head_end + 4 + length);
+    return status;
+  }
+
+ private:
+  bool Fill() {
+    char tmp[16384];
+    ssize_t n = recv(fd_, tmp, sizeof tmp, 0);
+    if (n <= 0) return false;
+    buf_.append(tmp, static_cast<size_t>(n));
+    return true;
+  }
+  int fd_ = -1;
+  std::string buf_;
+};
+
+std::vector<int64_t> MessageIds(const std::string& body) {
+  std::vector<int64_t> ids;
+  for (size_t p = 0; (p = body.find("\"id\":", p)) != std::string::npos; p += 5)
+    ids.push_back(std::strtoll(body.c_str() + p + 5, nullptr, 10));
+  return ids;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  int clients = 64, seconds = 10, batch = 1;
+  std::string durability = "full";
+  for (int i = 1; i + 1 < argc; i += 2) {
+    std::string k = argv[i];
+    if (k == "--clients") clients = std::atoi(argv[i + 1]);
+    if (k == "--seconds") seconds = std::atoi(argv[i + 1]);
+    if (k == "--batch") batch = std::max(1, std::atoi(argv[i + 1]));
+    if (k == "--durability") durability = argv[i + 1];
+  }
+  using namespace populi;
+  const auto dir = std::filesystem::temp_directory_path() / ("a2a-load-" + RandomHex(6));
+  store::SqliteOptions so;
+  so.directory = dir.string();
+  so.durability =
+      durability == "buffered" ? store::Durability::kBuffered : store::Durability::kFull;
+  auto st = store::OpenSqliteStore(so);
+  if (!st.ok()) {
+    std::fprintf(stderr, "%s\n", st.status().ToString().c_str());
+    return 1;
+  }
+  control::ControlOptions co;
+  co.inbox_cap = 1'000'000;
+  control::ControlPlane plane(**st, co, SystemClock::Instance());
+  http::Router router;
+  plane.RegisterRoutes(router);
+  auto auth = http::Authenticator::Open();
+  http::ServerOptions sopt;
+  sopt.bind = "127.0.0.1:0";
+  sopt.handler_threads = std::max(64, clients);
+  sopt.max_connections = clients + 16;
+  auto server = http::Server::Start(sopt, router, *auth);
+  if (!server.ok()) {
+    std::fprintf(stderr, "%s\n", server.status().ToString().c_str());
+    return 1;
+  }
+  plane.SetNotifier(&(*server)->notifier());
+  const int port = (*server)->port();
+
+  std::atomic<bool> stop{false};
+  std::atomic<int64_t> cycles{0}, errors{0};
+  std::mutex mu;
+  std::vector<double> deliver_us;
+  std::vector<std::thread> threads;
+  for (int c = 0; c < clients; ++c) {
+    threads.emplace_back([&, c] {
+      Conn conn(port);
+      if (!conn.ok()) {
+        ++errors;
+        return;
+      }
+      const std::string node = "load-" + std::to_string(c);
+      std::string body;
+      conn.Post("/v1/populi/join", "{\"id\":\"" + node + "\"}", &body);
+      std::vector<double> local;
+      while (!stop.load(std::memory_order_relaxed)) {
+        for (int i = 0; i < batch; ++i) {
+          auto t0 = Steady::now();
+          int s = conn.Post("/v1/populi/a2a/deliver",
+                            "{\"sender\":\"bench\",\"receiver\":\"" + node +
+                                "\",\"message_type\":\"task_submit\",\"payload\":\"x\"}",
+                            &body);
+          local.push_back(std::chrono::duration<double, std::micro>(Steady::now() - t0).count());
+          if (s != 200) ++errors;
+        }
+        conn.Post("/v1/populi/a2a/inbox",
+                  "{\"receiver\":\"" + node + "\",\"claimer_node_id\":\"" + node +
+                      "\",\"max_messages\":" + std::to_string(batch) + "}",
+                  &body);
+        std::vector<int64_t> ids = MessageIds(body);
+        std::string list;
+        for (int64_t id : ids) list += (list.empty() ? "" : ",") + std::to_string(id);
+        int s =
+            ids.size() == 1
+                ? conn.Post("/v1/populi/a2a/ack",
+                            "{\"receiver\":\"" + node + "\",\"message_id\":" + list + "}", &body)
+                : conn.Post("/v1/populi/a2a/ack",
+                            "{\"receiver\":\"" + node + "\",\"message_ids\":[" + list + "]}",
+                            &body);
+        if (s != 200) ++errors;
+        cycles += static_cast<int64_t>(ids.size());
+      }
+      std::lock_guard lock(mu);
+      deliver_us.insert(deliver_us.end(), local.begin(), local.end());
+    });
+  }
+  const auto start = Steady::now();
+  std::this_thread::sleep_for(std::chrono::seconds(seconds));
+  stop = true;
+  for (auto& t : threads) t.join();
+  const double secs = std::chrono::duration<double>(Steady::now() - start).count();
+  std::sort(deliver_us.begin(), deliver_us.end());
+  auto pct = [&](double p) {
+    return deliver_us.empty() ? 0.0 : deliver_us[static_cast<size_t>(p * (deliver_us.size() - 1))];
+  };
+  std::printf(
+      "clients=%d batch=%d durability=%s seconds=%.1f cycles=%lld cycles_per_s=%.0f errors=%lld "
+      "deliver_p50_ms=%.2f deliver_p99_ms=%.2f\n",
+      clients, batch, durability.c_str(), secs, static_cast<long long>(cycles.load()),
+      static_cast<double>(cycles.load()) / secs, static_cast<long long>(errors.load()),
+      pct(0.5) / 1000, pct(0.99) / 1000);
+  (*server)->Stop();
+  plane.Stop();
+  (void)(*st)->Close();
+  std::filesystem::remove_all(dir);
+  return 0;
+}

@@ -1,0 +1,96 @@
+// The control plane's HTTP client (libcurl): what the CLI, the node agent and the tests use.
+//
+// One HttpClient keeps one connection alive between calls (keep-alive reuse). Calls on one
+// client are serialized by an internal mutex; use one client per thread for parallel calls.
+// Errors come back as Status: an unreachable control plane is kUnavailable naming the URL, a
+// timeout kTimeout, and an error response's {"error":{code,message,hint}} body becomes a Status
+// with that code, message and hint.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "util/status.h"
+
+namespace populi::client {
+
+using HeaderList = std::vector<std::pair<std::string, std::string>>;
+
+struct ClientResponse {
+  int status = 0;
+  HeaderList headers;  // names lower-cased, in arrival order
+  std::string body;
+  // First header with this (case-insensitive) name, or empty.
+  std::string_view Header(std::string_view name) const;
+};
+
+// Retries for idempotent calls (GET, PUT, DELETE, or any request carrying an idempotency-key
+// header): transport failures, 429, 502, 503 and 504 are retried up to max_attempts in total,
+// sleeping a uniformly random time in [0, min(max_backoff_ms, initial_backoff_ms × 2^n)] ("full
+// jitter"), or the server's Retry-After when that is longer (capped at max_backoff_ms).
+struct RetryPolicy {
+  int max_attempts = 1;  // 1 = no retries
+  int initial_backoff_ms = 100;
+  int max_backoff_ms = 5'000;
+};
+
+// One server-sent event: the data lines joined by '\n', and the optional id / event fields.
+struct SseEvent {
+  std::string event;
+  std::string id;
+  std::string data;
+};
+
+class HttpClient {
+ public:
+  // base_url "http://host:port" (no trailing path); token empty = no Authorization header.
+  HttpClient(std::string base_url, std::string token = {});
+  ~HttpClient();
+  HttpClient(const HttpClient&) = delete;
+  HttpClient& operator=(const HttpClient&) = delete;
+
+  void set_retry_policy(RetryPolicy policy) { retry_ = policy; }
+  // Sends x-vox-node-id on every call (per-node rate limits, logs).
+  void set_node_id(std::string node_id) { node_id_ = std::move(node_id); }
+  // PEM file of the CA (or self-signed certificate) that signed the control plane's cert.
+  void set_tls_ca_file(std::string path) { ca_file_ = std::move(path); }
+  const std::string& base_url() const { return base_url_; }
+
+  // Any 2xx response; non-2xx responses become the Status their error body describes.
+  Result<ClientResponse> Send(std::string_view method, std::string_view path,
+                              std::string_view body = {}, const HeaderList& headers = {},
+                              int timeout_ms = 30'000);
+  // Every HTTP response as is; only transport failures are errors.
+  Result<ClientResponse> SendRaw(std::string_view method, std::string_view path,
+                                 std::string_view body = {}, const HeaderList& headers = {},
+                                 int timeout_ms = 30'000);
+
+  // Reads a text/event-stream at `path`, calling on_event per event until it returns false, the
+  // server ends the stream (ok), or an error. Uses its own connection. timeout_ms 0 = no limit.
+  Status StreamEvents(std::string_view path, const std::function<bool(const SseEvent&)>& on_event,
+                      int timeout_ms = 0);
+
+  // The Status an error response stands for (ok for 2xx).
+  static Status StatusFromResponse(const ClientResponse& response, std::string_view url);
+
+ private:
+  Result<ClientResponse> SendOnce(std::string_view method, std::string_view path,
+                                  std::string_view body, const HeaderList& headers, int timeout_ms);
+  void* PrepareHeaders(void* handle, const HeaderList& headers, bool has_body) const;
+
+  std::string base_url_;
+  std::string token_;
+  std::string node_id_;
+  std::string ca_file_;
+  RetryPolicy retry_;
+  std::mutex mu_;
+  void* curl_ = nullptr;  // CURL*, kept for connection reuse
+};
+
+}  // namespace populi::client

@@ -1,0 +1,159 @@
+// Registry: GET /v1/populi/nodes, POST /v1/populi/{join,heartbeat,leave}.
+#include <boost/json.hpp>
+
+#include "control/api/routes.h"
+#include "mesh/validate.h"
+
+namespace populi::control {
+namespace json = boost::json;
+namespace {
+
+Status CheckScope(const ApiContext& ctx, const std::string& scope_id) {
+  if (ctx.options.scope_id.empty() || scope_id == ctx.options.scope_id) return Status::Ok();
+  return {
+      Code::kPermissionDenied,
+      "scope_id '" + scope_id + "' does not match this mesh's scope '" + ctx.options.scope_id + "'",
+      "set mesh.scope_id on the node to the control plane's scope"};
+}
+
+// The stored record with the in-memory liveness laid over it.
+mesh::NodeRecord WithLiveness(const ApiContext& ctx, mesh::NodeRecord n, int64_t now_ms) {
+  if (auto live = ctx.liveness.Get(n.id)) {
+    n.last_seen_ms = std::max(n.last_seen_ms, live->last_seen_ms);
+    n.state = live->state;
+  }
+  if (n.maintenance && !InMaintenance(n, now_ms)) {
+    n.maintenance = false;  // lapsed; the sweeper clears the stored flag
+    n.maintenance_until_ms = 0;
+  }
+  return n;
+}
+
+http::Response ListNodes(ApiContext& ctx, http::Request& req) {
+  auto stale = QueryIntParam(req, "stale_after_ms", 0);
+  if (!stale.ok()) return Error(stale.status(), req);
+  auto nodes = ctx.store.ListNodes();
+  if (!nodes.ok()) return Error(nodes.status(), req);
+  const int64_t now = ctx.NowMs();
+  json::array arr;
+  for (auto& stored : *nodes) {
+    mesh::NodeRecord n = WithLiveness(ctx, std::move(stored), now);
+    if (*stale > 0 && now - n.last_seen_ms > *stale) continue;
+    arr.push_back(mesh::ToJson(n));
+  }
+  return Json(json::object{{"schema_version", mesh::kRecordSchemaVersion},
+                           {"server_time_ms", now},
+                           {"nodes", std::move(arr)}});
+}
+
+http::Response Join(ApiContext& ctx, http::Request& req) {
+  auto node = DecodeBody(req, mesh::NodeRecordFromJson);
+  if (!node.ok()) return Error(node.status(), req);
+  if (Status s = mesh::ValidateNodeRecord(*node, ctx.options.limits); !s.ok()) return Error(s, req);
+  if (Status s = CheckScope(ctx, node->scope_id); !s.ok()) return Error(s, req);
+  const int64_t now = ctx.NowMs();
+  // Control-plane owned fields: a client's values are ignored; the store keeps the existing
+  // row's admin fields and joined_ms.
+  node->state = mesh::NodeState::kAlive;
+  node->joined_ms = now;
+  node->last_seen_ms = now;
+  node->maintenance = false;
+  node->maintenance_until_ms = 0;
+  node->quarantined = false;
+  node->schema_version = mesh::kRecordSchemaVersion;
+  std::optional<mesh::NodeRecord> stored;
+  Status s = ctx.store.Write([&](store::WriteTxn& txn) -> Status {
+    POPULI_ASSIGN_OR_RETURN(auto before, txn.GetNode(node->id));
+    POPULI_RETURN_IF_ERROR(txn.UpsertNode(*node));
+    POPULI_RETURN_IF_ERROR(txn.SetNodeState(node->id, mesh::NodeState::kAlive));
+    POPULI_RETURN_IF_ERROR(txn.TouchNode(node->id, now));
+    if (!before || before->state != mesh::NodeState::kAlive) {
+      POPULI_RETURN_IF_ERROR(
+          txn.AppendEvent(MakeEvent(now, before ? "node.rejoined" : "node.joined", node->id,
+                                    {{"version", node->version}, {"gpus", node->gpus.size()}}))
+              .status());
+    }
+    POPULI_ASSIGN_OR_RETURN(stored, txn.GetNode(node->id));
+    return Status::Ok();
+  });
+  if (!s.ok()) return Error(s, req);
+  ctx.liveness.Touch(node->id, now);
+  ctx.Notify("events");
+  json::object o = mesh::ToJson(stored ? *stored : *node);
+  o["heartbeat_ms"] = ctx.options.heartbeat_ms;
+  return Json(o);
+}
+
+http::Response Heartbeat(ApiContext& ctx, http::Request& req) {
+  auto hb = DecodeBody(req, mesh::HeartbeatRequestFromJson);
+  if (!hb.ok()) return Error(hb.status(), req);
+  if (Status s = mesh::ValidateId("node_id", hb->node_id); !s.ok()) return Error(s, req);
+  if (Status s = CheckScope(ctx, hb->scope_id); !s.ok()) return Error(s, req);
+  const int64_t now = ctx.NowMs();
+  std::optional<mesh::NodeState> previous;
+  if (auto live = ctx.liveness.Get(hb->node_id)) {
+    previous = live->state;
+  } else {
+    auto node = ctx.store.GetNode(hb->node_id);
+    if (!node.ok()) return Error(node.status(), req);
+    if (!*node) {
+      return Error(NotFound("node " + hb->node_id + " has not joined",
+                            "POST /v1/populi/join with the node's record first"),
+                   req);
+    }
+    previous = (*node)->state;
+  }
+  if (previous != mesh::NodeState::kAlive) {
+    // A state change is persisted at once; plain heartbeats only touch memory.
+    Status s = ctx.store.Write([&](store::WriteTxn& txn) -> Status {
+      POPULI_RETURN_IF_ERROR(txn.SetNodeState(hb->node_id, mesh::NodeState::kAlive));
+      POPULI_RETURN_IF_ERROR(txn.TouchNode(hb->node_id, now));
+      return txn
+          .AppendEvent(
+              MakeEvent(now, "node.alive", hb->node_id, {{"from", mesh::ToString(*previous)}}))
+          .status();
+    });
+    if (!s.ok()) return Error(s, req);
+    ctx.Notify("events");
+  }
+  ctx.liveness.Touch(hb->node_id, now);
+  return Json(json::object{{"node_id", hb->node_id},
+                           {"state", "alive"},
+                           {"server_time_ms", now},
+                           {"heartbeat_ms", ctx.options.heartbeat_ms}});
+}
+
+http::Response Leave(ApiContext& ctx, http::Request& req) {
+  auto leave = DecodeBody(req, mesh::LeaveRequestFromJson);
+  if (!leave.ok()) return Error(leave.status(), req);
+  if (Status s = mesh::ValidateId("node_id", leave->node_id); !s.ok()) return Error(s, req);
+  const int64_t now = ctx.NowMs();
+  Status s = ctx.store.Write([&](store::WriteTxn& txn) -> Status {
+    Status removed = txn.RemoveNode(leave->node_id);
+    if (removed.code() == Code::kNotFound) {
+      return NotFound("node " + leave->node_id + " is not registered",
+                      "list nodes with GET /v1/populi/nodes");
+    }
+    POPULI_RETURN_IF_ERROR(removed);
+    return txn.AppendEvent(MakeEvent(now, "node.left", leave->node_id)).status();
+  });
+  if (!s.ok()) return Error(s, req);
+  ctx.liveness.Forget(leave->node_id);
+  ctx.Notify("events");
+  return http::NoContent();
+}
+
+}  // namespace
+
+void AddNodeRoutes(http::Router& router, ApiContext& ctx) {
+  router.Add({http::Method::kGet, "/v1/populi/nodes", AnyRole(), 0, "nodes.list",
+              [&ctx](http::Request& req) { return ListNodes(ctx, req); }});
+  router.Add({http::Method::kPost, "/v1/populi/join", NodePlaneRoles(), 256 * 1024, "nodes.join",
+              [&ctx](http::Request& req) { return Join(ctx, req); }});
+  router.Add({http::Method::kPost, "/v1/populi/heartbeat", NodePlaneRoles(), 4 * 1024,
+              "nodes.heartbeat", [&ctx](http::Request& req) { return Heartbeat(ctx, req); }});
+  router.Add({http::Method::kPost, "/v1/populi/leave", NodePlaneRoles(), 4 * 1024, "nodes.leave",
+              [&ctx](http::Request& req) { return Leave(ctx, req); }});
+}
+
+}  // namespace populi::control

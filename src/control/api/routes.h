@@ -1,0 +1,18 @@
+// Route groups. Each Add*Routes registers its group's routes (pattern, roles, body limit, name,
+// handler) on the router; ControlPlane calls them all. docs/api.md and
+// contracts/control-plane.openapi.yaml describe the same set (a test keeps them in step).
+#pragma once
+
+#include "control/api/context.h"
+#include "control/http/http.h"
+
+namespace populi::control {
+
+void AddSystemRoutes(http::Router& router, ApiContext& ctx);     // health, version, events
+void AddNodeRoutes(http::Router& router, ApiContext& ctx);       // nodes, join, heartbeat, leave
+void AddA2ARoutes(http::Router& router, ApiContext& ctx);        // deliver, inbox, ack, renew
+void AddLeaseRoutes(http::Router& router, ApiContext& ctx);      // exec lease grant … list
+void AddAdminRoutes(http::Router& router, ApiContext& ctx);      // maintenance, quarantine, revoke
+void AddBootstrapRoutes(http::Router& router, ApiContext& ctx);  // one-time token exchange
+
+}  // namespace populi::control

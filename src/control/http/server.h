@@ -1,0 +1,74 @@
+// The control plane's HTTP server: Beast + Asio coroutines behind a Boost-free interface.
+//
+// Each request goes: read header (header timeout) → route (404/405) → authenticate and authorize
+// (401/403) → rate limit per token and per node id (429 + Retry-After) → body limit (413 before
+// the body is read) → read body (body timeout) → handler on the handler pool → response with
+// x-request-id and x-populi-wire-version. Keep-alive connections idle past idle_timeout_ms are
+// closed. Every request is logged once (request id, principal label, route, status, duration);
+// credentials never are.
+#pragma once
+
+#include <cstddef>
+#include <memory>
+#include <string>
+
+#include "control/http/auth.h"
+#include "control/http/http.h"
+#include "util/status.h"
+
+namespace spdlog {
+class logger;
+}
+
+namespace populi::http {
+
+struct ServerOptions {
+  std::string bind = "127.0.0.1:9847";         // HOST:PORT; port 0 picks a free port
+  size_t max_header_bytes = 16 * 1024;         // larger → 431
+  size_t default_max_body_bytes = 512 * 1024;  // for routes whose max_body_bytes is 0
+  int header_timeout_ms = 10'000;              // whole request header, from its first byte
+  int body_timeout_ms = 30'000;                // whole request body
+  int idle_timeout_ms = 60'000;                // keep-alive wait for the next request
+  int write_timeout_ms = 30'000;               // whole response
+  int max_connections = 1024;                  // more → 503 and close
+  int io_threads = 2;
+  int handler_threads = 64;
+  double rate_per_sec = 0;    // per token label and per x-vox-node-id; 0 disables
+  double rate_burst = 0;      // bucket size; 0 → 2 × rate_per_sec
+  std::string tls_cert_path;  // both set → HTTPS (PEM files)
+  std::string tls_key_path;
+  int shutdown_grace_ms = 5'000;  // Stop() waits this long for in-flight requests
+  int sse_keepalive_ms = 15'000;  // comment line on idle event streams (detects gone clients)
+};
+
+class Server {
+ public:
+  // Binds, starts the I/O and handler threads, and returns once accepting. `router` is copied;
+  // `auth` must outlive the server. `logger` null → spdlog's default logger. A port in use is
+  // kUnavailable with a message naming the port and what to do.
+  static Result<std::unique_ptr<Server>> Start(ServerOptions options, const Router& router,
+                                               const Authenticator& auth,
+                                               std::shared_ptr<spdlog::logger> logger = nullptr);
+  ~Server();  // Stop() + Wait()
+
+  // "http://127.0.0.1:PORT" (https when TLS is on), with the bound port.
+  std::string url() const;
+  int port() const;
+  // Wakes long-polls and event streams waiting on a topic. Thread-safe.
+  Notifier& notifier();
+
+  // Stops accepting, lets in-flight requests finish for up to shutdown_grace_ms (long-polls
+  // answer at once with their on_timeout, event streams end), then closes what is left and
+  // joins the threads. Idempotent; thread-safe.
+  void Stop();
+  // Blocks until Stop() has completed (from any thread).
+  void Wait();
+
+  class Impl;
+
+ private:
+  explicit Server(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace populi::http

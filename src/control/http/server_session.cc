@@ -1,0 +1,444 @@
+// One connection: read → route → auth → limits → handler pool → write, with long-polls and
+// server-sent event streams parked on Asio timers (TopicNotifier), never on sleeping threads.
+#include <spdlog/spdlog.h>
+
+#include <boost/url/parse.hpp>
+
+#include "control/http/server_internal.h"
+
+namespace populi::http {
+namespace {
+
+namespace beast = boost::beast;
+namespace bhttp = boost::beast::http;
+using asio::ip::tcp;
+using SteadyClock = std::chrono::steady_clock;
+using BeastRequest = bhttp::request_parser<bhttp::string_body>;
+
+constexpr size_t kMaxRequestIdBytes = 128;
+constexpr size_t kMaxNodeIdBytes = 128;
+
+bool IsSaneRequestId(std::string_view id) {
+  if (id.empty() || id.size() > kMaxRequestIdBytes) return false;
+  return std::all_of(id.begin(), id.end(), [](unsigned char c) {
+    return std::isalnum(c) || c == '.' || c == '_' || c == '-';
+  });
+}
+
+Method ToMethod(bhttp::verb verb) {
+  switch (verb) {
+    case bhttp::verb::get:
+      return Method::kGet;
+    case bhttp::verb::post:
+      return Method::kPost;
+    case bhttp::verb::put:
+      return Method::kPut;
+    case bhttp::verb::delete_:
+      return Method::kDelete;
+    default:
+      return Method::kOther;
+  }
+}
+
+bool IsHttpParseError(const boost::system::error_code& ec) {
+  return &ec.category() == &bhttp::make_error_code(bhttp::error::bad_method).category();
+}
+
+// Runs `fn` on the handler pool and resumes the calling coroutine on its own strand. A thrown
+// exception becomes a 500; handlers are not supposed to throw, but one must not kill the server.
+template <typename T, typename Fn>
+asio::awaitable<T> OnPool(asio::thread_pool& pool, Fn fn) {
+  co_return co_await asio::co_spawn(
+      pool.get_executor(), [fn = std::move(fn)]() mutable -> asio::awaitable<T> { co_return fn(); },
+      asio::use_awaitable);
+}
+
+Response HandlerFailed(const std::string& request_id, const char* what) {
+  return ErrorResponse(Internal(std::string("request handler failed: ") + what,
+                                "this is a bug in the control plane; the log has the request id"),
+                       request_id);
+}
+
+// Everything one request needs between its stages.
+struct Exchange {
+  Request request;
+  const Route* route = nullptr;
+  std::string route_name = "-";
+  Response response;
+  bool close_after = false;  // the body was not read or the client asked: close afterwards
+  SteadyClock::time_point started = SteadyClock::now();
+};
+
+template <typename Stream>
+class Session {
+ public:
+  Session(Server::Impl& server, Stream& stream, std::string remote)
+      : server_(server), opts_(server.options_), stream_(stream), remote_(std::move(remote)) {}
+
+  asio::awaitable<void> Serve() {
+    bool first = true;
+    for (;;) {
+      BeastRequest parser;
+      parser.header_limit(static_cast<std::uint32_t>(opts_.max_header_bytes));
+      parser.body_limit(boost::none);  // the route's limit is applied once the header is read
+      boost::system::error_code ec;
+      if (!first && buffer_.size() == 0) {
+        // Keep-alive: wait for the first byte of the next request under the idle timeout.
+        Lowest().expires_after(std::chrono::milliseconds(opts_.idle_timeout_ms));
+        co_await bhttp::async_read_some(stream_, buffer_, parser, Redirect(ec));
+      }
+      if (!ec && !parser.is_header_done()) {
+        Lowest().expires_after(std::chrono::milliseconds(opts_.header_timeout_ms));
+        co_await bhttp::async_read_header(stream_, buffer_, parser, Redirect(ec));
+      }
+      first = false;
+      if (ec) {
+        co_await AnswerReadError(ec, /*header=*/true);
+        co_return;
+      }
+      InFlightGuard in_flight(server_.in_flight_);
+      Exchange ex;
+      if (!co_await Admit(parser, ex)) {
+        if (co_await Respond(ex)) continue;
+        co_return;
+      }
+      if (!parser.is_done()) {
+        Lowest().expires_after(std::chrono::milliseconds(opts_.body_timeout_ms));
+        co_await bhttp::async_read(stream_, buffer_, parser, Redirect(ec));
+        if (ec) {
+          co_await AnswerReadError(ec, /*header=*/false, &ex);
+          co_return;
+        }
+      }
+      Lowest().expires_never();
+      ex.request.body = std::move(parser.get().body());
+      ex.close_after = ex.close_after || !parser.get().keep_alive();
+      ex.response = co_await OnPool<Response>(*server_.handler_pool_, [&ex] {
+        try {
+          return ex.route->handler(ex.request);
+        } catch (const std::exception& e) {
+          return HandlerFailed(ex.request.request_id, e.what());
+        }
+      });
+      if (ex.response.long_poll) co_await FinishLongPoll(ex);
+      if (ex.response.stream) {
+        co_await StreamEvents(ex);
+        co_return;
+      }
+      if (!co_await Respond(ex)) co_return;
+    }
+  }
+
+ private:
+  template <typename T = void>
+  static auto Redirect(boost::system::error_code& ec) {
+    return asio::redirect_error(asio::use_awaitable, ec);
+  }
+  auto& Lowest() { return beast::get_lowest_layer(stream_); }
+
+  // Route, authenticate, authorize, rate-limit and size-check a request whose header is read.
+  // False with ex.response set when it is answered without running the handler.
+  asio::awaitable<bool> Admit(BeastRequest& parser, Exchange& ex) {
+    auto& head = parser.get();
+    Request& req = ex.request;
+    std::string_view client_id(head[kRequestIdHeader]);
+    req.request_id = IsSaneRequestId(client_id) ? std::string(client_id) : server_.NextRequestId();
+    req.method = ToMethod(head.method());
+    req.target = std::string(head.target());
+    req.remote_addr = remote_;
+    for (const auto& field : head) {
+      std::string name(field.name_string());
+      std::transform(name.begin(), name.end(), name.begin(),
+                     [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+      req.headers.emplace_back(std::move(name), std::string(field.value()));
+    }
+    // A rejected request's body is never read, so the connection can only be reused when it
+    // has none.
+    ex.close_after = !parser.is_done() || !head.keep_alive();
+    auto target = boost::urls::parse_origin_form(head.target());
+    if (!target) {
+      ex.response = ErrorResponse(
+          InvalidArgument("request target is not a valid path", "send an origin-form target"),
+          req.request_id);
+      co_return false;
+    }
+    req.path = target->path();
+    for (const auto& param : target->params()) {
+      req.query[std::string(param.key)] = std::string(param.value);
+    }
+    bool path_exists = false;
+    ex.route = server_.router_.Match(req.method, req.path, &req.params, &path_exists);
+    if (ex.route == nullptr) {
+      ex.response = path_exists ? ErrorResponse(Status(Code::kInvalidArgument,
+                                                       std::string(head.method_string()) +
+                                                           " is not allowed on " + req.path,
+                                                       "use one of the methods this path supports"),
+                                                req.request_id)
+                                : ErrorResponse(NotFound("no route for " + req.path,
+                                                         "check the URL; routes start /v1/populi/"),
+                                                req.request_id);
+      if (path_exists) ex.response.status = 405;
+      co_return false;
+    }
+    ex.route_name = ex.route->name;
+    auto principal = server_.auth_.Authenticate(head[bhttp::field::authorization]);
+    if (principal.ok()) req.principal = std::move(principal).value();
+    Status allowed = principal.ok()
+                         ? server_.auth_.Authorize(req.principal, ex.route->roles, ex.route->name)
+                         : principal.status();
+    if (!allowed.ok()) {
+      ex.response = ErrorResponse(allowed, req.request_id);
+      co_return false;
+    }
+    if (auto retry_ms = RateLimited(req)) {
+      ex.response =
+          ErrorResponse(Status(Code::kResourceExhausted, "rate limit exceeded for this caller",
+                               "slow down; retry after the number of seconds in Retry-After"),
+                        req.request_id);
+      ex.response.SetHeader("retry-after",
+                            std::to_string(std::max<int64_t>(1, (*retry_ms + 999) / 1000)));
+      co_return false;
+    }
+    const size_t limit =
+        ex.route->max_body_bytes > 0 ? ex.route->max_body_bytes : opts_.default_max_body_bytes;
+    if (head.has_content_length() && parser.content_length().value_or(0) > limit) {
+      ex.response = ErrorResponse(Status(Code::kTooLarge,
+                                         "request body is larger than " + std::to_string(limit) +
+                                             " bytes (route " + ex.route->name + ")",
+                                         "send a smaller body or split the request"),
+                                  req.request_id);
+      co_return false;
+    }
+    parser.body_limit(limit);
+    ex.close_after = false;
+    if (beast::iequals(head[bhttp::field::expect], "100-continue") && !parser.is_done()) {
+      static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
+      boost::system::error_code ec;
+      Lowest().expires_after(std::chrono::milliseconds(opts_.write_timeout_ms));
+      co_await asio::async_write(stream_, asio::buffer(kContinue.data(), kContinue.size()),
+                                 Redirect(ec));
+    }
+    co_return true;
+  }
+
+  // Milliseconds until the caller may retry, when its token or node id is over the rate.
+  std::optional<int64_t> RateLimited(const Request& req) {
+    if (!server_.limiter_.enabled()) return std::nullopt;
+    const int64_t now =
+        std::chrono::duration_cast<std::chrono::milliseconds>(SteadyClock::now().time_since_epoch())
+            .count();
+    std::optional<int64_t> wait;
+    if (!req.principal.anonymous) {
+      wait = server_.limiter_.Acquire("token:" + req.principal.token_label, now);
+    }
+    std::string_view node_id = req.Header(kNodeIdHeader);
+    if (!wait && !node_id.empty()) {
+      wait =
+          server_.limiter_.Acquire("node:" + std::string(node_id.substr(0, kMaxNodeIdBytes)), now);
+    }
+    return wait;
+  }
+
+  // Header or body read failed: answer what deserves an answer, then the connection closes.
+  asio::awaitable<void> AnswerReadError(const boost::system::error_code& ec, bool header,
+                                        Exchange* partial = nullptr) {
+    Exchange local;
+    Exchange& ex = partial != nullptr ? *partial : local;
+    if (ex.request.request_id.empty()) ex.request.request_id = server_.NextRequestId();
+    ex.close_after = true;
+    if (ec == bhttp::error::header_limit) {
+      ex.response = ErrorResponse(Status(Code::kTooLarge,
+                                         "request header is larger than " +
+                                             std::to_string(opts_.max_header_bytes) + " bytes",
+                                         "send fewer or shorter headers"),
+                                  ex.request.request_id);
+      ex.response.status = 431;
+    } else if (ec == bhttp::error::body_limit) {
+      ex.response =
+          ErrorResponse(Status(Code::kTooLarge, "request body is larger than the route allows",
+                               "send a smaller body or split the request"),
+                        ex.request.request_id);
+    } else if (IsHttpParseError(ec) && ec != bhttp::error::end_of_stream &&
+               ec != bhttp::error::partial_message) {
+      ex.response = ErrorResponse(
+          InvalidArgument("malformed HTTP request: " + ec.message(), "send valid HTTP/1.1"),
+          ex.request.request_id);
+    } else {
+      // Closed, reset or timed out (slow client): nobody to answer.
+      if (ec == beast::error::timeout) {
+        server_.logger_->info("http request_id={} remote={} closed: {} timeout",
+                              ex.request.request_id, remote_, header ? "header" : "body");
+      }
+      co_return;
+    }
+    co_await Respond(ex);
+  }
+
+  // Re-runs the long-poll until it answers, its topic's deadline passes or the server stops.
+  asio::awaitable<void> FinishLongPoll(Exchange& ex) {
+    std::shared_ptr<LongPoll> poll = std::move(ex.response.long_poll);
+    ex.response.long_poll.reset();
+    const auto deadline = SteadyClock::time_point(std::chrono::milliseconds(poll->deadline_ms));
+    TopicNotifier::Subscription sub(server_.notifier_, poll->topic);
+    for (;;) {
+      sub.Refresh();
+      auto ready = co_await OnPool<std::optional<Response>>(*server_.handler_pool_,
+                                                            [&poll]() -> std::optional<Response> {
+                                                              try {
+                                                                return poll->poll();
+                                                              } catch (const std::exception& e) {
+                                                                return HandlerFailed("", e.what());
+                                                              }
+                                                            });
+      if (ready) {
+        ex.response = std::move(*ready);
+        co_return;
+      }
+      if (SteadyClock::now() >= deadline || server_.notifier_.stopped()) break;
+      co_await sub.Wait(deadline);
+    }
+    ex.response = co_await OnPool<Response>(*server_.handler_pool_, [&poll] {
+      try {
+        return poll->on_timeout();
+      } catch (const std::exception& e) {
+        return HandlerFailed("", e.what());
+      }
+    });
+  }
+
+  asio::awaitable<void> StreamEvents(Exchange& ex) {
+    std::shared_ptr<EventStream> events = ex.response.stream;
+    bhttp::response<bhttp::empty_body> head{bhttp::status::ok, 11};
+    head.set(bhttp::field::content_type, "text/event-stream");
+    head.set(bhttp::field::cache_control, "no-cache");
+    SetCommonHeaders(head, ex);
+    head.keep_alive(false);  // the stream ends with the connection
+    bhttp::response_serializer<bhttp::empty_body> serializer{head};
+    boost::system::error_code ec;
+    Lowest().expires_after(std::chrono::milliseconds(opts_.write_timeout_ms));
+    co_await bhttp::async_write_header(stream_, serializer, Redirect(ec));
+    Log(ex, 200);
+    TopicNotifier::Subscription sub(server_.notifier_, events->topic);
+    while (!ec) {
+      sub.Refresh();
+      auto text = co_await OnPool<std::optional<std::string>>(
+          *server_.handler_pool_, [&events]() -> std::optional<std::string> {
+            try {
+              return events->next(events->cursor);
+            } catch (const std::exception&) {
+              return std::nullopt;
+            }
+          });
+      if (!text) break;
+      if (text->empty()) {
+        if (server_.notifier_.stopped()) break;
+        Lowest().expires_never();
+        const bool notified = co_await sub.Wait(SteadyClock::now() +
+                                                std::chrono::milliseconds(opts_.sse_keepalive_ms));
+        if (notified) continue;
+        *text = ": keepalive\n\n";  // finds out whether the client is still there
+      }
+      Lowest().expires_after(std::chrono::milliseconds(opts_.write_timeout_ms));
+      co_await asio::async_write(stream_, asio::buffer(*text), Redirect(ec));
+    }
+    co_await Close();
+  }
+
+  template <typename Message>
+  void SetCommonHeaders(Message& msg, const Exchange& ex) {
+    msg.set(kRequestIdHeader, ex.request.request_id);
+    msg.set(kWireVersionHeader, POPULI_WIRE_VERSION);
+    for (const auto& [name, value] : ex.response.headers) msg.set(name, value);
+  }
+
+  // Writes ex.response; false when the connection is (to be) closed.
+  asio::awaitable<bool> Respond(Exchange& ex) {
+    bhttp::response<bhttp::string_body> res{static_cast<bhttp::status>(ex.response.status), 11};
+    if (!ex.response.content_type.empty()) {
+      res.set(bhttp::field::content_type, ex.response.content_type);
+    }
+    SetCommonHeaders(res, ex);
+    const bool keep_alive = !ex.close_after && !server_.stopping_.load();
+    res.keep_alive(keep_alive);
+    res.body() = std::move(ex.response.body);
+    res.prepare_payload();
+    // Logged before the write so the line exists once the client has its answer.
+    Log(ex, ex.response.status);
+    boost::system::error_code ec;
+    Lowest().expires_after(std::chrono::milliseconds(opts_.write_timeout_ms));
+    co_await bhttp::async_write(stream_, res, Redirect(ec));
+    if (ec || !keep_alive) {
+      co_await Close();
+      co_return false;
+    }
+    co_return true;
+  }
+
+  void Log(const Exchange& ex, int status) {
+    const double ms =
+        std::chrono::duration<double, std::milli>(SteadyClock::now() - ex.started).count();
+    // Only the label is logged, never the credential; the query string is left out because
+    // clients sometimes put secrets there.
+    server_.logger_->info(
+        "http request_id={} principal={} route={} method={} path={} status={} duration_ms={:.2f} "
+        "remote={}",
+        ex.request.request_id,
+        ex.request.principal.token_label.empty() ? "-" : ex.request.principal.token_label,
+        ex.route_name, ToString(ex.request.method), ex.request.path, status, ms, remote_);
+  }
+
+  asio::awaitable<void> Close() {
+    boost::system::error_code ec;
+    if constexpr (!std::is_same_v<Stream, beast::tcp_stream>) {
+      Lowest().expires_after(std::chrono::seconds(1));
+      co_await stream_.async_shutdown(Redirect(ec));
+    }
+    Lowest().socket().shutdown(tcp::socket::shutdown_both, ec);
+    Lowest().close();
+  }
+
+  Server::Impl& server_;
+  const ServerOptions& opts_;
+  Stream& stream_;
+  std::string remote_;
+  beast::flat_buffer buffer_;
+};
+
+class ConnectionCount {
+ public:
+  explicit ConnectionCount(std::atomic<int>& count) : count_(count) {}
+  ~ConnectionCount() { --count_; }
+
+ private:
+  std::atomic<int>& count_;
+};
+
+}  // namespace
+
+asio::awaitable<void> Server::Impl::RunSession(tcp::socket socket) {
+  ConnectionCount counted(connections_);  // incremented by the accept loop
+  boost::system::error_code ec;
+  auto peer = socket.remote_endpoint(ec);
+  std::string remote = ec ? "?" : peer.address().to_string() + ":" + std::to_string(peer.port());
+  socket.set_option(tcp::no_delay(true), ec);
+  try {
+    if (tls_) {
+      beast::ssl_stream<beast::tcp_stream> stream(std::move(socket), *tls_);
+      beast::get_lowest_layer(stream).expires_after(
+          std::chrono::milliseconds(options_.header_timeout_ms));
+      co_await stream.async_handshake(asio::ssl::stream_base::server,
+                                      asio::redirect_error(asio::use_awaitable, ec));
+      if (ec) co_return;
+      Session<beast::ssl_stream<beast::tcp_stream>> session(*this, stream, remote);
+      co_await session.Serve();
+    } else {
+      beast::tcp_stream stream(std::move(socket));
+      Session<beast::tcp_stream> session(*this, stream, remote);
+      co_await session.Serve();
+    }
+  } catch (const std::exception& e) {
+    logger_->error("http connection from {} failed: {}", remote, e.what());
+  }
+}
+
+}  // namespace populi::http

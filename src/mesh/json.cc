@@ -1,0 +1,329 @@
+#include "mesh/json.h"
+
+#include "mesh/json_internal.h"
+
+#include <limits>
+#include <utility>
+
+#include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
+
+namespace populi::mesh {
+namespace json = boost::json;
+using namespace json_internal;  // NOLINT(google-build-using-namespace)
+namespace {
+Result<GpuDevice> GpuFromJson(const json::value& v, std::string path) {
+  Reader r(v, std::move(path));
+  GpuDevice g;
+  r.Str("uuid", g.uuid);
+  r.Str("name", g.name);
+  r.Str("vendor", g.vendor);
+  r.Str("pci_bus_id", g.pci_bus_id);
+  r.U64("memory_total_bytes", g.memory_total_bytes);
+  r.U64("memory_used_bytes", g.memory_used_bytes);
+  r.U64("memory_free_bytes", g.memory_free_bytes);
+  if (r.Raw("utilization_pct") != nullptr && !r.Raw("utilization_pct")->is_null()) {
+    uint32_t pct = 0;
+    r.Num("utilization_pct", pct);
+    g.utilization_pct = pct;
+  }
+  if (r.Raw("temperature_c") != nullptr && !r.Raw("temperature_c")->is_null()) {
+    uint32_t t = 0;
+    r.Num("temperature_c", t);
+    g.temperature_c = t;
+  }
+  r.Str("driver_version", g.driver_version);
+  r.Str("cuda_driver_version", g.cuda_driver_version);
+  r.Bool("mig_enabled", g.mig_enabled);
+  r.Str("source", g.source);
+  r.List("confirmed_by", g.confirmed_by,
+         [](const json::value& e, const std::string& path) -> Result<std::string> {
+           if (!e.is_string()) return InvalidArgument(path + ": expected a string");
+           return std::string(e.get_string());
+         });
+  r.U64("memory_allocatable_bytes", g.memory_allocatable_bytes);
+  if (!r.ok()) return r.status();
+  return g;
+}
+
+Result<ProbeFailure> ProbeFailureFromJson(const json::value& v, std::string path) {
+  Reader r(v, std::move(path));
+  ProbeFailure f;
+  r.Str("probe", f.probe);
+  r.Str("kind", f.kind);
+  r.Str("message", f.message);
+  r.Str("hint", f.hint);
+  if (!r.ok()) return r.status();
+  return f;
+}
+
+void ReadNewMessageFields(Reader& r, NewMessage& m) {
+  r.Str("sender", m.sender, true);
+  r.Str("receiver", m.receiver, true);
+  r.Str("message_type", m.message_type, true);
+  r.Str("payload", m.payload);
+  r.Str("idempotency_key", m.idempotency_key);
+  r.Enum("privacy_class", m.privacy_class, ParsePrivacyClass);
+  r.Num("priority", m.priority);
+  r.Str("task_kind", m.task_kind);
+  r.Str("model_id", m.model_id);
+  r.Str("traceparent", m.traceparent);
+  r.Str("payload_blake3_hex", m.payload_blake3_hex);
+  r.Str("signature_b64", m.signature_b64);
+  r.Str("jwe_payload", m.jwe_payload);
+}
+
+}  // namespace
+
+Result<json::value> ParseJson(std::string_view text, size_t max_depth) {
+  json::parse_options options;
+  options.max_depth = max_depth;
+  boost::system::error_code ec;
+  json::value v = json::parse(text, ec, json::storage_ptr(), options);
+  if (ec) {
+    return InvalidArgument(
+        "request body is not valid JSON: " + ec.message(),
+        "send a UTF-8 JSON object nested at most " + std::to_string(max_depth) + " levels deep");
+  }
+  return v;
+}
+
+std::string Serialize(const json::value& value) {
+  return json::serialize(value);
+}
+
+json::object ToJson(const GpuDevice& g) {
+  json::object o;
+  PutStr(o, "uuid", g.uuid);
+  PutStr(o, "name", g.name);
+  PutStr(o, "vendor", g.vendor);
+  PutStr(o, "pci_bus_id", g.pci_bus_id);
+  o["memory_total_bytes"] = g.memory_total_bytes;
+  o["memory_used_bytes"] = g.memory_used_bytes;
+  o["memory_free_bytes"] = g.memory_free_bytes;
+  if (g.utilization_pct) o["utilization_pct"] = *g.utilization_pct;
+  if (g.temperature_c) o["temperature_c"] = *g.temperature_c;
+  PutStr(o, "driver_version", g.driver_version);
+  PutStr(o, "cuda_driver_version", g.cuda_driver_version);
+  o["mig_enabled"] = g.mig_enabled;
+  PutStr(o, "source", g.source);
+  if (!g.confirmed_by.empty()) {
+    json::array probes;
+    for (const auto& name : g.confirmed_by) probes.emplace_back(name);
+    o["confirmed_by"] = std::move(probes);
+  }
+  o["memory_allocatable_bytes"] = g.memory_allocatable_bytes;
+  return o;
+}
+
+json::object ToJson(const CpuInfo& c) {
+  json::object o;
+  PutStr(o, "model", c.model);
+  o["cores"] = c.cores;
+  o["threads"] = c.threads;
+  o["numa_nodes"] = c.numa_nodes;
+  o["memory_total_bytes"] = c.memory_total_bytes;
+  o["memory_available_bytes"] = c.memory_available_bytes;
+  return o;
+}
+
+json::object ToJson(const ProbeFailure& f) {
+  json::object o;
+  PutStr(o, "probe", f.probe);
+  PutStr(o, "kind", f.kind);
+  PutStr(o, "message", f.message);
+  PutStr(o, "hint", f.hint);
+  return o;
+}
+
+json::object ToJson(const NodeRecord& n) {
+  json::object o;
+  o["id"] = n.id;
+  PutStr(o, "version", n.version);
+  PutStr(o, "scope_id", n.scope_id);
+  if (!n.labels.empty()) {
+    json::object labels;
+    for (const auto& [k, v] : n.labels) labels[k] = v;
+    o["labels"] = std::move(labels);
+  }
+  o["visibility"] = ToString(n.visibility);
+  o["trust_tier"] = ToString(n.trust_tier);
+  PutStr(o, "ed25519_pub_key_b64", n.ed25519_pub_key_b64);
+  PutStr(o, "host", n.host);
+  o["cpu"] = ToJson(n.cpu);
+  if (!n.gpus.empty()) {
+    json::array gpus;
+    for (const auto& g : n.gpus) gpus.push_back(ToJson(g));
+    o["gpus"] = std::move(gpus);
+  }
+  if (!n.probe_failures.empty()) {
+    json::array failures;
+    for (const auto& f : n.probe_failures) failures.push_back(ToJson(f));
+    o["probe_failures"] = std::move(failures);
+  }
+  PutStr(o, "gpu_inventory_source", n.gpu_inventory_source);
+  PutStr(o, "gpu_truth_layer", n.gpu_truth_layer);
+  o["state"] = ToString(n.state);
+  PutTime(o, "joined_ms", n.joined_ms);
+  PutTime(o, "last_seen_ms", n.last_seen_ms);
+  o["maintenance"] = n.maintenance;
+  PutTime(o, "maintenance_until_ms", n.maintenance_until_ms);
+  o["quarantined"] = n.quarantined;
+  o["schema_version"] = n.schema_version;
+  return o;
+}
+
+Result<NodeRecord> NodeRecordFromJson(const json::value& v) {
+  Reader r(v, "");
+  NodeRecord n;
+  r.Str("id", n.id, true);
+  r.Str("version", n.version);
+  r.Str("scope_id", n.scope_id);
+  r.StrMap("labels", n.labels);
+  r.Enum("visibility", n.visibility, ParseVisibility);
+  r.Enum("trust_tier", n.trust_tier, ParseTrustTier);
+  r.Str("ed25519_pub_key_b64", n.ed25519_pub_key_b64);
+  r.Str("host", n.host);
+  if (r.ok() && r.Raw("cpu") != nullptr && !r.Raw("cpu")->is_null()) {
+    Reader c(*r.Raw("cpu"), "cpu");
+    c.Str("model", n.cpu.model);
+    c.Num("cores", n.cpu.cores);
+    c.Num("threads", n.cpu.threads);
+    c.Num("numa_nodes", n.cpu.numa_nodes);
+    c.U64("memory_total_bytes", n.cpu.memory_total_bytes);
+    c.U64("memory_available_bytes", n.cpu.memory_available_bytes);
+    if (!c.ok()) return c.status();
+  }
+  r.List("gpus", n.gpus, GpuFromJson);
+  r.List("probe_failures", n.probe_failures, ProbeFailureFromJson);
+  r.Str("gpu_inventory_source", n.gpu_inventory_source);
+  r.Str("gpu_truth_layer", n.gpu_truth_layer);
+  r.Enum("state", n.state, ParseNodeState);
+  r.Int("joined_ms", n.joined_ms);
+  r.Int("last_seen_ms", n.last_seen_ms);
+  r.Bool("maintenance", n.maintenance);
+  r.Int("maintenance_until_ms", n.maintenance_until_ms);
+  r.Bool("quarantined", n.quarantined);
+  r.Num("schema_version", n.schema_version);
+  if (!r.ok()) return r.status();
+  return n;
+}
+
+json::object ToJson(const NewMessage& m) {
+  json::object o;
+  o["sender"] = m.sender;
+  o["receiver"] = m.receiver;
+  o["message_type"] = m.message_type;
+  o["payload"] = m.payload;
+  PutStr(o, "idempotency_key", m.idempotency_key);
+  o["privacy_class"] = ToString(m.privacy_class);
+  o["priority"] = m.priority;
+  PutStr(o, "task_kind", m.task_kind);
+  PutStr(o, "model_id", m.model_id);
+  PutStr(o, "traceparent", m.traceparent);
+  PutStr(o, "payload_blake3_hex", m.payload_blake3_hex);
+  PutStr(o, "signature_b64", m.signature_b64);
+  PutStr(o, "jwe_payload", m.jwe_payload);
+  return o;
+}
+
+json::object ToJson(const A2AMessage& m) {
+  json::object o = ToJson(static_cast<const NewMessage&>(m));
+  o["id"] = m.id;
+  PutTime(o, "created_ms", m.created_ms);
+  o["state"] = ToString(m.state);
+  PutStr(o, "claimer_node_id", m.claimer_node_id);
+  PutTime(o, "claim_expires_ms", m.claim_expires_ms);
+  o["delivery_count"] = m.delivery_count;
+  PutTime(o, "acked_ms", m.acked_ms);
+  o["schema_version"] = m.schema_version;
+  return o;
+}
+
+Result<NewMessage> NewMessageFromJson(const json::value& v) {
+  Reader r(v, "");
+  NewMessage m;
+  ReadNewMessageFields(r, m);
+  if (!r.ok()) return r.status();
+  return m;
+}
+
+Result<A2AMessage> A2AMessageFromJson(const json::value& v) {
+  Reader r(v, "");
+  A2AMessage m;
+  ReadNewMessageFields(r, m);
+  r.Int("id", m.id, 1, std::numeric_limits<int64_t>::max(), true);
+  r.Int("created_ms", m.created_ms);
+  r.Enum("state", m.state, ParseMessageState);
+  r.Str("claimer_node_id", m.claimer_node_id);
+  r.Int("claim_expires_ms", m.claim_expires_ms);
+  r.Num("delivery_count", m.delivery_count);
+  r.Int("acked_ms", m.acked_ms);
+  r.Num("schema_version", m.schema_version);
+  if (!r.ok()) return r.status();
+  return m;
+}
+
+json::object ToJson(const ExecLease& l) {
+  json::object o;
+  o["lease_id"] = l.lease_id;
+  o["scope_key"] = l.scope_key;
+  o["holder_node_id"] = l.holder_node_id;
+  o["fencing_token"] = l.fencing_token;
+  o["state"] = ToString(l.state);
+  PutTime(o, "granted_ms", l.granted_ms);
+  PutTime(o, "renewed_ms", l.renewed_ms);
+  PutTime(o, "expires_ms", l.expires_ms);
+  PutTime(o, "ended_ms", l.ended_ms);
+  o["schema_version"] = l.schema_version;
+  return o;
+}
+
+Result<ExecLease> ExecLeaseFromJson(const json::value& v) {
+  Reader r(v, "");
+  ExecLease l;
+  r.Str("lease_id", l.lease_id, true);
+  r.Str("scope_key", l.scope_key, true);
+  r.Str("holder_node_id", l.holder_node_id, true);
+  r.Int("fencing_token", l.fencing_token);
+  r.Enum("state", l.state, ParseLeaseState);
+  r.Int("granted_ms", l.granted_ms);
+  r.Int("renewed_ms", l.renewed_ms);
+  r.Int("expires_ms", l.expires_ms);
+  r.Int("ended_ms", l.ended_ms);
+  r.Num("schema_version", l.schema_version);
+  if (!r.ok()) return r.status();
+  return l;
+}
+
+json::object ToJson(const Event& e) {
+  json::object o;
+  o["id"] = e.id;
+  o["ts_ms"] = e.ts_ms;
+  o["kind"] = e.kind;
+  PutStr(o, "subject", e.subject);
+  boost::system::error_code ec;
+  json::value data = json::parse(e.data_json, ec);
+  o["data"] = ec || !data.is_object() ? json::value(json::object()) : std::move(data);
+  return o;
+}
+
+Result<Event> EventFromJson(const json::value& v) {
+  Reader r(v, "");
+  Event e;
+  r.Int("id", e.id);
+  r.Int("ts_ms", e.ts_ms);
+  r.Str("kind", e.kind, true);
+  r.Str("subject", e.subject);
+  if (r.ok() && r.Raw("data") != nullptr && !r.Raw("data")->is_null()) {
+    if (!r.Raw("data")->is_object()) {
+      r.Fail("data", "expected an object");
+    } else {
+      e.data_json = json::serialize(*r.Raw("data"));
+    }
+  }
+  if (!r.ok()) return r.status();
+  return e;
+}
+
+}  // namespace populi::mesh

@@ -1,0 +1,141 @@
+// JSON wire codecs for the mesh vocabulary (mesh/types.h) and the control plane's request and
+// response bodies (docs/api.md names every field).
+//
+// Contract:
+//  * Encoding omits absent optionals: empty strings, empty lists/maps and times of 0 (unset).
+//    Numbers that carry meaning at 0 (counts, priority, fencing tokens) are always written.
+//  * Decoding ignores unknown fields (changes are additive), requires the fields docs/api.md marks
+//    required, and rejects wrong types, out-of-range numbers (floats where integers belong, values
+//    past int64) and unknown enum strings with kInvalidArgument whose message names the field
+//    path ("gpus[1].memory_total_bytes: expected a non-negative integer").
+//  * decode(encode(x)) reproduces every field of x.
+// Semantic checks (id syntax, vocabularies, sizes) live in mesh/validate.h, not here.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <boost/json/value.hpp>
+
+#include "mesh/types.h"
+#include "util/status.h"
+
+namespace populi::mesh {
+
+// Deepest nesting a request body may have; deeper input is rejected before it is built.
+inline constexpr size_t kMaxJsonDepth = 32;
+
+// Parses text as one JSON value. Invalid JSON, invalid UTF-8 and nesting past max_depth are
+// kInvalidArgument with the parser's position.
+Result<boost::json::value> ParseJson(std::string_view text, size_t max_depth = kMaxJsonDepth);
+// Compact serialization.
+std::string Serialize(const boost::json::value& value);
+
+// ---- records ----
+boost::json::object ToJson(const GpuDevice& gpu);
+boost::json::object ToJson(const CpuInfo& cpu);
+boost::json::object ToJson(const ProbeFailure& failure);
+boost::json::object ToJson(const NodeRecord& node);
+boost::json::object ToJson(const NewMessage& msg);
+boost::json::object ToJson(const A2AMessage& msg);
+boost::json::object ToJson(const ExecLease& lease);
+boost::json::object ToJson(const Event& event);  // data_json is embedded as an object
+
+Result<NodeRecord> NodeRecordFromJson(const boost::json::value& v);
+Result<NewMessage> NewMessageFromJson(const boost::json::value& v);
+Result<A2AMessage> A2AMessageFromJson(const boost::json::value& v);
+Result<ExecLease> ExecLeaseFromJson(const boost::json::value& v);
+Result<Event> EventFromJson(const boost::json::value& v);
+
+// ---- request bodies (docs/api.md) ----
+
+// POST /v1/populi/heartbeat. Only liveness: inventory changes go through join.
+struct HeartbeatRequest {
+  std::string node_id;
+  std::string scope_id;
+};
+
+// POST /v1/populi/leave
+struct LeaveRequest {
+  std::string node_id;
+};
+
+// POST /v1/populi/a2a/inbox. Without claimer_node_id: a read-only page, newest first, of the
+// receiver's unacknowledged rows below before_message_id. With it: claims up to max_messages.
+struct InboxRequest {
+  std::string receiver;
+  std::string claimer_node_id;
+  int64_t before_message_id = 0;
+  int32_t max_messages = 0;  // 0 = the route's default
+  int64_t wait_ms = 0;       // long-poll up to this long when nothing is there (capped)
+  int64_t lease_ms = 0;      // claim duration; 0 = the configured default
+};
+
+// POST /v1/populi/a2a/ack: exactly one of message_id / message_ids.
+struct AckRequest {
+  std::string receiver;
+  int64_t message_id = 0;
+  std::vector<int64_t> message_ids;
+};
+
+// POST /v1/populi/a2a/lease-renew
+struct ClaimRenewRequest {
+  std::string receiver;
+  int64_t message_id = 0;
+  std::string claimer_node_id;
+  int64_t lease_ms = 0;
+};
+
+// POST /v1/populi/exec/lease/{grant,renew,release}, /admin/exec-lease/revoke. Which fields are
+// required depends on the route (see the decoders below).
+struct LeaseRequest {
+  std::string scope_key;
+  std::string lease_id;
+  std::string holder_node_id;
+  int64_t ttl_ms = 0;  // 0 = the configured default
+};
+
+// POST /v1/populi/admin/maintenance: `until_ms` (absolute, control plane clock) or `for_ms`.
+struct MaintenanceRequest {
+  std::string node_id;
+  bool on = true;
+  int64_t until_ms = 0;
+  int64_t for_ms = 0;
+};
+
+// POST /v1/populi/admin/quarantine
+struct QuarantineRequest {
+  std::string node_id;
+  bool on = true;
+};
+
+// POST /v1/populi/bootstrap/exchange
+struct BootstrapRequest {
+  std::string bootstrap_token;
+};
+
+Result<HeartbeatRequest> HeartbeatRequestFromJson(const boost::json::value& v);
+Result<LeaveRequest> LeaveRequestFromJson(const boost::json::value& v);
+Result<InboxRequest> InboxRequestFromJson(const boost::json::value& v);
+Result<AckRequest> AckRequestFromJson(const boost::json::value& v);
+Result<ClaimRenewRequest> ClaimRenewRequestFromJson(const boost::json::value& v);
+enum class LeaseOp { kGrant, kRenew, kRelease, kRevoke };
+Result<LeaseRequest> LeaseRequestFromJson(const boost::json::value& v, LeaseOp op);
+Result<MaintenanceRequest> MaintenanceRequestFromJson(const boost::json::value& v);
+Result<QuarantineRequest> QuarantineRequestFromJson(const boost::json::value& v);
+Result<BootstrapRequest> BootstrapRequestFromJson(const boost::json::value& v);
+
+boost::json::object ToJson(const HeartbeatRequest& r);
+boost::json::object ToJson(const LeaveRequest& r);
+boost::json::object ToJson(const InboxRequest& r);
+boost::json::object ToJson(const AckRequest& r);
+boost::json::object ToJson(const ClaimRenewRequest& r);
+boost::json::object ToJson(const LeaseRequest& r);
+boost::json::object ToJson(const MaintenanceRequest& r);
+boost::json::object ToJson(const QuarantineRequest& r);
+boost::json::object ToJson(const BootstrapRequest& r);
+
+}  // namespace populi::mesh

@@ -1,0 +1,167 @@
+// Codecs of the request bodies (docs/api.md); the record codecs are in json.cc.
+#include "mesh/json.h"
+#include "mesh/json_internal.h"
+
+namespace populi::mesh {
+namespace json = boost::json;
+using namespace json_internal;  // NOLINT(google-build-using-namespace)
+
+// ---- request bodies ----
+
+Result<HeartbeatRequest> HeartbeatRequestFromJson(const json::value& v) {
+  Reader r(v, "");
+  HeartbeatRequest q;
+  r.Str("node_id", q.node_id, true);
+  r.Str("scope_id", q.scope_id);
+  if (!r.ok()) return r.status();
+  return q;
+}
+
+Result<LeaveRequest> LeaveRequestFromJson(const json::value& v) {
+  Reader r(v, "");
+  LeaveRequest q;
+  r.Str("node_id", q.node_id, true);
+  if (!r.ok()) return r.status();
+  return q;
+}
+
+Result<InboxRequest> InboxRequestFromJson(const json::value& v) {
+  Reader r(v, "");
+  InboxRequest q;
+  r.Str("receiver", q.receiver, true);
+  r.Str("claimer_node_id", q.claimer_node_id);
+  r.Int("before_message_id", q.before_message_id);
+  r.Num("max_messages", q.max_messages);
+  r.Int("wait_ms", q.wait_ms);
+  r.Int("lease_ms", q.lease_ms);
+  if (!r.ok()) return r.status();
+  return q;
+}
+
+Result<AckRequest> AckRequestFromJson(const json::value& v) {
+  Reader r(v, "");
+  AckRequest q;
+  r.Str("receiver", q.receiver, true);
+  r.Int("message_id", q.message_id, 1);
+  r.List("message_ids", q.message_ids,
+         [](const json::value& e, std::string path) -> Result<int64_t> {
+           if (!e.is_int64() || e.get_int64() < 1)
+             return InvalidArgument(path + ": expected a message id (integer >= 1)",
+                                    "see docs/api.md for the request's fields");
+           return e.get_int64();
+         });
+  if (r.ok() && (q.message_id == 0) == (r.Raw("message_ids") == nullptr))
+    r.Fail("", "give exactly one of message_id and message_ids");
+  if (!r.ok()) return r.status();
+  return q;
+}
+
+Result<ClaimRenewRequest> ClaimRenewRequestFromJson(const json::value& v) {
+  Reader r(v, "");
+  ClaimRenewRequest q;
+  r.Str("receiver", q.receiver, true);
+  r.Int("message_id", q.message_id, 1, std::numeric_limits<int64_t>::max(), true);
+  r.Str("claimer_node_id", q.claimer_node_id, true);
+  r.Int("lease_ms", q.lease_ms);
+  if (!r.ok()) return r.status();
+  return q;
+}
+
+Result<LeaseRequest> LeaseRequestFromJson(const json::value& v, LeaseOp op) {
+  Reader r(v, "");
+  LeaseRequest q;
+  r.Str("scope_key", q.scope_key, op == LeaseOp::kGrant);
+  r.Str("lease_id", q.lease_id, op != LeaseOp::kGrant);
+  r.Str("holder_node_id", q.holder_node_id, op != LeaseOp::kRevoke);
+  r.Int("ttl_ms", q.ttl_ms);
+  if (!r.ok()) return r.status();
+  return q;
+}
+
+Result<MaintenanceRequest> MaintenanceRequestFromJson(const json::value& v) {
+  Reader r(v, "");
+  MaintenanceRequest q;
+  r.Str("node_id", q.node_id, true);
+  r.Bool("on", q.on);
+  r.Int("until_ms", q.until_ms);
+  r.Int("for_ms", q.for_ms);
+  if (r.ok() && q.until_ms != 0 && q.for_ms != 0)
+    r.Fail("", "give at most one of until_ms and for_ms");
+  if (!r.ok()) return r.status();
+  return q;
+}
+
+Result<QuarantineRequest> QuarantineRequestFromJson(const json::value& v) {
+  Reader r(v, "");
+  QuarantineRequest q;
+  r.Str("node_id", q.node_id, true);
+  r.Bool("on", q.on);
+  if (!r.ok()) return r.status();
+  return q;
+}
+
+Result<BootstrapRequest> BootstrapRequestFromJson(const json::value& v) {
+  Reader r(v, "");
+  BootstrapRequest q;
+  r.Str("bootstrap_token", q.bootstrap_token, true);
+  if (!r.ok()) return r.status();
+  return q;
+}
+
+json::object ToJson(const HeartbeatRequest& q) {
+  json::object o;
+  o["node_id"] = q.node_id;
+  PutStr(o, "scope_id", q.scope_id);
+  return o;
+}
+json::object ToJson(const LeaveRequest& q) {
+  return json::object{{"node_id", q.node_id}};
+}
+json::object ToJson(const InboxRequest& q) {
+  json::object o{{"receiver", q.receiver}};
+  PutStr(o, "claimer_node_id", q.claimer_node_id);
+  if (q.before_message_id != 0) o["before_message_id"] = q.before_message_id;
+  if (q.max_messages != 0) o["max_messages"] = q.max_messages;
+  if (q.wait_ms != 0) o["wait_ms"] = q.wait_ms;
+  if (q.lease_ms != 0) o["lease_ms"] = q.lease_ms;
+  return o;
+}
+json::object ToJson(const AckRequest& q) {
+  json::object o{{"receiver", q.receiver}};
+  if (q.message_id != 0) o["message_id"] = q.message_id;
+  if (!q.message_ids.empty()) {
+    json::array ids;
+    for (int64_t id : q.message_ids) ids.push_back(id);
+    o["message_ids"] = std::move(ids);
+  }
+  return o;
+}
+json::object ToJson(const ClaimRenewRequest& q) {
+  json::object o{{"receiver", q.receiver},
+                 {"message_id", q.message_id},
+                 {"claimer_node_id", q.claimer_node_id}};
+  if (q.lease_ms != 0) o["lease_ms"] = q.lease_ms;
+  return o;
+}
+json::object ToJson(const LeaseRequest& q) {
+  json::object o;
+  PutStr(o, "scope_key", q.scope_key);
+  PutStr(o, "lease_id", q.lease_id);
+  PutStr(o, "holder_node_id", q.holder_node_id);
+  if (q.ttl_ms != 0) o["ttl_ms"] = q.ttl_ms;
+  return o;
+}
+json::object ToJson(const MaintenanceRequest& q) {
+  json::object o{{"node_id", q.node_id}, {"on", q.on}};
+  if (q.until_ms != 0) o["until_ms"] = q.until_ms;
+  if (q.for_ms != 0) o["for_ms"] = q.for_ms;
+  return o;
+}
+json::object ToJson(const QuarantineRequest& q) {
+  return json::object{{"node_id", q.node_id}, {"on", q.on}};
+}
+json::object ToJson(const BootstrapRequest& q) {
+  return json::object{{"bootstrap_token", q.bootstrap_token}};
+}
+
+}  // namespace populi::mesh

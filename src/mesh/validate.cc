@@ -1,0 +1,231 @@
+#include "mesh/validate.h"
+
+#include <algorithm>
+#include <array>
+#include <string>
+
+namespace populi::mesh {
+namespace {
+
+constexpr std::array<std::string_view, 14> kMessageTypes{
+    "task_submit", "task_result",  "task_cancel",  "task_ack",    "task_progress",
+    "task_log",    "job_submit",   "job_result",   "job_fail",    "agent_message",
+    "model_load",  "model_unload", "secret_share", "control_ping"};
+
+constexpr std::array<std::string_view, 7> kTaskKinds{
+    "text_infer", "image_gen", "speech_transcribe", "train_qlora", "embed", "exec", "vox_script"};
+
+std::string Join(std::span<const std::string_view> items) {
+  std::string out;
+  for (std::string_view s : items) {
+    if (!out.empty()) out += ", ";
+    out += s;
+  }
+  return out;
+}
+
+bool IsLowerHex(std::string_view s) {
+  return std::all_of(s.begin(), s.end(),
+                     [](char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); });
+}
+
+bool AllZero(std::string_view s) {
+  return std::all_of(s.begin(), s.end(), [](char c) { return c == '0'; });
+}
+
+bool IsIdChar(char c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
+         c == '_' || c == ':' || c == '-';
+}
+
+bool IsBase64Char(char c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '+' ||
+         c == '/';
+}
+
+Status TooLarge(std::string_view field, size_t size, size_t limit) {
+  return {Code::kTooLarge,
+          std::string(field) + " is " + std::to_string(size) + " bytes; the limit is " +
+              std::to_string(limit),
+          "send large data out of band and reference it"};
+}
+
+Status Utf8(std::string_view field, std::string_view value) {
+  if (IsValidUtf8(value)) return Status::Ok();
+  return InvalidArgument(std::string(field) + " is not valid UTF-8", "send UTF-8 text");
+}
+
+}  // namespace
+
+std::span<const std::string_view> MessageTypes() {
+  return kMessageTypes;
+}
+std::span<const std::string_view> TaskKinds() {
+  return kTaskKinds;
+}
+
+std::string_view PriorityBand(uint8_t p) {
+  if (p == 255) return "control";
+  if (p >= 192) return "urgent";
+  if (p >= 129) return "high";
+  if (p == 128) return "normal";
+  if (p >= 64) return "low";
+  return "background";
+}
+
+bool IsValidUtf8(std::string_view s) {
+  size_t i = 0;
+  const size_t n = s.size();
+  while (i < n) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    if (c < 0x80) {
+      ++i;
+      continue;
+    }
+    size_t len = 0;
+    uint32_t cp = 0;
+    if ((c & 0xE0) == 0xC0) {
+      len = 2;
+      cp = c & 0x1F;
+    } else if ((c & 0xF0) == 0xE0) {
+      len = 3;
+      cp = c & 0x0F;
+    } else if ((c & 0xF8) == 0xF0) {
+      len = 4;
+      cp = c & 0x07;
+    } else {
+      return false;
+    }
+    if (i + len > n) return false;
+    for (size_t k = 1; k < len; ++k) {
+      const auto cc = static_cast<unsigned char>(s[i + k]);
+      if ((cc & 0xC0) != 0x80) return false;
+      cp = (cp << 6) | (cc & 0x3F);
+    }
+    static constexpr uint32_t kMinForLength[] = {0, 0, 0x80, 0x800, 0x10000};
+    if (cp < kMinForLength[len] || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return false;
+    i += len;
+  }
+  return true;
+}
+
+Status ValidateId(std::string_view field, std::string_view value) {
+  if (value.empty() || value.size() > 128 || !std::all_of(value.begin(), value.end(), IsIdChar)) {
+    return InvalidArgument(std::string(field) + " must be 1..128 characters of [A-Za-z0-9._:-]",
+                           "pick an id such as 'node-1' or 'box.example:gpu0'");
+  }
+  return Status::Ok();
+}
+
+Status ValidateMessageType(std::string_view value) {
+  if (std::find(kMessageTypes.begin(), kMessageTypes.end(), value) != kMessageTypes.end())
+    return Status::Ok();
+  return InvalidArgument("unknown message_type '" + std::string(value.substr(0, 64)) + "'",
+                         "use one of: " + Join(kMessageTypes));
+}
+
+Status ValidateTaskKind(std::string_view value) {
+  if (value.empty() || std::find(kTaskKinds.begin(), kTaskKinds.end(), value) != kTaskKinds.end())
+    return Status::Ok();
+  return InvalidArgument("unknown task_kind '" + std::string(value.substr(0, 64)) + "'",
+                         "use one of: " + Join(kTaskKinds));
+}
+
+Status ValidateTraceparent(std::string_view v) {
+  if (v.empty()) return Status::Ok();
+  const bool shape = v.size() == 55 && v[2] == '-' && v[35] == '-' && v[52] == '-' &&
+                     v.substr(0, 2) == "00" && IsLowerHex(v.substr(3, 32)) &&
+                     IsLowerHex(v.substr(36, 16)) && IsLowerHex(v.substr(53, 2));
+  if (!shape || AllZero(v.substr(3, 32)) || AllZero(v.substr(36, 16))) {
+    return InvalidArgument("traceparent is not a W3C version-00 trace context",
+                           "use 00-<32 hex trace id>-<16 hex parent id>-<2 hex flags>, lowercase");
+  }
+  return Status::Ok();
+}
+
+Status ValidatePayloadDigest(std::string_view v) {
+  if (v.empty() || (v.size() == 64 && IsLowerHex(v))) return Status::Ok();
+  return InvalidArgument("payload_blake3_hex must be 64 lowercase hex characters",
+                         "send the BLAKE3-256 digest of the payload bytes in hex");
+}
+
+Status ValidateSignatureShape(std::string_view digest_hex, std::string_view sig) {
+  POPULI_RETURN_IF_ERROR(ValidatePayloadDigest(digest_hex));
+  if (sig.empty()) return Status::Ok();
+  if (digest_hex.empty()) {
+    return InvalidArgument("signature_b64 needs payload_blake3_hex",
+                           "send both the payload digest and its signature, or neither");
+  }
+  const bool shape = sig.size() == 88 && sig.substr(86) == "==" &&
+                     std::all_of(sig.begin(), sig.begin() + 86, IsBase64Char);
+  if (!shape) {
+    return InvalidArgument("signature_b64 must be standard base64 of a 64-byte Ed25519 signature",
+                           "88 characters ending in '=='");
+  }
+  return Status::Ok();
+}
+
+Status ValidateScopeKey(std::string_view v, const Limits& limits) {
+  if (v.empty()) return InvalidArgument("scope_key is empty", "use a key such as 'task:<id>'");
+  if (v.size() > limits.max_scope_key_bytes)
+    return TooLarge("scope_key", v.size(), limits.max_scope_key_bytes);
+  POPULI_RETURN_IF_ERROR(Utf8("scope_key", v));
+  if (std::any_of(v.begin(), v.end(), [](char c) { return static_cast<unsigned char>(c) < 0x20; }))
+    return InvalidArgument("scope_key contains control characters", "use printable text");
+  return Status::Ok();
+}
+
+Status ValidateLeaseId(std::string_view v) {
+  if (v.size() == 32 && IsLowerHex(v)) return Status::Ok();
+  return InvalidArgument("lease_id must be 32 lowercase hex characters",
+                         "use the lease_id returned by /v1/populi/exec/lease/grant");
+}
+
+Status ValidateNewMessage(const NewMessage& m, const Limits& limits) {
+  POPULI_RETURN_IF_ERROR(ValidateId("sender", m.sender));
+  POPULI_RETURN_IF_ERROR(ValidateId("receiver", m.receiver));
+  POPULI_RETURN_IF_ERROR(ValidateMessageType(m.message_type));
+  POPULI_RETURN_IF_ERROR(ValidateTaskKind(m.task_kind));
+  if (m.payload.size() > limits.max_payload_bytes)
+    return TooLarge("payload", m.payload.size(), limits.max_payload_bytes);
+  if (m.jwe_payload.size() > limits.max_jwe_bytes)
+    return TooLarge("jwe_payload", m.jwe_payload.size(), limits.max_jwe_bytes);
+  if (m.idempotency_key.size() > limits.max_idempotency_key_bytes)
+    return TooLarge("idempotency_key", m.idempotency_key.size(), limits.max_idempotency_key_bytes);
+  if (m.model_id.size() > limits.max_model_id_bytes)
+    return TooLarge("model_id", m.model_id.size(), limits.max_model_id_bytes);
+  POPULI_RETURN_IF_ERROR(Utf8("payload", m.payload));
+  POPULI_RETURN_IF_ERROR(Utf8("idempotency_key", m.idempotency_key));
+  POPULI_RETURN_IF_ERROR(Utf8("model_id", m.model_id));
+  POPULI_RETURN_IF_ERROR(Utf8("jwe_payload", m.jwe_payload));
+  POPULI_RETURN_IF_ERROR(ValidateTraceparent(m.traceparent));
+  return ValidateSignatureShape(m.payload_blake3_hex, m.signature_b64);
+}
+
+Status ValidateNodeRecord(const NodeRecord& n, const Limits& limits) {
+  POPULI_RETURN_IF_ERROR(ValidateId("id", n.id));
+  if (!n.scope_id.empty()) POPULI_RETURN_IF_ERROR(ValidateId("scope_id", n.scope_id));
+  if (n.labels.size() > limits.max_labels) {
+    return {Code::kTooLarge, "too many labels (" + std::to_string(n.labels.size()) + ")",
+            "use at most " + std::to_string(limits.max_labels) + " labels"};
+  }
+  for (const auto& [k, v] : n.labels) {
+    if (k.empty() || k.size() > limits.max_label_bytes || v.size() > limits.max_label_bytes)
+      return InvalidArgument("label keys must be 1.." + std::to_string(limits.max_label_bytes) +
+                                 " bytes and values at most that",
+                             "shorten the label");
+    POPULI_RETURN_IF_ERROR(Utf8("labels", k));
+    POPULI_RETURN_IF_ERROR(Utf8("labels", v));
+  }
+  if (n.gpus.size() > limits.max_gpus) {
+    return {Code::kTooLarge, "too many gpus (" + std::to_string(n.gpus.size()) + ")",
+            "report at most " + std::to_string(limits.max_gpus) + " devices"};
+  }
+  for (const std::string* s : {&n.version, &n.host, &n.ed25519_pub_key_b64, &n.cpu.model}) {
+    if (s->size() > 1024) return TooLarge("a node string field", s->size(), 1024);
+    POPULI_RETURN_IF_ERROR(Utf8("node string field", *s));
+  }
+  return Status::Ok();
+}
+
+}  // namespace populi::mesh

@@ -1,0 +1,29 @@
+// Read queries shared by the writer (reads inside a transaction see its own writes) and the
+// reader connections.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "mesh/types.h"
+#include "store/mesh_store.h"
+#include "store/sqlite/db.h"
+
+namespace populi::store::sqlite {
+
+Result<std::optional<mesh::NodeRecord>> QueryNode(Db& db, std::string_view node_id);
+Result<std::vector<mesh::NodeRecord>> QueryNodes(Db& db);
+Result<std::optional<mesh::A2AMessage>> QueryMessage(Db& db, int64_t id);
+Result<std::vector<mesh::A2AMessage>> QueryInbox(Db& db, const InboxQuery& q);
+Result<int64_t> QueryCountPending(Db& db, std::string_view receiver);
+Result<std::optional<mesh::ExecLease>> QueryLease(Db& db, std::string_view lease_id);
+// The lease in state granted/renewed on scope_key (at most one by a unique index), regardless of
+// its expiry time.
+Result<std::optional<mesh::ExecLease>> QueryActiveLease(Db& db, std::string_view scope_key);
+Result<std::vector<mesh::ExecLease>> QueryLeases(Db& db, bool live_only, int64_t now_ms);
+Result<std::vector<mesh::Event>> QueryEvents(Db& db, int64_t after_id, int limit);
+Result<std::optional<std::string>> QueryKv(Db& db, std::string_view ns, std::string_view key);
+
+}  // namespace populi::store::sqlite

@@ -1,0 +1,98 @@
+// The restore path: records inserted verbatim (legacy import).
+#include <algorithm>
+#include <string>
+
+#include "store/sqlite/queries.h"
+#include "store/sqlite/write_txn.h"
+
+namespace populi::store::sqlite {
+
+Result<bool> SqliteWriteTxn::ImportMessage(const mesh::A2AMessage& m) {
+  if (m.id <= 0) return InvalidArgument("imported message id must be positive");
+  if (m.sender.empty() || m.receiver.empty()) {
+    return InvalidArgument("imported message " + std::to_string(m.id) +
+                           " needs a sender and a receiver");
+  }
+  POPULI_ASSIGN_OR_RETURN(std::optional<mesh::A2AMessage> existing, QueryMessage(db_, m.id));
+  if (existing) return false;
+  const bool finished =
+      m.state == mesh::MessageState::kAcked || m.state == mesh::MessageState::kDeadLetter;
+  POPULI_ASSIGN_OR_RETURN(
+      Stmt insert,
+      db_.Prepare("INSERT INTO messages(id, sender, receiver, message_type, payload, "
+                  "idempotency_key, privacy_class, priority, task_kind, model_id, traceparent, "
+                  "payload_blake3_hex, signature_b64, jwe_payload, created_ms, state, "
+                  "claimer_node_id, claim_expires_ms, delivery_count, acked_ms, finished_ms, "
+                  "schema_version) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
+                  "?, ?, ?, ?)"));
+  insert.Bind(1, m.id)
+      .Bind(2, m.sender)
+      .Bind(3, m.receiver)
+      .Bind(4, m.message_type)
+      .Bind(5, m.payload)
+      .Bind(6, m.idempotency_key)
+      .Bind(7, mesh::ToString(m.privacy_class))
+      .Bind(8, int64_t{m.priority})
+      .Bind(9, m.task_kind)
+      .Bind(10, m.model_id)
+      .Bind(11, m.traceparent)
+      .Bind(12, m.payload_blake3_hex)
+      .Bind(13, m.signature_b64)
+      .Bind(14, m.jwe_payload)
+      .Bind(15, m.created_ms)
+      .Bind(16, mesh::ToString(m.state))
+      .Bind(17, m.state == mesh::MessageState::kClaimed ? m.claimer_node_id : std::string())
+      .Bind(18, m.state == mesh::MessageState::kClaimed ? m.claim_expires_ms : 0)
+      .Bind(19, int64_t{m.delivery_count})
+      .Bind(20, m.acked_ms)
+      .Bind(21, finished ? std::max(m.acked_ms, m.created_ms) : 0)
+      .Bind(22, int64_t{mesh::kRecordSchemaVersion});
+  POPULI_RETURN_IF_ERROR(insert.Run());
+  return true;
+}
+
+Result<bool> SqliteWriteTxn::ImportLease(const mesh::ExecLease& lease) {
+  if (lease.lease_id.empty() || lease.scope_key.empty() || lease.holder_node_id.empty()) {
+    return InvalidArgument("imported lease needs a lease id, scope key and holder");
+  }
+  POPULI_ASSIGN_OR_RETURN(std::optional<mesh::ExecLease> existing, QueryLease(db_, lease.lease_id));
+  if (existing) return false;
+  int64_t token = lease.fencing_token;
+  {
+    POPULI_ASSIGN_OR_RETURN(
+        Stmt counter,
+        db_.Prepare("INSERT INTO fencing_counters(scope_key, last_token) VALUES (?1, max(?2, 1)) "
+                    "ON CONFLICT(scope_key) DO UPDATE SET last_token = CASE WHEN ?2 = 0 THEN "
+                    "last_token + 1 ELSE max(last_token, ?2) END RETURNING last_token"));
+    counter.Bind(1, lease.scope_key).Bind(2, token);
+    POPULI_ASSIGN_OR_RETURN(bool row, counter.Step());
+    if (!row) return Internal("fencing counter update returned no row");
+    if (token == 0) token = counter.Int(0);
+    POPULI_RETURN_IF_ERROR(counter.Run());
+  }
+  POPULI_ASSIGN_OR_RETURN(
+      Stmt insert,
+      db_.Prepare("INSERT INTO exec_leases(lease_id, scope_key, holder_node_id, fencing_token, "
+                  "state, granted_ms, renewed_ms, expires_ms, ended_ms, schema_version) "
+                  "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"));
+  insert.Bind(1, lease.lease_id)
+      .Bind(2, lease.scope_key)
+      .Bind(3, lease.holder_node_id)
+      .Bind(4, token)
+      .Bind(5, mesh::ToString(lease.state))
+      .Bind(6, lease.granted_ms)
+      .Bind(7, lease.renewed_ms)
+      .Bind(8, lease.expires_ms)
+      .Bind(9, lease.ended_ms)
+      .Bind(10, int64_t{mesh::kRecordSchemaVersion});
+  Status status = insert.Run();
+  if (status.code() == Code::kConflict) {
+    return Conflict("imported lease " + lease.lease_id + " is live but scope " + lease.scope_key +
+                        " already has a live lease",
+                    "end one of the two leases first");
+  }
+  POPULI_RETURN_IF_ERROR(status);
+  return true;
+}
+
+}  // namespace populi::store::sqlite

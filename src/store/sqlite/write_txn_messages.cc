@@ -1,0 +1,195 @@
+// A2A messages on the writer connection: deliver, claim, renew, ack, sweep.
+#include <algorithm>
+#include <string>
+
+#include "store/sqlite/queries.h"
+#include "store/sqlite/row_codec.h"
+#include "store/sqlite/write_txn.h"
+
+namespace populi::store::sqlite {
+
+using std::string_literals::operator""s;
+
+Result<DeliverResult> SqliteWriteTxn::Deliver(const mesh::NewMessage& msg, int64_t now_ms) {
+  if (msg.sender.empty() || msg.receiver.empty()) {
+    return InvalidArgument("message sender and receiver must be non-empty");
+  }
+  if (!msg.idempotency_key.empty()) {
+    POPULI_ASSIGN_OR_RETURN(
+        Stmt find, db_.Prepare("SELECT id FROM messages WHERE sender = ? AND receiver = ? AND "
+                               "idempotency_key = ? AND idempotency_key <> ''"));
+    find.Bind(1, msg.sender).Bind(2, msg.receiver).Bind(3, msg.idempotency_key);
+    POPULI_ASSIGN_OR_RETURN(bool row, find.Step());
+    if (row) return DeliverResult{find.Int(0), true};
+  }
+  POPULI_ASSIGN_OR_RETURN(
+      Stmt insert,
+      db_.Prepare("INSERT INTO messages(sender, receiver, message_type, payload, idempotency_key, "
+                  "privacy_class, priority, task_kind, model_id, traceparent, "
+                  "payload_blake3_hex, signature_b64, jwe_payload, created_ms, state, "
+                  "schema_version) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
+                  "'pending', ?)"));
+  insert.Bind(1, msg.sender)
+      .Bind(2, msg.receiver)
+      .Bind(3, msg.message_type)
+      .Bind(4, msg.payload)
+      .Bind(5, msg.idempotency_key)
+      .Bind(6, mesh::ToString(msg.privacy_class))
+      .Bind(7, int64_t{msg.priority})
+      .Bind(8, msg.task_kind)
+      .Bind(9, msg.model_id)
+      .Bind(10, msg.traceparent)
+      .Bind(11, msg.payload_blake3_hex)
+      .Bind(12, msg.signature_b64)
+      .Bind(13, msg.jwe_payload)
+      .Bind(14, now_ms)
+      .Bind(15, int64_t{mesh::kRecordSchemaVersion});
+  POPULI_RETURN_IF_ERROR(insert.Run());
+  return DeliverResult{db_.LastInsertId(), false};
+}
+
+Result<std::vector<mesh::A2AMessage>> SqliteWriteTxn::Claim(const ClaimRequest& req) {
+  if (req.receiver.empty() || req.claimer_node_id.empty()) {
+    return InvalidArgument("claim needs a receiver and a claimer node id");
+  }
+  if (req.max_messages <= 0 || req.lease_ms <= 0) {
+    return InvalidArgument("claim max_messages and lease_ms must be positive");
+  }
+  std::vector<mesh::A2AMessage> claimed;
+  // Candidates are read a page at a time (keyset on priority DESC, id ASC) and updated after the
+  // page's statement finished: SQLite leaves updating a table under an open cursor undefined.
+  int64_t after_priority = 256;
+  int64_t after_id = 0;
+  const int64_t page = std::max(req.max_messages * 2, 32);
+  while (static_cast<int>(claimed.size()) < req.max_messages) {
+    std::vector<mesh::A2AMessage> candidates;
+    {
+      POPULI_ASSIGN_OR_RETURN(
+          Stmt stmt,
+          db_.Prepare("SELECT "s + kMessageColumns +
+                      " FROM messages WHERE receiver = ?1 AND state IN ('pending', 'claimed') "
+                      "AND (priority < ?2 OR (priority = ?2 AND id > ?3)) "
+                      "ORDER BY priority DESC, id ASC LIMIT ?4"));
+      stmt.Bind(1, req.receiver).Bind(2, after_priority).Bind(3, after_id).Bind(4, page);
+      while (true) {
+        POPULI_ASSIGN_OR_RETURN(bool row, stmt.Step());
+        if (!row) break;
+        POPULI_ASSIGN_OR_RETURN(mesh::A2AMessage message, ReadMessage(stmt));
+        candidates.push_back(std::move(message));
+      }
+    }
+    if (candidates.empty()) break;
+    after_priority = candidates.back().priority;
+    after_id = candidates.back().id;
+    for (mesh::A2AMessage& m : candidates) {
+      if (static_cast<int>(claimed.size()) >= req.max_messages) break;
+      const bool claimed_live =
+          m.state == mesh::MessageState::kClaimed && m.claim_expires_ms > req.now_ms;
+      const bool mine = claimed_live && m.claimer_node_id == req.claimer_node_id;
+      if (claimed_live && !mine) continue;
+      if (req.eligible && !req.eligible(m)) continue;
+      if (!mine && m.delivery_count >= req.max_deliveries) {
+        POPULI_ASSIGN_OR_RETURN(
+            Stmt dead, db_.Prepare("UPDATE messages SET state = 'dead_letter', claimer_node_id = "
+                                   "'', claim_expires_ms = 0, finished_ms = ? WHERE id = ?"));
+        dead.Bind(1, req.now_ms).Bind(2, m.id);
+        POPULI_RETURN_IF_ERROR(dead.Run());
+        continue;
+      }
+      POPULI_ASSIGN_OR_RETURN(
+          Stmt update, db_.Prepare("UPDATE messages SET state = 'claimed', claimer_node_id = ?, "
+                                   "claim_expires_ms = ?, delivery_count = delivery_count + ? "
+                                   "WHERE id = ?"));
+      update.Bind(1, req.claimer_node_id)
+          .Bind(2, req.now_ms + req.lease_ms)
+          .Bind(3, int64_t{mine ? 0 : 1})
+          .Bind(4, m.id);
+      POPULI_RETURN_IF_ERROR(update.Run());
+      m.state = mesh::MessageState::kClaimed;
+      m.claimer_node_id = req.claimer_node_id;
+      m.claim_expires_ms = req.now_ms + req.lease_ms;
+      if (!mine) ++m.delivery_count;
+      claimed.push_back(std::move(m));
+    }
+  }
+  return claimed;
+}
+
+Status SqliteWriteTxn::RenewClaim(std::string_view receiver, int64_t message_id,
+                                  std::string_view claimer, int64_t lease_ms, int64_t now_ms) {
+  if (lease_ms <= 0) return InvalidArgument("claim lease_ms must be positive");
+  POPULI_ASSIGN_OR_RETURN(std::optional<mesh::A2AMessage> m, QueryMessage(db_, message_id));
+  if (!m || m->receiver != receiver ||
+      (m->state != mesh::MessageState::kPending && m->state != mesh::MessageState::kClaimed)) {
+    return NotFound(
+        "no pending message " + std::to_string(message_id) + " for " + std::string(receiver),
+        "it may have been acknowledged or dead-lettered");
+  }
+  if (m->state != mesh::MessageState::kClaimed || m->claimer_node_id != claimer) {
+    return Conflict(
+        "message " + std::to_string(message_id) + " is not claimed by " + std::string(claimer),
+        "claim it again");
+  }
+  if (m->claim_expires_ms <= now_ms) {
+    return Conflict("the claim on message " + std::to_string(message_id) + " lapsed",
+                    "claim it again");
+  }
+  POPULI_ASSIGN_OR_RETURN(Stmt stmt,
+                          db_.Prepare("UPDATE messages SET claim_expires_ms = ? WHERE id = ?"));
+  stmt.Bind(1, now_ms + lease_ms).Bind(2, message_id);
+  return stmt.Run();
+}
+
+Result<std::vector<int64_t>> SqliteWriteTxn::Ack(std::string_view receiver,
+                                                 const std::vector<int64_t>& ids, int64_t now_ms) {
+  std::vector<int64_t> acked;
+  for (int64_t id : ids) {
+    POPULI_ASSIGN_OR_RETURN(
+        Stmt find, db_.Prepare("SELECT state FROM messages WHERE id = ? AND receiver = ?"));
+    find.Bind(1, id).Bind(2, receiver);
+    POPULI_ASSIGN_OR_RETURN(bool row, find.Step());
+    const std::string state = row ? find.Text(0) : std::string();
+    if (state == "acked") {
+      acked.push_back(id);
+      continue;
+    }
+    if (state != "pending" && state != "claimed") {
+      if (ids.size() == 1) {
+        return NotFound(
+            "no message " + std::to_string(id) + " to acknowledge for " + std::string(receiver),
+            state == "dead_letter" ? "it was dead-lettered after too many deliveries"
+                                   : "check the message id and receiver");
+      }
+      continue;
+    }
+    POPULI_ASSIGN_OR_RETURN(
+        Stmt update,
+        db_.Prepare("UPDATE messages SET state = 'acked', acked_ms = ?1, finished_ms = ?1, "
+                    "claimer_node_id = '', claim_expires_ms = 0 WHERE id = ?2"));
+    update.Bind(1, now_ms).Bind(2, id);
+    POPULI_RETURN_IF_ERROR(update.Run());
+    acked.push_back(id);
+  }
+  return acked;
+}
+
+Result<SweepResult> SqliteWriteTxn::SweepExpiredClaims(int64_t now_ms, int max_deliveries) {
+  SweepResult result;
+  POPULI_ASSIGN_OR_RETURN(
+      Stmt dead, db_.Prepare("UPDATE messages SET state = 'dead_letter', claimer_node_id = '', "
+                             "claim_expires_ms = 0, finished_ms = ?1 WHERE state = 'claimed' AND "
+                             "claim_expires_ms <= ?1 AND delivery_count >= ?2"));
+  dead.Bind(1, now_ms).Bind(2, int64_t{max_deliveries});
+  POPULI_RETURN_IF_ERROR(dead.Run());
+  result.dead_lettered = db_.Changes();
+  POPULI_ASSIGN_OR_RETURN(
+      Stmt requeue, db_.Prepare("UPDATE messages SET state = 'pending', claimer_node_id = '', "
+                                "claim_expires_ms = 0 WHERE state = 'claimed' AND "
+                                "claim_expires_ms <= ?"));
+  requeue.Bind(1, now_ms);
+  POPULI_RETURN_IF_ERROR(requeue.Run());
+  result.requeued = db_.Changes();
+  return result;
+}
+
+}  // namespace populi::store::sqlite

@@ -1,0 +1,162 @@
+#include "client/http_client.h"
+
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "http/test_server.h"
+
+namespace populi::client {
+namespace {
+
+using http::testing::RouteState;
+
+// A port nothing listens on: bound once, then released.
+int FreePort() {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
+  socklen_t len = sizeof addr;
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+  ::close(fd);
+  return ntohs(addr.sin_port);
+}
+
+class HttpClientTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auth_ = http::Authenticator::Open();
+    auto server = http::Server::Start(http::testing::TestOptions(),
+                                      http::testing::TestRouter(state_), *auth_, log_.logger());
+    ASSERT_TRUE(server.ok()) << server.status().ToString();
+    server_ = std::move(server).value();
+  }
+
+  http::testing::CapturedLog log_;
+  RouteState state_;
+  std::unique_ptr<http::Authenticator> auth_;
+  std::unique_ptr<http::Server> server_;
+};
+
+TEST(HttpClient, UnreachableControlPlaneIsUnavailableNamingTheUrl) {
+  const std::string url = "http://127.0.0.1:" + std::to_string(FreePort());
+  HttpClient client(url, "secret-token-value-0123456789");
+  auto r = client.Send("GET", "/health", {}, {}, 2'000);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), Code::kUnavailable);
+  EXPECT_NE(r.status().message().find("control plane unreachable at " + url), std::string::npos)
+      << r.status().message();
+  EXPECT_NE(r.status().hint().find("vox populi serve"), std::string::npos);
+  EXPECT_EQ(r.status().ToString().find("secret-token-value"), std::string::npos);
+}
+
+TEST(HttpClient, MalformedUrlIsInvalidArgument) {
+  HttpClient client("notaurl://x");
+  auto r = client.Send("GET", "/health", {}, {}, 1'000);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), Code::kInvalidArgument);
+}
+
+TEST_F(HttpClientTest, ErrorBodyBecomesStatusWithCodeMessageHint) {
+  HttpClient client(server_->url());
+  auto r = client.Send("GET", "/v1/populi/nope");
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), Code::kNotFound);
+  EXPECT_EQ(r.status().message(), "no route for /v1/populi/nope");
+  EXPECT_FALSE(r.status().hint().empty());
+  auto raw = client.SendRaw("GET", "/v1/populi/nope");
+  ASSERT_TRUE(raw.ok());
+  EXPECT_EQ(raw->status, 404);
+}
+
+TEST(HttpClientStatus, ResponsesWithoutErrorBodyMapByHttpStatus) {
+  ClientResponse plain{502, {}, "<html>bad gateway</html>"};
+  Status status = HttpClient::StatusFromResponse(plain, "http://x");
+  EXPECT_EQ(status.code(), Code::kInternal);
+  EXPECT_NE(status.message().find("HTTP 502"), std::string::npos);
+  ClientResponse missing{404, {}, ""};
+  EXPECT_EQ(HttpClient::StatusFromResponse(missing, "http://x").code(), Code::kNotFound);
+  ClientResponse ok{204, {}, ""};
+  EXPECT_TRUE(HttpClient::StatusFromResponse(ok, "http://x").ok());
+  ClientResponse coded{409, {}, R"({"error":{"code":"store_full","message":"m","hint":"h"}})"};
+  Status decoded = HttpClient::StatusFromResponse(coded, "http://x");
+  EXPECT_EQ(decoded.code(), Code::kStoreFull);
+  EXPECT_EQ(decoded.message(), "m");
+  EXPECT_EQ(decoded.hint(), "h");
+}
+
+TEST_F(HttpClientTest, ReusesItsConnection) {
+  HttpClient client(server_->url());
+  ASSERT_TRUE(client.Send("GET", "/health").ok());
+  std::string first;
+  {
+    std::lock_guard lock(state_.mu);
+    first = state_.last_remote;
+  }
+  // A 404 in between does not drop the connection either.
+  ASSERT_FALSE(client.Send("GET", "/v1/populi/nope").ok());
+  ASSERT_TRUE(client.Send("GET", "/health").ok());
+  {
+    std::lock_guard lock(state_.mu);
+    EXPECT_EQ(state_.last_remote, first);
+  }
+  HttpClient other(server_->url());
+  ASSERT_TRUE(other.Send("GET", "/health").ok());
+  std::lock_guard lock(state_.mu);
+  EXPECT_NE(state_.last_remote, first);
+}
+
+TEST_F(HttpClientTest, RetriesIdempotentCallsWithBackoff) {
+  HttpClient client(server_->url());
+  client.set_retry_policy({/*max_attempts=*/4, /*initial_backoff_ms=*/5, /*max_backoff_ms=*/20});
+  state_.flaky_failures_left = 2;
+  auto r = client.Send("GET", "/v1/populi/flaky");
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(state_.flaky_failures_left.load(), -1);  // two failures, then the success
+
+  state_.flaky_failures_left = 10;
+  auto exhausted = client.Send("GET", "/v1/populi/flaky");
+  ASSERT_FALSE(exhausted.ok());
+  EXPECT_EQ(exhausted.status().code(), Code::kUnavailable);
+  EXPECT_EQ(state_.flaky_failures_left.load(), 6);  // exactly max_attempts tries
+
+  HttpClient no_retry(server_->url());
+  state_.flaky_failures_left = 1;
+  EXPECT_FALSE(no_retry.Send("GET", "/v1/populi/flaky").ok());
+  EXPECT_EQ(state_.flaky_failures_left.load(), 0);
+}
+
+TEST_F(HttpClientTest, TimeoutIsReportedAsTimeout) {
+  state_.slow_ms = 1'500;
+  HttpClient client(server_->url());
+  auto r = client.Send("GET", "/v1/populi/slow", {}, {}, 200);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), Code::kTimeout);
+}
+
+TEST_F(HttpClientTest, StreamEventsReportsErrorResponses) {
+  HttpClient client(server_->url());
+  int events = 0;
+  Status status = client.StreamEvents("/v1/populi/nope", [&](const SseEvent&) {
+    ++events;
+    return true;
+  });
+  EXPECT_EQ(status.code(), Code::kNotFound);
+  EXPECT_EQ(events, 0);
+}
+
+TEST_F(HttpClientTest, SendsBodyHeadersAndNodeId) {
+  HttpClient client(server_->url());
+  client.set_node_id("node-7");
+  auto r = client.Send("POST", "/v1/populi/items", std::string(1000, 'z'),
+                       {{"x-request-id", "client-req-1"}});
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->status, 201);
+  EXPECT_EQ(r->body, "{\"size\":1000}");
+  EXPECT_EQ(r->Header("X-Request-Id"), "client-req-1");
+}
+
+}  // namespace
+}  // namespace populi::client

@@ -1,0 +1,66 @@
+// Text parsing for env and flag values, and key suggestions.
+#include <gtest/gtest.h>
+
+#include "config/config.h"
+
+namespace populi::config {
+namespace {
+
+int64_t IntOf(std::string_view key, std::string_view text) {
+  auto v = ParseValue(*FindKey(key), text);
+  EXPECT_TRUE(v.ok()) << v.status().ToString();
+  return v.ok() ? std::get<int64_t>(*v) : -1;
+}
+
+TEST(ValueTest, DurationsTakeUnits) {
+  EXPECT_EQ(IntOf("mesh.store.retention", "90"), 90);
+  EXPECT_EQ(IntOf("mesh.store.retention", "90s"), 90);
+  EXPECT_EQ(IntOf("mesh.store.retention", "10m"), 600);
+  EXPECT_EQ(IntOf("mesh.store.retention", "2h"), 7200);
+  EXPECT_EQ(IntOf("mesh.store.retention", "7d"), 604800);
+  EXPECT_EQ(IntOf("mesh.store.retention", "1w"), 604800);
+  EXPECT_FALSE(ParseValue(*FindKey("mesh.store.retention"), "7y").ok());
+  EXPECT_FALSE(ParseValue(*FindKey("mesh.store.retention"), "-5s").ok());
+  EXPECT_FALSE(ParseValue(*FindKey("mesh.store.retention"), "99999999999999999d").ok());
+}
+
+TEST(ValueTest, SizesTakeBinaryUnits) {
+  const char* key = "mesh.control.http.max_body_bytes";
+  EXPECT_EQ(IntOf(key, "2048"), 2048);
+  EXPECT_EQ(IntOf(key, "512K"), 512 * 1024);
+  EXPECT_EQ(IntOf(key, "1MiB"), 1 << 20);
+  EXPECT_EQ(IntOf(key, "1mb"), 1 << 20);
+  EXPECT_EQ(IntOf(key, "1G"), 1 << 30);
+  EXPECT_FALSE(ParseValue(*FindKey(key), "2G").ok()) << "above the 1G maximum";
+  EXPECT_FALSE(ParseValue(*FindKey(key), "12 parsecs").ok());
+}
+
+TEST(ValueTest, BoolsListsAndNumbers) {
+  EXPECT_EQ(std::get<bool>(*ParseValue(*FindKey("mesh.enabled"), "off")), false);
+  EXPECT_EQ(std::get<bool>(*ParseValue(*FindKey("mesh.enabled"), "1")), true);
+  EXPECT_FALSE(ParseValue(*FindKey("mesh.enabled"), "maybe").ok());
+  EXPECT_EQ(std::get<std::vector<std::string>>(
+                *ParseValue(*FindKey("mesh.probe.order"), " nvml , hwloc ,")),
+            (std::vector<std::string>{"nvml", "hwloc"}));
+  EXPECT_FALSE(ParseValue(*FindKey("mesh.probe.order"), "nvml,cuda").ok());
+  EXPECT_DOUBLE_EQ(std::get<double>(*ParseValue(*FindKey("mesh.budget.max_spend_usd"), "2.5")),
+                   2.5);
+  EXPECT_FALSE(ParseValue(*FindKey("mesh.budget.max_spend_usd"), "-1").ok());
+  EXPECT_FALSE(ParseValue(*FindKey("mesh.control.heartbeat_secs"), "2x").ok());
+}
+
+TEST(ValueTest, SecretsKeepTheirExactBytes) {
+  auto v = ParseValue(*FindKey("mesh.token"), " abc ");
+  ASSERT_TRUE(v.ok());
+  EXPECT_EQ(std::get<std::string>(*v), " abc ");
+}
+
+TEST(ValueTest, ClosestKeySuggestsNearMisses) {
+  EXPECT_EQ(ClosestKey("mesh.control.heartbeat_sec"), "mesh.control.heartbeat_secs");
+  EXPECT_EQ(ClosestKey("mesh.store.durabilty"), "mesh.store.durability");
+  EXPECT_EQ(ClosestKey("mesh.heartbeat_secs"), "mesh.control.heartbeat_secs");
+  EXPECT_EQ(ClosestKey("mesh.completely_unrelated_thing"), "");
+}
+
+}  // namespace
+}  // namespace populi::config

@@ -1,0 +1,172 @@
+// The real `vox populi serve` process: start-up line, control-url file, graceful stop, a restart
+// (SIGKILL) between deliver and claim, and a port already in use.
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <string>
+
+#include "http_client.h"
+#include "util/random.h"
+
+namespace populi::control::testing {
+namespace {
+
+struct ServeProcess {
+  pid_t pid = -1;
+  int stdout_fd = -1;
+  int stderr_fd = -1;
+  std::string first_line;
+  int port = 0;
+};
+
+class ServeTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = std::filesystem::temp_directory_path() / ("populi-serve-" + RandomHex(8));
+    std::filesystem::create_directories(dir_ / "home");
+    std::filesystem::create_directories(dir_ / "cwd");
+  }
+  void TearDown() override { std::filesystem::remove_all(dir_); }
+
+  // Starts serve and waits (generously) for its first stdout line.
+  ServeProcess Start(const std::string& bind = "127.0.0.1:0") {
+    ServeProcess p;
+    int out[2], err[2];
+    EXPECT_EQ(pipe(out), 0);
+    EXPECT_EQ(pipe(err), 0);
+    const char* vox = std::getenv("VOX_BIN");
+    EXPECT_NE(vox, nullptr);
+    const std::string data = (dir_ / "data").string();
+    const std::string home = "VOX_HOME=" + (dir_ / "home").string();
+    const std::string cwd = (dir_ / "cwd").string();
+    p.pid = fork();
+    if (p.pid == 0) {
+      dup2(out[1], 1);
+      dup2(err[1], 2);
+      close(out[0]);
+      close(err[0]);
+      if (chdir(cwd.c_str()) != 0) _exit(120);
+      const char* argv[] = {vox,          "populi",     "serve",       "--bind", bind.c_str(),
+                            "--data-dir", data.c_str(), "--no-worker", nullptr};
+      const char* envp[] = {home.c_str(), "PATH=/usr/bin:/bin", "NO_COLOR=1", nullptr};
+      execve(vox, const_cast<char* const*>(argv), const_cast<char* const*>(envp));
+      _exit(127);
+    }
+    close(out[1]);
+    close(err[1]);
+    p.stdout_fd = out[0];
+    p.stderr_fd = err[0];
+    std::string line;
+    pollfd pfd{p.stdout_fd, POLLIN, 0};
+    while (line.find('\n') == std::string::npos && poll(&pfd, 1, 60'000) > 0) {
+      char c[256];
+      ssize_t n = read(p.stdout_fd, c, sizeof c);
+      if (n <= 0) break;
+      line.append(c, static_cast<size_t>(n));
+    }
+    p.first_line = line;
+    const std::string prefix = "listening on http://127.0.0.1:";
+    if (line.rfind(prefix, 0) == 0) p.port = std::atoi(line.c_str() + prefix.size());
+    return p;
+  }
+
+  static std::string ReadAll(int fd) {
+    std::string s;
+    char buf[4096];
+    for (;;) {
+      ssize_t n = read(fd, buf, sizeof buf);
+      if (n <= 0) break;
+      s.append(buf, static_cast<size_t>(n));
+    }
+    return s;
+  }
+
+  // Signals the process and returns its exit status (or 128+signal).
+  static int Stop(ServeProcess& p, int sig) {
+    kill(p.pid, sig);
+    int status = 0;
+    waitpid(p.pid, &status, 0);
+    close(p.stdout_fd);
+    close(p.stderr_fd);
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  }
+
+  std::filesystem::path dir_;
+};
+
+TEST_F(ServeTest, PrintsOneListeningLineWritesControlUrlAndStopsOnSigterm) {
+  ServeProcess p = Start();
+  ASSERT_GT(p.port, 0) << "first line: " << p.first_line;
+  std::ifstream url_file(dir_ / "data" / "control-url");
+  std::string url;
+  std::getline(url_file, url);
+  EXPECT_EQ(url, "http://127.0.0.1:" + std::to_string(p.port));
+  EXPECT_EQ(HttpCall(p.port, "GET", "/health").status, 200);
+  kill(p.pid, SIGTERM);
+  int status = 0;
+  waitpid(p.pid, &status, 0);
+  ASSERT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), 0);
+  const std::string rest = ReadAll(p.stdout_fd);
+  EXPECT_EQ(rest, "") << "stdout must hold exactly the listening line";
+  close(p.stdout_fd);
+  close(p.stderr_fd);
+  EXPECT_FALSE(std::filesystem::exists(dir_ / "data" / "control-url"));
+}
+
+TEST_F(ServeTest, KillBetweenDeliverAndClaimLosesNothing) {
+  ServeProcess first = Start();
+  ASSERT_GT(first.port, 0) << first.first_line;
+  ASSERT_EQ(HttpCall(first.port, "POST", "/v1/populi/join", R"({"id":"w1"})").status, 200);
+  HttpReply d = HttpCall(first.port, "POST", "/v1/populi/a2a/deliver",
+                         R"({"sender":"s","receiver":"w1","message_type":"task_submit",)"
+                         R"("payload":"survives"})");
+  ASSERT_EQ(d.status, 200) << d.body;
+  Stop(first, SIGKILL);
+
+  ServeProcess second = Start();
+  ASSERT_GT(second.port, 0) << second.first_line;
+  HttpReply c = HttpCall(second.port, "POST", "/v1/populi/a2a/inbox",
+                         R"({"receiver":"w1","claimer_node_id":"w1"})");
+  EXPECT_EQ(c.status, 200);
+  EXPECT_NE(c.body.find("\"payload\":\"survives\""), std::string::npos) << c.body;
+  EXPECT_EQ(Stop(second, SIGTERM), 0);
+}
+
+TEST_F(ServeTest, PortInUseFailsWithExitCode1AndAClearMessage) {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+  ASSERT_EQ(listen(fd, 1), 0);
+  socklen_t len = sizeof addr;
+  getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+  const int port = ntohs(addr.sin_port);
+
+  ServeProcess p = Start("127.0.0.1:" + std::to_string(port));
+  EXPECT_EQ(p.port, 0);
+  int status = 0;
+  waitpid(p.pid, &status, 0);
+  const std::string err = ReadAll(p.stderr_fd);
+  close(p.stdout_fd);
+  close(p.stderr_fd);
+  close(fd);
+  ASSERT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), 1);
+  EXPECT_NE(err.find("in use"), std::string::npos) << err;
+  EXPECT_EQ(p.first_line, "");
+}
+
+}  // namespace
+}  // namespace populi::control::testing

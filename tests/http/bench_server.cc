@@ -1,0 +1,52 @@
+// A control-plane-shaped server with a tiny route set, for bench/http_health.sh. Prints the URL
+// on stdout, serves until stdin closes. Usage: http_bench_server [--log FILE] [--io-threads N]
+#include <spdlog/sinks/basic_file_sink.h>
+#include <spdlog/sinks/null_sink.h>
+#include <spdlog/spdlog.h>
+
+#include <cstdio>
+#include <cstring>
+#include <iostream>
+#include <string>
+
+#include "control/http/server.h"
+
+int main(int argc, char** argv) {
+  using namespace populi::http;
+  std::string log_file;
+  ServerOptions options;
+  options.bind = "127.0.0.1:0";
+  for (int i = 1; i + 1 < argc; i += 2) {
+    if (std::strcmp(argv[i], "--log") == 0) log_file = argv[i + 1];
+    if (std::strcmp(argv[i], "--io-threads") == 0) options.io_threads = std::stoi(argv[i + 1]);
+    if (std::strcmp(argv[i], "--bind") == 0) options.bind = argv[i + 1];
+  }
+  std::shared_ptr<spdlog::logger> logger =
+      log_file.empty() ? spdlog::null_logger_mt("bench")
+                       : spdlog::basic_logger_mt("bench", log_file, /*truncate=*/true);
+  Router router;
+  Route health;
+  health.pattern = "/health";
+  health.name = "health";
+  health.handler = [](Request&) { return JsonResponse(R"({"status":"ok"})"); };
+  router.Add(health);
+  Route version;
+  version.pattern = "/v1/populi/version";
+  version.name = "version";
+  version.roles = {Role::kReadOnly};
+  version.handler = [](Request&) { return JsonResponse(R"({"wire":"1"})"); };
+  router.Add(version);
+  auto auth = Authenticator::Open();
+  auto server = Server::Start(options, router, *auth, logger);
+  if (!server.ok()) {
+    std::fprintf(stderr, "%s\n", server.status().ToString().c_str());
+    return 1;
+  }
+  std::printf("listening on %s\n", (*server)->url().c_str());
+  std::fflush(stdout);
+  std::string line;
+  while (std::getline(std::cin, line)) {
+  }
+  (*server)->Stop();
+  return 0;
+}

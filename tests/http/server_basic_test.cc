@@ -1,0 +1,208 @@
+// Routing, request ids, error bodies, body/header limits, malformed input, lifecycle errors.
+#include <boost/json/parse.hpp>
+
+#include "client/http_client.h"
+#include "http/test_server.h"
+
+namespace populi::http::testing {
+namespace {
+
+using client::HttpClient;
+
+class ServerBasicTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auth_ = Authenticator::Open();
+    auto server = Server::Start(TestOptions(), TestRouter(state_), *auth_, log_.logger());
+    ASSERT_TRUE(server.ok()) << server.status().ToString();
+    server_ = std::move(server).value();
+    client_ = std::make_unique<HttpClient>(server_->url());
+  }
+  void ExpectStillServing() {
+    HttpClient fresh(server_->url());
+    auto health = fresh.Send("GET", "/health");
+    ASSERT_TRUE(health.ok()) << health.status().ToString();
+    EXPECT_EQ(health->status, 200);
+  }
+  static boost::json::object ErrorOf(const client::ClientResponse& r) {
+    return boost::json::parse(r.body).at("error").as_object();
+  }
+
+  CapturedLog log_;
+  RouteState state_;
+  std::unique_ptr<Authenticator> auth_;
+  std::unique_ptr<Server> server_;
+  std::unique_ptr<HttpClient> client_;
+};
+
+TEST_F(ServerBasicTest, RoutesWithParamsAndQuery) {
+  auto r = client_->Send("GET", "/v1/populi/items/abc%20d?q=x%2By&q2=z");
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  auto body = boost::json::parse(r->body);
+  EXPECT_EQ(body.at("id").as_string(), "abc d");
+  EXPECT_EQ(body.at("q").as_string(), "x+y");
+  EXPECT_EQ(r->Header("content-type"), "application/json");
+  EXPECT_EQ(r->Header("x-populi-wire-version"), "1");
+  EXPECT_EQ(server_->url().rfind("http://127.0.0.1:", 0), 0u);
+  EXPECT_GT(server_->port(), 0);
+}
+
+TEST_F(ServerBasicTest, UnknownRouteIs404AndWrongMethodIs405WithErrorBody) {
+  auto missing = client_->SendRaw("GET", "/v1/populi/nope");
+  ASSERT_TRUE(missing.ok());
+  EXPECT_EQ(missing->status, 404);
+  auto error = ErrorOf(*missing);
+  EXPECT_EQ(error.at("code").as_string(), "not_found");
+  EXPECT_FALSE(error.at("hint").as_string().empty());
+  EXPECT_EQ(error.at("request_id").as_string(), missing->Header("x-request-id"));
+
+  auto wrong = client_->SendRaw("DELETE", "/health");
+  ASSERT_TRUE(wrong.ok());
+  EXPECT_EQ(wrong->status, 405);
+  EXPECT_NE(ErrorOf(*wrong).at("message").as_string().find("DELETE"), std::string::npos);
+}
+
+TEST_F(ServerBasicTest, RequestIdEchoedWhenSaneElseGenerated) {
+  auto echoed = client_->Send("GET", "/health", {}, {{"x-request-id", "abc.DEF_123-x"}});
+  ASSERT_TRUE(echoed.ok());
+  EXPECT_EQ(echoed->Header("x-request-id"), "abc.DEF_123-x");
+
+  for (std::string bad : {std::string("has space"), std::string(129, 'a'), std::string("a/b")}) {
+    auto generated = client_->Send("GET", "/health", {}, {{"x-request-id", bad}});
+    ASSERT_TRUE(generated.ok());
+    EXPECT_NE(generated->Header("x-request-id"), bad);
+    EXPECT_FALSE(generated->Header("x-request-id").empty());
+  }
+  auto a = client_->Send("GET", "/health");
+  auto b = client_->Send("GET", "/health");
+  ASSERT_TRUE(a.ok() && b.ok());
+  EXPECT_NE(a->Header("x-request-id"), b->Header("x-request-id"));
+}
+
+TEST_F(ServerBasicTest, EveryRequestLogsOneStructuredLine) {
+  auto r = client_->Send("GET", "/v1/populi/items/7", {}, {{"x-request-id", "log-check-1"}});
+  ASSERT_TRUE(r.ok());
+  std::string text = log_.Text();
+  size_t at = text.find("request_id=log-check-1");
+  ASSERT_NE(at, std::string::npos) << text;
+  std::string line = text.substr(at, text.find('\n', at) - at);
+  EXPECT_NE(line.find("route=items.get"), std::string::npos) << line;
+  EXPECT_NE(line.find("status=200"), std::string::npos) << line;
+  EXPECT_NE(line.find("principal=anonymous"), std::string::npos) << line;
+  EXPECT_NE(line.find("duration_ms="), std::string::npos) << line;
+  EXPECT_EQ(text.find("request_id=log-check-1", at + 1), std::string::npos);
+}
+
+TEST_F(ServerBasicTest, HandlerExceptionIs500AndServerKeepsServing) {
+  auto r = client_->SendRaw("GET", "/v1/populi/throw");
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->status, 500);
+  EXPECT_EQ(ErrorOf(*r).at("code").as_string(), "internal");
+  ExpectStillServing();
+}
+
+TEST_F(ServerBasicTest, BodyOverRouteLimitIs413BeforeBodyIsRead) {
+  auto ok = client_->Send("POST", "/v1/populi/items", std::string(1024, 'x'));
+  ASSERT_TRUE(ok.ok()) << ok.status().ToString();
+  EXPECT_EQ(ok->status, 201);
+
+  // Declares 10 MB and sends only the header: the 413 must come without the body.
+  RawSocket raw(server_->port());
+  ASSERT_TRUE(raw.connected());
+  raw.Send("POST /v1/populi/items HTTP/1.1\r\nHost: x\r\nContent-Length: 10485760\r\n\r\n");
+  std::string response = raw.ReadResponse();
+  EXPECT_EQ(StatusOf(response), 413) << response;
+  EXPECT_NE(response.find("too_large"), std::string::npos);
+  ExpectStillServing();
+}
+
+TEST_F(ServerBasicTest, ChunkedBodyOverLimitIs413) {
+  RawSocket raw(server_->port());
+  std::string chunk(800, 'y');
+  raw.Send(
+      "POST /v1/populi/items HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+      "320\r\n" +
+      chunk + "\r\n320\r\n" + chunk + "\r\n0\r\n\r\n");
+  EXPECT_EQ(StatusOf(raw.ReadResponse()), 413);
+}
+
+TEST_F(ServerBasicTest, OversizedHeaderIs431) {
+  RawSocket raw(server_->port());
+  raw.Send("GET /health HTTP/1.1\r\nHost: x\r\nX-Big: " + std::string(20 * 1024, 'h') + "\r\n\r\n");
+  std::string response = raw.ReadResponse();
+  EXPECT_EQ(StatusOf(response), 431) << response.substr(0, 200);
+  ExpectStillServing();
+}
+
+TEST_F(ServerBasicTest, MalformedRequestsGetClean400AndServerKeepsServing) {
+  const std::vector<std::string> garbage = {
+      "G@T /health HTTP/1.1\r\nHost: x\r\n\r\n",       // bad method token
+      "this is not http\r\n\r\n",                      // garbage request line
+      "GET /health HTTP/9.9\r\nHost: x\r\n\r\n",       // bad version
+      "GET /health HTTP/1.1\r\nBad Header\r\n\r\n",    // field without colon
+      "POST /v1/populi/items HTTP/1.1\r\nHost: x\r\n"  // invalid chunk size
+      "Transfer-Encoding: chunked\r\n\r\nzz\r\nabc\r\n0\r\n\r\n",
+      "GET health HTTP/1.1\r\nHost: x\r\n\r\n",  // not origin-form
+  };
+  for (const std::string& request : garbage) {
+    RawSocket raw(server_->port());
+    ASSERT_TRUE(raw.connected());
+    raw.Send(request);
+    std::string response = raw.ReadResponse();
+    EXPECT_EQ(StatusOf(response), 400) << request << "\n→ " << response;
+  }
+  ExpectStillServing();
+}
+
+TEST_F(ServerBasicTest, UnknownMethodOnKnownPathIs405) {
+  RawSocket raw(server_->port());
+  raw.Send("PATCH /health HTTP/1.1\r\nHost: x\r\n\r\n");
+  EXPECT_EQ(StatusOf(raw.ReadResponse()), 405);
+}
+
+TEST_F(ServerBasicTest, KeepAliveServesSeveralRequestsOnOneConnection) {
+  RawSocket raw(server_->port());
+  for (int i = 0; i < 3; ++i) {
+    raw.Send("GET /health HTTP/1.1\r\nHost: x\r\n\r\n");
+    std::string response = raw.ReadResponse();
+    ASSERT_EQ(StatusOf(response), 200) << i;
+  }
+}
+
+TEST(ServerLifecycle, PortInUseIsAClearError) {
+  RouteState state;
+  auto auth = Authenticator::Open();
+  auto first = Server::Start(TestOptions(), TestRouter(state), *auth);
+  ASSERT_TRUE(first.ok());
+  ServerOptions options = TestOptions();
+  options.bind = "127.0.0.1:" + std::to_string((*first)->port());
+  auto second = Server::Start(options, TestRouter(state), *auth);
+  ASSERT_FALSE(second.ok());
+  EXPECT_EQ(second.status().code(), Code::kUnavailable);
+  EXPECT_NE(
+      second.status().message().find("port " + std::to_string((*first)->port()) + " is in use"),
+      std::string::npos)
+      << second.status().message();
+  EXPECT_NE(second.status().message().find("[mesh.control].bind"), std::string::npos);
+}
+
+TEST(ServerLifecycle, BadBindAndHalfTlsConfigAreRejected) {
+  RouteState state;
+  auto auth = Authenticator::Open();
+  for (std::string bind : {"127.0.0.1", "127.0.0.1:99999", "not-an-ip:80", "127.0.0.1:x"}) {
+    ServerOptions options = TestOptions();
+    options.bind = bind;
+    auto server = Server::Start(options, TestRouter(state), *auth);
+    ASSERT_FALSE(server.ok()) << bind;
+    EXPECT_EQ(server.status().code(), Code::kInvalidArgument) << bind;
+    EXPECT_FALSE(server.status().hint().empty());
+  }
+  ServerOptions options = TestOptions();
+  options.tls_cert_path = "/nonexistent/cert.pem";
+  auto server = Server::Start(options, TestRouter(state), *auth);
+  ASSERT_FALSE(server.ok());
+  EXPECT_EQ(server.status().code(), Code::kInvalidArgument);
+}
+
+}  // namespace
+}  // namespace populi::http::testing
