@@ -259,10 +259,12 @@ void Server::Impl::Stop() {
     handler_pool_->stop();
     handler_pool_->join();
   }
-  // Destroys the suspended sessions (closing their sockets) while the state they touch lives.
+  // The handler pool goes first: work still queued there holds strand executors of ioc_ (a
+  // request that outlived the grace), so it must be destroyed while ioc_ exists. Destroying ioc_
+  // then destroys the suspended sessions (closing their sockets) while the state they touch lives.
   acceptor_.reset();
-  ioc_.reset();
   handler_pool_.reset();
+  ioc_.reset();
   {
     std::lock_guard lock(stop_mu_);
     stopped_ = true;
