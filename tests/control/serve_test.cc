@@ -124,6 +124,31 @@ TEST_F(ServeTest, PrintsOneListeningLineWritesControlUrlAndStopsOnSigterm) {
   EXPECT_FALSE(std::filesystem::exists(dir_ / "data" / "control-url"));
 }
 
+TEST_F(ServeTest, StartsWithTheCredentialsInitWritesAndTheSharedSecretIsAdmin) {
+  // `vox populi init` writes one secret as both mesh.token and mesh.auth.admin_token.
+  const std::string secret(64, 'a');
+  const auto user_config = dir_ / "home" / "config.toml";
+  {
+    std::ofstream out(user_config);
+    out << "[mesh]\ntoken = \"" << secret << "\"\n[mesh.auth]\nadmin_token = \"" << secret
+        << "\"\n";
+  }
+  std::filesystem::permissions(
+      user_config, std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
+  ServeProcess p = Start();
+  ASSERT_GT(p.port, 0) << "first line: " << p.first_line;
+  EXPECT_EQ(HttpCall(p.port, "GET", "/v1/populi/nodes").status, 401);
+  const std::vector<std::pair<std::string, std::string>> auth = {
+      {"Authorization", "Bearer " + secret}};
+  EXPECT_EQ(HttpCall(p.port, "GET", "/v1/populi/nodes", "", auth).status, 200);
+  // An admin-only route: authorized (404 for the unknown node), not 403.
+  EXPECT_EQ(HttpCall(p.port, "POST", "/v1/populi/admin/quarantine",
+                     R"({"node_id":"ghost","quarantined":true})", auth)
+                .status,
+            404);
+  EXPECT_EQ(Stop(p, SIGTERM), 0);
+}
+
 TEST_F(ServeTest, KillBetweenDeliverAndClaimLosesNothing) {
   ServeProcess first = Start();
   ASSERT_GT(first.port, 0) << first.first_line;

@@ -81,6 +81,13 @@ Result<std::unique_ptr<http::Authenticator>> AuthenticatorFrom(const config::Con
   };
   for (const auto& [key, role] : keys) {
     if (!cfg.IsSet(key)) continue;
+    // `vox populi init` points mesh.token (what this machine's CLI presents) at the admin token:
+    // that one secret is the admin credential, not a second role. Any other shared secret is
+    // still refused by the authenticator.
+    if (role == http::Role::kMesh && cfg.IsSet("mesh.auth.admin_token") &&
+        cfg.GetString(key) == cfg.GetString("mesh.auth.admin_token")) {
+      continue;
+    }
     auth.tokens.push_back({std::string(http::ToString(role)), role, cfg.GetString(key)});
   }
   auth.jwt_secret = cfg.GetString("mesh.auth.jwt_hmac_secret");
