@@ -1,43 +1,12 @@
 #include "probe/report_json.h"
 
+#include "mesh/json.h"
+
 #include <string>
 
 namespace populi::probe {
 
 namespace json = boost::json;
-
-json::object GpuDeviceToJson(const mesh::GpuDevice& g) {
-  json::object o;
-  o["uuid"] = g.uuid;
-  o["name"] = g.name;
-  o["vendor"] = g.vendor;
-  o["pci_bus_id"] = g.pci_bus_id;
-  o["memory_total_bytes"] = g.memory_total_bytes;
-  o["memory_used_bytes"] = g.memory_used_bytes;
-  o["memory_free_bytes"] = g.memory_free_bytes;
-  o["memory_allocatable_bytes"] = g.memory_allocatable_bytes;
-  o["utilization_pct"] = g.utilization_pct ? json::value(*g.utilization_pct) : json::value();
-  o["temperature_c"] = g.temperature_c ? json::value(*g.temperature_c) : json::value();
-  o["driver_version"] = g.driver_version;
-  o["cuda_driver_version"] = g.cuda_driver_version;
-  o["mig_enabled"] = g.mig_enabled;
-  o["source"] = g.source;
-  json::array by;
-  for (const auto& s : g.confirmed_by) by.emplace_back(s);
-  o["confirmed_by"] = std::move(by);
-  return o;
-}
-
-json::object CpuInfoToJson(const mesh::CpuInfo& c) {
-  json::object o;
-  o["model"] = c.model;
-  o["cores"] = c.cores;
-  o["threads"] = c.threads;
-  o["numa_nodes"] = c.numa_nodes;
-  o["memory_total_bytes"] = c.memory_total_bytes;
-  o["memory_available_bytes"] = c.memory_available_bytes;
-  return o;
-}
 
 json::object FailureToJson(const mesh::ProbeFailure& f) {
   json::object o;
@@ -63,9 +32,9 @@ json::object ReportToJson(const ProbeReport& r) {
   json::object o;
   o["probed_at_ms"] = r.probed_at_ms;
   o["duration_ms"] = r.duration_ms;
-  o["cpu"] = r.cpu ? json::value(CpuInfoToJson(*r.cpu)) : json::value();
+  o["cpu"] = r.cpu ? json::value(mesh::ToJson(*r.cpu)) : json::value();
   json::array gpus;
-  for (const auto& g : r.gpus) gpus.emplace_back(GpuDeviceToJson(g));
+  for (const auto& g : r.gpus) gpus.emplace_back(mesh::ToJson(g));
   o["gpus"] = std::move(gpus);
   json::array failures;
   for (const auto& f : r.failures) failures.emplace_back(FailureToJson(f));
@@ -149,7 +118,7 @@ Result<mesh::GpuDevice> GpuDeviceFromJson(const json::value& value) {
         g.confirmed_by.push_back(std::move(name));
       }
     } else if ((key == "utilization_pct" || key == "temperature_c") && v.is_null()) {
-      // written by GpuDeviceToJson when unknown
+      // null reads as unknown
     } else {
       return UnknownKey("GPU", key);
     }

@@ -10,8 +10,6 @@
 
 namespace populi::probe {
 
-boost::json::object GpuDeviceToJson(const mesh::GpuDevice& gpu);
-boost::json::object CpuInfoToJson(const mesh::CpuInfo& cpu);
 boost::json::object FailureToJson(const mesh::ProbeFailure& failure);
 
 // {"vox.mesh.probe.name": …, "outcome": …, "duration_ms": …, "error": …, "gpus_found": …,
