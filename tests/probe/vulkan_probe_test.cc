@@ -13,16 +13,10 @@ namespace populi::probe {
 namespace {
 
 using testing::AddPciGpu;
+using testing::ReadAll;
 using testing::TempDir;
 
 constexpr uint64_t kGiB = 1024ull * 1024 * 1024;
-
-std::string ReadAll(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
 
 class VulkanProbeTest : public ::testing::Test {
  protected:
