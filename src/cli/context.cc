@@ -1,8 +1,12 @@
+#include <sys/ioctl.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
 #include <algorithm>
 #include <boost/json.hpp>
+#include <csignal>
+#include <cstdio>
 #include <cstdlib>
 #include <fstream>
 #include <iostream>
@@ -172,6 +176,59 @@ void AddClientOptions(CLI::App& verb, Context& ctx) {
   verb.add_flag("--json", ctx.global.json, "Machine-readable JSON output");
   verb.add_option("--control-url", ctx.global.control_url,
                   "Control plane URL (default: [mesh.control] url, else the local serve's URL)");
+}
+
+namespace {
+
+bool OnPath(const std::string& program) {
+  const char* path = std::getenv("PATH");
+  std::stringstream dirs(path != nullptr ? path : "");
+  std::string dir;
+  while (std::getline(dirs, dir, ':')) {
+    if (!dir.empty() && access((dir + "/" + program).c_str(), X_OK) == 0) return true;
+  }
+  return false;
+}
+
+// The pager command for WritePaged, or "" for none.
+std::string PagerCommand() {
+  const char* pager = std::getenv("PAGER");
+  if (pager != nullptr) {
+    std::string command = pager;
+    return command == "cat" ? std::string() : command;
+  }
+  return OnPath("less") ? "less -FRX" : std::string();
+}
+
+}  // namespace
+
+void WritePaged(Context& ctx, const std::string& text) {
+  const bool terminal = ctx.out == &std::cout && isatty(STDOUT_FILENO) == 1;
+  const std::string pager =
+      terminal && !ctx.global.no_pager && !ctx.global.json ? PagerCommand() : std::string();
+  if (!pager.empty()) {
+    winsize size{};
+    const size_t lines = static_cast<size_t>(std::count(text.begin(), text.end(), '\n'));
+    const bool known = ioctl(STDOUT_FILENO, TIOCGWINSZ, &size) == 0 && size.ws_row > 0;
+    if (known && lines < size.ws_row) {
+      *ctx.out << text;
+      return;
+    }
+    std::cout.flush();
+    // A pager quit early closes the pipe; the rest of the text is simply dropped.
+    auto previous = std::signal(SIGPIPE, SIG_IGN);
+    FILE* pipe = popen(pager.c_str(), "w");
+    if (pipe != nullptr) {
+      std::fwrite(text.data(), 1, text.size(), pipe);
+      const int status = pclose(pipe);
+      std::signal(SIGPIPE, previous);
+      // 127: the shell found no such pager, so nothing was shown.
+      if (WIFEXITED(status) && WEXITSTATUS(status) == 127) *ctx.out << text;
+      return;
+    }
+    std::signal(SIGPIPE, previous);
+  }
+  *ctx.out << text;
 }
 
 }  // namespace populi::cli

@@ -38,7 +38,8 @@ int main(int argc, char** argv) {
   for (size_t i = 0; i < n; ++i) groups[i].add(root, *populi, ctx);
 
   // Errors raised while parsing are reported in the format the user asked for.
-  for (int i = 1; i < argc; ++i) {
+  // A `--json` after `--` belongs to a submitted command, not to vox.
+  for (int i = 1; i < argc && std::strcmp(argv[i], "--") != 0; ++i) {
     if (std::strcmp(argv[i], "--json") == 0) ctx.global.json = true;
   }
 

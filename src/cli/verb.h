@@ -105,4 +105,10 @@ const VerbGroup* VerbGroups(size_t* count);
 // Adds --json and --control-url to a client verb (every verb that talks to a control plane).
 void AddClientOptions(CLI::App& verb, Context& ctx);
 
+// Writes `text` to ctx.out. When ctx.out is the process stdout, stdout is a terminal,
+// --no-pager was not given and the text is taller than the terminal, it goes through $PAGER
+// instead (default `less -FRX` when less is on PATH; an empty PAGER or `cat` means none).
+// Never pages piped output.
+void WritePaged(Context& ctx, const std::string& text);
+
 }  // namespace populi::cli

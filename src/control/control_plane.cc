@@ -1,5 +1,6 @@
 #include "control/control_plane.h"
 
+#include <algorithm>
 #include <boost/json.hpp>
 
 #include "control/api/routes.h"
@@ -11,6 +12,7 @@ ControlPlane::ControlPlane(store::MeshStore& store, ControlOptions options, cons
   // A store that cannot list nodes leaves liveness empty; nodes re-enter on their next
   // heartbeat, and the failure surfaces on the first route that reads the store.
   if (auto nodes = store.ListNodes(); nodes.ok()) ctx_.liveness.Load(*nodes, clock.NowMs());
+  ctx_.placer = &placer_;
   last_flush_ms_ = last_retention_ms_ = clock.NowMs();
 }
 
@@ -25,6 +27,8 @@ void ControlPlane::RegisterRoutes(http::Router& router) {
   AddLeaseRoutes(router, ctx_);
   AddAdminRoutes(router, ctx_);
   AddBootstrapRoutes(router, ctx_);
+  AddTaskRoutes(router, ctx_);
+  AddTaskReportRoutes(router, ctx_);
 }
 
 void ControlPlane::SetNotifier(http::Notifier* notifier) {
@@ -50,14 +54,38 @@ void ControlPlane::Stop() {
 
 void ControlPlane::SweeperLoop() {
   std::unique_lock lock(mu_);
+  auto last_pass = std::chrono::steady_clock::now();
   while (!stopping_) {
     cv_.wait_for(lock, std::chrono::milliseconds(options_.sweep_interval_ms),
                  [this] { return stopping_; });
     if (stopping_) break;
     lock.unlock();
+    // The steady clock keeps counting while this process is stopped; a pass that comes far later
+    // than asked means the control plane itself was not running.
+    const auto now = std::chrono::steady_clock::now();
+    const int64_t elapsed =
+        std::chrono::duration_cast<std::chrono::milliseconds>(now - last_pass).count();
+    last_pass = now;
+    (void)NoteSweepGap(elapsed);
     (void)SweepOnce();  // errors (store full, I/O) are retried on the next pass
     lock.lock();
   }
+}
+
+Status ControlPlane::NoteSweepGap(int64_t elapsed_ms) {
+  const int64_t threshold = std::max(3 * options_.sweep_interval_ms, options_.heartbeat_ms);
+  if (elapsed_ms <= threshold) return Status::Ok();
+  const int64_t gap = elapsed_ms - options_.sweep_interval_ms;
+  const int64_t now = ctx_.NowMs();
+  const int forgiven = ctx_.liveness.ForgiveGap(gap, now);
+  Status s = ctx_.store.Write([&](store::WriteTxn& txn) -> Status {
+    return txn
+        .AppendEvent(MakeEvent(now, "control.paused", "control-plane",
+                               {{"gap_ms", gap}, {"nodes_forgiven", forgiven}}))
+        .status();
+  });
+  ctx_.Notify("events");
+  return s;
 }
 
 Status ControlPlane::FlushLiveness() {
@@ -77,9 +105,19 @@ Result<SweepReport> ControlPlane::SweepOnce() {
   const int64_t now = ctx_.NowMs();
   store::MeshStore& store = ctx_.store;
 
-  auto transitions = ctx_.liveness.Judge(now);
-  if (!transitions.empty()) {
+  Liveness::MassSilence mass_silence;
+  auto transitions = ctx_.liveness.Judge(now, &mass_silence);
+  report.nodes_held = mass_silence.held;
+  if (!transitions.empty() || mass_silence.started) {
     POPULI_RETURN_IF_ERROR(store.Write([&](store::WriteTxn& txn) -> Status {
+      if (mass_silence.started) {
+        POPULI_RETURN_IF_ERROR(
+            txn.AppendEvent(MakeEvent(now, "mesh.mass_silence", "control-plane",
+                                      {{"silent", mass_silence.silent},
+                                       {"tracked", mass_silence.tracked},
+                                       {"hold_until_ms", mass_silence.hold_until_ms}}))
+                .status());
+      }
       for (const auto& t : transitions) {
         Status s = txn.SetNodeState(t.node_id, t.to);
         if (s.code() == Code::kNotFound) continue;
@@ -102,6 +140,33 @@ Result<SweepReport> ControlPlane::SweepOnce() {
     last_flush_ms_ = now;
   }
 
+  // A node judged down loses its task leases at once rather than at their TTL (MESH-165).
+  std::vector<std::string> down_nodes;
+  for (const auto& t : transitions)
+    if (t.to == mesh::NodeState::kDown) down_nodes.push_back(t.node_id);
+  if (!down_nodes.empty()) {
+    POPULI_ASSIGN_OR_RETURN(auto live, store.ListLeases(/*live_only=*/true, now));
+    POPULI_RETURN_IF_ERROR(store.Write([&](store::WriteTxn& txn) -> Status {
+      for (const auto& l : live) {
+        auto task_id = TaskIdOfScope(l.scope_key);
+        if (!task_id ||
+            std::find(down_nodes.begin(), down_nodes.end(), l.holder_node_id) == down_nodes.end()) {
+          continue;
+        }
+        auto revoked = txn.RevokeLease(l.lease_id, now);
+        if (!revoked.ok()) continue;  // ended meanwhile
+        POPULI_RETURN_IF_ERROR(txn.AppendEvent(MakeEvent(now, "lease.revoked", l.lease_id,
+                                                         {{"scope_key", l.scope_key},
+                                                          {"holder_node_id", l.holder_node_id},
+                                                          {"by", "node_down"}}))
+                                   .status());
+        POPULI_RETURN_IF_ERROR(MarkAttemptLost(txn, *task_id, l.lease_id, "node_down", now));
+        ++report.attempts_lost;
+      }
+      return Status::Ok();
+    }));
+  }
+
   POPULI_RETURN_IF_ERROR(store.Write([&](store::WriteTxn& txn) -> Status {
     POPULI_ASSIGN_OR_RETURN(auto expired, txn.ExpireLeases(now));
     for (const auto& l : expired) {
@@ -109,6 +174,10 @@ Result<SweepReport> ControlPlane::SweepOnce() {
                                                        {{"scope_key", l.scope_key},
                                                         {"holder_node_id", l.holder_node_id}}))
                                  .status());
+      if (auto task_id = TaskIdOfScope(l.scope_key)) {
+        POPULI_RETURN_IF_ERROR(MarkAttemptLost(txn, *task_id, l.lease_id, "lease_expired", now));
+        ++report.attempts_lost;
+      }
     }
     report.leases_expired = static_cast<int>(expired.size());
     POPULI_ASSIGN_OR_RETURN(auto swept, txn.SweepExpiredClaims(now, options_.a2a_max_deliveries));
@@ -139,8 +208,12 @@ Result<SweepReport> ControlPlane::SweepOnce() {
     POPULI_RETURN_IF_ERROR(store.RunRetention(now, options_.retention_ms, 1000).status());
     last_retention_ms_ = now;
   }
-  if (report.state_changes + report.leases_expired + report.maintenance_cleared > 0)
+  POPULI_ASSIGN_OR_RETURN(report.tasks_placed, placer_.PlacePending());
+  if (report.state_changes + report.leases_expired + report.maintenance_cleared +
+          report.attempts_lost + report.tasks_placed >
+      0) {
     ctx_.Notify("events");
+  }
   return report;
 }
 

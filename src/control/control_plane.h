@@ -18,6 +18,7 @@
 
 #include "control/api/context.h"
 #include "control/api/options.h"
+#include "control/api/tasks.h"
 #include "control/http/http.h"
 #include "store/mesh_store.h"
 #include "util/clock.h"
@@ -31,6 +32,9 @@ struct SweepReport {
   int claims_requeued = 0;
   int dead_lettered = 0;
   int maintenance_cleared = 0;
+  int nodes_held = 0;     // kept at suspect by the anti-cascade rule (Liveness::Judge)
+  int attempts_lost = 0;  // task attempts whose lease expired or whose node went down
+  int tasks_placed = 0;
 };
 
 class ControlPlane {
@@ -53,6 +57,9 @@ class ControlPlane {
 
   // One sweeper pass at the clock's current time (tests call it directly).
   Result<SweepReport> SweepOnce();
+  // The sweeper's real-time gap since its previous pass. A gap far past the sweep interval means
+  // this process was paused: nodes get the gap as grace and a control.paused event is recorded.
+  Status NoteSweepGap(int64_t elapsed_ms);
   // Writes buffered last-seen times to the store.
   Status FlushLiveness();
 
@@ -63,6 +70,7 @@ class ControlPlane {
 
   ControlOptions options_;
   ApiContext ctx_;
+  TaskPlacer placer_{ctx_};
   int64_t last_flush_ms_ = 0;
   int64_t last_retention_ms_ = 0;
 

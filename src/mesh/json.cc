@@ -163,6 +163,11 @@ json::object ToJson(const NodeRecord& n) {
   }
   PutStr(o, "gpu_inventory_source", n.gpu_inventory_source);
   PutStr(o, "gpu_truth_layer", n.gpu_truth_layer);
+  if (!n.running_tasks.empty()) {
+    json::array running;
+    for (const auto& id : n.running_tasks) running.emplace_back(id);
+    o["running_tasks"] = std::move(running);
+  }
   o["state"] = ToString(n.state);
   PutTime(o, "joined_ms", n.joined_ms);
   PutTime(o, "last_seen_ms", n.last_seen_ms);
@@ -198,6 +203,11 @@ Result<NodeRecord> NodeRecordFromJson(const json::value& v) {
   r.List("probe_failures", n.probe_failures, ProbeFailureFromJson);
   r.Str("gpu_inventory_source", n.gpu_inventory_source);
   r.Str("gpu_truth_layer", n.gpu_truth_layer);
+  r.List("running_tasks", n.running_tasks,
+         [](const json::value& e, const std::string& path) -> Result<std::string> {
+           if (!e.is_string()) return InvalidArgument(path + ": expected a string");
+           return std::string(e.get_string());
+         });
   r.Enum("state", n.state, ParseNodeState);
   r.Int("joined_ms", n.joined_ms);
   r.Int("last_seen_ms", n.last_seen_ms);

@@ -1,5 +1,7 @@
 #include "mesh/types.h"
 
+#include "mesh/task.h"
+
 #include <array>
 #include <string>
 #include <utility>
@@ -35,6 +37,22 @@ constexpr Table<MessageState, 4> kMessageState{{{MessageState::kPending, "pendin
                                                 {MessageState::kClaimed, "claimed"},
                                                 {MessageState::kAcked, "acked"},
                                                 {MessageState::kDeadLetter, "dead_letter"}}};
+
+constexpr Table<TaskState, 6> kTaskState{{{TaskState::kPending, "pending"},
+                                          {TaskState::kPlaced, "placed"},
+                                          {TaskState::kRunning, "running"},
+                                          {TaskState::kSucceeded, "succeeded"},
+                                          {TaskState::kFailed, "failed"},
+                                          {TaskState::kCancelled, "cancelled"}}};
+constexpr Table<AttemptState, 6> kAttemptState{{{AttemptState::kPlaced, "placed"},
+                                                {AttemptState::kRunning, "running"},
+                                                {AttemptState::kSucceeded, "succeeded"},
+                                                {AttemptState::kFailed, "failed"},
+                                                {AttemptState::kLost, "lost"},
+                                                {AttemptState::kCancelled, "cancelled"}}};
+constexpr Table<DispatchKind, 3> kDispatch{{{DispatchKind::kLocal, "local"},
+                                            {DispatchKind::kRemote, "remote"},
+                                            {DispatchKind::kFallback, "fallback"}}};
 
 template <typename E, size_t N>
 std::string_view Name(const Table<E, N>& table, E v) {
@@ -94,6 +112,37 @@ Result<LeaseState> ParseLeaseState(std::string_view s) {
 }
 Result<MessageState> ParseMessageState(std::string_view s) {
   return Parse(kMessageState, s, "message state");
+}
+
+std::string_view ToString(TaskState v) {
+  return Name(kTaskState, v);
+}
+std::string_view ToString(AttemptState v) {
+  return Name(kAttemptState, v);
+}
+std::string_view ToString(DispatchKind v) {
+  return Name(kDispatch, v);
+}
+Result<TaskState> ParseTaskState(std::string_view s) {
+  return Parse(kTaskState, s, "task state");
+}
+Result<AttemptState> ParseAttemptState(std::string_view s) {
+  return Parse(kAttemptState, s, "attempt state");
+}
+Result<DispatchKind> ParseDispatchKind(std::string_view s) {
+  return Parse(kDispatch, s, "dispatch kind");
+}
+
+std::string TaskInboxFor(const std::string& node_id) {
+  return "tasks:" + node_id;
+}
+
+std::string ResultSigningText(const std::string& task_id, int32_t attempt,
+                              const std::string& lease_id, int64_t fencing_token, int32_t exit_code,
+                              const std::string& error, const std::string& output_sha256_hex) {
+  return "populi-task-result-v1\n" + task_id + "\n" + std::to_string(attempt) + "\n" + lease_id +
+         "\n" + std::to_string(fencing_token) + "\n" + std::to_string(exit_code) + "\n" + error +
+         "\n" + output_sha256_hex;
 }
 
 }  // namespace populi::mesh

@@ -118,6 +118,9 @@ struct NodeRecord {
   std::vector<ProbeFailure> probe_failures;
   std::string gpu_inventory_source;  // probed | advertised
   std::string gpu_truth_layer;       // layer_a_verified | layer_b_allocatable | layer_c_advertised
+  // Tasks the node's agent is running and has already subtracted in its Layer B figures; the
+  // scheduler subtracts only placements not listed here.
+  std::vector<std::string> running_tasks;
 
   // Control-plane owned (a client's values for these are ignored on join/heartbeat).
   NodeState state = NodeState::kAlive;

@@ -2,7 +2,9 @@
 
 #include <algorithm>
 #include <array>
+#include <map>
 #include <string>
+#include <vector>
 
 namespace populi::mesh {
 namespace {
@@ -225,7 +227,130 @@ Status ValidateNodeRecord(const NodeRecord& n, const Limits& limits) {
     if (s->size() > 1024) return TooLarge("a node string field", s->size(), 1024);
     POPULI_RETURN_IF_ERROR(Utf8("node string field", *s));
   }
+  if (n.running_tasks.size() > 4096) {
+    return {Code::kTooLarge,
+            "too many running_tasks (" + std::to_string(n.running_tasks.size()) + ")",
+            "report at most 4096 running tasks"};
+  }
+  for (const auto& id : n.running_tasks) POPULI_RETURN_IF_ERROR(ValidateId("running_tasks", id));
   return Status::Ok();
+}
+
+namespace {
+
+constexpr size_t kMaxCommandBytes = 4096;
+constexpr size_t kMaxArgs = 1024;
+constexpr size_t kMaxArgBytes = 64 * 1024;
+constexpr size_t kMaxEnvEntries = 256;
+constexpr size_t kMaxEnvValueBytes = 64 * 1024;
+constexpr size_t kMaxWorkingDirBytes = 4096;
+constexpr size_t kMaxNodeListEntries = 1024;
+constexpr size_t kMaxSecretNames = 64;
+constexpr int32_t kMaxTaskAttempts = 20;
+constexpr int64_t kMaxTaskTimeoutMs = int64_t{7} * 24 * 3600 * 1000;
+
+Status TooMany(std::string_view field, size_t count, size_t limit) {
+  return {Code::kTooLarge, "too many " + std::string(field) + " (" + std::to_string(count) + ")",
+          "send at most " + std::to_string(limit)};
+}
+
+// Text that ends up in execve(): bounded, UTF-8, and without NUL bytes (C strings end there).
+Status ExecText(const std::string& field, std::string_view value, size_t limit) {
+  if (value.size() > limit) return TooLarge(field, value.size(), limit);
+  POPULI_RETURN_IF_ERROR(Utf8(field, value));
+  if (value.find('\0') != std::string_view::npos) {
+    return InvalidArgument(field + " contains a NUL byte",
+                           "process arguments and environment are C strings; remove it");
+  }
+  return Status::Ok();
+}
+
+bool IsEnvName(std::string_view name) {
+  auto alpha = [](char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_'; };
+  if (name.empty() || !alpha(name[0])) return false;
+  return std::all_of(name.begin() + 1, name.end(),
+                     [&](char c) { return alpha(c) || (c >= '0' && c <= '9'); });
+}
+
+Status ValidateLabelMap(const std::string& field, const std::map<std::string, std::string>& labels,
+                        const Limits& limits) {
+  if (labels.size() > limits.max_labels) return TooMany(field, labels.size(), limits.max_labels);
+  for (const auto& [k, v] : labels) {
+    if (k.empty() || k.size() > limits.max_label_bytes || v.size() > limits.max_label_bytes) {
+      return InvalidArgument(field + " keys must be 1.." + std::to_string(limits.max_label_bytes) +
+                                 " bytes and values at most that",
+                             "shorten the label");
+    }
+    POPULI_RETURN_IF_ERROR(Utf8(field, k));
+    POPULI_RETURN_IF_ERROR(Utf8(field, v));
+  }
+  return Status::Ok();
+}
+
+Status ValidateIdList(const std::string& field, const std::vector<std::string>& ids, size_t limit) {
+  if (ids.size() > limit) return TooMany(field, ids.size(), limit);
+  for (size_t i = 0; i < ids.size(); ++i)
+    POPULI_RETURN_IF_ERROR(ValidateId(field + "[" + std::to_string(i) + "]", ids[i]));
+  return Status::Ok();
+}
+
+}  // namespace
+
+Status ValidateTaskSpec(const TaskSpec& s, const Limits& limits) {
+  if (s.kind.empty())
+    return InvalidArgument("kind is empty", "leave kind out or set it to \"exec\"");
+  if (s.kind != "exec") {
+    return InvalidArgument("kind '" + s.kind.substr(0, 64) + "' is not available yet",
+                           "only \"exec\" tasks run today; leave kind out or set it to \"exec\"");
+  }
+  if (s.command.empty())
+    return InvalidArgument("command is empty", "name the program to run, e.g. \"sh\"");
+  POPULI_RETURN_IF_ERROR(ExecText("command", s.command, kMaxCommandBytes));
+  if (s.args.size() > kMaxArgs) return TooMany("args", s.args.size(), kMaxArgs);
+  for (size_t i = 0; i < s.args.size(); ++i)
+    POPULI_RETURN_IF_ERROR(ExecText("args[" + std::to_string(i) + "]", s.args[i], kMaxArgBytes));
+  if (s.env.size() > kMaxEnvEntries) return TooMany("env entries", s.env.size(), kMaxEnvEntries);
+  for (const auto& [name, value] : s.env) {
+    if (!IsEnvName(name)) {
+      return InvalidArgument(
+          "env name '" + name.substr(0, 64) + "' must match [A-Za-z_][A-Za-z0-9_]*",
+          "rename the variable");
+    }
+    POPULI_RETURN_IF_ERROR(ExecText("env." + name, value, kMaxEnvValueBytes));
+  }
+  POPULI_RETURN_IF_ERROR(ExecText("working_dir", s.working_dir, kMaxWorkingDirBytes));
+  if (!s.client_key.empty()) POPULI_RETURN_IF_ERROR(ValidateId("client_key", s.client_key));
+  if (!s.submitter_node_id.empty())
+    POPULI_RETURN_IF_ERROR(ValidateId("submitter_node_id", s.submitter_node_id));
+  if (s.resources.gpus > limits.max_gpus) {
+    return InvalidArgument("resources.gpus is " + std::to_string(s.resources.gpus) + "; at most " +
+                               std::to_string(limits.max_gpus) + " may be asked for",
+                           "ask for fewer GPUs");
+  }
+  if (s.resources.gpu_memory_bytes > 0 && s.resources.gpus == 0) {
+    return InvalidArgument("resources.gpu_memory_bytes needs resources.gpus of at least 1",
+                           "set gpus to the number of devices that each need that much memory");
+  }
+  POPULI_RETURN_IF_ERROR(
+      ValidateLabelMap("constraints.required_labels", s.constraints.required_labels, limits));
+  POPULI_RETURN_IF_ERROR(
+      ValidateLabelMap("constraints.preferred_labels", s.constraints.preferred_labels, limits));
+  POPULI_RETURN_IF_ERROR(
+      ValidateIdList("constraints.node_allow", s.constraints.node_allow, kMaxNodeListEntries));
+  POPULI_RETURN_IF_ERROR(
+      ValidateIdList("constraints.node_deny", s.constraints.node_deny, kMaxNodeListEntries));
+  if (s.max_attempts < 1 || s.max_attempts > kMaxTaskAttempts) {
+    return InvalidArgument("max_attempts must be 1.." + std::to_string(kMaxTaskAttempts) +
+                               " (got " + std::to_string(s.max_attempts) + ")",
+                           "leave it out for the default of 3");
+  }
+  if (s.timeout_ms < 0 || s.timeout_ms > kMaxTaskTimeoutMs) {
+    return InvalidArgument("timeout_ms must be 0.." + std::to_string(kMaxTaskTimeoutMs) +
+                               " (7 days; got " + std::to_string(s.timeout_ms) + ")",
+                           "0 means no limit");
+  }
+  POPULI_RETURN_IF_ERROR(ValidateIdList("secret_names", s.secret_names, kMaxSecretNames));
+  return ValidateTraceparent(s.traceparent);
 }
 
 }  // namespace populi::mesh

@@ -7,6 +7,7 @@
 #include <span>
 #include <string_view>
 
+#include "mesh/task.h"
 #include "mesh/types.h"
 #include "util/status.h"
 
@@ -57,5 +58,13 @@ Status ValidateLeaseId(std::string_view value);
 // Whole records, as received from a client.
 Status ValidateNewMessage(const NewMessage& msg, const Limits& limits = {});
 Status ValidateNodeRecord(const NodeRecord& node, const Limits& limits = {});
+
+// A task as submitted (docs/tasks.md). kind must be "exec" (the other kinds are refused as not
+// available yet); command 1..4096 bytes; at most 1024 args of 64 KiB each; at most 256 env
+// entries named [A-Za-z_][A-Za-z0-9_]* with values of 64 KiB each; no NUL bytes in anything that
+// reaches exec; client_key, submitter_node_id, node_allow/node_deny entries and secret_names
+// (at most 64) are ids; max_attempts 1..20; timeout_ms 0..7 days; gpus at most limits.max_gpus,
+// and gpu_memory_bytes needs gpus >= 1; labels as for nodes; traceparent as for messages.
+Status ValidateTaskSpec(const TaskSpec& spec, const Limits& limits = {});
 
 }  // namespace populi::mesh

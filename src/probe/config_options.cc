@@ -6,6 +6,7 @@ ProbeOptions ProbeOptionsFromConfig(const config::Config& cfg) {
   ProbeOptions options;
   options.order = cfg.GetList("mesh.probe.order");
   options.cache_ttl_secs = cfg.GetInt("mesh.probe.cache_ttl_secs");
+  options.mock_fixture = cfg.GetString("mesh.probe.mock_fixture");
   return options;
 }
 

@@ -37,6 +37,17 @@ struct nvmlMemory_t {
   unsigned long long free;
   unsigned long long used;
 };
+// nvmlDeviceGetMemoryInfo_v2 (R510+): `used` excludes the memory the driver reserves for itself,
+// which nvidia-smi also leaves out of memory.used; v1 counts it as used.
+struct nvmlMemory_v2_t {
+  unsigned int version;
+  unsigned long long total;
+  unsigned long long reserved;
+  unsigned long long free;
+  unsigned long long used;
+};
+constexpr unsigned int kNvmlMemoryV2Version =
+    static_cast<unsigned int>(sizeof(nvmlMemory_v2_t)) | (2u << 24);
 struct nvmlUtilization_t {
   unsigned int gpu;
   unsigned int memory;
@@ -49,6 +60,7 @@ using HandleFn = nvmlReturn_t (*)(unsigned int, nvmlDevice_t*);
 using StringFn = nvmlReturn_t (*)(nvmlDevice_t, char*, unsigned int);
 using PciFn = nvmlReturn_t (*)(nvmlDevice_t, nvmlPciInfo_t*);
 using MemoryFn = nvmlReturn_t (*)(nvmlDevice_t, nvmlMemory_t*);
+using MemoryV2Fn = nvmlReturn_t (*)(nvmlDevice_t, nvmlMemory_v2_t*);
 using UtilFn = nvmlReturn_t (*)(nvmlDevice_t, nvmlUtilization_t*);
 using TempFn = nvmlReturn_t (*)(nvmlDevice_t, unsigned int, unsigned int*);
 using SysStringFn = nvmlReturn_t (*)(char*, unsigned int);
@@ -65,6 +77,7 @@ struct NvmlApi {
   StringFn uuid = nullptr;
   PciFn pci = nullptr;
   MemoryFn memory = nullptr;
+  MemoryV2Fn memory_v2 = nullptr;  // optional
   UtilFn utilization = nullptr;
   TempFn temperature = nullptr;
   SysStringFn driver_version = nullptr;
@@ -109,6 +122,7 @@ class NvmlProbe final : public HardwareProbe {
     // Drivers before R450 have only _v2, which fills the same struct.
     if (api.pci == nullptr) api.pci = lib.Symbol<PciFn>("nvmlDeviceGetPciInfo_v2");
     api.memory = lib.Symbol<MemoryFn>("nvmlDeviceGetMemoryInfo");
+    api.memory_v2 = lib.Symbol<MemoryV2Fn>("nvmlDeviceGetMemoryInfo_v2");
     api.utilization = lib.Symbol<UtilFn>("nvmlDeviceGetUtilizationRates");
     api.temperature = lib.Symbol<TempFn>("nvmlDeviceGetTemperature");
     api.driver_version = lib.Symbol<SysStringFn>("nvmlSystemGetDriverVersion");
@@ -221,7 +235,14 @@ class NvmlProbe final : public HardwareProbe {
         gpu.pci_bus_id = internal::NormalizePciBusId(pci.busId);
       }
       nvmlMemory_t mem{};
-      rc = api.memory(dev, &mem);
+      nvmlMemory_v2_t mem2{};
+      mem2.version = kNvmlMemoryV2Version;
+      if (api.memory_v2 != nullptr && api.memory_v2(dev, &mem2) == kNvmlSuccess) {
+        mem = {mem2.total, mem2.free, mem2.used};
+        rc = kNvmlSuccess;
+      } else {
+        rc = api.memory(dev, &mem);
+      }
       if (rc != kNvmlSuccess) {
         return ProbeResult::Failed(
             kName, kFailureError,

@@ -23,6 +23,7 @@
 #include <string_view>
 #include <vector>
 
+#include "mesh/task.h"
 #include "mesh/types.h"
 #include "util/status.h"
 
@@ -63,6 +64,23 @@ struct RetentionResult {
   int64_t messages_deleted = 0;
   int64_t leases_deleted = 0;
   int64_t events_deleted = 0;
+  int64_t tasks_deleted = 0;      // terminal tasks
+  int64_t task_logs_deleted = 0;  // the log chunks of those tasks
+};
+
+struct TaskQuery {
+  std::string state;  // "" = any; otherwise a mesh::TaskState name
+  int limit = 100;
+  bool active_only = false;  // non-terminal (pending, placed, running) only
+};
+
+// One stored piece of a task's output.
+struct TaskLogChunk {
+  int64_t seq = 0;  // 1, 2, … per task, in append order
+  int32_t attempt = 0;
+  std::string stream;  // stdout | stderr | system
+  std::string data;    // bytes as the process wrote them (not necessarily UTF-8)
+  int64_t ts_ms = 0;
 };
 
 struct StoreStats {
@@ -150,6 +168,19 @@ class WriteTxn {
   virtual Result<std::optional<std::string>> GetKv(std::string_view ns, std::string_view key) = 0;
   virtual Result<std::optional<mesh::NodeRecord>> GetNode(std::string_view node_id) = 0;
   virtual Result<std::optional<mesh::ExecLease>> GetLease(std::string_view lease_id) = 0;
+
+  // Tasks (docs/tasks.md). PutTask inserts the task or replaces the one with its id, whole; the
+  // spec's client_key (when not empty) names at most one task: kAlreadyExists if another id holds
+  // it. kInvalidArgument for an empty id or text that is not valid UTF-8.
+  virtual Status PutTask(const mesh::Task& task) = 0;
+  virtual Result<std::optional<mesh::Task>> GetTask(std::string_view task_id) = 0;
+  virtual Result<std::optional<mesh::Task>> FindTaskByClientKey(std::string_view client_key) = 0;
+  // Appends one chunk to a task's log and returns its seq: 1 for the first chunk of a task, then
+  // strictly increasing. kNotFound for an unknown task; kInvalidArgument for a stream other than
+  // stdout, stderr or system.
+  virtual Result<int64_t> AppendTaskLog(std::string_view task_id, int32_t attempt,
+                                        std::string_view stream, std::string_view data,
+                                        int64_t ts_ms) = 0;
 };
 
 using WriteFn = std::function<Status(WriteTxn&)>;
@@ -176,12 +207,21 @@ class MeshStore {
   virtual Result<std::vector<mesh::ExecLease>> ListLeases(bool live_only, int64_t now_ms) = 0;
   virtual Result<std::vector<mesh::Event>> ListEvents(int64_t after_id, int limit) = 0;
   virtual Result<std::optional<std::string>> GetKv(std::string_view ns, std::string_view key) = 0;
+  virtual Result<std::optional<mesh::Task>> GetTask(std::string_view task_id) = 0;
+  // Newest created first (ties: higher id first). kInvalidArgument for limit < 1 or an unknown
+  // state name.
+  virtual Result<std::vector<mesh::Task>> ListTasks(const TaskQuery& q) = 0;
+  // Chunks with seq > after_seq, ascending, at most `limit` (>= 1). Empty for an unknown task.
+  virtual Result<std::vector<TaskLogChunk>> ListTaskLogs(std::string_view task_id,
+                                                         int64_t after_seq, int limit) = 0;
 
   // Maintenance.
   virtual Result<StoreStats> Stats() = 0;
   virtual Result<CheckReport> Check() = 0;
   // Deletes acked/dead-lettered messages, terminal leases and events older than
-  // now_ms - retention_ms, at most `batch` rows per table per call.
+  // now_ms - retention_ms, at most `batch` rows per table per call. Terminal tasks whose
+  // updated_ms is older go too (at most `batch`), each with all of its log chunks; tasks that are
+  // not terminal are never deleted.
   virtual Result<RetentionResult> RunRetention(int64_t now_ms, int64_t retention_ms, int batch) = 0;
   // Flushes and closes; further calls fail with kUnavailable. Idempotent.
   virtual Status Close() = 0;

@@ -125,6 +125,25 @@ __attribute__((visibility("default"))) int nvmlDeviceGetMemoryInfo(void* d, Memo
   m->free = m->total - m->used;
   return 0;
 }
+// R510+ drivers: `used` leaves out what the driver reserves (512 MiB here). Answers "function not
+// found" (13) unless FAKE_NVML_MEMORY_V2=1, like an older driver; a wrong struct version gets
+// "argument version mismatch" (25).
+struct MemoryV2 {
+  unsigned int version;
+  unsigned long long total;
+  unsigned long long reserved;
+  unsigned long long free;
+  unsigned long long used;
+};
+__attribute__((visibility("default"))) int nvmlDeviceGetMemoryInfo_v2(void* d, MemoryV2* m) {
+  if (EnvInt("FAKE_NVML_MEMORY_V2", 0) != 1) return 13;
+  if (m->version != (static_cast<unsigned int>(sizeof(MemoryV2)) | (2u << 24))) return 25;
+  m->total = 80 * kGiB;
+  m->reserved = kGiB / 2;
+  m->used = static_cast<unsigned long long>(10 + Index(d)) * kGiB;
+  m->free = m->total - m->reserved - m->used;
+  return 0;
+}
 __attribute__((visibility("default"))) int nvmlDeviceGetUtilizationRates(void* d, Utilization* u) {
   u->gpu = static_cast<unsigned int>(30 + Index(d));
   u->memory = 5;

@@ -23,6 +23,7 @@ class NvmlProbeTest : public ::testing::Test {
   void SetUp() override {
     unsetenv("FAKE_NVML_INIT_RC");
     unsetenv("FAKE_NVML_MIG");
+    unsetenv("FAKE_NVML_MEMORY_V2");
     setenv("FAKE_NVML_GPUS", "2", 1);
     setenv("FAKE_NVML_LOG", (root_ / "nvml.log").c_str(), 1);
   }
@@ -49,6 +50,18 @@ TEST_F(NvmlProbeTest, ReportsEveryDeviceField) {
   EXPECT_EQ(g.source, "nvml");
   EXPECT_TRUE(result.gpus[0].mig_enabled);
   EXPECT_FALSE(result.gpus[1].mig_enabled);
+}
+
+// Seen on a live H200 (driver 580): v1 reported 615 MiB used on an idle GPU where nvidia-smi says
+// 0 MiB; the difference is the driver's reservation, which v2 reports apart.
+TEST_F(NvmlProbeTest, MemoryV2LeavesTheDriverReservationOutOfUsed) {
+  setenv("FAKE_NVML_MEMORY_V2", "1", 1);
+  auto result = MakeNvmlProbe(FAKE_NVML_LIB, root_.path())->Probe();
+  ASSERT_EQ(result.outcome, ProbeOutcome::kFound) << result.failure.message;
+  const auto& g = result.gpus[1];
+  EXPECT_EQ(g.memory_total_bytes, 80 * kGiB);
+  EXPECT_EQ(g.memory_used_bytes, 11 * kGiB);
+  EXPECT_EQ(g.memory_free_bytes, 80 * kGiB - kGiB / 2 - 11 * kGiB);
 }
 
 TEST_F(NvmlProbeTest, LibraryIsOpenedPerProbeAndReleased) {

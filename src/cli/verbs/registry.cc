@@ -6,14 +6,22 @@ namespace populi::cli {
 void AddVersionVerbs(CLI::App& root, CLI::App& populi, Context& ctx);
 void AddConfigVerbs(CLI::App& root, CLI::App& populi, Context& ctx);
 void AddServeVerbs(CLI::App& root, CLI::App& populi, Context& ctx);
+void AddJoinVerbs(CLI::App& root, CLI::App& populi, Context& ctx);
 void AddStoreVerbs(CLI::App& root, CLI::App& populi, Context& ctx);
 void AddProbeVerbs(CLI::App& root, CLI::App& populi, Context& ctx);
+void AddStatusVerbs(CLI::App& root, CLI::App& populi, Context& ctx);
+void AddPeersVerbs(CLI::App& root, CLI::App& populi, Context& ctx);
+void AddTaskVerbs(CLI::App& root, CLI::App& populi, Context& ctx);
+void AddAdminVerbs(CLI::App& root, CLI::App& populi, Context& ctx);
+void AddDoctorVerbs(CLI::App& root, CLI::App& populi, Context& ctx);
 void AddInitVerbs(CLI::App& root, CLI::App& populi, Context& ctx);
 
 namespace {
 const VerbGroup kGroups[] = {
-    {"init", AddInitVerbs},   {"serve", AddServeVerbs}, {"config", AddConfigVerbs},
-    {"store", AddStoreVerbs}, {"probe", AddProbeVerbs}, {"version", AddVersionVerbs},
+    {"init", AddInitVerbs},     {"serve", AddServeVerbs},   {"join", AddJoinVerbs},
+    {"config", AddConfigVerbs}, {"store", AddStoreVerbs},   {"probe", AddProbeVerbs},
+    {"status", AddStatusVerbs}, {"peers", AddPeersVerbs},   {"tasks", AddTaskVerbs},
+    {"admin", AddAdminVerbs},   {"doctor", AddDoctorVerbs}, {"version", AddVersionVerbs},
 };
 }  // namespace
 

@@ -11,8 +11,10 @@
 #include <CLI/CLI.hpp>
 #include <filesystem>
 #include <fstream>
+#include <optional>
 #include <ostream>
 
+#include "cli/agent_setup.h"
 #include "cli/build_info.h"
 #include "cli/verb.h"
 #include "config/config.h"
@@ -110,11 +112,7 @@ Status WriteUrlFile(const std::string& path, const std::string& url) {
 }
 
 int Serve(Context& ctx, const ServeFlags& flags) {
-  sigset_t stop_signals;
-  sigemptyset(&stop_signals);
-  sigaddset(&stop_signals, SIGTERM);
-  sigaddset(&stop_signals, SIGINT);
-  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+  sigset_t stop_signals = BlockStopSignals();
 
   std::map<std::string, std::string> config_flags;
   if (!flags.bind.empty()) config_flags["mesh.control.bind"] = flags.bind;
@@ -123,12 +121,7 @@ int Serve(Context& ctx, const ServeFlags& flags) {
   if (!cfg.ok()) return ctx.Fail(cfg.status());
 
   const std::string data_dir = cfg->data_dir();
-  std::error_code ec;
-  std::filesystem::create_directories(data_dir, ec);
-  if (ec) {
-    return ctx.Fail(Unavailable("cannot create data directory " + data_dir + ": " + ec.message(),
-                                "set [mesh.store] path to a writable directory"));
-  }
+  if (Status s = EnsureDataDir(data_dir); !s.ok()) return ctx.Fail(s);
   if (Status s = store::RefuseLegacyOnlyDir(data_dir); !s.ok()) return ctx.Fail(s);
 
   store::SqliteOptions store_options;
@@ -154,6 +147,8 @@ int Serve(Context& ctx, const ServeFlags& flags) {
   plane.RegisterRoutes(router);
 
   auto logger = spdlog::stderr_color_mt("vox-serve");
+  // Library code logs through the default logger; stdout carries only the `listening on` line.
+  spdlog::set_default_logger(logger);
   auto server = http::Server::Start(ServerOptionsFrom(*cfg, flags), router, **auth, logger);
   if (!server.ok()) {
     plane.Stop();
@@ -170,16 +165,33 @@ int Serve(Context& ctx, const ServeFlags& flags) {
   const std::string url_file = data_dir + "/control-url";
   if (Status s = WriteUrlFile(url_file, url); !s.ok()) ctx.Warn(s.message(), s.hint());
   *ctx.out << "listening on " << url << std::endl;
-  if (flags.no_worker) logger->info("running the control plane only (--no-worker)");
+  std::optional<AgentHandle> local_agent;
+  if (flags.no_worker) {
+    logger->info("running the control plane only (--no-worker)");
+  } else {
+    const std::string ca = cfg->GetString("mesh.tls.ca_path").empty()
+                               ? cfg->GetString("mesh.tls.cert_path")
+                               : cfg->GetString("mesh.tls.ca_path");
+    auto started = StartAgent(*cfg, url, NodeToken(*cfg), ca, logger);
+    if (started.ok()) {
+      local_agent = std::move(*started);
+    } else {
+      // The control plane stays useful without its local worker; say why there is none.
+      ctx.Warn("local worker not started: " + started.status().message(), started.status().hint());
+    }
+  }
 
   int signal_number = 0;
   sigwait(&stop_signals, &signal_number);
   logger->info("signal {}: stopping", signal_number);
+  // The local node leaves first, while the server can still record node.left.
+  if (local_agent) local_agent->Stop();
 
   (*server)->Stop();
   plane.SetNotifier(nullptr);
   plane.Stop();
   Status closed = (*store)->Close();
+  std::error_code ec;
   std::filesystem::remove(url_file, ec);
   spdlog::drop("vox-serve");
   if (!closed.ok()) return ctx.Fail(closed);

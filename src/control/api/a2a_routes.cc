@@ -80,7 +80,7 @@ std::optional<http::Response> InboxAttempt(ApiContext& ctx, const mesh::InboxReq
                         "POST /v1/populi/join before claiming"),
                  req);
   }
-  if ((*node)->quarantined || InMaintenance(**node, now)) {
+  if ((*node)->quarantined || mesh::InMaintenance(**node, now)) {
     // Quarantined and maintenance nodes get nothing (an empty page, not an error, so an agent
     // keeps polling and resumes when the flag clears).
     if (!final_attempt) return std::nullopt;
@@ -95,7 +95,7 @@ std::optional<http::Response> InboxAttempt(ApiContext& ctx, const mesh::InboxReq
   claim.max_deliveries = ctx.options.a2a_max_deliveries;
   mesh::NodeRecord claimer = **node;
   claim.eligible = [claimer](const mesh::A2AMessage& m) {
-    return ClaimAllowed(m.privacy_class, claimer);
+    return mesh::PrivacyAllows(m.privacy_class, claimer);
   };
   std::vector<mesh::A2AMessage> claimed;
   Status s = ctx.store.Write([&](store::WriteTxn& txn) -> Status {

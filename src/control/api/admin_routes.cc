@@ -2,6 +2,7 @@
 #include <boost/json.hpp>
 
 #include "control/api/routes.h"
+#include "control/api/tasks.h"
 #include "mesh/validate.h"
 
 namespace populi::control {
@@ -76,16 +77,28 @@ http::Response Revoke(ApiContext& ctx, http::Request& req) {
   if (Status s = mesh::ValidateLeaseId(q->lease_id); !s.ok()) return Error(s, req);
   const int64_t now = ctx.NowMs();
   mesh::ExecLease lease;
+  std::string revoked_task;
   Status s = ctx.store.Write([&](store::WriteTxn& txn) -> Status {
     POPULI_ASSIGN_OR_RETURN(lease, txn.RevokeLease(q->lease_id, now));
-    return txn
-        .AppendEvent(MakeEvent(now, "lease.revoked", lease.lease_id,
-                               {{"scope_key", lease.scope_key},
-                                {"holder_node_id", lease.holder_node_id},
-                                {"by", req.principal.token_label}}))
-        .status();
+    POPULI_RETURN_IF_ERROR(txn.AppendEvent(MakeEvent(now, "lease.revoked", lease.lease_id,
+                                                     {{"scope_key", lease.scope_key},
+                                                      {"holder_node_id", lease.holder_node_id},
+                                                      {"by", req.principal.token_label}}))
+                               .status());
+    // A task attempt under this lease is lost: its holder aborts at its next renew and the task
+    // is placed again (MESH-088). A result that already completed the lease makes the revoke
+    // fail above, so a finished task never flaps back.
+    if (auto task_id = TaskIdOfScope(lease.scope_key)) {
+      revoked_task = *task_id;
+      return MarkAttemptLost(txn, *task_id, lease.lease_id, "lease_revoked", now);
+    }
+    return Status::Ok();
   });
   if (!s.ok()) return Error(s, req);
+  if (!revoked_task.empty()) {
+    ctx.Notify(TaskTopic(revoked_task));
+    if (ctx.placer != nullptr) (void)ctx.placer->PlacePending();
+  }
   ctx.Notify("events");
   return Json(mesh::ToJson(lease));
 }

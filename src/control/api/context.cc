@@ -41,23 +41,16 @@ http::Response Error(const Status& s, const http::Request& req) {
   return http::ErrorResponse(s, req.request_id);
 }
 
-bool InMaintenance(const mesh::NodeRecord& node, int64_t now_ms) {
-  return node.maintenance && (node.maintenance_until_ms == 0 || now_ms < node.maintenance_until_ms);
-}
-
-bool ClaimAllowed(mesh::PrivacyClass privacy, const mesh::NodeRecord& node) {
-  using mesh::PrivacyClass;
-  using mesh::Visibility;
-  if (privacy == PrivacyClass::kPublic || node.visibility == Visibility::kHybrid) {
-    return privacy != PrivacyClass::kTrustedOnly || node.trust_tier == mesh::TrustTier::kTrusted ||
-           node.trust_tier == mesh::TrustTier::kProbation;
+mesh::NodeRecord WithLiveness(const ApiContext& ctx, mesh::NodeRecord n, int64_t now_ms) {
+  if (auto live = ctx.liveness.Get(n.id)) {
+    n.last_seen_ms = std::max(n.last_seen_ms, live->last_seen_ms);
+    n.state = live->state;
   }
-  if (node.visibility == Visibility::kPublic) return false;  // donors take public work only
-  if (privacy == PrivacyClass::kTrustedOnly) {
-    return node.trust_tier != mesh::TrustTier::kNew &&
-           node.trust_tier != mesh::TrustTier::kDegraded;
+  if (n.maintenance && !mesh::InMaintenance(n, now_ms)) {
+    n.maintenance = false;  // lapsed; the sweeper clears the stored flag
+    n.maintenance_until_ms = 0;
   }
-  return true;  // private / trusted on a private node
+  return n;
 }
 
 Result<mesh::NodeRecord> RequireActiveNode(ApiContext& ctx, const std::string& node_id,
@@ -72,7 +65,7 @@ Result<mesh::NodeRecord> RequireActiveNode(ApiContext& ctx, const std::string& n
     return Status(Code::kPermissionDenied, "node " + node_id + " is quarantined",
                   "an admin clears it with POST /v1/populi/admin/quarantine {\"on\":false}");
   }
-  if (InMaintenance(*node, ctx.NowMs())) {
+  if (mesh::InMaintenance(*node, ctx.NowMs())) {
     return Status(Code::kPermissionDenied, "node " + node_id + " is in maintenance",
                   "wait for the window to end or clear it with /v1/populi/admin/maintenance");
   }

@@ -13,6 +13,7 @@
 #include "control/api/options.h"
 #include "control/http/http.h"
 #include "mesh/json.h"
+#include "mesh/policy.h"
 #include "mesh/types.h"
 #include "store/mesh_store.h"
 #include "util/clock.h"
@@ -20,15 +21,18 @@
 
 namespace populi::control {
 
+class TaskPlacer;
+
 struct ApiContext {
   ApiContext(store::MeshStore& s, const ControlOptions& o, const Clock& c)
-      : store(s), options(o), clock(c), liveness(o.suspect_ms(), o.down_ms()) {}
+      : store(s), options(o), clock(c), liveness(o.suspect_ms(), o.down_ms(), 2 * o.heartbeat_ms) {}
 
   store::MeshStore& store;
   const ControlOptions& options;
   const Clock& clock;
   Liveness liveness;
   std::atomic<http::Notifier*> notifier{nullptr};
+  TaskPlacer* placer = nullptr;  // set by ControlPlane; places pending tasks (control/api/tasks.h)
 
   int64_t NowMs() const { return clock.NowMs(); }
   void Notify(std::string_view topic) const {
@@ -55,10 +59,9 @@ Result<int64_t> QueryIntParam(const http::Request& req, const std::string& name,
 http::Response Json(const boost::json::value& v, int status = 200);
 http::Response Error(const Status& s, const http::Request& req);
 
-// Maintenance that is on and not past its deadline.
-bool InMaintenance(const mesh::NodeRecord& node, int64_t now_ms);
-// Whether `node` may claim a message of `privacy` (docs/vocabulary.md, "Claim policy").
-bool ClaimAllowed(mesh::PrivacyClass privacy, const mesh::NodeRecord& node);
+// The stored record with the in-memory liveness laid over it (state, last seen) and a lapsed
+// maintenance window shown as off.
+mesh::NodeRecord WithLiveness(const ApiContext& ctx, mesh::NodeRecord n, int64_t now_ms);
 // The node `node_id` as a claimer or lease holder: kPermissionDenied when unknown, quarantined or
 // in maintenance (`what` names the action in the message).
 Result<mesh::NodeRecord> RequireActiveNode(ApiContext& ctx, const std::string& node_id,

@@ -1,6 +1,7 @@
 #include "control/api/liveness.h"
 
 #include <algorithm>
+#include <climits>
 
 namespace populi::control {
 
@@ -50,17 +51,60 @@ std::optional<Liveness::Entry> Liveness::Get(const std::string& node_id) const {
   return it->second;
 }
 
-std::vector<Liveness::Transition> Liveness::Judge(int64_t now_ms) {
+std::vector<Liveness::Transition> Liveness::Judge(int64_t now_ms, MassSilence* mass_silence) {
   std::lock_guard lock(mu_);
+  MassSilence report;
+  // Nodes that would go down in this pass, and how many were still in play.
+  int tracked = 0;
+  int64_t first_silent = INT64_MAX, last_silent = INT64_MIN;
+  std::vector<const std::string*> going_down;
+  for (const auto& [id, e] : nodes_) {
+    if (e.state == NodeState::kDown) continue;
+    ++tracked;
+    if (StateFor(e.last_seen_ms, now_ms) == NodeState::kDown) {
+      going_down.push_back(&id);
+      first_silent = std::min(first_silent, e.last_seen_ms);
+      last_silent = std::max(last_silent, e.last_seen_ms);
+    }
+  }
+  const int silent = static_cast<int>(going_down.size());
+  if (hold_until_ms_ == 0 && silent >= 2 && 2 * silent > tracked &&
+      last_silent - first_silent <= silence_window_ms_) {
+    hold_until_ms_ = now_ms + down_ms_;
+    report.started = true;
+    report.silent = silent;
+    report.tracked = tracked;
+  }
+  const bool holding = hold_until_ms_ != 0 && now_ms < hold_until_ms_;
+  if (hold_until_ms_ != 0 && !holding) hold_until_ms_ = 0;  // the hold ended; judge normally
+  report.hold_until_ms = hold_until_ms_;
+
   std::vector<Transition> out;
   for (auto& [id, e] : nodes_) {
-    const NodeState next = StateFor(e.last_seen_ms, now_ms);
+    NodeState next = StateFor(e.last_seen_ms, now_ms);
+    if (holding && next == NodeState::kDown && e.state != NodeState::kDown) {
+      next = NodeState::kSuspect;
+      ++report.held;
+    }
     if (next != e.state) {
       out.push_back({id, e.state, next, e.last_seen_ms});
       e.state = next;
     }
   }
+  if (mass_silence != nullptr) *mass_silence = report;
   return out;
+}
+
+int Liveness::ForgiveGap(int64_t gap_ms, int64_t now_ms) {
+  if (gap_ms <= 0) return 0;
+  std::lock_guard lock(mu_);
+  int forgiven = 0;
+  for (auto& [id, e] : nodes_) {
+    if (e.state == NodeState::kDown) continue;
+    e.last_seen_ms = std::min(e.last_seen_ms + gap_ms, now_ms);
+    ++forgiven;
+  }
+  return forgiven;
 }
 
 std::vector<std::pair<std::string, int64_t>> Liveness::TakeDirty() {

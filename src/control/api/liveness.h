@@ -17,7 +17,10 @@ namespace populi::control {
 
 class Liveness {
  public:
-  Liveness(int64_t suspect_ms, int64_t down_ms) : suspect_ms_(suspect_ms), down_ms_(down_ms) {}
+  // `silence_window_ms`: nodes whose last heartbeats lie within this span "fell silent together"
+  // (the anti-cascade rule below).
+  Liveness(int64_t suspect_ms, int64_t down_ms, int64_t silence_window_ms = 0)
+      : suspect_ms_(suspect_ms), down_ms_(down_ms), silence_window_ms_(silence_window_ms) {}
 
   struct Entry {
     int64_t last_seen_ms = 0;
@@ -38,8 +41,27 @@ class Liveness {
   std::optional<mesh::NodeState> Touch(const std::string& node_id, int64_t now_ms);
   void Forget(const std::string& node_id);
   std::optional<Entry> Get(const std::string& node_id) const;
+  // What the anti-cascade rule did in one Judge pass.
+  struct MassSilence {
+    bool started = false;  // this pass detected it (emit one warning)
+    int held = 0;          // nodes kept at suspect instead of down in this pass
+    int silent = 0;        // nodes that fell silent together
+    int tracked = 0;       // nodes that were alive or suspect
+    int64_t hold_until_ms = 0;
+  };
+
   // Moves each node to the state its silence implies and returns the changes.
-  std::vector<Transition> Judge(int64_t now_ms);
+  //
+  // Anti-cascade: when at least two nodes and more than half of the nodes that were alive or
+  // suspect would go down in one pass, and their last heartbeats lie within silence_window_ms
+  // (they fell silent together: the control plane was partitioned or starved, not the nodes),
+  // they are held at suspect for one more down window; `mass_silence` reports it. Nodes still
+  // silent after the hold go down.
+  std::vector<Transition> Judge(int64_t now_ms, MassSilence* mass_silence = nullptr);
+  // The control plane itself did not run for `gap_ms` (a pause: SIGSTOP, a VM freeze, a long
+  // GC-like stall): nobody could reach it, so every tracked node's silence clock is moved forward
+  // by the gap (never past `now_ms`). Returns how many nodes got the grace.
+  int ForgiveGap(int64_t gap_ms, int64_t now_ms);
   // Last-seen times touched since the previous call (for a batched store write).
   std::vector<std::pair<std::string, int64_t>> TakeDirty();
 
@@ -48,6 +70,8 @@ class Liveness {
 
   const int64_t suspect_ms_;
   const int64_t down_ms_;
+  const int64_t silence_window_ms_;
+  int64_t hold_until_ms_ = 0;
   mutable std::mutex mu_;
   std::map<std::string, Entry> nodes_;
   std::map<std::string, int64_t> dirty_;

@@ -2,6 +2,7 @@
 #include <boost/json.hpp>
 
 #include "control/api/routes.h"
+#include "control/api/tasks.h"
 #include "mesh/validate.h"
 
 namespace populi::control {
@@ -14,19 +15,6 @@ Status CheckScope(const ApiContext& ctx, const std::string& scope_id) {
       Code::kPermissionDenied,
       "scope_id '" + scope_id + "' does not match this mesh's scope '" + ctx.options.scope_id + "'",
       "set mesh.scope_id on the node to the control plane's scope"};
-}
-
-// The stored record with the in-memory liveness laid over it.
-mesh::NodeRecord WithLiveness(const ApiContext& ctx, mesh::NodeRecord n, int64_t now_ms) {
-  if (auto live = ctx.liveness.Get(n.id)) {
-    n.last_seen_ms = std::max(n.last_seen_ms, live->last_seen_ms);
-    n.state = live->state;
-  }
-  if (n.maintenance && !InMaintenance(n, now_ms)) {
-    n.maintenance = false;  // lapsed; the sweeper clears the stored flag
-    n.maintenance_until_ms = 0;
-  }
-  return n;
 }
 
 http::Response ListNodes(ApiContext& ctx, http::Request& req) {
@@ -81,6 +69,9 @@ http::Response Join(ApiContext& ctx, http::Request& req) {
   ctx.Notify("events");
   json::object o = mesh::ToJson(stored ? *stored : *node);
   o["heartbeat_ms"] = ctx.options.heartbeat_ms;
+  // Agents cap their retry delay below this so a recovered control plane hears from every live
+  // node before it would judge one down.
+  o["down_after_ms"] = ctx.options.down_ms();
   return Json(o);
 }
 
@@ -128,7 +119,18 @@ http::Response Leave(ApiContext& ctx, http::Request& req) {
   if (!leave.ok()) return Error(leave.status(), req);
   if (Status s = mesh::ValidateId("node_id", leave->node_id); !s.ok()) return Error(s, req);
   const int64_t now = ctx.NowMs();
+  // Its task attempts are lost now (re-placed at once) rather than when their leases lapse.
+  auto live = ctx.store.ListLeases(/*live_only=*/true, now);
+  if (!live.ok()) return Error(live.status(), req);
+  bool lost_any = false;
   Status s = ctx.store.Write([&](store::WriteTxn& txn) -> Status {
+    for (const auto& l : *live) {
+      auto task_id = TaskIdOfScope(l.scope_key);
+      if (!task_id || l.holder_node_id != leave->node_id) continue;
+      if (!txn.RevokeLease(l.lease_id, now).ok()) continue;
+      POPULI_RETURN_IF_ERROR(MarkAttemptLost(txn, *task_id, l.lease_id, "node_left", now));
+      lost_any = true;
+    }
     Status removed = txn.RemoveNode(leave->node_id);
     if (removed.code() == Code::kNotFound) {
       return NotFound("node " + leave->node_id + " is not registered",
@@ -139,6 +141,9 @@ http::Response Leave(ApiContext& ctx, http::Request& req) {
   });
   if (!s.ok()) return Error(s, req);
   ctx.liveness.Forget(leave->node_id);
+  // Wake the node's own parked task-inbox poll so its worker can stop without waiting it out.
+  ctx.Notify(NodeInboxTopic(mesh::TaskInboxFor(leave->node_id)));
+  if (lost_any && ctx.placer != nullptr) (void)ctx.placer->PlacePending();
   ctx.Notify("events");
   return http::NoContent();
 }

@@ -8,11 +8,13 @@
 
 namespace populi::control {
 
-void AddSystemRoutes(http::Router& router, ApiContext& ctx);     // health, version, events
-void AddNodeRoutes(http::Router& router, ApiContext& ctx);       // nodes, join, heartbeat, leave
-void AddA2ARoutes(http::Router& router, ApiContext& ctx);        // deliver, inbox, ack, renew
-void AddLeaseRoutes(http::Router& router, ApiContext& ctx);      // exec lease grant … list
-void AddAdminRoutes(http::Router& router, ApiContext& ctx);      // maintenance, quarantine, revoke
-void AddBootstrapRoutes(http::Router& router, ApiContext& ctx);  // one-time token exchange
+void AddSystemRoutes(http::Router& router, ApiContext& ctx);      // health, version, events
+void AddNodeRoutes(http::Router& router, ApiContext& ctx);        // nodes, join, heartbeat, leave
+void AddA2ARoutes(http::Router& router, ApiContext& ctx);         // deliver, inbox, ack, renew
+void AddLeaseRoutes(http::Router& router, ApiContext& ctx);       // exec lease grant … list
+void AddAdminRoutes(http::Router& router, ApiContext& ctx);       // maintenance, quarantine, revoke
+void AddBootstrapRoutes(http::Router& router, ApiContext& ctx);   // one-time token exchange
+void AddTaskRoutes(http::Router& router, ApiContext& ctx);        // submit, list, wait, logs …
+void AddTaskReportRoutes(http::Router& router, ApiContext& ctx);  // agent: start, logs, result
 
 }  // namespace populi::control

@@ -12,7 +12,7 @@ namespace populi::store::sqlite {
 namespace {
 
 constexpr const char* kTables[] = {"nodes",  "messages", "exec_leases", "fencing_counters",
-                                   "events", "kv"};
+                                   "events", "kv",       "tasks",       "task_logs"};
 
 // One invariant: `count_sql` counts violations; zero passes.
 struct Invariant {
@@ -52,6 +52,13 @@ constexpr Invariant kInvariants[] = {
      "SELECT count(*) FROM exec_leases WHERE state NOT IN ('granted', 'renewed') AND "
      "ended_ms = 0",
      "terminal leases without an end time"},
+    {"known_task_states",
+     "SELECT count(*) FROM tasks WHERE state NOT IN ('pending', 'placed', 'running', "
+     "'succeeded', 'failed', 'cancelled')",
+     "tasks in an unknown state"},
+    {"no_orphan_task_logs",
+     "SELECT count(*) FROM task_logs WHERE task_id NOT IN (SELECT id FROM tasks)",
+     "task log chunks whose task is gone"},
 };
 
 Result<int64_t> CountBadEnvelopes(Db& db) {
@@ -151,6 +158,16 @@ Result<RetentionResult> DeleteExpiredRows(Db& db, int64_t cutoff_ms, int batch) 
       {"DELETE FROM events WHERE id IN (SELECT id FROM events WHERE ts_ms < ?1 ORDER BY ts_ms "
        "LIMIT ?2)",
        &result.events_deleted},
+      // A task's logs go with it: both statements pick the same tasks (same query, same
+      // transaction), the logs first.
+      {"DELETE FROM task_logs WHERE task_id IN (SELECT id FROM tasks WHERE state IN "
+       "('succeeded', 'failed', 'cancelled') AND updated_ms < ?1 ORDER BY updated_ms, id "
+       "LIMIT ?2)",
+       &result.task_logs_deleted},
+      {"DELETE FROM tasks WHERE id IN (SELECT id FROM tasks WHERE state IN "
+       "('succeeded', 'failed', 'cancelled') AND updated_ms < ?1 ORDER BY updated_ms, id "
+       "LIMIT ?2)",
+       &result.tasks_deleted},
   };
   for (const Target& target : targets) {
     POPULI_ASSIGN_OR_RETURN(Stmt stmt, db.Prepare(target.sql));

@@ -16,7 +16,8 @@ Result<CheckReport> RunCheck(Db& db);
 Result<StoreStats> CollectStats(Db& db, const std::string& database_path);
 
 // Deletes up to `batch` rows per table older than `cutoff_ms`: acked/dead-lettered messages,
-// terminal leases, events. Fencing counters are never deleted.
+// terminal leases, events, terminal tasks (by updated_ms) with all of their log chunks. Fencing
+// counters are never deleted.
 Result<RetentionResult> DeleteExpiredRows(Db& db, int64_t cutoff_ms, int batch);
 
 }  // namespace populi::store::sqlite

@@ -26,4 +26,11 @@ Result<std::vector<mesh::ExecLease>> QueryLeases(Db& db, bool live_only, int64_t
 Result<std::vector<mesh::Event>> QueryEvents(Db& db, int64_t after_id, int limit);
 Result<std::optional<std::string>> QueryKv(Db& db, std::string_view ns, std::string_view key);
 
+// Tasks (queries_tasks.cc). A stored body that does not decode is kStoreIo.
+Result<std::optional<mesh::Task>> QueryTask(Db& db, std::string_view task_id);
+Result<std::optional<mesh::Task>> QueryTaskByClientKey(Db& db, std::string_view client_key);
+Result<std::vector<mesh::Task>> QueryTasks(Db& db, const TaskQuery& q);
+Result<std::vector<TaskLogChunk>> QueryTaskLogs(Db& db, std::string_view task_id, int64_t after_seq,
+                                                int limit);
+
 }  // namespace populi::store::sqlite

@@ -115,6 +115,9 @@ std::string EncodeNodeJson(const mesh::NodeRecord& n) {
   o["probe_failures"] = std::move(failures);
   o["gpu_inventory_source"] = n.gpu_inventory_source;
   o["gpu_truth_layer"] = n.gpu_truth_layer;
+  json::array running;
+  for (const auto& id : n.running_tasks) running.emplace_back(id);
+  o["running_tasks"] = std::move(running);
   return json::serialize(o);
 }
 
@@ -162,6 +165,10 @@ Result<mesh::NodeRecord> DecodeNodeJson(std::string_view text) {
   }
   n.gpu_inventory_source = Str(o, "gpu_inventory_source");
   n.gpu_truth_layer = Str(o, "gpu_truth_layer");
+  if (const json::array* running = Arr(o, "running_tasks")) {
+    for (const auto& id : *running)
+      if (id.is_string()) n.running_tasks.emplace_back(id.get_string());
+  }
   return n;
 }
 

@@ -98,6 +98,33 @@ CREATE TABLE kv (
   PRIMARY KEY (ns, key)
 ) WITHOUT ROWID;
 )sql"},
+      // The task body is the wire JSON (mesh/task_json.h); the columns beside it are what the
+      // store queries. client_key is NULL when empty so that UNIQUE ignores it.
+      {2, "tasks and task logs", R"sql(
+CREATE TABLE tasks (
+  id TEXT PRIMARY KEY,
+  client_key TEXT UNIQUE,
+  state TEXT NOT NULL,
+  created_ms INTEGER NOT NULL,
+  updated_ms INTEGER NOT NULL,
+  body TEXT NOT NULL,
+  schema_version INTEGER NOT NULL
+);
+CREATE INDEX tasks_state ON tasks(state, created_ms);
+CREATE INDEX tasks_created ON tasks(created_ms);
+CREATE INDEX tasks_finished ON tasks(updated_ms)
+  WHERE state IN ('succeeded', 'failed', 'cancelled');
+CREATE TABLE task_logs (
+  task_id TEXT NOT NULL,
+  seq INTEGER NOT NULL,
+  attempt INTEGER NOT NULL,
+  stream TEXT NOT NULL,
+  ts_ms INTEGER NOT NULL,
+  data BLOB NOT NULL,
+  schema_version INTEGER NOT NULL,
+  PRIMARY KEY (task_id, seq)
+);
+)sql"},
   };
   return kMigrations;
 }

@@ -111,6 +111,16 @@ class SqliteStore final : public MeshStore {
   Result<std::optional<std::string>> GetKv(std::string_view ns, std::string_view key) override {
     return WithReader([&](Db& db) { return QueryKv(db, ns, key); });
   }
+  Result<std::optional<mesh::Task>> GetTask(std::string_view task_id) override {
+    return WithReader([&](Db& db) { return QueryTask(db, task_id); });
+  }
+  Result<std::vector<mesh::Task>> ListTasks(const TaskQuery& q) override {
+    return WithReader([&](Db& db) { return QueryTasks(db, q); });
+  }
+  Result<std::vector<TaskLogChunk>> ListTaskLogs(std::string_view task_id, int64_t after_seq,
+                                                 int limit) override {
+    return WithReader([&](Db& db) { return QueryTaskLogs(db, task_id, after_seq, limit); });
+  }
 
   Result<StoreStats> Stats() override {
     return WithReader([&](Db& db) { return CollectStats(db, db_path_); });

@@ -49,6 +49,13 @@ class SqliteWriteTxn final : public WriteTxn {
   Result<std::optional<mesh::NodeRecord>> GetNode(std::string_view node_id) override;
   Result<std::optional<mesh::ExecLease>> GetLease(std::string_view lease_id) override;
 
+  // write_txn_tasks.cc
+  Status PutTask(const mesh::Task& task) override;
+  Result<std::optional<mesh::Task>> GetTask(std::string_view task_id) override;
+  Result<std::optional<mesh::Task>> FindTaskByClientKey(std::string_view client_key) override;
+  Result<int64_t> AppendTaskLog(std::string_view task_id, int32_t attempt, std::string_view stream,
+                                std::string_view data, int64_t ts_ms) override;
+
  private:
   // Moves a lease to a terminal state (or renews it) after the caller checked the transition.
   Result<mesh::ExecLease> EndLease(mesh::ExecLease lease, mesh::LeaseState state, int64_t now_ms);

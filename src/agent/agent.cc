@@ -1,0 +1,232 @@
+#include "agent/agent.h"
+
+#include <spdlog/spdlog.h>
+#include <unistd.h>
+
+#include <boost/json.hpp>
+#include <chrono>
+
+#include "client/http_client.h"
+#include "mesh/json.h"
+
+namespace populi::agent {
+namespace json = boost::json;
+
+std::map<std::string, std::string> ParseLabels(const std::vector<std::string>& items) {
+  std::map<std::string, std::string> labels;
+  for (const auto& item : items) {
+    const auto eq = item.find('=');
+    if (eq == std::string::npos) {
+      labels[item] = "";
+    } else {
+      labels[item.substr(0, eq)] = item.substr(eq + 1);
+    }
+  }
+  return labels;
+}
+
+Agent::Agent(AgentOptions options, NodeIdentity identity, probe::ProbeCache& cache,
+             std::shared_ptr<spdlog::logger> logger)
+    : options_(std::move(options)),
+      identity_(std::move(identity)),
+      cache_(cache),
+      logger_(logger ? std::move(logger) : spdlog::default_logger()),
+      http_(std::make_unique<client::HttpClient>(options_.control_url, options_.token)),
+      backoff_(options_.backoff_base_ms, options_.backoff_cap_ms,
+               static_cast<uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count()) ^
+                   static_cast<uint64_t>(::getpid())),
+      heartbeat_ms_(options_.heartbeat_ms) {
+  http_->set_node_id(identity_.node_id);
+  if (!options_.tls_ca_file.empty()) http_->set_tls_ca_file(options_.tls_ca_file);
+  heartbeat_body_ =
+      json::serialize(mesh::ToJson(mesh::HeartbeatRequest{identity_.node_id, options_.scope_id}));
+  char host[256] = {};
+  ::gethostname(host, sizeof(host) - 1);
+  record_.id = identity_.node_id;
+  record_.version = options_.version;
+  record_.scope_id = options_.scope_id;
+  record_.ed25519_pub_key_b64 = identity_.public_key_b64();
+  record_.host = host;
+}
+
+Agent::~Agent() {
+  Stop(false);
+}
+
+void Agent::Start() {
+  loop_ = std::thread([this] { Loop(); });
+  prober_ = std::thread([this] { ProbeLoop(); });
+}
+
+void Agent::Stop(bool leave) {
+  {
+    std::lock_guard lock(mu_);
+    if (stopping_ && !loop_.joinable()) return;
+    stopping_ = true;
+  }
+  cv_.notify_all();
+  if (loop_.joinable()) loop_.join();
+  if (prober_.joinable()) prober_.join();
+  if (leave && stats().joined) Leave();
+}
+
+void Agent::SetRunningTasks(std::vector<probe::TaskReservation> running) {
+  std::lock_guard lock(mu_);
+  running_ = std::move(running);
+  record_dirty_ = true;
+  cv_.notify_all();
+}
+
+AgentStats Agent::stats() const {
+  std::lock_guard lock(mu_);
+  return stats_;
+}
+
+mesh::NodeRecord Agent::record() const {
+  std::lock_guard lock(mu_);
+  return record_;
+}
+
+bool Agent::Sleep(int64_t ms) {
+  std::unique_lock lock(mu_);
+  cv_.wait_for(lock, std::chrono::milliseconds(ms), [this] { return stopping_; });
+  return !stopping_;
+}
+
+bool Agent::RebuildRecord() {
+  auto report = cache_.Peek();
+  std::lock_guard lock(mu_);
+  const int64_t cycle = cache_.cycles();
+  if (!record_dirty_ && cycle == record_cycle_) return false;
+  record_dirty_ = false;
+  record_cycle_ = cycle;
+  record_.labels = options_.labels;
+  for (const auto& [k, v] : options_.hints.labels) record_.labels[k] = v;
+  record_.running_tasks.clear();
+  for (const auto& r : running_) record_.running_tasks.push_back(r.task_id);
+  if (report) {
+    cache_.FillNodeHardware(&record_);
+    probe::ApplyCapacity(
+        probe::ComputeCapacity(*report, running_, options_.reserve, options_.hints), options_.hints,
+        &record_);
+  }
+  return true;
+}
+
+void Agent::RecordFailure(const char* what, const Status& status) {
+  int64_t delay = 0;
+  int failures = 0;
+  {
+    std::lock_guard lock(mu_);
+    delay = backoff_.NextDelayMs();
+    ++stats_.failures;
+    stats_.consecutive_failures = backoff_.failures();
+    stats_.last_delay_ms = delay;
+    failures = stats_.consecutive_failures;
+  }
+  logger_->info("{} to {} failed ({}: {}); try {} in {} ms", what, options_.control_url,
+                CodeName(status.code()), status.message(), failures + 1, delay);
+  Sleep(delay);
+}
+
+Status Agent::Join() {
+  std::string body;
+  {
+    std::lock_guard lock(mu_);
+    body = json::serialize(mesh::ToJson(record_));
+  }
+  POPULI_ASSIGN_OR_RETURN(
+      auto response, http_->Send("POST", "/v1/populi/join", body, {}, options_.request_timeout_ms));
+  boost::system::error_code ec;
+  json::value v = json::parse(response.body, ec);
+  if (!ec && v.is_object()) {
+    if (const auto* hb = v.as_object().if_contains("heartbeat_ms"); hb && hb->is_int64()) {
+      if (hb->as_int64() > 0) heartbeat_ms_ = hb->as_int64();
+    }
+    if (const auto* down = v.as_object().if_contains("down_after_ms"); down && down->is_int64()) {
+      std::lock_guard lock(mu_);
+      backoff_.LowerCap(down->as_int64() / 2);
+    }
+  }
+  return Status::Ok();
+}
+
+Status Agent::Heartbeat() {
+  return http_
+      ->Send("POST", "/v1/populi/heartbeat", heartbeat_body_, {}, options_.request_timeout_ms)
+      .status();
+}
+
+void Agent::Leave() {
+  const std::string body = json::serialize(mesh::ToJson(mesh::LeaveRequest{identity_.node_id}));
+  auto s = http_->Send("POST", "/v1/populi/leave", body, {}, 2'000).status();
+  if (s.ok()) {
+    logger_->info("left the mesh at {}", options_.control_url);
+  } else {
+    logger_->info("leave to {} failed ({}); the control plane will mark {} down",
+                  options_.control_url, s.message(), identity_.node_id);
+  }
+}
+
+void Agent::Loop() {
+  // The first record waits for the first probe so the control plane never sees "0 GPUs" from a
+  // node that simply has not probed yet.
+  if (!cache_.Peek()) cache_.Get();
+  bool joined = false;
+  for (;;) {
+    {
+      std::lock_guard lock(mu_);
+      if (stopping_) return;
+    }
+    const bool changed = RebuildRecord();
+    if (!joined || changed) {
+      Status s = Join();
+      if (!s.ok()) {
+        RecordFailure("join", s);
+        continue;
+      }
+      joined = true;
+      std::lock_guard lock(mu_);
+      backoff_.Reset();
+      ++stats_.joins;
+      stats_.joined = true;
+      stats_.consecutive_failures = 0;
+      if (stats_.joins == 1) {
+        logger_->info("joined {} as {} (heartbeat every {} ms)", options_.control_url,
+                      identity_.node_id, heartbeat_ms_);
+      }
+    } else {
+      Status s = Heartbeat();
+      if (s.code() == Code::kNotFound) {
+        logger_->info("control plane {} does not know {}; joining again", options_.control_url,
+                      identity_.node_id);
+        joined = false;
+        continue;
+      }
+      if (!s.ok()) {
+        RecordFailure("heartbeat", s);
+        continue;
+      }
+      std::lock_guard lock(mu_);
+      if (stats_.consecutive_failures > 0) {
+        logger_->info("control plane {} reachable again after {} failed tries",
+                      options_.control_url, stats_.consecutive_failures);
+      }
+      backoff_.Reset();
+      ++stats_.heartbeats_ok;
+      stats_.consecutive_failures = 0;
+    }
+    if (!Sleep(heartbeat_ms_)) return;
+  }
+}
+
+void Agent::ProbeLoop() {
+  while (Sleep(1'000)) {
+    if (cache_.Expired()) {
+      cache_.Refresh();
+      cv_.notify_all();
+    }
+  }
+}
+
+}  // namespace populi::agent

@@ -1,0 +1,141 @@
+#include "agent/identity.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <boost/json.hpp>
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "mesh/validate.h"
+#include "util/random.h"
+
+namespace populi::agent {
+namespace json = boost::json;
+namespace fs = std::filesystem;
+
+std::string NodeIdentity::public_key_b64() const {
+  return crypto::Base64(keys.public_key.data(), keys.public_key.size());
+}
+
+std::string IdentityPath(const std::string& data_dir) {
+  return (fs::path(data_dir) / "node-identity.json").string();
+}
+
+std::string DefaultNodeId(const std::string& hostname) {
+  std::string id;
+  for (char c : hostname) {
+    if (id.size() >= 48) break;
+    const char lower = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    const bool keep = (lower >= 'a' && lower <= 'z') || (lower >= '0' && lower <= '9') ||
+                      lower == '.' || lower == '-';
+    id += keep ? lower : '-';
+  }
+  if (id.empty()) id = "node";
+  return id + "-" + RandomHex(3);
+}
+
+namespace {
+
+Result<NodeIdentity> Parse(const std::string& path, const std::string& text,
+                           const std::string& configured_node_id) {
+  auto corrupt = [&](const std::string& why) {
+    return Status(Code::kFailedPrecondition, "node identity " + path + " is unreadable: " + why,
+                  "restore it from a backup; deleting it gives this node a new id and key");
+  };
+  boost::system::error_code ec;
+  json::value v = json::parse(text, ec);
+  if (ec || !v.is_object()) return corrupt(ec ? ec.message() : "not a JSON object");
+  const json::object& o = v.get_object();
+  const json::value* id = o.if_contains("node_id");
+  const json::value* seed = o.if_contains("ed25519_seed_b64");
+  if (id == nullptr || !id->is_string() || seed == nullptr || !seed->is_string())
+    return corrupt("node_id or ed25519_seed_b64 missing");
+  auto raw = crypto::FromBase64(seed->get_string());
+  if (!raw.ok() || raw->size() != 32) return corrupt("ed25519_seed_b64 is not 32 bytes");
+  std::array<uint8_t, 32> seed_bytes{};
+  std::memcpy(seed_bytes.data(), raw->data(), 32);
+  POPULI_ASSIGN_OR_RETURN(auto keys, crypto::Ed25519FromSeed(seed_bytes));
+  NodeIdentity identity;
+  identity.node_id =
+      configured_node_id.empty() ? std::string(id->get_string()) : configured_node_id;
+  identity.keys = keys;
+  identity.path = path;
+  POPULI_RETURN_IF_ERROR(mesh::ValidateId("node_id", identity.node_id));
+  return identity;
+}
+
+Status CheckMode(const std::string& path) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) return Status::Ok();
+  if ((st.st_mode & 077) != 0) {
+    return {Code::kPermissionDenied, "node identity " + path + " is readable by other users",
+            "chmod 600 " + path};
+  }
+  return Status::Ok();
+}
+
+Status WriteAtomically(const std::string& path, const std::string& text) {
+  const std::string tmp = path + ".tmp";
+  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if (fd < 0) {
+    return {Code::kStoreIo, "cannot write " + tmp + ": " + std::strerror(errno),
+            "check that the mesh data directory is writable"};
+  }
+  const bool written = ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size());
+  const bool synced = ::fsync(fd) == 0;
+  ::close(fd);
+  if (!written || !synced || ::rename(tmp.c_str(), path.c_str()) != 0) {
+    ::unlink(tmp.c_str());
+    return {Code::kStoreIo, "cannot write " + path + ": " + std::strerror(errno),
+            "check free space and permissions in the mesh data directory"};
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+Result<std::optional<NodeIdentity>> LoadIdentity(const std::string& data_dir,
+                                                 const std::string& configured_node_id) {
+  const std::string path = IdentityPath(data_dir);
+  std::ifstream in(path);
+  if (!in) return std::optional<NodeIdentity>();
+  POPULI_RETURN_IF_ERROR(CheckMode(path));
+  std::stringstream text;
+  text << in.rdbuf();
+  POPULI_ASSIGN_OR_RETURN(auto identity, Parse(path, text.str(), configured_node_id));
+  return std::optional<NodeIdentity>(std::move(identity));
+}
+
+Result<NodeIdentity> LoadOrCreateIdentity(const std::string& data_dir,
+                                          const std::string& configured_node_id) {
+  POPULI_ASSIGN_OR_RETURN(auto existing, LoadIdentity(data_dir, configured_node_id));
+  if (existing) return std::move(*existing);
+  std::error_code ec;
+  fs::create_directories(data_dir, ec);
+  if (ec) {
+    return Status(Code::kStoreIo, "cannot create " + data_dir + ": " + ec.message(),
+                  "set VOX_HOME or mesh.store.path to a writable directory");
+  }
+  char host[256] = {};
+  ::gethostname(host, sizeof(host) - 1);
+  NodeIdentity identity;
+  identity.node_id = configured_node_id.empty() ? DefaultNodeId(host) : configured_node_id;
+  POPULI_RETURN_IF_ERROR(mesh::ValidateId("node_id", identity.node_id));
+  POPULI_ASSIGN_OR_RETURN(identity.keys, crypto::GenerateEd25519());
+  identity.path = IdentityPath(data_dir);
+  const auto seed = crypto::SeedOf(identity.keys);
+  // The stored id is the generated one even when a configured id overrides it, so removing the
+  // setting returns the node to its own stable id.
+  json::object o{{"node_id", configured_node_id.empty() ? identity.node_id : DefaultNodeId(host)},
+                 {"ed25519_seed_b64", crypto::Base64(seed.data(), seed.size())},
+                 {"ed25519_public_key_b64", identity.public_key_b64()}};
+  POPULI_RETURN_IF_ERROR(WriteAtomically(identity.path, json::serialize(o) + "\n"));
+  return identity;
+}
+
+}  // namespace populi::agent

@@ -1,0 +1,375 @@
+#include "agent/runners/exec_runner.h"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/eventfd.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <future>
+
+#include "agent/runners/launch.h"
+#include "util/clock.h"
+
+namespace populi::runners {
+
+namespace {
+
+// After the leader exits, how long output from processes that left the group (and so survived
+// its SIGKILL) is still read before the pipes are abandoned.
+constexpr int64_t kDrainAfterExitMs = 1000;
+// Without a pidfd, how often the leader is checked for exit.
+constexpr int kLeaderPollMs = 20;
+
+int64_t NowMs() {
+  return SystemClock::Instance().MonotonicMs();
+}
+
+// The last `cap` bytes of a stream, and how many came before them.
+class TailBuffer {
+ public:
+  explicit TailBuffer(uint64_t cap) : cap_(cap) {}
+  void Append(std::string_view chunk) {
+    total_ += chunk.size();
+    data_.append(chunk);
+    // Trim in batches so a long stream costs linear time.
+    if (data_.size() > 2 * cap_ + (64 << 10)) Trim();
+  }
+  std::string Take() {
+    Trim();
+    return std::move(data_);
+  }
+  uint64_t truncated() const { return total_ - std::min<uint64_t>(total_, cap_); }
+
+ private:
+  void Trim() {
+    if (data_.size() > cap_) data_.erase(0, data_.size() - cap_);
+  }
+  uint64_t cap_;
+  uint64_t total_ = 0;
+  std::string data_;
+};
+
+int PidfdOpen(pid_t pid) {
+#ifdef SYS_pidfd_open
+  return static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));
+#else
+  (void)pid;
+  return -1;
+#endif
+}
+
+void CloseFd(int& fd) {
+  if (fd >= 0) ::close(fd);
+  fd = -1;
+}
+
+}  // namespace
+
+std::string_view ToString(OutputStream s) {
+  return s == OutputStream::kStdout ? "stdout" : "stderr";
+}
+
+Result<ExecMode> ParseExecMode(std::string_view s) {
+  if (s == "strict") return ExecMode::kStrict;
+  if (s == "open" || s == "permissive") return ExecMode::kOpen;
+  return InvalidArgument("unknown exec mode \"" + std::string(s) + "\"",
+                         "use strict or permissive");
+}
+
+Result<Sandbox> ParseSandbox(std::string_view s) {
+  if (s == "none") return Sandbox::kNone;
+  if (s == "bwrap") return Sandbox::kBwrap;
+  return InvalidArgument("unknown sandbox \"" + std::string(s) + "\"", "use none or bwrap");
+}
+
+RunSpec RunSpecForTask(const mesh::Task& task, int32_t attempt_number,
+                       std::vector<std::string> gpu_uuids) {
+  RunSpec spec;
+  spec.task_id = task.id;
+  spec.attempt = attempt_number;
+  spec.command = task.spec.command;
+  spec.args = task.spec.args;
+  spec.env = task.spec.env;
+  spec.working_dir = task.spec.working_dir;
+  spec.timeout_ms = task.spec.timeout_ms;
+  spec.gpus_requested = task.spec.resources.gpus;
+  spec.gpu_uuids = std::move(gpu_uuids);
+  return spec;
+}
+
+// Everything the runner's thread needs; built by Start().
+struct ExecRun::Launch {
+  internal::ChildSetup setup;
+  std::string command;
+  int stdout_read = -1;
+  int stderr_read = -1;
+  int64_t timeout_ms = 0;
+  int64_t kill_grace_ms = 0;
+  uint64_t output_cap = 0;
+  bool keep_scratch = false;
+  std::promise<Status> spawned;  // ok once the program runs or has failed to start
+
+  ~Launch() {
+    CloseFd(setup.stdout_fd);
+    CloseFd(setup.stderr_fd);
+    CloseFd(stdout_read);
+    CloseFd(stderr_read);
+  }
+};
+
+Result<std::unique_ptr<ExecRun>> ExecRun::Start(RunSpec spec, ExecPolicy policy,
+                                                OutputFn on_output) {
+  POPULI_RETURN_IF_ERROR(internal::ValidateSpec(spec));
+  const std::string agent_path = internal::AgentPath();
+  const auto child_path = spec.env.find("PATH");
+  const std::optional<std::string> program = internal::ResolveCommand(
+      spec.command, child_path != spec.env.end() ? child_path->second : agent_path,
+      spec.working_dir);
+  POPULI_RETURN_IF_ERROR(internal::CheckPolicy(policy, spec.command, program, agent_path));
+  std::string bwrap;
+  if (policy.sandbox == Sandbox::kBwrap) {
+    POPULI_ASSIGN_OR_RETURN(bwrap, internal::FindBwrap(policy, agent_path));
+  }
+
+  std::unique_ptr<ExecRun> run(new ExecRun());
+  run->on_output_ = std::move(on_output);
+  auto finished_early = [&](std::string error, int exit_code) {
+    run->result_.spawn_error = std::move(error);
+    run->result_.exit_code = exit_code;
+    run->result_.started_ms = run->result_.ended_ms = NowMs();
+    run->done_ = true;
+    return std::move(run);
+  };
+  if (!program) return finished_early("command not found: " + spec.command, kExitCommandNotFound);
+  if (!spec.working_dir.empty()) {
+    struct stat st {};
+    const bool exists = ::stat(spec.working_dir.c_str(), &st) == 0;
+    if (!exists || !S_ISDIR(st.st_mode)) {
+      const std::string why = exists ? "Not a directory" : std::strerror(errno);
+      return finished_early("working dir: " + spec.working_dir + ": " + why, kExitCannotExecute);
+    }
+  }
+
+  POPULI_ASSIGN_OR_RETURN(
+      run->scratch_dir_, internal::CreateScratchDir(spec.scratch_root, spec.task_id, spec.attempt));
+  run->result_.scratch_dir = run->scratch_dir_;
+  auto launch = std::make_unique<Launch>();
+  launch->command = spec.command;
+  launch->timeout_ms = spec.timeout_ms;
+  launch->kill_grace_ms = spec.kill_grace_ms;
+  launch->output_cap = spec.output_cap_bytes;
+  launch->keep_scratch = spec.keep_scratch;
+  internal::ChildSetup& setup = launch->setup;
+  setup.cwd = spec.working_dir.empty() ? run->scratch_dir_ : spec.working_dir;
+  setup.envp = internal::ChildEnvironment(spec, agent_path, run->scratch_dir_);
+  setup.limits = internal::PrepareLimits(spec.limits);
+  if (bwrap.empty()) {
+    setup.program = *program;
+    setup.argv.push_back(spec.command);
+    setup.argv.insert(setup.argv.end(), spec.args.begin(), spec.args.end());
+  } else {
+    setup.program = bwrap;
+    setup.argv = internal::BwrapArgv(bwrap, run->scratch_dir_, setup.cwd, *program, spec.args);
+  }
+
+  auto fail = [&](Status status) -> Status {
+    (void)internal::RemoveScratchDir(run->scratch_dir_);
+    return status;
+  };
+  int out_pipe[2];
+  int err_pipe[2];
+  if (::pipe2(out_pipe, O_CLOEXEC) != 0)
+    return fail(Unavailable("pipe: " + std::string(std::strerror(errno))));
+  launch->stdout_read = out_pipe[0];
+  setup.stdout_fd = out_pipe[1];
+  if (::pipe2(err_pipe, O_CLOEXEC) != 0)
+    return fail(Unavailable("pipe: " + std::string(std::strerror(errno))));
+  launch->stderr_read = err_pipe[0];
+  setup.stderr_fd = err_pipe[1];
+  ::fcntl(launch->stdout_read, F_SETFL, O_NONBLOCK);
+  ::fcntl(launch->stderr_read, F_SETFL, O_NONBLOCK);
+  run->wake_fd_ = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+  if (run->wake_fd_ < 0) return fail(Unavailable("eventfd: " + std::string(std::strerror(errno))));
+
+  // The child is forked from the runner's thread: bwrap's --die-with-parent watches the thread
+  // that forked it, which must live as long as the child.
+  std::future<Status> spawned = launch->spawned.get_future();
+  ExecRun* self = run.get();
+  run->thread_ = std::thread([self, l = std::move(launch)]() mutable { self->Supervise(l.get()); });
+  Status status = spawned.get();
+  if (!status.ok()) {
+    run->thread_.join();
+    return fail(status);
+  }
+  return run;
+}
+
+void ExecRun::Supervise(Launch* launch) {
+  RunResult result;
+  result.scratch_dir = scratch_dir_;
+  result.started_ms = NowMs();
+  internal::SpawnOutcome spawned = internal::Spawn(launch->setup, launch->command);
+  CloseFd(launch->setup.stdout_fd);  // only the child writes now: EOF when it and its group end
+  CloseFd(launch->setup.stderr_fd);
+  if (!spawned.failure.ok()) {
+    launch->spawned.set_value(spawned.failure);
+    return;
+  }
+  pid_ = spawned.pid;
+  launch->spawned.set_value(Status::Ok());
+
+  TailBuffer tails[2] = {TailBuffer(launch->output_cap), TailBuffer(launch->output_cap)};
+  if (!spawned.spawn_error.empty()) {
+    result.spawn_error = spawned.spawn_error;
+    result.exit_code = spawned.exit_code;
+  } else {
+    int pidfd = PidfdOpen(pid_);
+    int pipes[2] = {launch->stdout_read, launch->stderr_read};
+    const int64_t deadline = launch->timeout_ms > 0 ? result.started_ms + launch->timeout_ms : -1;
+    int64_t term_sent_ms = -1;  // when SIGTERM went to the group
+    bool sigkill_sent = false;
+    bool leader_done = false;
+    int64_t drain_deadline = -1;
+    std::string buffer(64 << 10, '\0');
+    bool output_ok = static_cast<bool>(on_output_);
+
+    while (true) {
+      int64_t now = NowMs();
+      if (!leader_done) {
+        siginfo_t info{};
+        if (::waitid(P_PID, static_cast<id_t>(pid_), &info, WEXITED | WNOHANG | WNOWAIT) == 0 &&
+            info.si_pid == pid_) {
+          // The zombie leader still holds the group id, so this cannot reach a stranger.
+          ::kill(-pid_, SIGKILL);
+          int status = 0;
+          while (::waitpid(pid_, &status, 0) < 0 && errno == EINTR) {
+          }
+          if (WIFEXITED(status)) result.exit_code = WEXITSTATUS(status);
+          if (WIFSIGNALED(status)) result.term_signal = WTERMSIG(status);
+          result.ended_ms = now;
+          leader_done = true;
+          drain_deadline = now + kDrainAfterExitMs;
+          CloseFd(pidfd);
+        }
+      }
+      if (!leader_done) {
+        if (term_sent_ms < 0) {
+          std::lock_guard<std::mutex> lock(mu_);
+          if (kill_requested_) {
+            result.killed = true;
+            result.kill_reason = kill_reason_;
+          }
+        }
+        if (term_sent_ms < 0 && !result.killed && deadline >= 0 && now >= deadline) {
+          result.timed_out = true;
+        }
+        if (term_sent_ms < 0 && (result.killed || result.timed_out)) {
+          ::kill(-pid_, SIGTERM);
+          term_sent_ms = now;
+        }
+        if (term_sent_ms >= 0 && !sigkill_sent && now >= term_sent_ms + launch->kill_grace_ms) {
+          ::kill(-pid_, SIGKILL);
+          sigkill_sent = true;
+        }
+      }
+      if (leader_done && ((pipes[0] < 0 && pipes[1] < 0) || now >= drain_deadline)) break;
+
+      // Sleep until output, a Kill(), the leader's exit or the next deadline.
+      int64_t wake_at = -1;
+      auto wake_by = [&](int64_t t) { wake_at = wake_at < 0 ? t : std::min(wake_at, t); };
+      if (leader_done) {
+        wake_by(drain_deadline);
+      } else {
+        if (term_sent_ms < 0 && deadline >= 0) wake_by(deadline);
+        if (term_sent_ms >= 0 && !sigkill_sent) wake_by(term_sent_ms + launch->kill_grace_ms);
+        if (pidfd < 0) wake_by(now + kLeaderPollMs);
+      }
+      const int timeout =
+          wake_at < 0 ? -1 : static_cast<int>(std::clamp<int64_t>(wake_at - now, 0, 60'000));
+      pollfd fds[4] = {{pipes[0], POLLIN, 0},
+                       {pipes[1], POLLIN, 0},
+                       {wake_fd_, POLLIN, 0},
+                       {leader_done ? -1 : pidfd, POLLIN, 0}};
+      if (::poll(fds, 4, timeout) < 0 && errno != EINTR) break;
+
+      for (int s = 0; s < 2; ++s) {
+        if (pipes[s] < 0 || fds[s].revents == 0) continue;
+        while (true) {
+          const ssize_t n = ::read(pipes[s], buffer.data(), buffer.size());
+          if (n > 0) {
+            const std::string_view chunk(buffer.data(), static_cast<size_t>(n));
+            tails[s].Append(chunk);
+            if (output_ok) {
+              try {
+                on_output_(s == 0 ? OutputStream::kStdout : OutputStream::kStderr, chunk);
+              } catch (...) {
+                output_ok = false;  // a throwing callback gets no more output
+              }
+            }
+            continue;
+          }
+          if (n < 0 && errno == EINTR) continue;
+          if (n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK)) {
+            // EOF (or a broken pipe): this stream is finished.
+            (s == 0 ? launch->stdout_read : launch->stderr_read) = -1;
+            CloseFd(pipes[s]);
+          }
+          break;
+        }
+      }
+      if ((fds[2].revents & POLLIN) != 0) {
+        uint64_t count;
+        ssize_t ignored = ::read(wake_fd_, &count, sizeof(count));
+        (void)ignored;
+      }
+    }
+    CloseFd(pidfd);
+  }
+  if (result.ended_ms == 0) result.ended_ms = NowMs();
+  result.stdout_tail = tails[0].Take();
+  result.stderr_tail = tails[1].Take();
+  result.stdout_truncated_bytes = tails[0].truncated();
+  result.stderr_truncated_bytes = tails[1].truncated();
+  if (!launch->keep_scratch) (void)internal::RemoveScratchDir(scratch_dir_);
+  Finish(std::move(result));
+}
+
+void ExecRun::Finish(RunResult result) {
+  std::lock_guard<std::mutex> lock(mu_);
+  result_ = std::move(result);
+  done_ = true;
+  cv_.notify_all();
+}
+
+RunResult ExecRun::Wait() {
+  std::unique_lock<std::mutex> lock(mu_);
+  cv_.wait(lock, [this] { return done_; });
+  return result_;
+}
+
+void ExecRun::Kill(std::string reason) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (done_ || kill_requested_) return;
+    kill_requested_ = true;
+    kill_reason_ = std::move(reason);
+  }
+  const uint64_t one = 1;
+  ssize_t ignored = ::write(wake_fd_, &one, sizeof(one));
+  (void)ignored;
+}
+
+ExecRun::~ExecRun() {
+  Kill("run destroyed while still running");
+  if (thread_.joinable()) thread_.join();
+  CloseFd(wake_fd_);
+}
+
+}  // namespace populi::runners

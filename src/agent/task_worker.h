@@ -1,0 +1,83 @@
+// The agent's task worker (docs/tasks.md): claims this node's task assignments from its task inbox
+// (long-poll), runs each attempt with the exec runner, and reports start, output and a signed
+// result for the attempt whose exec lease this node holds.
+//
+// Lease discipline: the lease is renewed every TTL/3. A renew (or any report) answered 404/409
+// means the lease is gone — expired, revoked, or a newer attempt exists — so the process group
+// is killed at once and nothing more is reported for that attempt (`lease_lost`). A control plane
+// that is merely unreachable does not stop the task; if it stays away past the TTL, the first
+// renew after it returns is refused and the local copy is stopped then.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "agent/runners/exec_runner.h"
+#include "crypto/ed25519.h"
+#include "probe/capacity.h"
+
+namespace spdlog {
+class logger;
+}
+
+namespace populi::agent {
+
+struct TaskWorkerOptions {
+  std::string control_url;
+  std::string token;
+  std::string tls_ca_file;
+  std::string node_id;
+  runners::ExecPolicy policy;
+  std::string scratch_root;       // empty: $TMPDIR or /tmp
+  int64_t poll_wait_ms = 10'000;  // inbox long-poll; also bounds how long Stop() waits
+  int64_t log_flush_ms = 100;     // output is sent at least this often while a task runs
+};
+
+class TaskWorker {
+ public:
+  // `on_running` is told the reservations of the attempts running here whenever they change
+  // (the agent folds them into its Layer B figures).
+  using RunningFn = std::function<void(std::vector<probe::TaskReservation>)>;
+
+  TaskWorker(TaskWorkerOptions options, crypto::Ed25519KeyPair keys, RunningFn on_running,
+             std::shared_ptr<spdlog::logger> logger);
+  ~TaskWorker();  // Stop()
+  TaskWorker(const TaskWorker&) = delete;
+  TaskWorker& operator=(const TaskWorker&) = delete;
+
+  void Start();
+  // Stops polling and kills every running attempt (their leases lapse or are revoked when the
+  // node leaves, and the tasks are placed elsewhere). Idempotent.
+  void Stop();
+
+  int running() const;
+
+  struct Assignment;  // one attempt handed to this node (defined in task_worker.cc)
+
+ private:
+  void PollLoop();
+  void RunAttempt(std::shared_ptr<Assignment> a);
+  void PublishRunning();
+  bool Sleep(int64_t ms);
+
+  TaskWorkerOptions options_;
+  crypto::Ed25519KeyPair keys_;
+  RunningFn on_running_;
+  std::shared_ptr<spdlog::logger> logger_;
+
+  mutable std::mutex mu_;
+  std::condition_variable cv_;
+  bool stopping_ = false;
+  std::map<std::string, std::shared_ptr<Assignment>> running_;  // "task#attempt" → assignment
+  std::vector<std::thread> threads_;
+  std::thread poller_;
+};
+
+}  // namespace populi::agent

@@ -1,0 +1,102 @@
+#include "cli/agent_setup.h"
+
+#include <spdlog/spdlog.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "agent/identity.h"
+#include "cli/build_info.h"
+#include "probe/config_options.h"
+#include "probe/pipeline.h"
+#include "probe/probes.h"
+#include "util/clock.h"
+
+namespace populi::cli {
+
+sigset_t BlockStopSignals() {
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGTERM);
+  sigaddset(&stop_signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+  return stop_signals;
+}
+
+Status EnsureDataDir(const std::string& dir) {
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  if (ec) {
+    return Unavailable("cannot create data directory " + dir + ": " + ec.message(),
+                       "set [mesh.store] path to a writable directory");
+  }
+  return Status::Ok();
+}
+
+std::string SavedTokenPath(const config::Config& cfg) {
+  return cfg.data_dir() + "/mesh-token";
+}
+
+std::string NodeToken(const config::Config& cfg) {
+  for (const char* key : {"mesh.auth.worker_token", "mesh.token", "mesh.auth.admin_token"}) {
+    if (cfg.IsSet(key) && !cfg.GetString(key).empty()) return cfg.GetString(key);
+  }
+  std::ifstream in(SavedTokenPath(cfg));
+  std::string token;
+  std::getline(in, token);
+  return token;
+}
+
+Result<AgentHandle> StartAgent(const config::Config& cfg, const std::string& control_url,
+                               const std::string& token, const std::string& tls_ca_file,
+                               std::shared_ptr<spdlog::logger> logger) {
+  POPULI_ASSIGN_OR_RETURN(
+      auto identity, agent::LoadOrCreateIdentity(cfg.data_dir(), cfg.GetString("mesh.node_id")));
+  probe::ProbeOptions probe_options = probe::ProbeOptionsFromConfig(cfg);
+  POPULI_RETURN_IF_ERROR(probe::ValidateProbeOptions(probe_options));
+  POPULI_ASSIGN_OR_RETURN(auto probes, probe::MakeProbes(probe_options));
+  AgentHandle handle;
+  const Clock& clock = SystemClock::Instance();
+  handle.cache = std::make_unique<probe::ProbeCache>(probe::ProbePipeline(std::move(probes), clock),
+                                                     clock, probe_options.cache_ttl_secs);
+
+  agent::AgentOptions options;
+  options.control_url = control_url;
+  options.token = token;
+  options.tls_ca_file = tls_ca_file;
+  options.version = GetBuildInfo().version;
+  options.scope_id = cfg.GetString("mesh.scope_id");
+  options.labels = agent::ParseLabels(cfg.GetList("mesh.labels"));
+  options.heartbeat_ms = cfg.GetInt("mesh.control.heartbeat_secs") * 1000;
+  options.reserve = probe::DonationReserveFromConfig(cfg);
+  options.hints = probe::ReadAdvertisedHints(probe::ProcessEnv());
+  agent::TaskWorkerOptions worker;
+  worker.control_url = control_url;
+  worker.token = token;
+  worker.tls_ca_file = tls_ca_file;
+  worker.node_id = identity.node_id;
+  POPULI_ASSIGN_OR_RETURN(worker.policy.mode,
+                          runners::ParseExecMode(cfg.GetString("mesh.policy.exec")));
+  worker.policy.allowed_commands = cfg.GetList("mesh.policy.allowed_commands");
+  POPULI_ASSIGN_OR_RETURN(worker.policy.sandbox,
+                          runners::ParseSandbox(cfg.GetString("mesh.policy.sandbox")));
+  worker.scratch_root = cfg.data_dir() + "/scratch";
+  std::error_code ec;
+  std::filesystem::create_directories(worker.scratch_root, ec);
+  std::filesystem::permissions(worker.scratch_root, std::filesystem::perms::owner_all, ec);
+  const crypto::Ed25519KeyPair keys = identity.keys;
+  handle.agent = std::make_unique<agent::Agent>(std::move(options), std::move(identity),
+                                                *handle.cache, logger);
+  agent::Agent* node_agent = handle.agent.get();
+  handle.worker = std::make_unique<agent::TaskWorker>(
+      std::move(worker), keys,
+      [node_agent](std::vector<probe::TaskReservation> running) {
+        node_agent->SetRunningTasks(std::move(running));
+      },
+      std::move(logger));
+  handle.agent->Start();
+  handle.worker->Start();
+  return handle;
+}
+
+}  // namespace populi::cli

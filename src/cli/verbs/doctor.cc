@@ -1,0 +1,462 @@
+// `vox doctor` (also `vox populi doctor`): checks this node's configuration, local store, control
+// plane, clock, hardware probes and advertised capacity, each as ok / warn / fail with a message
+// and a hint. It reports; it never stops at the first problem. Exit 0 when nothing failed, 1 when
+// something did (an unreachable control plane is a failed check, not exit 3).
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <boost/json.hpp>
+#include <cerrno>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <memory>
+#include <ostream>
+
+#include "cli/verb.h"
+#include "client/http_client.h"
+#include "config/config.h"
+#include "mesh/json.h"
+#include "probe/capacity.h"
+#include "probe/config_options.h"
+#include "probe/pipeline.h"
+#include "probe/probes.h"
+#include "store/legacy_import.h"
+#include "store/sqlite/check.h"
+#include "store/sqlite/db.h"
+#include "store/sqlite/schema.h"
+#include "store/sqlite/sqlite_store.h"
+#include "util/clock.h"
+
+namespace populi::cli {
+
+// From peers.cc.
+std::unique_ptr<client::HttpClient> ControlClient(const config::Config& cfg, const std::string& url,
+                                                  bool with_token = true);
+Status ControlPlaneStatus(Status status);
+
+namespace {
+
+namespace json = boost::json;
+namespace fs = std::filesystem;
+
+constexpr int64_t kClockWarnMs = 2'000;
+constexpr int64_t kClockFailMs = 30'000;
+constexpr int kRequestTimeoutMs = 5'000;
+
+struct DoctorFlags {
+  std::string fixture;  // mock probe fixture instead of the configured probes
+};
+
+enum class Level { kOk, kWarn, kFail };
+
+struct CheckResult {
+  std::string section;
+  std::string name;
+  Level level = Level::kOk;
+  std::string message;
+  std::string hint;
+  json::object extra;  // section-specific fields for --json
+};
+
+class Report {
+ public:
+  void Add(std::string section, std::string name, Level level, std::string message,
+           std::string hint = {}, json::object extra = {}) {
+    checks_.push_back({std::move(section), std::move(name), level, std::move(message),
+                       std::move(hint), std::move(extra)});
+  }
+  const std::vector<CheckResult>& checks() const { return checks_; }
+  bool ok() const {
+    for (const auto& c : checks_) {
+      if (c.level == Level::kFail) return false;
+    }
+    return true;
+  }
+
+ private:
+  std::vector<CheckResult> checks_;
+};
+
+const char* LevelName(Level level) {
+  switch (level) {
+    case Level::kOk:
+      return "ok";
+    case Level::kWarn:
+      return "warn";
+    case Level::kFail:
+      return "fail";
+  }
+  return "fail";
+}
+
+std::string SizeText(uint64_t bytes) {
+  char buf[32];
+  if (bytes < 1024 * 1024) {
+    std::snprintf(buf, sizeof(buf), "%.1f KiB", static_cast<double>(bytes) / 1024.0);
+  } else {
+    std::snprintf(buf, sizeof(buf), "%.1f MiB", static_cast<double>(bytes) / (1024.0 * 1024.0));
+  }
+  return buf;
+}
+
+std::string OriginText(const config::Origin& origin) {
+  std::string text(config::SourceName(origin.source));
+  if (!origin.file.empty()) return text + ", " + origin.file + ":" + std::to_string(origin.line);
+  if (!origin.env_name.empty()) return text + ", " + origin.env_name;
+  return text;
+}
+
+// ---- config ----
+
+// The loaded configuration, or every key at its default when it cannot be loaded (the other
+// sections still run).
+config::Config CheckConfig(Report& report) {
+  auto cfg = config::Load();
+  if (!cfg.ok()) {
+    report.Add("config", "load", Level::kFail, cfg.status().message(),
+               cfg.status().hint().empty() ? "run `vox config check` for every problem"
+                                           : cfg.status().hint());
+    return config::Config();
+  }
+  for (const config::Diagnostic& d : cfg->diagnostics()) {
+    report.Add("config", d.error ? "error" : "warning", d.error ? Level::kFail : Level::kWarn,
+               d.ToString(), d.hint);
+  }
+  size_t set = 0;
+  for (const config::KeySpec& spec : config::Schema()) {
+    const config::Origin& origin = cfg->OriginOf(spec.key);
+    if (origin.source == config::Source::kDefault) continue;
+    ++set;
+    std::string value =
+        spec.secret ? (cfg->IsSet(spec.key) ? "********" : "(empty)") : cfg->Render(spec.key);
+    report.Add("config", std::string(spec.key), Level::kOk,
+               value + " (from " + OriginText(origin) + ")");
+  }
+  if (set == 0) {
+    report.Add("config", "defaults", Level::kOk,
+               "every [mesh] key has its default value (no Vox.toml, user config or VOX_MESH_* "
+               "variable sets one)");
+  }
+  return std::move(*cfg);
+}
+
+// ---- store ----
+
+// The pid in a held store lock, or -1 when nobody holds it. A shared lock is taken and dropped
+// at once, so a running serve's exclusive lock is never disturbed.
+long LockHolderPid(const std::string& dir) {
+  const std::string path = (fs::path(dir) / store::kSqliteLockFileName).string();
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return -1;
+  long pid = -1;
+  if (::flock(fd, LOCK_SH | LOCK_NB) != 0 && errno == EWOULDBLOCK) {
+    char buffer[32] = {};
+    const ssize_t n = ::pread(fd, buffer, sizeof(buffer) - 1, 0);
+    pid = n > 0 ? std::strtol(buffer, nullptr, 10) : 0;
+  }
+  ::close(fd);  // drops the shared lock when it was taken
+  return pid;
+}
+
+void CheckStore(const config::Config& cfg, Report& report) {
+  const std::string dir = cfg.data_dir();
+  const std::string db_path = store::SqliteDatabasePath(dir);
+  std::error_code ec;
+  if (!fs::exists(db_path, ec)) {
+    if (Status legacy = store::RefuseLegacyOnlyDir(dir); !legacy.ok()) {
+      report.Add("store", "store", Level::kWarn, legacy.message(), legacy.hint());
+      return;
+    }
+    report.Add("store", "store", Level::kOk,
+               "no store in " + dir + " (no control plane has run with this data directory)");
+    return;
+  }
+  // The write-ahead log holds recent writes until a checkpoint: count it too.
+  uint64_t size = fs::file_size(db_path, ec);
+  if (ec) size = 0;
+  const uint64_t wal = fs::file_size(db_path + "-wal", ec);
+  if (!ec) size += wal;
+  const long holder = LockHolderPid(dir);
+  auto db = store::sqlite::Db::Open(db_path, false, true, 2'000);
+  if (!db.ok()) {
+    report.Add("store", "store", Level::kFail, db.status().message(), db.status().hint());
+    return;
+  }
+  if (holder >= 0) {
+    auto version = store::sqlite::ReadSchemaVersion(**db);
+    std::string message = "in use by the running control plane (pid " +
+                          (holder > 0 ? std::to_string(holder) : std::string("unknown")) + ")";
+    if (version.ok()) message += "; schema version " + std::to_string(*version);
+    report.Add("store", "store", Level::kOk, message + ", " + SizeText(size) + " at " + db_path);
+    return;
+  }
+  auto checked = store::sqlite::RunCheck(**db);
+  if (!checked.ok()) {
+    report.Add("store", "store", Level::kFail, checked.status().message(), checked.status().hint());
+    return;
+  }
+  if (checked->ok) {
+    report.Add("store", "store", Level::kOk,
+               "consistent, schema version " + std::to_string(checked->schema_version) + ", " +
+                   SizeText(size) + " at " + db_path);
+    return;
+  }
+  std::string failed;
+  for (const auto& item : checked->items) {
+    if (!item.ok) failed += (failed.empty() ? "" : "; ") + item.name + ": " + item.detail;
+  }
+  report.Add("store", "store", Level::kFail, db_path + " has violations: " + failed,
+             "run `vox populi store repair` (it backs up first)");
+}
+
+// ---- control plane and clock ----
+
+std::string TokenHint(const config::Config& cfg) {
+  if (!cfg.IsSet("mesh.token")) {
+    return "no token is configured: set mesh.token in " + cfg.user_config_path() +
+           " (mode 0600) or VOX_MESH_TOKEN to a token the control plane accepts";
+  }
+  return "mesh.token (from " + OriginText(cfg.OriginOf("mesh.token")) +
+         ") is not accepted: copy the token from the control plane machine's "
+         "$VOX_HOME/config.toml";
+}
+
+void CheckControlPlane(const Context& ctx, const config::Config& cfg, Report& report) {
+  auto url = ResolveControlUrl(ctx, cfg);
+  if (!url.ok()) {
+    report.Add("control", "reachable", Level::kFail, url.status().message(), url.status().hint());
+    return;
+  }
+  // /health is open, but a presented token is still judged: ask without one, so a bad token
+  // shows up as the auth check below rather than as an unreachable control plane.
+  auto open_client = ControlClient(cfg, *url, /*with_token=*/false);
+  auto health = open_client->SendRaw("GET", "/health", {}, {}, kRequestTimeoutMs);
+  if (!health.ok()) {
+    Status s = ControlPlaneStatus(health.status());
+    report.Add("control", "reachable", Level::kFail, s.message(), s.hint());
+    return;
+  }
+  if (health->status != 200) {
+    report.Add("control", "reachable", Level::kFail,
+               "GET " + *url + "/health answered HTTP " + std::to_string(health->status),
+               "check that the URL points at a mesh control plane");
+    return;
+  }
+  std::string version;
+  if (auto doc = mesh::ParseJson(health->body); doc.ok() && doc->is_object()) {
+    if (const auto* v = doc->as_object().if_contains("version"); v && v->is_string()) {
+      version = std::string(v->as_string());
+    }
+  }
+  report.Add("control", "reachable", Level::kOk,
+             *url + " answers /health" + (version.empty() ? "" : " (version " + version + ")"));
+
+  auto http = ControlClient(cfg, *url);
+  const Clock& clock = SystemClock::Instance();
+  const int64_t before = clock.NowMs();
+  auto nodes = http->SendRaw("GET", "/v1/populi/nodes", {}, {}, kRequestTimeoutMs);
+  const int64_t after = clock.NowMs();
+  if (!nodes.ok()) {
+    Status s = ControlPlaneStatus(nodes.status());
+    report.Add("control", "auth", Level::kFail, s.message(), s.hint());
+    return;
+  }
+  if (nodes->status == 401 || nodes->status == 403) {
+    Status s = client::HttpClient::StatusFromResponse(*nodes, *url);
+    report.Add("control", "auth", Level::kFail,
+               std::string(nodes->status == 401 ? "the control plane refused this node's token"
+                                                : "this node's token may not list nodes") +
+                   " (HTTP " + std::to_string(nodes->status) + ": " + s.message() + ")",
+               TokenHint(cfg));
+    return;
+  }
+  if (nodes->status < 200 || nodes->status >= 300) {
+    Status s = client::HttpClient::StatusFromResponse(*nodes, *url);
+    report.Add("control", "auth", Level::kFail, "GET /v1/populi/nodes: " + s.message(), s.hint());
+    return;
+  }
+  int64_t server_ms = 0;
+  size_t count = 0;
+  if (auto doc = mesh::ParseJson(nodes->body, 64); doc.ok() && doc->is_object()) {
+    const auto& o = doc->as_object();
+    if (const auto* t = o.if_contains("server_time_ms"); t && t->is_int64()) {
+      server_ms = t->as_int64();
+    }
+    if (const auto* list = o.if_contains("nodes"); list && list->is_array()) {
+      count = list->as_array().size();
+    }
+  }
+  report.Add(
+      "control", "auth", Level::kOk,
+      "token accepted (" + std::to_string(count) + " node" + (count == 1 ? "" : "s") + " listed)");
+  if (server_ms == 0) return;
+
+  const int64_t offset = server_ms - (before + (after - before) / 2);
+  const int64_t magnitude = offset < 0 ? -offset : offset;
+  const std::string text = std::string(offset < 0 ? "-" : "+") + std::to_string(magnitude) +
+                           " ms (control plane minus this machine, +/- " +
+                           std::to_string((after - before) / 2 + 1) + " ms)";
+  const char* sync_hint = "synchronise the clocks (NTP, e.g. chrony or systemd-timesyncd)";
+  json::object extra{{"offset_ms", offset}};
+  if (magnitude > kClockFailMs) {
+    report.Add("clock", "offset", Level::kFail, text + ": leases and liveness will misbehave",
+               sync_hint, std::move(extra));
+  } else if (magnitude > kClockWarnMs) {
+    report.Add("clock", "offset", Level::kWarn, text, sync_hint, std::move(extra));
+  } else {
+    report.Add("clock", "offset", Level::kOk, text, {}, std::move(extra));
+  }
+}
+
+// ---- probes and capacity ----
+
+void CheckHardware(const config::Config& cfg, const DoctorFlags& flags, Report& report) {
+  probe::ProbeOptions options = probe::ProbeOptionsFromConfig(cfg);
+  if (!flags.fixture.empty()) {
+    options.mock_fixture = flags.fixture;
+    options.order = {"mock"};
+  }
+  if (Status s = probe::ValidateProbeOptions(options); !s.ok()) {
+    report.Add("probes", "options", Level::kFail, s.message(), s.hint());
+    return;
+  }
+  auto probes = probe::MakeProbes(options);
+  if (!probes.ok()) {
+    report.Add("probes", "options", Level::kFail, probes.status().message(),
+               probes.status().hint());
+    return;
+  }
+  probe::ProbePipeline pipeline(std::move(*probes), SystemClock::Instance(), nullptr);
+  const probe::ProbeReport hw = pipeline.Run();
+  for (const auto& a : hw.attempts) {
+    char ms[32];
+    std::snprintf(ms, sizeof(ms), "%.2f ms", a.duration_ms);
+    json::object extra{{"outcome", probe::ToString(a.outcome)}, {"duration_ms", a.duration_ms}};
+    switch (a.outcome) {
+      case probe::ProbeOutcome::kFound: {
+        std::string what = a.gpus_found > 0 ? std::to_string(a.gpus_found) + " GPU(s)" : "CPU";
+        report.Add("probes", a.probe, Level::kOk, "found " + what + " in " + ms, {},
+                   std::move(extra));
+        break;
+      }
+      case probe::ProbeOutcome::kNoDevice:
+      case probe::ProbeOutcome::kNotApplicable:
+        report.Add("probes", a.probe, Level::kOk,
+                   std::string(probe::ToString(a.outcome)) +
+                       (a.detail.empty() ? "" : ": " + a.detail) + " (" + ms + ")",
+                   {}, std::move(extra));
+        break;
+      case probe::ProbeOutcome::kFailed: {
+        std::string hint;
+        for (const auto& f : hw.failures) {
+          if (f.probe == a.probe) hint = f.hint;
+        }
+        report.Add("probes", a.probe, Level::kFail, "failed in " + std::string(ms) + ": " + a.error,
+                   hint, std::move(extra));
+        break;
+      }
+    }
+  }
+
+  const probe::AdvertisedHints hints = probe::ReadAdvertisedHints(probe::ProcessEnv());
+  const probe::NodeCapacity capacity =
+      probe::ComputeCapacity(hw, {}, probe::DonationReserveFromConfig(cfg), hints);
+  for (const auto& c : capacity.conflicts) {
+    report.Add("capacity", c.flag, Level::kWarn,
+               c.message + " (" + c.flag + "=" + c.advertised + ", probed " + c.probed + ")",
+               "unset " + c.flag +
+                   " or fix the probe (see the probes section); the probed "
+                   "hardware is what the mesh uses");
+  }
+  if (capacity.conflicts.empty()) {
+    const bool any = hints.gpu || hints.vulkan || hints.webgpu || hints.npu ||
+                     !hints.gpu_model.empty() || hints.gpu_vram_mb;
+    report.Add("capacity", "advertised", Level::kOk,
+               any ? "the VOX_MESH_ADVERTISE_* / VOX_GPU_* flags agree with the probed hardware"
+                   : "no VOX_MESH_ADVERTISE_* / VOX_GPU_* flags set; the probed hardware counts");
+  }
+}
+
+// ---- output ----
+
+void Print(Context& ctx, const Report& report) {
+  if (ctx.global.json) {
+    json::array checks;
+    for (const auto& c : report.checks()) {
+      json::object o{{"section", c.section},
+                     {"name", c.name},
+                     {"status", LevelName(c.level)},
+                     {"message", c.message},
+                     {"hint", c.hint}};
+      for (const auto& [k, v] : c.extra) o[k] = v;
+      checks.push_back(std::move(o));
+    }
+    *ctx.out << json::serialize(json::object{{"checks", std::move(checks)}, {"ok", report.ok()}})
+             << "\n";
+    return;
+  }
+  std::string out, section;
+  size_t ok = 0, warn = 0, fail = 0;
+  for (const auto& c : report.checks()) {
+    if (c.section != section) {
+      section = c.section;
+      out += (out.empty() ? "" : "\n") + Paint(ctx, Color::kBold, section) + "\n";
+    }
+    std::string label;
+    switch (c.level) {
+      case Level::kOk:
+        ++ok;
+        label = Paint(ctx, Color::kGreen, "ok  ");
+        break;
+      case Level::kWarn:
+        ++warn;
+        label = Paint(ctx, Color::kYellow, "warn");
+        break;
+      case Level::kFail:
+        ++fail;
+        label = Paint(ctx, Color::kRed, "FAIL");
+        break;
+    }
+    out += "  " + label + "  " + c.name + ": " + c.message + "\n";
+    if (!c.hint.empty()) out += "        hint: " + c.hint + "\n";
+  }
+  out += "\n" + std::to_string(report.checks().size()) + " checks: " + std::to_string(ok) +
+         " ok, " + std::to_string(warn) + " warning" + (warn == 1 ? "" : "s") + ", " +
+         std::to_string(fail) + " failed\n";
+  *ctx.out << out;
+}
+
+int RunDoctor(Context& ctx, const DoctorFlags& flags) {
+  Report report;
+  const config::Config cfg = CheckConfig(report);
+  CheckStore(cfg, report);
+  CheckControlPlane(ctx, cfg, report);
+  CheckHardware(cfg, flags, report);
+  Print(ctx, report);
+  return ctx.exit_code = report.ok() ? kExitOk : kExitFailure;
+}
+
+void AddDoctorVerb(CLI::App& parent, Context& ctx, std::shared_ptr<DoctorFlags> flags,
+                   const char* example) {
+  auto* verb = parent.add_subcommand(
+      "doctor", "Check config, local store, control plane, clock, probes and advertised flags");
+  verb->footer(example);
+  AddClientOptions(*verb, ctx);
+  verb->add_flag("--no-color", ctx.global.no_color, "Never use colour (NO_COLOR is honoured too)");
+  verb->add_option("--fixture", flags->fixture,
+                   "Probe with the mock probe and this JSON fixture (docs/probes.md)");
+  verb->callback([flags, &ctx] { RunDoctor(ctx, *flags); });
+}
+
+}  // namespace
+
+void AddDoctorVerbs(CLI::App& root, CLI::App& populi, Context& ctx) {
+  auto flags = std::make_shared<DoctorFlags>();
+  AddDoctorVerb(root, ctx, flags, "Example: vox doctor --json");
+  AddDoctorVerb(populi, ctx, flags, "Example: vox populi doctor");
+}
+
+}  // namespace populi::cli

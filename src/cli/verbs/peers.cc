@@ -1,0 +1,335 @@
+// `vox populi peers`: one row per node the control plane knows, with its liveness, version, GPUs,
+// running tasks and live exec leases. Also the control-plane helpers `status` and `doctor` share
+// (declared in those files).
+#include <CLI/CLI.hpp>
+#include <algorithm>
+#include <boost/json.hpp>
+#include <cctype>
+#include <cmath>
+#include <map>
+#include <memory>
+#include <optional>
+#include <ostream>
+#include <sstream>
+
+#include "cli/verb.h"
+#include "client/http_client.h"
+#include "config/config.h"
+#include "mesh/json.h"
+#include "mesh/types.h"
+#include "util/clock.h"
+
+namespace populi::cli {
+
+namespace json = boost::json;
+
+// ---- shared with status.cc and doctor.cc ----
+
+// A client of the control plane at `url` presenting this node's token (mesh.token, unless
+// `with_token` is false) and trusting mesh.tls.ca_path when set.
+std::unique_ptr<client::HttpClient> ControlClient(const config::Config& cfg, const std::string& url,
+                                                  bool with_token) {
+  auto http = std::make_unique<client::HttpClient>(
+      url, with_token ? cfg.GetString("mesh.token") : std::string());
+  if (cfg.IsSet("mesh.tls.ca_path")) http->set_tls_ca_file(cfg.GetString("mesh.tls.ca_path"));
+  return http;
+}
+
+// An unreachable control plane keeps its message and gets the CLI's own hint (exit 3).
+Status ControlPlaneStatus(Status status) {
+  if (status.code() != Code::kUnavailable && status.code() != Code::kTimeout) return status;
+  return Status(status.code(), status.message(),
+                "start it with `vox populi serve`, or pass --control-url / set "
+                "VOX_MESH_CONTROL_URL to the mesh's control plane");
+}
+
+// GET /v1/populi/nodes. `server_time_ms` is the control plane's clock in the reply and
+// `local_time_ms` this machine's clock halfway through the request, so their difference is the
+// clock offset.
+Result<std::vector<mesh::NodeRecord>> FetchNodes(client::HttpClient& http, int64_t* server_time_ms,
+                                                 int64_t* local_time_ms) {
+  const Clock& clock = SystemClock::Instance();
+  const int64_t before = clock.NowMs();
+  auto response = http.Send("GET", "/v1/populi/nodes", {}, {}, 10'000);
+  const int64_t after = clock.NowMs();
+  if (!response.ok()) return ControlPlaneStatus(response.status());
+  POPULI_ASSIGN_OR_RETURN(json::value doc, mesh::ParseJson(response->body, 64));
+  const json::object* o = doc.if_object();
+  const json::value* nodes = o != nullptr ? o->if_contains("nodes") : nullptr;
+  const json::value* now = o != nullptr ? o->if_contains("server_time_ms") : nullptr;
+  if (nodes == nullptr || !nodes->is_array() || now == nullptr || !now->is_int64()) {
+    return Internal(
+        "GET /v1/populi/nodes from " + http.base_url() + " returned no nodes list and server time",
+        "check that the URL points at a mesh control plane of the same version");
+  }
+  std::vector<mesh::NodeRecord> out;
+  for (const json::value& item : nodes->as_array()) {
+    auto node = mesh::NodeRecordFromJson(item);
+    if (!node.ok()) return node.status().WithContext("node record from the control plane");
+    out.push_back(std::move(*node));
+  }
+  std::sort(out.begin(), out.end(),
+            [](const mesh::NodeRecord& a, const mesh::NodeRecord& b) { return a.id < b.id; });
+  *server_time_ms = now->as_int64();
+  *local_time_ms = before + (after - before) / 2;
+  return out;
+}
+
+// `text` with control characters (escape sequences, newlines) from a remote record replaced by
+// '?', so a node's fields cannot move the cursor or break a table row.
+std::string Printable(std::string text) {
+  for (char& c : text) {
+    const auto byte = static_cast<unsigned char>(c);
+    if (byte < 0x20 || byte == 0x7f) c = '?';
+  }
+  return text;
+}
+
+// What a GPU offers the mesh: Layer B allocatable memory, else the probed free memory.
+uint64_t GpuFreeBytes(const mesh::GpuDevice& gpu) {
+  return gpu.memory_allocatable_bytes > 0 ? gpu.memory_allocatable_bytes : gpu.memory_free_bytes;
+}
+
+namespace {
+
+constexpr double kGiB = 1024.0 * 1024.0 * 1024.0;
+
+std::string RoundedGiB(uint64_t bytes) {
+  return std::to_string(static_cast<uint64_t>(std::llround(static_cast<double>(bytes) / kGiB))) +
+         "G";
+}
+
+bool IsMemorySize(const std::string& token) {
+  size_t digits = 0;
+  while (digits < token.size() && std::isdigit(static_cast<unsigned char>(token[digits]))) {
+    ++digits;
+  }
+  if (digits == 0) return false;
+  const std::string unit = token.substr(digits);
+  return unit == "GB" || unit == "G" || unit == "GiB" || unit == "MB" || unit == "TB";
+}
+
+// "NVIDIA H100 80GB HBM3" with 80 GiB → "H100 80G": the vendor word and the name's own memory
+// size (with what follows it) go; the probed total, rounded to GiB, takes their place.
+std::string ShortGpuName(const mesh::GpuDevice& gpu) {
+  std::istringstream words(gpu.name);
+  std::vector<std::string> kept;
+  std::string word;
+  bool first = true;
+  while (words >> word) {
+    std::string lower = word;
+    std::transform(lower.begin(), lower.end(), lower.begin(),
+                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+    const bool vendor = lower == "nvidia" || lower == "amd" || lower == "intel" ||
+                        lower == "apple" || lower == "(r)" || lower == "intel(r)";
+    if (first && vendor) continue;
+    first = false;
+    if (IsMemorySize(word)) break;
+    // "A100-SXM4-80GB": the size inside one word goes too.
+    size_t dash = word.rfind('-');
+    if (dash != std::string::npos && dash > 0 && IsMemorySize(word.substr(dash + 1))) {
+      word.resize(dash);
+    }
+    kept.push_back(word);
+  }
+  std::string name;
+  for (const auto& w : kept) name += (name.empty() ? "" : " ") + w;
+  if (name.empty()) name = gpu.name.empty() ? "GPU" : gpu.name;
+  if (gpu.memory_total_bytes > 0) name += " " + RoundedGiB(gpu.memory_total_bytes);
+  return name;
+}
+
+}  // namespace
+
+// "2× H100 80G (71G free)": identical GPUs grouped, groups joined by ", "; "-" when none.
+std::string GpuSummary(const std::vector<mesh::GpuDevice>& gpus) {
+  if (gpus.empty()) return "-";
+  struct Group {
+    size_t count = 0;
+    uint64_t free_bytes = 0;
+  };
+  std::vector<std::string> order;
+  std::map<std::string, Group> groups;
+  for (const auto& gpu : gpus) {
+    const std::string name = ShortGpuName(gpu);
+    auto [it, inserted] = groups.try_emplace(name);
+    if (inserted) order.push_back(name);
+    it->second.count++;
+    it->second.free_bytes += GpuFreeBytes(gpu);
+  }
+  std::string out;
+  for (const auto& name : order) {
+    const Group& g = groups[name];
+    out += (out.empty() ? "" : ", ") + std::to_string(g.count) + "\u00d7 " + Printable(name) +
+           " (" + RoundedGiB(g.free_bytes) + " free)";
+  }
+  return out;
+}
+
+namespace {
+
+struct PeersFlags {
+  std::string state;  // empty = every state
+};
+
+Color StateColor(mesh::NodeState state) {
+  switch (state) {
+    case mesh::NodeState::kAlive:
+      return Color::kGreen;
+    case mesh::NodeState::kSuspect:
+      return Color::kYellow;
+    case mesh::NodeState::kDown:
+      return Color::kRed;
+    case mesh::NodeState::kLeft:
+      return Color::kDim;
+  }
+  return Color::kDim;
+}
+
+std::string StateText(const mesh::NodeRecord& n) {
+  std::string text(mesh::ToString(n.state));
+  if (n.maintenance) text += ", maintenance";
+  if (n.quarantined) text += ", quarantined";
+  return text;
+}
+
+// Live exec leases per holder, or nullopt when the control plane would not list them.
+std::optional<std::map<std::string, int64_t>> LeasesByHolder(client::HttpClient& http) {
+  auto response = http.Send("GET", "/v1/populi/exec/leases", {}, {}, 10'000);
+  if (!response.ok()) return std::nullopt;
+  auto doc = mesh::ParseJson(response->body, 64);
+  if (!doc.ok() || !doc->is_object()) return std::nullopt;
+  const json::value* leases = doc->as_object().if_contains("leases");
+  if (leases == nullptr || !leases->is_array()) return std::nullopt;
+  std::map<std::string, int64_t> out;
+  for (const json::value& item : leases->as_array()) {
+    auto lease = mesh::ExecLeaseFromJson(item);
+    if (!lease.ok()) return std::nullopt;
+    out[lease->holder_node_id]++;
+  }
+  return out;
+}
+
+// Characters on screen: UTF-8 continuation bytes take no column ("×", non-ASCII GPU names).
+size_t DisplayWidth(const std::string& text) {
+  size_t width = 0;
+  for (char c : text) width += (static_cast<unsigned char>(c) & 0xC0) != 0x80 ? 1 : 0;
+  return width;
+}
+
+// RenderTable's layout (left-aligned, two spaces apart, no trailing spaces) measured in display
+// columns rather than bytes, with the header bold and each row's STATE cell (column 1) painted
+// in its colour after measuring, so escape codes never skew the alignment.
+std::string RenderPeersTable(const Context& ctx, const std::vector<std::string>& header,
+                             const std::vector<std::vector<std::string>>& rows,
+                             const std::vector<Color>& colors) {
+  std::vector<size_t> widths(header.size(), 0);
+  for (size_t c = 0; c < header.size(); ++c) {
+    widths[c] = DisplayWidth(header[c]);
+    for (const auto& row : rows) widths[c] = std::max(widths[c], DisplayWidth(row[c]));
+  }
+  auto line = [&](const std::vector<std::string>& cells, const Color* state_color) {
+    std::string text;
+    for (size_t c = 0; c < cells.size(); ++c) {
+      text += c == 1 && state_color != nullptr ? Paint(ctx, *state_color, cells[c]) : cells[c];
+      if (c + 1 < cells.size()) text += std::string(widths[c] - DisplayWidth(cells[c]) + 2, ' ');
+    }
+    while (!text.empty() && text.back() == ' ') text.pop_back();
+    return text + "\n";
+  };
+  std::string header_line = line(header, nullptr);
+  header_line.pop_back();
+  std::string out = Paint(ctx, Color::kBold, header_line) + "\n";
+  for (size_t r = 0; r < rows.size(); ++r) out += line(rows[r], &colors[r]);
+  return out;
+}
+
+int RunPeers(Context& ctx, const PeersFlags& flags) {
+  auto cfg = LoadConfig(ctx);
+  if (!cfg.ok()) return ctx.Fail(cfg.status());
+  auto url = ResolveControlUrl(ctx, *cfg);
+  if (!url.ok()) return ctx.Fail(url.status());
+  auto http = ControlClient(*cfg, *url, /*with_token=*/true);
+  int64_t server_ms = 0, local_ms = 0;
+  auto nodes = FetchNodes(*http, &server_ms, &local_ms);
+  if (!nodes.ok()) return ctx.Fail(nodes.status());
+  std::vector<mesh::NodeRecord> shown;
+  for (auto& n : *nodes) {
+    if (flags.state.empty() || mesh::ToString(n.state) == flags.state) shown.push_back(n);
+  }
+  const auto leases = LeasesByHolder(*http);
+  auto lease_count = [&leases](const std::string& id) -> std::optional<int64_t> {
+    if (!leases) return std::nullopt;
+    auto it = leases->find(id);
+    return it == leases->end() ? 0 : it->second;
+  };
+
+  if (ctx.global.json) {
+    json::array arr;
+    for (const auto& n : shown) {
+      json::array gpus;
+      uint64_t free_bytes = 0;
+      for (const auto& g : n.gpus) {
+        gpus.push_back(mesh::ToJson(g));
+        free_bytes += GpuFreeBytes(g);
+      }
+      json::object o{{"id", n.id},
+                     {"state", mesh::ToString(n.state)},
+                     {"last_seen_ms", n.last_seen_ms},
+                     {"version", n.version},
+                     {"host", n.host},
+                     {"gpu_summary", GpuSummary(n.gpus)},
+                     {"gpu_free_bytes", free_bytes},
+                     {"gpus", std::move(gpus)},
+                     {"cpu", mesh::ToJson(n.cpu)},
+                     {"tasks", n.running_tasks.size()},
+                     {"maintenance", n.maintenance},
+                     {"quarantined", n.quarantined}};
+      auto count = lease_count(n.id);
+      o["leases"] = count ? json::value(*count) : json::value(nullptr);
+      arr.push_back(std::move(o));
+    }
+    *ctx.out << json::serialize(
+                    json::object{{"server_time_ms", server_ms}, {"nodes", std::move(arr)}})
+             << "\n";
+    return ctx.exit_code = kExitOk;
+  }
+
+  if (shown.empty()) {
+    *ctx.out << (flags.state.empty() ? std::string("no nodes have joined the mesh")
+                                     : "no " + flags.state + " nodes")
+             << " (" << nodes->size() << " known to " << *url << ")\n";
+    return ctx.exit_code = kExitOk;
+  }
+  const std::vector<std::string> header = {"ID",   "STATE", "LAST SEEN", "VERSION",
+                                           "GPUS", "TASKS", "LEASES"};
+  std::vector<std::vector<std::string>> rows;
+  std::vector<Color> colors;
+  for (const auto& n : shown) {
+    auto count = lease_count(n.id);
+    rows.push_back({Printable(n.id), StateText(n),
+                    n.last_seen_ms > 0 ? RelativeTime(n.last_seen_ms, server_ms) : "never",
+                    n.version.empty() ? "-" : Printable(n.version), GpuSummary(n.gpus),
+                    std::to_string(n.running_tasks.size()), count ? std::to_string(*count) : "-"});
+    colors.push_back(StateColor(n.state));
+  }
+  WritePaged(ctx, RenderPeersTable(ctx, header, rows, colors));
+  return ctx.exit_code = kExitOk;
+}
+
+}  // namespace
+
+void AddPeersVerbs(CLI::App& /*root*/, CLI::App& populi, Context& ctx) {
+  auto flags = std::make_shared<PeersFlags>();
+  auto* verb = populi.add_subcommand(
+      "peers", "One row per node: state, last seen, version, GPUs, running tasks, exec leases");
+  verb->footer("Example: vox populi peers --state down");
+  AddClientOptions(*verb, ctx);
+  verb->add_option("--state", flags->state, "Only nodes in this state")
+      ->check(CLI::IsMember({"alive", "suspect", "down"}));
+  verb->add_flag("--no-color", ctx.global.no_color, "Never use colour (NO_COLOR is honoured too)");
+  verb->add_flag("--no-pager", ctx.global.no_pager, "Never page long output through $PAGER");
+  verb->callback([flags, &ctx] { RunPeers(ctx, *flags); });
+}
+
+}  // namespace populi::cli

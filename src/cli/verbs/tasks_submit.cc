@@ -1,0 +1,279 @@
+// `vox populi submit [flags] -- CMD ARGS…`: sends a TaskSpec to POST /v1/populi/tasks, then (unless
+// --detach) follows the task's output and exits with its exit code.
+//
+// Every submit carries a client key (--key, else a random one) as the TaskSpec's client_key and
+// the idempotency-key header, so the HTTP client may retry the POST and the control plane answers
+// a retry with the task the first try created.
+#include <sys/ioctl.h>
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <boost/json.hpp>
+#include <chrono>
+#include <iostream>
+#include <memory>
+#include <ostream>
+#include <thread>
+
+#include "agent/identity.h"
+#include "cli/verb.h"
+#include "cli/verbs/task_client.h"
+#include "client/http_client.h"
+#include "config/config.h"
+#include "mesh/task.h"
+#include "scheduler/size.h"
+#include "util/random.h"
+
+namespace populi::cli {
+
+namespace json = boost::json;
+
+namespace {
+
+struct SubmitFlags {
+  int64_t gpus = -1;  // -1 = not given
+  std::string vram;
+  int64_t cpus = 0;
+  std::string mem;
+  std::vector<std::string> labels;
+  std::vector<std::string> prefer;
+  std::vector<std::string> nodes;
+  std::vector<std::string> not_nodes;
+  std::string timeout;
+  int64_t max_attempts = 0;  // 0 = the control plane's default
+  std::vector<std::string> env;
+  std::string key;
+  bool detach = false;
+  bool json = false;
+  std::string control_url;
+  std::vector<std::string> command;
+};
+
+// "k=v" pairs into `out`; a usage error names the flag.
+Status ParsePairs(const std::vector<std::string>& items, const char* flag, json::object* out) {
+  for (const std::string& item : items) {
+    const size_t eq = item.find('=');
+    if (eq == std::string::npos || eq == 0) {
+      return InvalidArgument(std::string(flag) + " \"" + item + "\" is not KEY=VALUE",
+                             std::string("write it as ") + flag + " gpu=h100");
+    }
+    (*out)[item.substr(0, eq)] = item.substr(eq + 1);
+  }
+  return Status::Ok();
+}
+
+json::array Strings(const std::vector<std::string>& items) {
+  json::array out;
+  for (const auto& s : items) out.emplace_back(s);
+  return out;
+}
+
+// The TaskSpec body for the flags; kInvalidArgument (a usage error) for a bad flag value.
+Result<json::object> BuildSpec(const SubmitFlags& flags, const std::string& client_key) {
+  if (flags.command.empty()) {
+    return InvalidArgument("missing the command to run after --",
+                           "e.g. vox populi submit --gpus 1 -- python train.py");
+  }
+  json::object resources{{"cpus", flags.cpus}};
+  uint64_t memory = 0, vram = 0;
+  if (!flags.mem.empty()) {
+    auto parsed = scheduler::ParseSize(flags.mem);
+    if (!parsed.ok()) return parsed.status().WithContext("--mem");
+    memory = *parsed;
+  }
+  if (!flags.vram.empty()) {
+    auto parsed = scheduler::ParseSize(flags.vram);
+    if (!parsed.ok()) return parsed.status().WithContext("--vram");
+    vram = *parsed;
+  }
+  // --vram is per GPU: without --gpus it asks for one.
+  const int64_t gpus = flags.gpus >= 0 ? flags.gpus : (vram > 0 ? 1 : 0);
+  if (gpus == 0 && vram > 0) {
+    return InvalidArgument("--vram needs at least one GPU, but --gpus is 0",
+                           "drop --gpus 0, or drop --vram");
+  }
+  resources["memory_bytes"] = memory;
+  resources["gpus"] = gpus;
+  resources["gpu_memory_bytes"] = vram;
+
+  json::object required, preferred, env;
+  POPULI_RETURN_IF_ERROR(ParsePairs(flags.labels, "--label", &required));
+  POPULI_RETURN_IF_ERROR(ParsePairs(flags.prefer, "--prefer", &preferred));
+  POPULI_RETURN_IF_ERROR(ParsePairs(flags.env, "--env", &env));
+
+  json::object spec{{"client_key", client_key},
+                    {"kind", "exec"},
+                    {"command", flags.command.front()},
+                    {"args", Strings({flags.command.begin() + 1, flags.command.end()})},
+                    {"resources", std::move(resources)},
+                    {"constraints", json::object{{"required_labels", std::move(required)},
+                                                 {"preferred_labels", std::move(preferred)},
+                                                 {"node_allow", Strings(flags.nodes)},
+                                                 {"node_deny", Strings(flags.not_nodes)}}}};
+  if (!env.empty()) spec["env"] = std::move(env);
+  if (!flags.timeout.empty()) {
+    auto timeout = ParseDurationMs(flags.timeout);
+    if (!timeout.ok()) return timeout.status().WithContext("--timeout");
+    spec["timeout_ms"] = *timeout;
+  }
+  if (flags.max_attempts > 0) spec["max_attempts"] = flags.max_attempts;
+  return spec;
+}
+
+// This node's id (mesh.node_id, else the stored identity's), so the control plane can tell local
+// from remote dispatch; empty when it has neither.
+std::string SubmitterNodeId(const config::Config& cfg) {
+  const std::string configured = cfg.GetString("mesh.node_id");
+  auto identity = agent::LoadIdentity(cfg.data_dir(), configured);
+  if (identity.ok() && *identity) return (*identity)->node_id;
+  return configured;
+}
+
+// The one-line progress indicator on a terminal's stderr; never drawn on anything else.
+class Progress {
+ public:
+  explicit Progress(const Context& ctx)
+      : on_(ctx.err == &std::cerr && !ctx.global.json && isatty(STDERR_FILENO) == 1) {}
+  bool on() const { return on_; }
+
+  void Show(const mesh::Task& task) {
+    if (!on_) return;
+    std::string text = Printable(task.id) + " ";
+    if (task.state == mesh::TaskState::kPlaced) {
+      const std::string node = task.attempts.empty() ? "?" : task.attempts.back().node_id;
+      text += "placed on " + Printable(node);
+    } else {
+      text += "pending: " + (task.pending_reason.empty() ? std::string("waiting for placement")
+                                                         : Printable(task.pending_reason));
+    }
+    winsize size{};
+    if (ioctl(STDERR_FILENO, TIOCGWINSZ, &size) == 0 && size.ws_col > 1 &&
+        text.size() >= size.ws_col) {
+      text.resize(size.ws_col - 1);  // a wrapped line could not be redrawn with \r
+    }
+    if (drawn_ && text == shown_) return;
+    std::cerr << "\r\033[K" << text << std::flush;
+    shown_ = text;
+    drawn_ = true;
+  }
+  void Clear() {
+    if (!drawn_) return;
+    std::cerr << "\r\033[K" << std::flush;
+    drawn_ = false;
+  }
+
+ private:
+  bool on_;
+  bool drawn_ = false;
+  std::string shown_;
+};
+
+bool Waiting(const mesh::Task& task) {
+  return task.state == mesh::TaskState::kPending || task.state == mesh::TaskState::kPlaced;
+}
+
+int RunSubmit(Context& ctx, const SubmitFlags& flags) {
+  // `--json` among the command's own arguments is not ours.
+  ctx.global.json = flags.json;
+  ctx.global.control_url = flags.control_url;
+  const std::string client_key = flags.key.empty() ? "cli-" + RandomHex(16) : flags.key;
+
+  auto spec = BuildSpec(flags, client_key);
+  if (!spec.ok()) return ctx.FailUsage(spec.status().message(), spec.status().hint());
+  config::Config cfg;
+  auto http = TaskClient(ctx, &cfg);
+  if (!http.ok()) return ctx.Fail(http.status());
+  if (const std::string node = SubmitterNodeId(cfg); !node.empty()) {
+    (*spec)["submitter_node_id"] = node;
+  }
+
+  auto response = (*http)->Send("POST", "/v1/populi/tasks", json::serialize(*spec),
+                                {{"idempotency-key", client_key}}, 30'000);
+  if (!response.ok()) return ctx.Fail(ControlPlaneStatus(response.status()));
+  boost::system::error_code ec;
+  json::value raw = json::parse(response->body, ec);
+  if (ec) {
+    return ctx.Fail(Internal("the control plane answered the submit with something not JSON",
+                             "check that the CLI and the control plane are the same version"));
+  }
+  const std::string id =
+      raw.is_object() && raw.as_object().contains("id") && raw.at("id").is_string()
+          ? std::string(raw.at("id").as_string())
+          : std::string();
+  if (id.empty()) {
+    return ctx.Fail(Internal("the control plane answered the submit without a task id",
+                             "check that the CLI and the control plane are the same version"));
+  }
+  if (flags.detach) {
+    *ctx.out << (ctx.global.json ? json::serialize(raw) : id) << "\n";
+    return ctx.exit_code = kExitOk;
+  }
+
+  client::HttpClient& client = **http;
+  Progress progress(ctx);
+  if (progress.on()) {
+    auto task = RequestTask(client, "GET", TaskPath(id, ""), 30'000, nullptr);
+    while (task.ok() && Waiting(*task)) {
+      progress.Show(*task);
+      std::this_thread::sleep_for(std::chrono::milliseconds(250));
+      task = RequestTask(client, "GET", TaskPath(id, ""), 30'000, nullptr);
+    }
+    progress.Clear();
+  }
+  if (Status s = FollowTaskLogs(ctx, client, id, 0, /*json_lines=*/false); !s.ok()) {
+    return ctx.Fail(s);
+  }
+  // The stream said the task ended; the Task itself has the exit code and attempt errors.
+  while (true) {
+    auto task = RequestTask(client, "GET", TaskPath(id, "/wait?timeout_ms=30000"), 45'000, nullptr);
+    if (!task.ok()) return ctx.Fail(task.status());
+    if (mesh::IsTerminal(task->state)) return ctx.exit_code = TaskExitCode(ctx, *task);
+  }
+}
+
+}  // namespace
+
+void AddSubmitVerbs(CLI::App& /*root*/, CLI::App& populi, Context& ctx) {
+  auto flags = std::make_shared<SubmitFlags>();
+  auto* verb = populi.add_subcommand(
+      "submit",
+      "Run a command on a node with the capacity it needs; prints its output and exits with its "
+      "exit code");
+  verb->footer(
+      "Exit code: the task's own; 1 when it failed without one (see the error), 130 when "
+      "cancelled.\n"
+      "Example: vox populi submit --gpus 1 --vram 12G --label gpu=h100 -- python train.py");
+  verb->add_option("--gpus", flags->gpus, "GPUs needed (default 0; 1 when --vram is given)")
+      ->check(CLI::Range(int64_t{0}, int64_t{1024}));
+  verb->add_option("--vram", flags->vram, "Free memory needed on each GPU (12G, 512M)");
+  verb->add_option("--cpus", flags->cpus, "CPU cores needed")
+      ->check(CLI::Range(int64_t{0}, int64_t{1} << 20));
+  verb->add_option("--mem", flags->mem, "Host memory needed (8G)");
+  verb->add_option("--label", flags->labels, "Required node label KEY=VALUE (repeatable)")
+      ->allow_extra_args(false);
+  verb->add_option("--prefer", flags->prefer, "Preferred node label KEY=VALUE (repeatable)")
+      ->allow_extra_args(false);
+  verb->add_option("--node", flags->nodes, "Run only on this node (repeatable)")
+      ->allow_extra_args(false);
+  verb->add_option("--not-node", flags->not_nodes, "Never run on this node (repeatable)")
+      ->allow_extra_args(false);
+  verb->add_option("--timeout", flags->timeout, "Kill the task after this long (90s, 10m, 2h)");
+  verb->add_option("--max-attempts", flags->max_attempts,
+                   "Attempts before a lost task is failed (default: the control plane's, 3)")
+      ->check(CLI::Range(int64_t{1}, int64_t{100}));
+  verb->add_option("--env", flags->env, "Environment variable K=V for the task (repeatable)")
+      ->allow_extra_args(false);
+  verb->add_option("--key", flags->key,
+                   "Client key: submitting the same key again returns the same task "
+                   "(default: a random one)");
+  verb->add_flag("--detach", flags->detach, "Print the task id and exit without waiting");
+  verb->add_flag("--json", flags->json,
+                 "With --detach, print the Task as JSON; errors as JSON objects");
+  verb->add_option("--control-url", flags->control_url,
+                   "Control plane URL (default: [mesh.control] url, else the local serve's URL)");
+  // Repeatable flags take one value each, so `--` after one still starts the command.
+  verb->add_option("command", flags->command, "The command and its arguments, after --");
+  verb->callback([flags, &ctx] { RunSubmit(ctx, *flags); });
+}
+
+}  // namespace populi::cli

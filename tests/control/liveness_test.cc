@@ -1,0 +1,90 @@
+// Liveness rules on a hand-driven clock: alive → suspect → down, the anti-cascade hold when most
+// nodes fall silent together, and the grace given after the control plane itself was paused.
+#include <gtest/gtest.h>
+
+#include "control/api/liveness.h"
+
+namespace populi::control {
+namespace {
+
+using mesh::NodeState;
+
+// Heartbeat 1 s: suspect after 2 s, down after 4 s; "together" = within 2 s.
+Liveness Make() {
+  return Liveness(2'000, 4'000, 2'000);
+}
+
+TEST(Liveness, OneSilentNodeGoesSuspectThenDown) {
+  Liveness l = Make();
+  for (const char* id : {"a", "b", "c"}) l.Touch(id, 0);
+  for (int64_t t = 1'000; t <= 5'000; t += 1'000) {
+    l.Touch("b", t);
+    l.Touch("c", t);
+  }
+  Liveness::MassSilence ms;
+  auto changes = l.Judge(5'000, &ms);
+  ASSERT_EQ(changes.size(), 1u);
+  EXPECT_EQ(changes[0].node_id, "a");
+  EXPECT_EQ(changes[0].to, NodeState::kDown);
+  EXPECT_FALSE(ms.started);
+}
+
+TEST(Liveness, MostNodesSilentTogetherAreHeldForOneMoreDownWindow) {
+  Liveness l = Make();
+  for (const char* id : {"a", "b", "c", "d"}) l.Touch(id, 0);
+  l.Touch("d", 4'500);
+  Liveness::MassSilence ms;
+  auto changes = l.Judge(4'500, &ms);
+  EXPECT_TRUE(ms.started);
+  EXPECT_EQ(ms.silent, 3);
+  EXPECT_EQ(ms.tracked, 4);
+  EXPECT_EQ(ms.held, 3);
+  for (const auto& c : changes) EXPECT_EQ(c.to, NodeState::kSuspect) << c.node_id;
+  // They come back inside the hold: never down.
+  for (const char* id : {"a", "b", "c", "d"}) l.Touch(id, 6'000);
+  EXPECT_TRUE(l.Judge(6'000).empty());
+  EXPECT_EQ(l.Get("a")->state, NodeState::kAlive);
+}
+
+TEST(Liveness, NodesStillSilentAfterTheHoldGoDown) {
+  Liveness l = Make();
+  for (const char* id : {"a", "b", "c"}) l.Touch(id, 0);
+  Liveness::MassSilence ms;
+  l.Judge(4'000, &ms);
+  ASSERT_TRUE(ms.started);
+  EXPECT_EQ(l.Get("a")->state, NodeState::kSuspect);
+  l.Judge(7'000, &ms);  // hold lasts until 8 000
+  EXPECT_EQ(l.Get("a")->state, NodeState::kSuspect);
+  l.Judge(8'000, &ms);
+  EXPECT_FALSE(ms.started);  // one warning per episode
+  EXPECT_EQ(l.Get("a")->state, NodeState::kDown);
+  EXPECT_EQ(l.Get("c")->state, NodeState::kDown);
+}
+
+TEST(Liveness, NodesThatFellSilentAtDifferentTimesAreNotAMassSilence) {
+  Liveness l = Make();
+  l.Touch("a", 0);
+  l.Touch("b", 0);
+  l.Touch("c", 0);
+  l.Touch("b", 3'000);  // b went quiet 3 s after a: not "together"
+  l.Touch("c", 7'500);
+  Liveness::MassSilence ms;
+  l.Judge(7'500, &ms);
+  EXPECT_FALSE(ms.started);
+  EXPECT_EQ(l.Get("a")->state, NodeState::kDown);
+  EXPECT_EQ(l.Get("b")->state, NodeState::kDown);
+}
+
+TEST(Liveness, ForgivingAPauseMovesSilenceClocksButNeverPastNow) {
+  Liveness l = Make();
+  l.Touch("a", 0);
+  l.Touch("b", 9'500);
+  EXPECT_EQ(l.ForgiveGap(9'000, 10'000), 2);
+  EXPECT_EQ(l.Get("a")->last_seen_ms, 9'000);
+  EXPECT_EQ(l.Get("b")->last_seen_ms, 10'000);
+  EXPECT_TRUE(l.Judge(10'000).empty());
+  EXPECT_EQ(l.ForgiveGap(0, 10'000), 0);
+}
+
+}  // namespace
+}  // namespace populi::control
