@@ -228,7 +228,15 @@ void TaskWorker::RunAttempt(std::shared_ptr<Assignment> a) {
       arr.push_back(json::object{{"stream", stream}, {"data", data}});
     Status s = http.Send("POST", base + "/logs", report(json::object{{"chunks", std::move(arr)}}))
                    .status();
-    if (lease_gone(s)) lost = true;
+    if (lease_gone(s)) {
+      lost = true;
+    } else if (!s.ok()) {
+      // The control plane is unreachable for now: keep the output, in order, for the next try.
+      std::lock_guard lock(out_mu);
+      chunks.insert(chunks.end(), std::make_move_iterator(pending_output.begin()),
+                    std::make_move_iterator(pending_output.end()));
+      pending_output = std::move(chunks);
+    }
   };
 
   runners::RunResult result;
@@ -321,6 +329,7 @@ void TaskWorker::RunAttempt(std::shared_ptr<Assignment> a) {
   // The result matters most: retry transient failures while the lease can still be live.
   const int64_t give_up = SteadyMs() + a->lease_ttl_ms;
   for (;;) {
+    flush();  // output held back while the control plane was away goes first
     Status s = http.Send("POST", base + "/result", result_body).status();
     if (s.ok()) {
       logger_->info("task {} attempt {}: exit {} reported", a->task_id, a->attempt, exit_code);

@@ -140,6 +140,7 @@ Result<SweepReport> ControlPlane::SweepOnce() {
     last_flush_ms_ = now;
   }
 
+  std::vector<std::string> requeued_receivers;
   // A node judged down loses its task leases at once rather than at their TTL (MESH-165).
   std::vector<std::string> down_nodes;
   for (const auto& t : transitions)
@@ -183,6 +184,7 @@ Result<SweepReport> ControlPlane::SweepOnce() {
     POPULI_ASSIGN_OR_RETURN(auto swept, txn.SweepExpiredClaims(now, options_.a2a_max_deliveries));
     report.claims_requeued = swept.requeued;
     report.dead_lettered = swept.dead_lettered;
+    requeued_receivers = std::move(swept.receivers);
     return Status::Ok();
   }));
 
@@ -208,6 +210,8 @@ Result<SweepReport> ControlPlane::SweepOnce() {
     POPULI_RETURN_IF_ERROR(store.RunRetention(now, options_.retention_ms, 1000).status());
     last_retention_ms_ = now;
   }
+  // A row whose claim lapsed is claimable again: wake the long-polls parked on its inbox.
+  for (const auto& receiver : requeued_receivers) ctx_.Notify(NodeInboxTopic(receiver));
   POPULI_ASSIGN_OR_RETURN(report.tasks_placed, placer_.PlacePending());
   if (report.state_changes + report.leases_expired + report.maintenance_cleared +
           report.attempts_lost + report.tasks_placed >

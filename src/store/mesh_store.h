@@ -58,6 +58,7 @@ struct ClaimRequest {
 struct SweepResult {
   int requeued = 0;
   int dead_lettered = 0;
+  std::vector<std::string> receivers;  // inboxes that got a requeued row (to wake their pollers)
 };
 
 struct RetentionResult {

@@ -137,6 +137,33 @@ TEST_F(HttpApiTest, LongPollWakesOnDelivery) {
   EXPECT_NE(claimed.body.find("\"claimer_node_id\":\"w\""), std::string::npos) << claimed.body;
 }
 
+TEST_F(HttpApiTest, LongPollWakesWhenALapsedClaimReturnsTheRowToTheInbox) {
+  ASSERT_EQ(AsAdmin("POST", "/v1/populi/join", R"({"id":"w1"})").status, 200);
+  ASSERT_EQ(AsAdmin("POST", "/v1/populi/join", R"({"id":"w2"})").status, 200);
+  ASSERT_EQ(AsAdmin("POST", "/v1/populi/a2a/deliver",
+                    R"({"sender":"s","receiver":"q","message_type":"task_submit"})")
+                .status,
+            200);
+  HttpReply first = AsAdmin("POST", "/v1/populi/a2a/inbox",
+                            R"({"receiver":"q","claimer_node_id":"w1","lease_ms":1000})");
+  ASSERT_NE(first.body.find("\"claimer_node_id\":\"w1\""), std::string::npos) << first.body;
+  // w2 parks on the (now empty) inbox; w1's claim lapses and the sweeper requeues the row.
+  HttpReply second;
+  const auto parked = std::chrono::steady_clock::now();
+  std::thread waiter([&] {
+    second = AsAdmin("POST", "/v1/populi/a2a/inbox",
+                     R"({"receiver":"q","claimer_node_id":"w2","wait_ms":30000})");
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  clock_.Advance(1'500);
+  ASSERT_TRUE(plane_->SweepOnce().ok());
+  waiter.join();
+  ASSERT_EQ(second.status, 200) << second.body;
+  EXPECT_NE(second.body.find("\"claimer_node_id\":\"w2\""), std::string::npos) << second.body;
+  // Woken by the requeue, not by its own 30 s deadline (which would also find the row).
+  EXPECT_LT(std::chrono::steady_clock::now() - parked, std::chrono::seconds(20));
+}
+
 TEST_F(HttpApiTest, ErrorsCarryRequestIdAndTheDocumentedShape) {
   HttpReply r = HttpCall(server_->port(), "POST", "/v1/populi/leave", R"({"node_id":"ghost"})",
                          {{"Authorization", http::BearerHeaderValue(kTokens[4].second)},

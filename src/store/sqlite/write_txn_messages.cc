@@ -185,10 +185,18 @@ Result<SweepResult> SqliteWriteTxn::SweepExpiredClaims(int64_t now_ms, int max_d
   POPULI_ASSIGN_OR_RETURN(
       Stmt requeue, db_.Prepare("UPDATE messages SET state = 'pending', claimer_node_id = '', "
                                 "claim_expires_ms = 0 WHERE state = 'claimed' AND "
-                                "claim_expires_ms <= ?"));
+                                "claim_expires_ms <= ? RETURNING receiver"));
   requeue.Bind(1, now_ms);
-  POPULI_RETURN_IF_ERROR(requeue.Run());
-  result.requeued = db_.Changes();
+  for (;;) {
+    POPULI_ASSIGN_OR_RETURN(bool row, requeue.Step());
+    if (!row) break;
+    ++result.requeued;
+    std::string receiver = requeue.Text(0);
+    if (std::find(result.receivers.begin(), result.receivers.end(), receiver) ==
+        result.receivers.end()) {
+      result.receivers.push_back(std::move(receiver));
+    }
+  }
   return result;
 }
 
