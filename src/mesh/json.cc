@@ -1,5 +1,7 @@
 #include "mesh/json.h"
 
+#include <cmath>
+
 #include "mesh/json_internal.h"
 
 #include <limits>
@@ -85,7 +87,32 @@ Result<json::value> ParseJson(std::string_view text, size_t max_depth) {
         "request body is not valid JSON: " + ec.message(),
         "send a UTF-8 JSON object nested at most " + std::to_string(max_depth) + " levels deep");
   }
+  POPULI_RETURN_IF_ERROR(RequireFiniteNumbers(v));
   return v;
+}
+
+Status RequireFiniteNumbers(const json::value& root) {
+  // Iterative: depth is already bounded by the parser, but a wide document must not recurse.
+  std::vector<std::pair<const json::value*, std::string>> pending{{&root, ""}};
+  while (!pending.empty()) {
+    auto [v, path] = std::move(pending.back());
+    pending.pop_back();
+    if (v->is_double() && !std::isfinite(v->get_double())) {
+      return InvalidArgument((path.empty() ? std::string("the body") : path) +
+                                 ": number outside the range of a double",
+                             "send numbers between -1.7e308 and 1.7e308");
+    }
+    if (v->is_array()) {
+      const auto& arr = v->get_array();
+      for (size_t i = 0; i < arr.size(); ++i)
+        pending.emplace_back(&arr[i], path + "[" + std::to_string(i) + "]");
+    } else if (v->is_object()) {
+      for (const auto& kv : v->get_object())
+        pending.emplace_back(
+            &kv.value(), path.empty() ? std::string(kv.key()) : path + "." + std::string(kv.key()));
+    }
+  }
+  return Status::Ok();
 }
 
 std::string Serialize(const json::value& value) {

@@ -28,9 +28,12 @@ namespace populi::mesh {
 // Deepest nesting a request body may have; deeper input is rejected before it is built.
 inline constexpr size_t kMaxJsonDepth = 32;
 
-// Parses text as one JSON value. Invalid JSON, invalid UTF-8 and nesting past max_depth are
-// kInvalidArgument with the parser's position.
+// Parses text as one JSON value. Invalid JSON, invalid UTF-8, nesting past max_depth and numbers
+// outside the range of a double (which would otherwise become ±infinity and not survive a
+// round trip) are kInvalidArgument.
 Result<boost::json::value> ParseJson(std::string_view text, size_t max_depth = kMaxJsonDepth);
+// kInvalidArgument naming the first number in `v` that is not finite; ok otherwise.
+Status RequireFiniteNumbers(const boost::json::value& v);
 // Compact serialization.
 std::string Serialize(const boost::json::value& value);
 

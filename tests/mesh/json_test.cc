@@ -322,6 +322,8 @@ TEST(MeshJson, ParserRejectsBadInputCleanly) {
   EXPECT_FALSE(ParseJson("{").ok());
   EXPECT_FALSE(ParseJson("").ok());
   EXPECT_FALSE(ParseJson(std::string("{\"a\":\"\xff\xfe\"}")).ok());  // invalid UTF-8
+  EXPECT_EQ(ParseJson(R"({"ttl_ms":1e999})").status().code(), Code::kInvalidArgument);  // +inf
+  EXPECT_TRUE(ParseJson(R"({"x":-1.5e300})").ok());
   std::string deep(10000, '[');
   deep += std::string(10000, ']');
   auto d = ParseJson(deep);

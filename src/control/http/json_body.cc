@@ -1,5 +1,7 @@
 #include "control/http/json_body.h"
 
+#include "mesh/json.h"
+
 #include <boost/json/parser.hpp>
 #include <exception>
 #include <string>
@@ -35,7 +37,11 @@ Result<boost::json::value> ParseJsonBody(std::string_view body, size_t max_depth
                                  std::to_string(consumed),
                              kJsonHint);
     }
-    return parser.release();
+    boost::json::value v = parser.release();
+    // A number past the range of a double parses as ±infinity, which serializes as text that
+    // no JSON parser reads back: refuse it like any other malformed number.
+    POPULI_RETURN_IF_ERROR(mesh::RequireFiniteNumbers(v));
+    return v;
   } catch (const std::exception& e) {
     // Only allocation failure can throw here; report it without taking the process down.
     return Status(Code::kTooLarge, std::string("request body could not be parsed: ") + e.what(),
