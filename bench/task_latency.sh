@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Remote-execution latencies with real processes on loopback (issue: remote execution):
-#   1. submit → result for `true`: `vox populi submit -- true` wall time, N runs (p50 / p99).
-#      Includes starting the vox CLI process; the control plane runs with its own local worker.
+#   1. submit → result for `true`: `vox populi submit -- true` wall time, N runs (p50 / p99),
+#      which includes starting the vox CLI process; then the same over the HTTP API on one
+#      keep-alive connection (bench/api_latency.py). The control plane runs its own local worker.
 #   2. kill -9 → restart elsewhere: a `sleep` task on agent A, SIGKILL A, time until the task is
 #      running on agent B. Default liveness settings (heartbeat 2 s, down after 5) unless
 #      FAILOVER_ENV overrides them. Median of ROUNDS.
@@ -25,7 +26,8 @@ for _ in 1 2 3; do VOX_HOME=$work/a "$vox" populi submit -- true >/dev/null; don
 for _ in $(seq "$n"); do
   t0=$(ms); VOX_HOME=$work/a "$vox" populi submit -- true >/dev/null; echo $(( $(ms) - t0 )) >>"$work/lat"
 done
-echo "submit→result (true), $n runs: p50 $(pct 0.5 <"$work/lat") ms, p99 $(pct 0.99 <"$work/lat") ms"
+echo "submit→result (true) through the CLI, $n runs: p50 $(pct 0.5 <"$work/lat") ms, p99 $(pct 0.99 <"$work/lat") ms"
+python3 "$(dirname "$0")/api_latency.py" "$p" "$n"
 kill %1; wait %1 2>/dev/null || true
 
 # 2. failover
