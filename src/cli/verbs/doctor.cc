@@ -16,6 +16,7 @@
 #include <ostream>
 
 #include "cli/verb.h"
+#include "cli/verbs/mesh_view.h"
 #include "client/http_client.h"
 #include "config/config.h"
 #include "mesh/json.h"
@@ -31,11 +32,6 @@
 #include "util/clock.h"
 
 namespace populi::cli {
-
-// From peers.cc.
-std::unique_ptr<client::HttpClient> ControlClient(const config::Config& cfg, const std::string& url,
-                                                  bool with_token = true);
-Status ControlPlaneStatus(Status status);
 
 namespace {
 

@@ -13,6 +13,7 @@
 #include <sstream>
 
 #include "cli/verb.h"
+#include "cli/verbs/mesh_view.h"
 #include "client/http_client.h"
 #include "config/config.h"
 #include "mesh/json.h"
@@ -23,7 +24,7 @@ namespace populi::cli {
 
 namespace json = boost::json;
 
-// ---- shared with status.cc and doctor.cc ----
+// ---- shared with the other client verbs (cli/verbs/mesh_view.h) ----
 
 // A client of the control plane at `url` presenting this node's token (mesh.token, unless
 // `with_token` is false) and trusting mesh.tls.ca_path when set.

@@ -8,21 +8,13 @@
 
 #include "agent/identity.h"
 #include "cli/verb.h"
+#include "cli/verbs/mesh_view.h"
 #include "client/http_client.h"
 #include "config/config.h"
 #include "mesh/json.h"
 #include "mesh/types.h"
 
 namespace populi::cli {
-
-// From peers.cc.
-std::unique_ptr<client::HttpClient> ControlClient(const config::Config& cfg, const std::string& url,
-                                                  bool with_token = true);
-Result<std::vector<mesh::NodeRecord>> FetchNodes(client::HttpClient& http, int64_t* server_time_ms,
-                                                 int64_t* local_time_ms);
-uint64_t GpuFreeBytes(const mesh::GpuDevice& gpu);
-std::string GpuSummary(const std::vector<mesh::GpuDevice>& gpus);
-std::string Printable(std::string text);
 
 namespace {
 

@@ -13,22 +13,13 @@
 #include <vector>
 
 #include "cli/verb.h"
+#include "cli/verbs/mesh_view.h"
 #include "client/http_client.h"
 #include "config/config.h"
 #include "mesh/task.h"
 #include "util/status.h"
 
 namespace populi::cli {
-
-// ---- from peers.cc ----
-
-// A client of `url` presenting mesh.token (when `with_token`) and trusting mesh.tls.ca_path.
-std::unique_ptr<client::HttpClient> ControlClient(const config::Config& cfg, const std::string& url,
-                                                  bool with_token);
-// An unreachable control plane (kUnavailable, kTimeout) gets the CLI's hint; others pass through.
-Status ControlPlaneStatus(Status status);
-// `text` with control characters replaced by '?', safe to print from a remote record.
-std::string Printable(std::string text);
 
 // ---- requests ----
 
