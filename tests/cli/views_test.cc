@@ -15,25 +15,7 @@
 #include <string>
 #include <thread>
 
-// Run by hand (without ctest's $VOX_BIN), the binary is found in the build tree beside this test:
-// <build>/tests/cli/<test> → <build>/src/cli/vox.
-#ifndef VOX_BIN_AT_BUILD
-#include <climits>
-namespace populi::testing {
-inline const char* VoxInBuildTree() {
-  static const std::string path = [] {
-    char self[PATH_MAX] = {};
-    const ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
-    std::filesystem::path exe(std::string(self, n > 0 ? static_cast<size_t>(n) : 0));
-    return (exe.parent_path().parent_path().parent_path() / "src/cli/vox").string();
-  }();
-  return path.c_str();
-}
-}  // namespace populi::testing
-#define VOX_BIN_AT_BUILD ::populi::testing::VoxInBuildTree()
-#endif
-
-#include "cli/run_vox.h"
+#include "cli/serve_process.h"
 #include "client/http_client.h"
 #include "config/test_files.h"
 
@@ -45,79 +27,6 @@ using ::testing::HasSubstr;
 using ::testing::Not;
 
 constexpr char kAdminToken[] = "views-test-admin-token-0123456789abcdef";
-
-// A `vox populi serve --no-worker` in its own VOX_HOME, with the admin token in its user config.
-class ServeProcess {
- public:
-  explicit ServeProcess(const std::string& root, const std::string& extra_config = {})
-      : root_(root) {
-    std::filesystem::create_directories(root_ + "/ws");
-    std::filesystem::create_directories(root_ + "/scratch");
-    std::filesystem::create_directories(root_ + "/home");
-    WriteFile(root_ + "/home/config.toml",
-              std::string("[mesh]\ntoken = \"") + kAdminToken +
-                  "\"\n[mesh.auth]\nadmin_token = \"" + kAdminToken + "\"\n" + extra_config,
-              0600);
-    env_.cwd = root_ + "/ws";
-    env_.vars["HOME"] = root_ + "/user";
-    env_.vars["VOX_HOME"] = root_ + "/home";
-  }
-  ~ServeProcess() { Stop(); }
-
-  // Starts serve and waits for its `listening on URL` line. False when it did not come.
-  bool Start() {
-    int out[2];
-    if (pipe(out) != 0) return false;
-    pid_ = fork();
-    if (pid_ == 0) {
-      close(out[0]);
-      dup2(out[1], STDOUT_FILENO);
-      const int log = open((root_ + "/serve.log").c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-      dup2(log, STDERR_FILENO);
-      internal::ExecVox(env_, {"populi", "serve", "--bind", "127.0.0.1:0", "--no-worker"});
-    }
-    close(out[1]);
-    std::string line;
-    char c = 0;
-    while (read(out[0], &c, 1) == 1 && c != '\n') line += c;
-    close(out[0]);
-    const std::string prefix = "listening on ";
-    if (line.rfind(prefix, 0) != 0) return false;
-    url_ = line.substr(prefix.size());
-    return true;
-  }
-
-  // SIGTERM and wait; serve removes its control-url file on the way out.
-  void Stop() {
-    if (pid_ <= 0) return;
-    kill(pid_, SIGTERM);
-    internal::WaitExit(pid_);
-    pid_ = -1;
-  }
-
-  VoxRun Vox(const std::vector<std::string>& args,
-             const std::map<std::string, std::string>& vars = {}) const {
-    VoxEnv env = env_;
-    for (const auto& [k, v] : vars) env.vars[k] = v;
-    return RunVox(env, args, root_ + "/scratch");
-  }
-  VoxRun VoxOnTerminal(const std::vector<std::string>& args,
-                       const std::map<std::string, std::string>& vars = {}) const {
-    VoxEnv env = env_;
-    for (const auto& [k, v] : vars) env.vars[k] = v;
-    return RunVoxOnTerminal(env, args, root_ + "/scratch");
-  }
-
-  const std::string& url() const { return url_; }
-  pid_t pid() const { return pid_; }
-  const std::string& root() const { return root_; }
-
- private:
-  std::string root_;
-  VoxEnv env_;
-  pid_t pid_ = -1;
-  std::string url_;
-};
 
 json::object ParseObject(const std::string& text) {
   boost::system::error_code ec;
@@ -158,9 +67,10 @@ class ViewsTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
     dir_ = new TempDir();
-    serve_ = new ServeProcess(dir_->Sub("mesh"),
-                              "[mesh.control]\nheartbeat_secs = 1\nsuspect_after = 1\n"
-                              "down_after = 2\n");
+    ServeOptions options;
+    options.extra_config =
+        "[mesh.control]\nheartbeat_secs = 1\nsuspect_after = 1\ndown_after = 2\n";
+    serve_ = new ServeProcess(dir_->Sub("mesh"), kAdminToken, options);
     ASSERT_TRUE(serve_->Start());
     client::HttpClient http(serve_->url(), kAdminToken);
     const std::string gpu = R"({"name":"NVIDIA H100 80GB HBM3","vendor":"nvidia",
@@ -411,7 +321,7 @@ TEST_F(ViewsTest, DoctorFailsAFailedProbeWithItsHint) {
 }
 
 TEST_F(ViewsTest, AStoppedControlPlaneIsAFailedCheckForDoctorAndExit3ForStatusAndPeers) {
-  ServeProcess stopped(dir_->Sub("stopped"));
+  ServeProcess stopped(dir_->Sub("stopped"), kAdminToken);
   ASSERT_TRUE(stopped.Start());
   const std::string url = stopped.url();
   stopped.Stop();
