@@ -1,6 +1,7 @@
 #include "mesh/json.h"
 
 #include <cmath>
+#include <cstdint>
 
 #include "mesh/json_internal.h"
 
@@ -93,23 +94,32 @@ Result<json::value> ParseJson(std::string_view text, size_t max_depth) {
 
 Status RequireFiniteNumbers(const json::value& root) {
   // Iterative: depth is already bounded by the parser, but a wide document must not recurse.
-  std::vector<std::pair<const json::value*, std::string>> pending{{&root, ""}};
-  while (!pending.empty()) {
-    auto [v, path] = std::move(pending.back());
-    pending.pop_back();
-    if (v->is_double() && !std::isfinite(v->get_double())) {
+  // Each entry remembers its parent and key so the field path is built only for an error.
+  struct Entry {
+    const json::value* value;
+    size_t parent;         // index into `seen`; SIZE_MAX for the root
+    std::string_view key;  // object member name; empty for array elements
+    size_t index;          // array position
+  };
+  std::vector<Entry> seen{{&root, SIZE_MAX, {}, 0}};
+  for (size_t i = 0; i < seen.size(); ++i) {
+    const json::value* v = seen[i].value;
+    if (v->is_array()) {
+      const auto& arr = v->get_array();
+      for (size_t k = 0; k < arr.size(); ++k) seen.push_back({&arr[k], i, {}, k});
+    } else if (v->is_object()) {
+      for (const auto& kv : v->get_object()) seen.push_back({&kv.value(), i, kv.key(), 0});
+    } else if (v->is_double() && !std::isfinite(v->get_double())) {
+      std::string path;
+      for (size_t at = i; seen[at].parent != SIZE_MAX; at = seen[at].parent) {
+        const Entry& e = seen[at];
+        const bool in_array = seen[e.parent].value->is_array();
+        path = (in_array ? "[" + std::to_string(e.index) + "]" : "." + std::string(e.key)) + path;
+      }
+      if (!path.empty() && path[0] == '.') path.erase(0, 1);
       return InvalidArgument((path.empty() ? std::string("the body") : path) +
                                  ": number outside the range of a double",
                              "send numbers between -1.7e308 and 1.7e308");
-    }
-    if (v->is_array()) {
-      const auto& arr = v->get_array();
-      for (size_t i = 0; i < arr.size(); ++i)
-        pending.emplace_back(&arr[i], path + "[" + std::to_string(i) + "]");
-    } else if (v->is_object()) {
-      for (const auto& kv : v->get_object())
-        pending.emplace_back(
-            &kv.value(), path.empty() ? std::string(kv.key()) : path + "." + std::string(kv.key()));
     }
   }
   return Status::Ok();

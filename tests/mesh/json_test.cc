@@ -324,6 +324,9 @@ TEST(MeshJson, ParserRejectsBadInputCleanly) {
   EXPECT_FALSE(ParseJson(std::string("{\"a\":\"\xff\xfe\"}")).ok());  // invalid UTF-8
   EXPECT_EQ(ParseJson(R"({"ttl_ms":1e999})").status().code(), Code::kInvalidArgument);  // +inf
   EXPECT_TRUE(ParseJson(R"({"x":-1.5e300})").ok());
+  auto nested = ParseJson(R"({"a":[1,{"b":-1e999}]})");
+  EXPECT_NE(nested.status().message().find("a[1].b:"), std::string::npos)
+      << nested.status().message();
   std::string deep(10000, '[');
   deep += std::string(10000, ']');
   auto d = ParseJson(deep);
