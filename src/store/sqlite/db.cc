@@ -131,6 +131,11 @@ Result<Stmt> Db::Prepare(const std::string& sql) {
   return Stmt(db_, it->second);
 }
 
+Status Db::RunCached(const std::string& sql) {
+  POPULI_ASSIGN_OR_RETURN(Stmt stmt, Prepare(sql));
+  return stmt.Run();
+}
+
 Result<int64_t> Db::QueryInt(const std::string& sql) {
   POPULI_ASSIGN_OR_RETURN(Stmt stmt, Prepare(sql));
   POPULI_ASSIGN_OR_RETURN(bool row, stmt.Step());

@@ -63,6 +63,9 @@ class Db {
   Status Exec(std::string_view sql);
   // A cached prepared statement for `sql` (prepared on first use).
   Result<Stmt> Prepare(const std::string& sql);
+  // Runs one statement without results through the cache: for the transaction-control
+  // statements the writer runs on every write, where re-parsing would cost more than the write.
+  Status RunCached(const std::string& sql);
   // The first column of the first row of `sql` as an integer (0 when there is no row).
   Result<int64_t> QueryInt(const std::string& sql);
 

@@ -1,5 +1,7 @@
 #include "store/sqlite/sqlite_store.h"
 
+#include <pthread.h>
+
 #include <chrono>
 #include <condition_variable>
 #include <deque>
@@ -10,10 +12,12 @@
 #include <vector>
 
 #include "store/sqlite/check.h"
+#include "store/sqlite/checkpointer.h"
 #include "store/sqlite/db.h"
 #include "store/sqlite/dir_lock.h"
 #include "store/sqlite/queries.h"
 #include "store/sqlite/schema.h"
+#include "store/sqlite/wal_syncer.h"
 #include "store/sqlite/write_txn.h"
 
 namespace populi::store {
@@ -24,6 +28,12 @@ std::string SqliteDatabasePath(const std::string& directory) {
 
 namespace sqlite {
 namespace {
+
+// Full durability with the flush overlapped: the writer commits with synchronous=NORMAL and a
+// WalSyncer flushes the log before any caller is completed (see wal_syncer.h).
+bool OverlapsFlush(const SqliteOptions& options) {
+  return options.durability == Durability::kFull && options.overlap_flush;
+}
 
 Status Closed() {
   return Unavailable("the store is closed", "the server is shutting down");
@@ -44,13 +54,16 @@ Status RunGuarded(const WriteFn& fn, WriteTxn& txn) {
 class SqliteStore final : public MeshStore {
  public:
   SqliteStore(SqliteOptions options, std::string db_path, std::unique_ptr<DirLock> lock,
-              std::unique_ptr<Db> writer, std::vector<std::unique_ptr<Db>> readers)
+              std::unique_ptr<Db> writer, std::unique_ptr<Checkpointer> checkpointer,
+              std::vector<std::unique_ptr<Db>> readers)
       : options_(std::move(options)),
         db_path_(std::move(db_path)),
         lock_(std::move(lock)),
         writer_(std::move(writer)),
+        checkpointer_(std::move(checkpointer)),
         readers_(std::move(readers)) {
     for (auto& reader : readers_) idle_readers_.push_back(reader.get());
+    if (OverlapsFlush(options_)) syncer_ = std::make_unique<WalSyncer>(db_path_ + "-wal");
     writer_thread_ = std::thread([this] { WriterLoop(); });
   }
 
@@ -146,6 +159,11 @@ class SqliteStore final : public MeshStore {
       queue_cv_.notify_all();
     }
     if (writer_thread_.joinable()) writer_thread_.join();
+    syncer_.reset();  // flushes and completes the last batches
+    if (checkpointer_) {
+      sqlite3_wal_hook(writer_->raw(), nullptr, nullptr);
+      checkpointer_.reset();
+    }
     {
       std::unique_lock<std::mutex> guard(readers_mu_);
       closed_ = true;
@@ -184,6 +202,7 @@ class SqliteStore final : public MeshStore {
   }
 
   void WriterLoop() {
+    pthread_setname_np(pthread_self(), "store-writer");  // shown by top -H and perf
     while (true) {
       std::vector<PendingWrite> batch;
       {
@@ -196,7 +215,16 @@ class SqliteStore final : public MeshStore {
           queue_.pop_front();
         }
       }
-      std::vector<Status> results = RunBatch(batch);
+      Status failed = syncer_ ? syncer_->failure() : Status::Ok();
+      std::vector<Status> results =
+          failed.ok() ? RunBatch(batch) : std::vector<Status>(batch.size(), failed);
+      if (syncer_) {
+        std::vector<WalSyncer::Completion> dones;
+        dones.reserve(batch.size());
+        for (PendingWrite& write : batch) dones.push_back(std::move(write.done));
+        syncer_->Enqueue(std::move(dones), std::move(results));
+        continue;
+      }
       for (size_t i = 0; i < batch.size(); ++i) batch[i].done(std::move(results[i]));
     }
   }
@@ -212,7 +240,7 @@ class SqliteStore final : public MeshStore {
     Db& db = *writer_;
     SqliteWriteTxn txn(db);
     while (!todo.empty()) {
-      Status begin = db.Exec("BEGIN IMMEDIATE");
+      Status begin = db.RunCached("BEGIN IMMEDIATE");
       if (!begin.ok()) {
         for (size_t i : todo) results[i] = begin;
         return results;
@@ -225,7 +253,7 @@ class SqliteStore final : public MeshStore {
           retry.push_back(i);
           continue;
         }
-        Status status = db.Exec("SAVEPOINT write_fn");
+        Status status = db.RunCached("SAVEPOINT write_fn");
         if (status.ok()) status = RunGuarded(batch[i].fn, txn);
         if (db.AutoCommit()) {
           results[i] = status.ok() ? Internal("transaction ended inside a write") : status;
@@ -234,10 +262,10 @@ class SqliteStore final : public MeshStore {
           continue;
         }
         if (status.ok()) {
-          status = db.Exec("RELEASE write_fn");
+          status = db.RunCached("RELEASE write_fn");
         } else {
-          (void)db.Exec("ROLLBACK TO write_fn");
-          (void)db.Exec("RELEASE write_fn");
+          (void)db.RunCached("ROLLBACK TO write_fn");
+          (void)db.RunCached("RELEASE write_fn");
         }
         results[i] = std::move(status);
       }
@@ -245,7 +273,7 @@ class SqliteStore final : public MeshStore {
         todo = std::move(retry);
         continue;
       }
-      Status commit = db.Exec("COMMIT");
+      Status commit = db.RunCached("COMMIT");
       if (!commit.ok()) {
         if (!db.AutoCommit()) (void)db.Exec("ROLLBACK");
         for (size_t i : todo) {
@@ -261,12 +289,14 @@ class SqliteStore final : public MeshStore {
   const std::string db_path_;
   std::unique_ptr<DirLock> lock_;
   std::unique_ptr<Db> writer_;
+  std::unique_ptr<Checkpointer> checkpointer_;
 
   std::mutex queue_mu_;
   std::condition_variable queue_cv_;
   std::deque<PendingWrite> queue_;
   bool stopping_ = false;
   std::thread writer_thread_;
+  std::unique_ptr<WalSyncer> syncer_;  // set when commits are flushed off the writer thread
 
   std::mutex readers_mu_;
   std::condition_variable readers_cv_;
@@ -289,9 +319,9 @@ Status ConfigureWriter(Db& db, const SqliteOptions& options) {
                   "put the store on a local file system that supports shared memory");
   }
   POPULI_RETURN_IF_ERROR(mode.Run());
-  POPULI_RETURN_IF_ERROR(db.Exec(options.durability == Durability::kFull
-                                     ? "PRAGMA synchronous=FULL"
-                                     : "PRAGMA synchronous=NORMAL"));
+  const bool sync_each_commit = options.durability == Durability::kFull && !OverlapsFlush(options);
+  POPULI_RETURN_IF_ERROR(
+      db.Exec(sync_each_commit ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL"));
   if (options.max_size_bytes > 0) {
     POPULI_ASSIGN_OR_RETURN(int64_t page_size, db.QueryInt("PRAGMA page_size"));
     const int64_t pages = std::max<int64_t>(options.max_size_bytes / page_size, 1);
@@ -308,8 +338,9 @@ Result<std::unique_ptr<MeshStore>> OpenSqliteStore(const SqliteOptions& options)
   if (options.directory.empty()) {
     return InvalidArgument("store directory is empty", "set --data-dir or [mesh] data_dir");
   }
-  if (options.reader_pool_size < 1 || options.max_batch < 1) {
-    return InvalidArgument("store reader_pool_size and max_batch must be at least 1");
+  if (options.reader_pool_size < 1 || options.max_batch < 1 || options.checkpoint_frames < 1) {
+    return InvalidArgument(
+        "store reader_pool_size, max_batch and checkpoint_frames must be at least 1");
   }
   std::error_code ec;
   std::filesystem::create_directories(options.directory, ec);
@@ -328,14 +359,20 @@ Result<std::unique_ptr<MeshStore>> OpenSqliteStore(const SqliteOptions& options)
                           Db::Open(db_path, true, false, options.busy_timeout_ms));
   POPULI_RETURN_IF_ERROR(sqlite::ConfigureWriter(*writer, options).WithContext("open store"));
   POPULI_RETURN_IF_ERROR(sqlite::Migrate(*writer, db_path, sqlite::WallClockMs()));
+  POPULI_ASSIGN_OR_RETURN(std::unique_ptr<Db> checkpoint_db,
+                          Db::Open(db_path, false, false, options.busy_timeout_ms));
+  auto checkpointer =
+      std::make_unique<sqlite::Checkpointer>(std::move(checkpoint_db), options.checkpoint_frames);
+  checkpointer->Install(*writer);
   std::vector<std::unique_ptr<Db>> readers;
   for (int i = 0; i < options.reader_pool_size; ++i) {
     POPULI_ASSIGN_OR_RETURN(std::unique_ptr<Db> reader,
                             Db::Open(db_path, false, true, options.busy_timeout_ms));
     readers.push_back(std::move(reader));
   }
-  return std::unique_ptr<MeshStore>(new sqlite::SqliteStore(options, db_path, std::move(lock),
-                                                            std::move(writer), std::move(readers)));
+  return std::unique_ptr<MeshStore>(
+      new sqlite::SqliteStore(options, db_path, std::move(lock), std::move(writer),
+                              std::move(checkpointer), std::move(readers)));
 }
 
 }  // namespace populi::store

@@ -29,11 +29,18 @@ struct SqliteOptions {
   // kFull: synchronous=FULL (every acknowledged write survives power loss).
   // kBuffered: synchronous=NORMAL (survives a process crash; power loss may lose recent writes).
   Durability durability = Durability::kFull;
+  // With kFull: flush the write-ahead log on a separate thread while the writer runs the next
+  // batch (callers are still completed only once their commit is on disk). false flushes inside
+  // every COMMIT (synchronous=FULL): only for comparison in benchmarks.
+  bool overlap_flush = true;
   int busy_timeout_ms = 5'000;  // how long a connection waits on a lock held by a checkpoint
   int reader_pool_size = 4;     // read-only connections; readers beyond this wait for one
   // Most Write() calls committed in one transaction. 1 turns group commit off (one transaction
   // per write): only for comparison in benchmarks.
   int max_batch = 512;
+  // Log length (4 KiB frames) past which a background thread copies the log into the database;
+  // the writer itself never checkpoints.
+  int checkpoint_frames = 1000;
   // Cap on the database size (0 = none). Writes past it fail with kStoreFull.
   int64_t max_size_bytes = 0;
 };

@@ -1,0 +1,71 @@
+#include "store/sqlite/checkpointer.h"
+
+#include <pthread.h>
+
+namespace populi::store::sqlite {
+
+Checkpointer::Checkpointer(std::unique_ptr<Db> own, int threshold_frames)
+    : db_(std::move(own)), threshold_frames_(threshold_frames) {
+  // A connection learns that the database is in WAL mode when it first reads it; until then a
+  // checkpoint through it does nothing (and reports a log of -1 frames).
+  (void)db_->QueryInt("SELECT count(*) FROM sqlite_master");
+  thread_ = std::thread([this] { Loop(); });
+}
+
+Checkpointer::~Checkpointer() {
+  {
+    std::lock_guard<std::mutex> guard(mu_);
+    stopping_ = true;
+  }
+  cv_.notify_all();
+  thread_.join();
+  db_.reset();
+}
+
+void Checkpointer::Install(Db& writer) {
+  sqlite3_wal_hook(writer.raw(), &Checkpointer::OnCommit, this);
+}
+
+int64_t Checkpointer::checkpoints() const {
+  std::lock_guard<std::mutex> guard(mu_);
+  return checkpoints_;
+}
+
+// Runs on the writer thread after every commit: only records the log size and wakes the thread.
+int Checkpointer::OnCommit(void* self, sqlite3*, const char*, int frames) {
+  auto* cp = static_cast<Checkpointer*>(self);
+  if (frames < cp->threshold_frames_) return SQLITE_OK;
+  bool wake = false;
+  {
+    std::lock_guard<std::mutex> guard(cp->mu_);
+    wake = !cp->requested_;
+    cp->requested_ = true;
+  }
+  if (wake) cp->cv_.notify_one();
+  return SQLITE_OK;
+}
+
+void Checkpointer::Loop() {
+  pthread_setname_np(pthread_self(), "store-ckpt");
+  for (;;) {
+    {
+      std::unique_lock<std::mutex> guard(mu_);
+      cv_.wait(guard, [this] { return stopping_ || requested_; });
+      if (stopping_) return;
+      requested_ = false;  // a commit that still leaves the log long asks again
+    }
+    int log_frames = 0;
+    int copied = 0;
+    sqlite3_wal_checkpoint_v2(db_->raw(), nullptr, SQLITE_CHECKPOINT_PASSIVE, &log_frames, &copied);
+    // The writer resets the log only when one of its transactions starts with every frame copied,
+    // which a checkpoint racing the next commit never leaves it; RESTART waits for that moment.
+    if (log_frames > 4 * threshold_frames_) {
+      sqlite3_wal_checkpoint_v2(db_->raw(), nullptr, SQLITE_CHECKPOINT_RESTART, &log_frames,
+                                &copied);
+    }
+    std::lock_guard<std::mutex> guard(mu_);
+    ++checkpoints_;
+  }
+}
+
+}  // namespace populi::store::sqlite
