@@ -29,12 +29,14 @@ int main(int argc, char** argv) {
   health.pattern = "/health";
   health.name = "health";
   health.handler = [](Request&) { return JsonResponse(R"({"status":"ok"})"); };
+  health.runs_inline = true;
   router.Add(health);
   Route version;
   version.pattern = "/v1/populi/version";
   version.name = "version";
   version.roles = {Role::kReadOnly};
   version.handler = [](Request&) { return JsonResponse(R"({"wire":"1"})"); };
+  version.runs_inline = true;
   router.Add(version);
   auto auth = Authenticator::Open();
   auto server = Server::Start(options, router, *auth, logger);

@@ -116,14 +116,25 @@ TEST_F(ServerBasicTest, BodyOverRouteLimitIs413BeforeBodyIsRead) {
   ExpectStillServing();
 }
 
-TEST_F(ServerBasicTest, ChunkedBodyOverLimitIs413) {
-  RawSocket raw(server_->port());
+TEST_F(ServerBasicTest, ChunkedBodiesAre411BeforeAnyChunkIsParsed) {
   std::string chunk(800, 'y');
-  raw.Send(
+  const std::vector<std::string> chunked = {
+      "POST /v1/populi/items HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n320\r\n" +
+          chunk + "\r\n0\r\n\r\n",
+      // An invalid chunk size: refused for being chunked, not parsed into a 400.
       "POST /v1/populi/items HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
-      "320\r\n" +
-      chunk + "\r\n320\r\n" + chunk + "\r\n0\r\n\r\n");
-  EXPECT_EQ(StatusOf(raw.ReadResponse()), 413);
+      "zz\r\nabc\r\n0\r\n\r\n",
+  };
+  for (const std::string& request : chunked) {
+    RawSocket raw(server_->port());
+    ASSERT_TRUE(raw.connected());
+    raw.Send(request);
+    std::string response = raw.ReadResponse();
+    EXPECT_EQ(StatusOf(response), 411) << response;
+    EXPECT_NE(response.find("chunked request bodies are not accepted"), std::string::npos);
+    EXPECT_NE(response.find("Content-Length"), std::string::npos) << "the hint names the fix";
+  }
+  ExpectStillServing();
 }
 
 TEST_F(ServerBasicTest, OversizedHeaderIs431) {
@@ -136,13 +147,11 @@ TEST_F(ServerBasicTest, OversizedHeaderIs431) {
 
 TEST_F(ServerBasicTest, MalformedRequestsGetClean400AndServerKeepsServing) {
   const std::vector<std::string> garbage = {
-      "G@T /health HTTP/1.1\r\nHost: x\r\n\r\n",       // bad method token
-      "this is not http\r\n\r\n",                      // garbage request line
-      "GET /health HTTP/9.9\r\nHost: x\r\n\r\n",       // bad version
-      "GET /health HTTP/1.1\r\nBad Header\r\n\r\n",    // field without colon
-      "POST /v1/populi/items HTTP/1.1\r\nHost: x\r\n"  // invalid chunk size
-      "Transfer-Encoding: chunked\r\n\r\nzz\r\nabc\r\n0\r\n\r\n",
-      "GET health HTTP/1.1\r\nHost: x\r\n\r\n",  // not origin-form
+      "G@T /health HTTP/1.1\r\nHost: x\r\n\r\n",     // bad method token
+      "this is not http\r\n\r\n",                    // garbage request line
+      "GET /health HTTP/9.9\r\nHost: x\r\n\r\n",     // bad version
+      "GET /health HTTP/1.1\r\nBad Header\r\n\r\n",  // field without colon
+      "GET health HTTP/1.1\r\nHost: x\r\n\r\n",      // not origin-form
   };
   for (const std::string& request : garbage) {
     RawSocket raw(server_->port());

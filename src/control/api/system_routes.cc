@@ -6,19 +6,27 @@
 namespace populi::control {
 namespace json = boost::json;
 void AddSystemRoutes(http::Router& router, ApiContext& ctx) {
-  router.Add({http::Method::kGet, "/health", {}, 0, "health", [&ctx](http::Request&) {
+  // Neither touches the store: both answer on the I/O thread (runs_inline).
+  router.Add({http::Method::kGet,
+              "/health",
+              {},
+              0,
+              "health",
+              [&ctx](http::Request&) {
                 json::object o{{"status", "ok"}, {"version", ctx.options.version}};
                 return Json(o);
-              }});
+              },
+              /*runs_inline=*/true});
 
-  router.Add(
-      {http::Method::kGet, "/v1/populi/version", AnyRole(), 0, "version", [&ctx](http::Request&) {
-         json::object o{{"version", ctx.options.version},
-                        {"wire_version", ctx.options.wire_version},
-                        {"api", "v1"}};
-         if (!ctx.options.scope_id.empty()) o["scope_id"] = ctx.options.scope_id;
-         return Json(o);
-       }});
+  router.Add({http::Method::kGet, "/v1/populi/version", AnyRole(), 0, "version",
+              [&ctx](http::Request&) {
+                json::object o{{"version", ctx.options.version},
+                               {"wire_version", ctx.options.wire_version},
+                               {"api", "v1"}};
+                if (!ctx.options.scope_id.empty()) o["scope_id"] = ctx.options.scope_id;
+                return Json(o);
+              },
+              /*runs_inline=*/true});
 
   router.Add({http::Method::kGet, "/v1/populi/events", AnyRole(), 0, "events.list",
               [&ctx](http::Request& req) {

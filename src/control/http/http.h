@@ -111,6 +111,10 @@ struct Route {
   size_t max_body_bytes = 64 * 1024;
   std::string name;  // stable id for logs/metrics/openapi ("tasks.get")
   Handler handler;
+  // The handler never blocks (no store access, no waiting): it runs on the I/O thread that read
+  // the request instead of hopping to the handler pool and back. Liveness probes stay answered
+  // while every pool thread is busy, and cost no thread switches.
+  bool runs_inline = false;
 };
 
 // Routes by method and path pattern. Registration happens before the server starts.
