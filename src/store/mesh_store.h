@@ -193,7 +193,8 @@ class MeshStore {
   // Runs fn in a transaction; blocks until it committed (or rolled back). Thread-safe.
   virtual Status Write(WriteFn fn) = 0;
   // Asynchronous form: `done` runs on a store thread once the write is durable (or failed). Keep
-  // it short: post the continuation elsewhere.
+  // it short and post the continuation elsewhere; never call Write() from it (that thread would
+  // wait for itself).
   virtual void SubmitWrite(WriteFn fn, std::function<void(Status)> done) = 0;
 
   // Reads (committed state only; thread-safe; never wait for the writer).
