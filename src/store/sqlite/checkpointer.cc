@@ -2,6 +2,8 @@
 
 #include <pthread.h>
 
+#include <chrono>
+
 namespace populi::store::sqlite {
 
 Checkpointer::Checkpointer(std::unique_ptr<Db> own, int threshold_frames)
@@ -9,6 +11,7 @@ Checkpointer::Checkpointer(std::unique_ptr<Db> own, int threshold_frames)
   // A connection learns that the database is in WAL mode when it first reads it; until then a
   // checkpoint through it does nothing (and reports a log of -1 frames).
   (void)db_->QueryInt("SELECT count(*) FROM sqlite_master");
+  sqlite3_busy_timeout(db_->raw(), kRestartWaitMs);
   thread_ = std::thread([this] { Loop(); });
 }
 
@@ -59,9 +62,15 @@ void Checkpointer::Loop() {
     sqlite3_wal_checkpoint_v2(db_->raw(), nullptr, SQLITE_CHECKPOINT_PASSIVE, &log_frames, &copied);
     // The writer resets the log only when one of its transactions starts with every frame copied,
     // which a checkpoint racing the next commit never leaves it; RESTART waits for that moment.
-    if (log_frames > 4 * threshold_frames_) {
-      sqlite3_wal_checkpoint_v2(db_->raw(), nullptr, SQLITE_CHECKPOINT_RESTART, &log_frames,
-                                &copied);
+    // While it waits, new writes wait too: the wait is capped (kRestartWaitMs), and after a
+    // RESTART that timed out on a long reader the next one waits kRestartBackoff, so a reader
+    // holding a snapshot for seconds costs the writer one short stall per backoff, not a stall
+    // per commit.
+    const auto now = std::chrono::steady_clock::now();
+    if (log_frames > 4 * threshold_frames_ && now >= next_restart_) {
+      const int rc = sqlite3_wal_checkpoint_v2(db_->raw(), nullptr, SQLITE_CHECKPOINT_RESTART,
+                                               &log_frames, &copied);
+      if (rc == SQLITE_BUSY) next_restart_ = now + kRestartBackoff;
     }
     std::lock_guard<std::mutex> guard(mu_);
     ++checkpoints_;

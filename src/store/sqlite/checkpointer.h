@@ -7,10 +7,12 @@
 // PASSIVE (they never block the writer or readers). SQLite reuses the log from its start only when
 // a write transaction begins with every frame already copied, which a checkpoint racing the next
 // commit never leaves it; so once the log passes 4 × the threshold, a RESTART checkpoint waits for
-// the writer's current batch and for readers (up to the busy timeout), copies the remainder and
-// lets the next transaction start the log over: the log stays bounded.
+// the writer's current batch and for readers (at most kRestartWaitMs, since new writes wait with
+// it), copies the remainder and lets the next transaction start the log over: the log stays
+// bounded. A RESTART that timed out on a long reader is not retried for kRestartBackoff.
 #pragma once
 
+#include <chrono>
 #include <condition_variable>
 #include <memory>
 #include <mutex>
@@ -38,8 +40,12 @@ class Checkpointer {
   static int OnCommit(void* self, sqlite3* db, const char* schema, int frames);
   void Loop();
 
+  static constexpr int kRestartWaitMs = 50;
+  static constexpr std::chrono::seconds kRestartBackoff{1};
+
   std::unique_ptr<Db> db_;
   const int threshold_frames_;
+  std::chrono::steady_clock::time_point next_restart_{};  // used by the thread only
   mutable std::mutex mu_;
   std::condition_variable cv_;
   bool requested_ = false;  // a commit left the log over the threshold since the last run
