@@ -82,8 +82,9 @@ const Row kRows[] = {
     {"mesh.store.path", "Data directory (store, control-url, node key); empty: <VOX_HOME>/populi",
      "", Type::kString},
     {"mesh.store.durability",
-     "full: fsync every commit; buffered: faster, may lose the last commits on power loss", "full",
-     Type::kString, false, INT64_MIN, INT64_MAX, "full|buffered"},
+     "full: a write is acknowledged only once the log holding it is flushed (fdatasync); buffered: "
+     "faster, may lose the last commits on power loss",
+     "full", Type::kString, false, INT64_MIN, INT64_MAX, "full|buffered"},
     {"mesh.store.retention", "How long finished work, events and dead letters are kept", "7d",
      Type::kDurationSecs, false, 60, 3650 * kDay},
     {"mesh.probe.order", "Hardware probes to run, in order", "hwloc,nvml,linux_drm,vulkan",
