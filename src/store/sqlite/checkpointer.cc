@@ -29,11 +29,6 @@ void Checkpointer::Install(Db& writer) {
   sqlite3_wal_hook(writer.raw(), &Checkpointer::OnCommit, this);
 }
 
-int64_t Checkpointer::checkpoints() const {
-  std::lock_guard<std::mutex> guard(mu_);
-  return checkpoints_;
-}
-
 // Runs on the writer thread after every commit: only records the log size and wakes the thread.
 int Checkpointer::OnCommit(void* self, sqlite3*, const char*, int frames) {
   auto* cp = static_cast<Checkpointer*>(self);
@@ -72,8 +67,6 @@ void Checkpointer::Loop() {
                                                &log_frames, &copied);
       if (rc == SQLITE_BUSY) next_restart_ = now + kRestartBackoff;
     }
-    std::lock_guard<std::mutex> guard(mu_);
-    ++checkpoints_;
   }
 }
 

@@ -34,8 +34,6 @@ class Checkpointer {
   // Routes `writer`'s post-commit hook here. Call once, before the writer's first commit.
   void Install(Db& writer);
 
-  int64_t checkpoints() const;
-
  private:
   static int OnCommit(void* self, sqlite3* db, const char* schema, int frames);
   void Loop();
@@ -46,11 +44,10 @@ class Checkpointer {
   std::unique_ptr<Db> db_;
   const int threshold_frames_;
   std::chrono::steady_clock::time_point next_restart_{};  // used by the thread only
-  mutable std::mutex mu_;
+  std::mutex mu_;
   std::condition_variable cv_;
   bool requested_ = false;  // a commit left the log over the threshold since the last run
   bool stopping_ = false;
-  int64_t checkpoints_ = 0;
   std::thread thread_;
 };
 

@@ -159,11 +159,9 @@ class SqliteStore final : public MeshStore {
       queue_cv_.notify_all();
     }
     if (writer_thread_.joinable()) writer_thread_.join();
-    syncer_.reset();  // flushes and completes the last batches
-    if (checkpointer_) {
-      sqlite3_wal_hook(writer_->raw(), nullptr, nullptr);
-      checkpointer_.reset();
-    }
+    syncer_.reset();                                     // flushes and completes the last batches
+    sqlite3_wal_hook(writer_->raw(), nullptr, nullptr);  // before the checkpointer goes
+    checkpointer_.reset();
     {
       std::unique_lock<std::mutex> guard(readers_mu_);
       closed_ = true;
