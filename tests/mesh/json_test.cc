@@ -336,5 +336,52 @@ TEST(MeshJson, ParserRejectsBadInputCleanly) {
   EXPECT_TRUE(ParseJson(R"({"a":[[[1]]]})").ok());
 }
 
+// The request-body cases: every route handler parses its body with ParseJson (DecodeBody).
+TEST(MeshJson, ParsesARequestBodyObject) {
+  auto parsed = ParseJson(R"({"a":[1,2,{"b":"c"}],"n":null})");
+  ASSERT_TRUE(parsed.ok()) << parsed.status().ToString();
+  EXPECT_EQ(parsed->at("a").as_array().size(), 3u);
+  EXPECT_EQ(parsed->at("a").as_array()[2].at("b").as_string(), "c");
+  auto spaced = ParseJson(" \n {\"a\":1} \n");
+  ASSERT_TRUE(spaced.ok()) << spaced.status().ToString();
+  EXPECT_EQ(spaced->at("a").as_int64(), 1);
+}
+
+TEST(MeshJson, RejectsEmptyMalformedAndTruncatedBodiesWithAHint) {
+  for (const char* bad : {"", "{", "{\"a\":}", "[1,2", "nul", "{'a':1}", "[1,]", "{\"a\":1} x",
+                          "{} {}", "/* c */ {}"}) {
+    auto parsed = ParseJson(bad);
+    ASSERT_FALSE(parsed.ok()) << bad;
+    EXPECT_EQ(parsed.status().code(), Code::kInvalidArgument) << bad;
+    EXPECT_NE(parsed.status().message().find("not valid JSON"), std::string::npos) << bad;
+    EXPECT_FALSE(parsed.status().hint().empty()) << bad;
+  }
+}
+
+TEST(MeshJson, RefusesDeepNestingByDepthNotRecursionAndTheLimitIsExact) {
+  std::string deep(10'000, '[');
+  deep += std::string(10'000, ']');
+  auto parsed = ParseJson(deep);
+  ASSERT_FALSE(parsed.ok());
+  EXPECT_NE(parsed.status().hint().find("at most 32 levels"), std::string::npos)
+      << parsed.status().hint();
+  auto nest = [](int depth) { return std::string(depth, '[') + std::string(depth, ']'); };
+  EXPECT_TRUE(ParseJson(nest(32)).ok());
+  EXPECT_FALSE(ParseJson(nest(33)).ok());
+  EXPECT_TRUE(ParseJson(nest(3), 3).ok());
+  EXPECT_FALSE(ParseJson(nest(4), 3).ok());
+}
+
+// Found by fuzz_json_body: "6132E589999999" parsed as +infinity, which serializes as text no
+// parser reads back. Such numbers are malformed input, refused before any handler sees them.
+TEST(MeshJson, RejectsNumbersOutsideTheRangeOfADouble) {
+  for (const char* body : {"6132E589999999", R"({"ttl_ms":1e999})", R"([1,[2,-1e400]])"}) {
+    auto parsed = ParseJson(body);
+    ASSERT_FALSE(parsed.ok()) << body;
+    EXPECT_EQ(parsed.status().code(), Code::kInvalidArgument) << body;
+  }
+  EXPECT_TRUE(ParseJson(R"({"big":1.7e308,"small":-1e-400})").ok());
+}
+
 }  // namespace
 }  // namespace populi::mesh

@@ -1,7 +1,6 @@
 # Sources of populi::http, included from src/control/CMakeLists.txt. Beast/Asio headers are
 # precompiled for the server TUs only; every other TU here stays free of Asio.
 target_sources(populi_http PRIVATE
-  ${CMAKE_CURRENT_LIST_DIR}/json_body.cc
   ${CMAKE_CURRENT_LIST_DIR}/router.cc
   ${CMAKE_CURRENT_LIST_DIR}/response.cc)
 target_link_libraries(populi_http PUBLIC spdlog::spdlog)
@@ -14,7 +13,7 @@ target_sources(populi_http PRIVATE
 target_precompile_headers(populi_http PRIVATE
   "$<$<COMPILE_LANGUAGE:CXX>:${CMAKE_CURRENT_LIST_DIR}/server_pch.h>")
 set_source_files_properties(
-  ${CMAKE_CURRENT_LIST_DIR}/json_body.cc ${CMAKE_CURRENT_LIST_DIR}/router.cc
-  ${CMAKE_CURRENT_LIST_DIR}/response.cc ${CMAKE_CURRENT_LIST_DIR}/auth.cc
+  ${CMAKE_CURRENT_LIST_DIR}/router.cc ${CMAKE_CURRENT_LIST_DIR}/response.cc
+  ${CMAKE_CURRENT_LIST_DIR}/auth.cc
   ${CMAKE_CURRENT_LIST_DIR}/rate_limit.cc ${CMAKE_SOURCE_DIR}/src/control/http/placeholder.cc
   PROPERTIES SKIP_PRECOMPILE_HEADERS ON)
