@@ -1,7 +1,5 @@
 #include "client/http_client.h"
 
-#include <curl/curl.h>
-
 #include <algorithm>
 #include <boost/json/parse.hpp>
 #include <boost/json/value.hpp>
@@ -9,7 +7,7 @@
 #include <chrono>
 #include <thread>
 
-#include "client/internal.h"
+#include "client/connection.h"
 #include "util/random.h"
 
 namespace populi::client {
@@ -20,16 +18,6 @@ bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
            return std::tolower(static_cast<unsigned char>(x)) ==
                   std::tolower(static_cast<unsigned char>(y));
          });
-}
-
-size_t AppendBody(char* data, size_t size, size_t count, void* user) {
-  static_cast<std::string*>(user)->append(data, size * count);
-  return size * count;
-}
-
-size_t CollectHeader(char* data, size_t size, size_t count, void* user) {
-  internal::ParseHeaderLine(std::string_view(data, size * count), static_cast<HeaderList*>(user));
-  return size * count;
 }
 
 Code CodeFromName(std::string_view name) {
@@ -85,57 +73,6 @@ bool IsRetryable(const Result<ClientResponse>& result) {
 
 }  // namespace
 
-namespace internal {
-
-void EnsureCurlInitialized() {
-  static const bool initialized = [] {
-    return curl_global_init(CURL_GLOBAL_DEFAULT) == CURLE_OK;
-  }();
-  (void)initialized;
-}
-
-void ParseHeaderLine(std::string_view line, HeaderList* headers) {
-  while (!line.empty() && (line.back() == '\r' || line.back() == '\n')) line.remove_suffix(1);
-  if (line.starts_with("HTTP/")) {
-    headers->clear();  // a new response (after 100 Continue or a redirect) starts over
-    return;
-  }
-  size_t colon = line.find(':');
-  if (colon == std::string_view::npos) return;
-  std::string name(line.substr(0, colon));
-  std::transform(name.begin(), name.end(), name.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  std::string_view value = line.substr(colon + 1);
-  while (!value.empty() && value.front() == ' ') value.remove_prefix(1);
-  headers->emplace_back(std::move(name), std::string(value));
-}
-
-Status TransportError(int curl_code, const std::string& url, const char* detail) {
-  const auto code = static_cast<CURLcode>(curl_code);
-  const std::string what =
-      detail != nullptr && detail[0] != '\0' ? detail : curl_easy_strerror(code);
-  switch (code) {
-    case CURLE_OPERATION_TIMEDOUT:
-      return Status(Code::kTimeout, "request to " + url + " timed out: " + what,
-                    "retry; if it persists check the control plane's load and the network");
-    case CURLE_SSL_CONNECT_ERROR:
-    case CURLE_PEER_FAILED_VERIFICATION:
-    case CURLE_SSL_CACERT_BADFILE:
-      return Unavailable("TLS with the control plane at " + url + " failed: " + what,
-                         "check the CA file for the mesh certificate and the URL's host name");
-    case CURLE_URL_MALFORMAT:
-    case CURLE_UNSUPPORTED_PROTOCOL:
-      return InvalidArgument("control plane URL " + url + " is not valid: " + what,
-                             "use http://HOST:PORT or https://HOST:PORT");
-    default:
-      return Unavailable("control plane unreachable at " + url + ": " + what,
-                         "start it with `vox populi serve`, or check the mesh URL "
-                         "(--url or mesh.url in ~/.vox/config.toml)");
-  }
-}
-
-}  // namespace internal
-
 std::string_view ClientResponse::Header(std::string_view name) const {
   for (const auto& [key, value] : headers) {
     if (EqualsIgnoreCase(key, name)) return value;
@@ -146,65 +83,34 @@ std::string_view ClientResponse::Header(std::string_view name) const {
 HttpClient::HttpClient(std::string base_url, std::string token)
     : base_url_(std::move(base_url)), token_(std::move(token)) {
   while (!base_url_.empty() && base_url_.back() == '/') base_url_.pop_back();
-  internal::EnsureCurlInitialized();
-  curl_ = curl_easy_init();
 }
 
-HttpClient::~HttpClient() {
-  if (curl_ != nullptr) curl_easy_cleanup(static_cast<CURL*>(curl_));
+HttpClient::~HttpClient() = default;
+
+void HttpClient::set_tls_ca_file(std::string path) {
+  std::lock_guard lock(mu_);
+  ca_file_ = std::move(path);
+  connection_.reset();  // the next call verifies against the new file
 }
 
-void* HttpClient::PrepareHeaders(void* handle, const HeaderList& headers, bool has_body) const {
-  CURL* curl = static_cast<CURL*>(handle);
-  curl_slist* list = nullptr;
+HeaderList HttpClient::BuildHeaders(const HeaderList& extra, bool has_body) const {
+  HeaderList headers;
+  headers.reserve(extra.size() + 3);
   // The one place the client spells the credential header (matches control/http/auth.h).
-  if (!token_.empty()) list = curl_slist_append(list, ("Authorization: Bearer " + token_).c_str());
-  if (!node_id_.empty()) list = curl_slist_append(list, ("x-vox-node-id: " + node_id_).c_str());
-  list = curl_slist_append(list, "Expect:");  // no 100-continue round trip
-  if (has_body) list = curl_slist_append(list, "Content-Type: application/json");
-  for (const auto& [name, value] : headers) {
-    list = curl_slist_append(list, (name + ": " + value).c_str());
-  }
-  curl_easy_setopt(curl, CURLOPT_HTTPHEADER, list);
-  if (!ca_file_.empty()) curl_easy_setopt(curl, CURLOPT_CAINFO, ca_file_.c_str());
-  return list;
+  if (!token_.empty()) headers.emplace_back("Authorization", "Bearer " + token_);
+  if (!node_id_.empty()) headers.emplace_back("x-vox-node-id", node_id_);
+  if (has_body) headers.emplace_back("Content-Type", "application/json");
+  headers.insert(headers.end(), extra.begin(), extra.end());
+  return headers;
 }
 
 Result<ClientResponse> HttpClient::SendOnce(std::string_view method, std::string_view path,
                                             std::string_view body, const HeaderList& headers,
                                             int timeout_ms) {
   std::lock_guard lock(mu_);
-  CURL* curl = static_cast<CURL*>(curl_);
-  if (curl == nullptr) return Internal("libcurl could not create a handle");
-  curl_easy_reset(curl);  // keeps the connection cache: the next call reuses the connection
-  const std::string url = base_url_ + std::string(path);
-  const std::string method_text(method);
-  ClientResponse response;
-  char error_buffer[CURL_ERROR_SIZE] = {0};
-  curl_easy_setopt(curl, CURLOPT_URL, url.c_str());
-  curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, method_text.c_str());
-  curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
-  curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, error_buffer);
-  curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, static_cast<long>(timeout_ms));
-  curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS,
-                   static_cast<long>(std::min(timeout_ms, 10'000)));
-  curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, AppendBody);
-  curl_easy_setopt(curl, CURLOPT_WRITEDATA, &response.body);
-  curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, CollectHeader);
-  curl_easy_setopt(curl, CURLOPT_HEADERDATA, &response.headers);
-  if (method == "HEAD") curl_easy_setopt(curl, CURLOPT_NOBODY, 1L);
-  if (!body.empty() || method == "POST" || method == "PUT") {
-    curl_easy_setopt(curl, CURLOPT_POSTFIELDS, body.empty() ? "" : body.data());
-    curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(body.size()));
-  }
-  auto* list = static_cast<curl_slist*>(PrepareHeaders(curl, headers, !body.empty()));
-  CURLcode rc = curl_easy_perform(curl);
-  curl_slist_free_all(list);
-  if (rc != CURLE_OK) return internal::TransportError(rc, base_url_, error_buffer);
-  long status = 0;
-  curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
-  response.status = static_cast<int>(status);
-  return response;
+  if (!connection_) connection_ = std::make_unique<internal::Connection>(base_url_, ca_file_);
+  const HeaderList all = BuildHeaders(headers, !body.empty());
+  return connection_->Exchange({method, path, &all, body}, timeout_ms);
 }
 
 Result<ClientResponse> HttpClient::SendRaw(std::string_view method, std::string_view path,

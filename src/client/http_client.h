@@ -1,4 +1,6 @@
-// The control plane's HTTP client (libcurl): what the CLI, the node agent and the tests use.
+// The control plane's HTTP client: what the CLI, the node agent and the tests use. Its transport
+// (client/connection.h) is Beast over Asio, the library the server already links, so a node agent
+// loads no HTTP library of its own (an idle agent's memory is mostly shared-library pages).
 //
 // One HttpClient keeps one connection alive between calls (keep-alive reuse). Calls on one
 // client are serialized by an internal mutex; use one client per thread for parallel calls.
@@ -19,6 +21,10 @@
 #include "util/status.h"
 
 namespace populi::client {
+
+namespace internal {
+class Connection;
+}
 
 using HeaderList = std::vector<std::pair<std::string, std::string>>;
 
@@ -59,7 +65,7 @@ class HttpClient {
   // Sends x-vox-node-id on every call (per-node rate limits, logs).
   void set_node_id(std::string node_id) { node_id_ = std::move(node_id); }
   // PEM file of the CA (or self-signed certificate) that signed the control plane's cert.
-  void set_tls_ca_file(std::string path) { ca_file_ = std::move(path); }
+  void set_tls_ca_file(std::string path);
   const std::string& base_url() const { return base_url_; }
 
   // Any 2xx response; non-2xx responses become the Status their error body describes.
@@ -82,7 +88,8 @@ class HttpClient {
  private:
   Result<ClientResponse> SendOnce(std::string_view method, std::string_view path,
                                   std::string_view body, const HeaderList& headers, int timeout_ms);
-  void* PrepareHeaders(void* handle, const HeaderList& headers, bool has_body) const;
+  // The credential, node id and content-type headers, then the caller's.
+  HeaderList BuildHeaders(const HeaderList& extra, bool has_body) const;
 
   std::string base_url_;
   std::string token_;
@@ -90,7 +97,7 @@ class HttpClient {
   std::string ca_file_;
   RetryPolicy retry_;
   std::mutex mu_;
-  void* curl_ = nullptr;  // CURL*, kept for connection reuse
+  std::unique_ptr<internal::Connection> connection_;  // kept alive between calls
 };
 
 }  // namespace populi::client

@@ -4,6 +4,9 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <chrono>
+#include <thread>
+
 #include "http/test_server.h"
 
 namespace populi::client {
@@ -156,6 +159,40 @@ TEST_F(HttpClientTest, SendsBodyHeadersAndNodeId) {
   EXPECT_EQ(r->status, 201);
   EXPECT_EQ(r->body, "{\"size\":1000}");
   EXPECT_EQ(r->Header("X-Request-Id"), "client-req-1");
+}
+
+// The server closes keep-alive connections idle past its timeout; the next call, a POST here
+// (never retried by the retry policy), must go out on a fresh connection and succeed once.
+TEST(HttpClient, ReconnectsWhenTheServerClosedAnIdleConnection) {
+  RouteState state;
+  http::testing::CapturedLog log;
+  auto auth = http::Authenticator::Open();
+  http::ServerOptions options = http::testing::TestOptions();
+  options.idle_timeout_ms = 100;
+  auto server = http::Server::Start(options, http::testing::TestRouter(state), *auth, log.logger());
+  ASSERT_TRUE(server.ok()) << server.status().ToString();
+  HttpClient client((*server)->url());
+  ASSERT_TRUE(client.Send("GET", "/health").ok());  // /health records the peer address
+  std::string first;
+  {
+    std::lock_guard lock(state.mu);
+    first = state.last_remote;
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(400));
+  auto again = client.Send("POST", "/v1/populi/items", std::string(10, 'z'));
+  ASSERT_TRUE(again.ok()) << again.status().ToString();
+  EXPECT_EQ(again->body, "{\"size\":10}");
+  ASSERT_TRUE(client.Send("GET", "/health").ok());
+  std::lock_guard lock(state.mu);
+  EXPECT_NE(state.last_remote, first);
+}
+
+TEST(HttpClient, UrlWithoutAHostIsInvalidArgument) {
+  HttpClient client("http://:8080");
+  auto r = client.Send("GET", "/health", {}, {}, 1'000);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), Code::kInvalidArgument);
+  EXPECT_NE(r.status().hint().find("http://HOST:PORT"), std::string::npos);
 }
 
 }  // namespace

@@ -1,0 +1,55 @@
+// One HTTP/1.1 connection to the control plane, plain TCP or TLS, kept alive between
+// exchanges. Internal to client/: connection.cc is the only TU here that includes Asio/Beast,
+// so the rest of the client (retries, error bodies, event parsing) compiles without them.
+//
+// Contract: not thread-safe (HttpClient serializes calls). A request sent on a connection the
+// server had already closed while idle is sent once more on a fresh one; that is safe for every
+// method because the server never closes a connection with a request in progress.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "client/http_client.h"
+#include "util/status.h"
+
+namespace populi::client::internal {
+
+struct OutgoingRequest {
+  std::string_view method;
+  std::string_view target;              // path and query
+  const HeaderList* headers = nullptr;  // sent as given, in order
+  std::string_view body;
+};
+
+// Receives a 2xx response's body as it arrives; returning false ends the exchange early.
+using BodySink = std::function<bool(std::string_view)>;
+
+class Connection {
+ public:
+  // base_url "http://host[:port]" or "https://host[:port]"; ca_file is a PEM file of trusted
+  // certificates for https (empty = the system's roots). Nothing connects until the first call.
+  Connection(std::string base_url, std::string ca_file);
+  ~Connection();
+  Connection(const Connection&) = delete;
+  Connection& operator=(const Connection&) = delete;
+
+  // Sends the request and reads the whole response within timeout_ms (connect included; the
+  // connect itself is capped at 10 s). Transport failures are kUnavailable naming the URL,
+  // timeouts kTimeout, an unusable URL kInvalidArgument; any HTTP status is a response.
+  Result<ClientResponse> Exchange(const OutgoingRequest& request, int timeout_ms);
+
+  // Like Exchange, but a 2xx body is handed to `sink` as it arrives instead of being kept
+  // (a non-2xx body is still collected into the response). timeout_ms 0 = no limit. *stopped
+  // is set when the sink asked to stop; the connection is then closed.
+  Result<ClientResponse> Stream(const OutgoingRequest& request, int timeout_ms,
+                                const BodySink& sink, bool* stopped);
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace populi::client::internal
