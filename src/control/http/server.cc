@@ -155,8 +155,11 @@ Status Server::Impl::Listen() {
                              "point [mesh.tls] key at the PEM private key of the certificate");
     }
   }
-  ioc_.emplace(std::max(1, options_.io_threads));
-  acceptor_.emplace(*ioc_);
+  for (int i = 0; i < std::max(1, options_.io_threads); ++i) {
+    iocs_.push_back(std::make_unique<asio::io_context>(1));
+    io_work_.push_back(asio::make_work_guard(*iocs_.back()));
+  }
+  acceptor_.emplace(*iocs_.front());
   tcp::endpoint endpoint(address, static_cast<unsigned short>(bind.port));
   acceptor_->open(endpoint.protocol(), ec);
   if (!ec) acceptor_->set_option(asio::socket_base::reuse_address(true), ec);
@@ -178,17 +181,18 @@ Status Server::Impl::Listen() {
 
 void Server::Impl::Run() {
   handler_pool_.emplace(static_cast<size_t>(std::max(1, options_.handler_threads)));
-  asio::co_spawn(*ioc_, AcceptLoop(), asio::detached);
-  for (int i = 0; i < std::max(1, options_.io_threads); ++i) {
-    io_threads_.emplace_back([this] { ioc_->run(); });
+  asio::co_spawn(*iocs_.front(), AcceptLoop(), asio::detached);
+  for (auto& ioc : iocs_) {
+    io_threads_.emplace_back([context = ioc.get()] { context->run(); });
   }
 }
 
 asio::awaitable<void> Server::Impl::AcceptLoop() {
   for (;;) {
     boost::system::error_code ec;
+    asio::io_context& home = *iocs_[next_ioc_++ % iocs_.size()];
     tcp::socket socket = co_await acceptor_->async_accept(
-        asio::make_strand(*ioc_), asio::redirect_error(asio::use_awaitable, ec));
+        asio::make_strand(home), asio::redirect_error(asio::use_awaitable, ec));
     if (stopping_ || ec == asio::error::operation_aborted) co_return;
     if (ec) {
       // Out of descriptors or a connection reset before accept: back off briefly and go on.
@@ -233,11 +237,11 @@ asio::awaitable<void> Server::Impl::RejectBusy(tcp::socket socket) {
 void Server::Impl::Stop() {
   {
     std::lock_guard lock(stop_mu_);
-    if (stop_started_ || !ioc_) return;
+    if (stop_started_ || iocs_.empty()) return;
     stop_started_ = true;
   }
   stopping_ = true;
-  asio::post(*ioc_, [this] {
+  asio::post(*iocs_.front(), [this] {
     boost::system::error_code ec;
     acceptor_->close(ec);
   });
@@ -252,19 +256,21 @@ void Server::Impl::Stop() {
     logger_->warn("http stop: {} request(s) still running after {} ms; closing them",
                   in_flight_.load(), options_.shutdown_grace_ms);
   }
-  ioc_->stop();
+  io_work_.clear();
+  for (auto& ioc : iocs_) ioc->stop();
   for (auto& thread : io_threads_) thread.join();
   io_threads_.clear();
   if (handler_pool_) {
     handler_pool_->stop();
     handler_pool_->join();
   }
-  // The handler pool goes first: work still queued there holds strand executors of ioc_ (a
-  // request that outlived the grace), so it must be destroyed while ioc_ exists. Destroying ioc_
-  // then destroys the suspended sessions (closing their sockets) while the state they touch lives.
+  // The handler pool goes first: work still queued there holds strand executors of the
+  // io_contexts (a request that outlived the grace), so it must be destroyed while they exist.
+  // Destroying them then destroys the suspended sessions (closing their sockets) while the state
+  // they touch lives.
   acceptor_.reset();
   handler_pool_.reset();
-  ioc_.reset();
+  iocs_.clear();
   {
     std::lock_guard lock(stop_mu_);
     stopped_ = true;
@@ -274,7 +280,7 @@ void Server::Impl::Stop() {
 
 void Server::Impl::Wait() {
   std::unique_lock lock(stop_mu_);
-  stopped_cv_.wait(lock, [this] { return stopped_ || !ioc_; });
+  stopped_cv_.wait(lock, [this] { return stopped_ || iocs_.empty(); });
 }
 
 // ---- Server ---------------------------------------------------------------------------------

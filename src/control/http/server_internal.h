@@ -93,7 +93,12 @@ class Server::Impl {
   int port_ = 0;
 
   std::optional<asio::ssl::context> tls_;
-  std::optional<asio::io_context> ioc_;
+  // One io_context per I/O thread, each run by that thread alone: a connection lives on one of
+  // them (chosen round-robin at accept), so its completions never wake another thread. Empty
+  // until Listen and after Stop.
+  std::vector<std::unique_ptr<asio::io_context>> iocs_;
+  std::vector<asio::executor_work_guard<asio::io_context::executor_type>> io_work_;
+  size_t next_ioc_ = 0;  // accept loop only
   std::optional<asio::thread_pool> handler_pool_;
   std::optional<asio::ip::tcp::acceptor> acceptor_;
   std::vector<std::thread> io_threads_;
