@@ -1,5 +1,6 @@
 // Routing, request ids, error bodies, body/header limits, malformed input, lifecycle errors.
 #include <boost/json/parse.hpp>
+#include <cctype>
 
 #include "client/http_client.h"
 #include "http/test_server.h"
@@ -176,6 +177,70 @@ TEST_F(ServerBasicTest, KeepAliveServesSeveralRequestsOnOneConnection) {
     std::string response = raw.ReadResponse();
     ASSERT_EQ(StatusOf(response), 200) << i;
   }
+}
+
+// The response head is formatted by the server: a handler's header replaces the default of the
+// same name, CR/LF in a value cannot add a field, and 204 carries no length or body.
+TEST(ServerResponseHead, HandlerHeadersOverrideDefaultsAndCannotSplitTheHead) {
+  Router router;
+  Route custom;
+  custom.method = Method::kGet;
+  custom.pattern = "/v1/populi/custom";
+  custom.name = "custom";
+  custom.handler = [](Request&) {
+    Response r = JsonResponse("hello", 201);
+    r.content_type = "application/json";
+    r.SetHeader("Content-Type", "text/plain");
+    r.SetHeader("x-request-id", "from-handler");
+    r.SetHeader("x-note", "a\r\nInjected: yes");
+    return r;
+  };
+  router.Add(std::move(custom));
+  Route empty;
+  empty.method = Method::kGet;
+  empty.pattern = "/v1/populi/empty";
+  empty.name = "empty";
+  empty.handler = [](Request&) { return NoContent(); };
+  router.Add(std::move(empty));
+  auto auth = Authenticator::Open();
+  CapturedLog log;
+  auto server = Server::Start(TestOptions(), std::move(router), *auth, log.logger());
+  ASSERT_TRUE(server.ok()) << server.status().ToString();
+
+  RawSocket raw((*server)->port());
+  ASSERT_TRUE(raw.connected());
+  raw.Send("GET /v1/populi/custom HTTP/1.1\r\nHost: x\r\nx-request-id: client-id\r\n\r\n");
+  const std::string response = raw.ReadResponse();
+  ASSERT_EQ(StatusOf(response), 201) << response;
+  // Field names compared case-insensitively: the whole head lower-cased.
+  std::string head = response.substr(0, response.find("\r\n\r\n") + 2);
+  for (char& c : head) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  auto count = [&head](const std::string& line) {
+    size_t n = 0;
+    for (size_t at = head.find(line); at != std::string::npos; at = head.find(line, at + 1)) ++n;
+    return n;
+  };
+  EXPECT_EQ(count("\r\ncontent-type: "), 1u) << head;
+  EXPECT_EQ(count("\r\ncontent-type: text/plain\r\n"), 1u) << head;
+  EXPECT_EQ(count("\r\nx-request-id: "), 1u) << head;
+  EXPECT_EQ(count("\r\nx-request-id: from-handler\r\n"), 1u) << head;
+  EXPECT_EQ(count("\r\nx-note: ainjected: yes\r\n"), 1u) << head;
+  EXPECT_EQ(count("\r\ninjected:"), 0u) << head;
+  EXPECT_EQ(count("\r\ncontent-length: 5\r\n"), 1u) << head;
+  EXPECT_EQ(response.substr(response.size() - 5), "hello");
+
+  raw.Send("GET /v1/populi/empty HTTP/1.1\r\nHost: x\r\n\r\n");
+  const std::string no_content = raw.ReadResponse();
+  ASSERT_EQ(StatusOf(no_content), 204) << no_content;
+  EXPECT_EQ(no_content.find("Content-Length"), std::string::npos) << no_content;
+  EXPECT_EQ(no_content.find("content-length"), std::string::npos) << no_content;
+  EXPECT_EQ(no_content.size(), no_content.find("\r\n\r\n") + 4) << "no body after a 204";
+  // The connection is still usable after the bodiless answer.
+  raw.Send("GET /v1/populi/custom HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+  const std::string last = raw.ReadAll();
+  EXPECT_EQ(StatusOf(last), 201) << last;
+  EXPECT_NE(last.find("\r\nConnection: close\r\n"), std::string::npos) << last;
+  EXPECT_TRUE(raw.WaitClosed(2'000));
 }
 
 TEST(ServerLifecycle, PortInUseIsAClearError) {
