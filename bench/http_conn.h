@@ -43,20 +43,29 @@ class Conn {
                       std::to_string(json.size()) + "\r\n\r\n" + json;
     if (send(fd_, req.data(), req.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(req.size()))
       return 0;
-    size_t head_end;
-    while ((head_end = buf_.find("\r\n\r\n")) == std::string::npos)
+    int status = 0;
+    while (!TakeResponse(&buf_, &status, body))
       if (!Fill()) return 0;
-    const int status = std::atoi(buf_.c_str() + 9);
-    size_t length = 0;
-    std::string head = buf_.substr(0, head_end);
+    return status;
+  }
+
+  int fd() const { return fd_; }
+
+  // Moves one complete response (Content-Length framed) from the front of `buffer` into status
+  // and body; false while the response is still incomplete.
+  static bool TakeResponse(std::string* buffer, int* status, std::string* body) {
+    const size_t head_end = buffer->find("\r\n\r\n");
+    if (head_end == std::string::npos) return false;
+    std::string head = buffer->substr(0, head_end);
     for (char& c : head) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    size_t length = 0;
     if (size_t p = head.find("content-length:"); p != std::string::npos)
       length = std::strtoul(head.c_str() + p + 15, nullptr, 10);
-    while (buf_.size() < head_end + 4 + length)
-      if (!Fill()) return 0;
-    *body = buf_.substr(head_end + 4, length);
-    buf_.erase(0, head_end + 4 + length);
-    return status;
+    if (buffer->size() < head_end + 4 + length) return false;
+    *status = std::atoi(buffer->c_str() + 9);
+    *body = buffer->substr(head_end + 4, length);
+    buffer->erase(0, head_end + 4 + length);
+    return true;
   }
 
  private:

@@ -1,12 +1,16 @@
 // a2a_load: durable deliver → claim → ack cycles over HTTP with N concurrent clients.
 //
 //   a2a_load [--clients 64] [--seconds 10] [--batch 1] [--durability full|buffered]
+//            [--driver threads|epoll] [--driver-threads 1]
 //
 // Starts the control plane and the HTTP server in this process on 127.0.0.1:0 over a SQLite
 // store in a temp directory, then runs `clients` threads, each on one keep-alive connection with
 // its own receiver: deliver `batch` messages (one request each), claim them (one request with
 // max_messages = batch), acknowledge them (one request; a list when batch > 1). Prints cycles/s
 // (one cycle = one message delivered, claimed and acknowledged) and deliver latency percentiles.
+// --driver epoll runs the same clients as connections on --driver-threads epoll loops instead of
+// a blocking thread each (epoll_driver.h): the load generator then takes far less of the cores
+// the server runs on.
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -19,6 +23,7 @@
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -32,30 +37,28 @@
 #include "util/random.h"
 
 #include "../http_conn.h"
+#include "epoll_driver.h"
 
 namespace {
 
 using populi::bench::Conn;
+using populi::bench::MessageIdsIn;
 using Steady = std::chrono::steady_clock;
-
-std::vector<int64_t> MessageIds(const std::string& body) {
-  std::vector<int64_t> ids;
-  for (size_t p = 0; (p = body.find("\"id\":", p)) != std::string::npos; p += 5)
-    ids.push_back(std::strtoll(body.c_str() + p + 5, nullptr, 10));
-  return ids;
-}
 
 }  // namespace
 
 int main(int argc, char** argv) {
-  int clients = 64, seconds = 10, batch = 1;
+  int clients = 64, seconds = 10, batch = 1, driver_threads = 1;
   std::string durability = "full";
+  std::string driver = "threads";
   for (int i = 1; i + 1 < argc; i += 2) {
     std::string k = argv[i];
     if (k == "--clients") clients = std::atoi(argv[i + 1]);
     if (k == "--seconds") seconds = std::atoi(argv[i + 1]);
     if (k == "--batch") batch = std::max(1, std::atoi(argv[i + 1]));
     if (k == "--durability") durability = argv[i + 1];
+    if (k == "--driver") driver = argv[i + 1];
+    if (k == "--driver-threads") driver_threads = std::max(1, std::atoi(argv[i + 1]));
   }
   using namespace populi;
   const auto dir = std::filesystem::temp_directory_path() / ("a2a-load-" + RandomHex(6));
@@ -91,7 +94,28 @@ int main(int argc, char** argv) {
   std::mutex mu;
   std::vector<double> deliver_us;
   std::vector<std::thread> threads;
-  for (int c = 0; c < clients; ++c) {
+  populi::bench::DriverTotals totals;
+  std::vector<std::unique_ptr<populi::bench::EpollClient>> epoll_clients;
+  if (driver == "epoll") {
+    for (int c = 0; c < clients; ++c) {
+      const std::string node = "load-" + std::to_string(c);
+      auto client = std::make_unique<populi::bench::EpollClient>(port, node, batch);
+      if (!client->ok() ||
+          client->conn().Post("/v1/populi/join", "{\"id\":\"" + node + "\"}") != 200) {
+        std::fprintf(stderr, "client %d could not connect and join\n", c);
+        return 1;
+      }
+      epoll_clients.push_back(std::move(client));
+    }
+    for (int t = 0; t < driver_threads; ++t) {
+      std::vector<populi::bench::EpollClient*> mine;
+      for (size_t c = static_cast<size_t>(t); c < epoll_clients.size();
+           c += static_cast<size_t>(driver_threads))
+        mine.push_back(epoll_clients[c].get());
+      threads.emplace_back([&totals, &stop, mine] { RunEpollLoop(mine, stop, totals); });
+    }
+  }
+  for (int c = 0; c < (driver == "epoll" ? 0 : clients); ++c) {
     threads.emplace_back([&, c] {
       Conn conn(port);
       if (!conn.ok()) {
@@ -116,7 +140,7 @@ int main(int argc, char** argv) {
                   "{\"receiver\":\"" + node + "\",\"claimer_node_id\":\"" + node +
                       "\",\"max_messages\":" + std::to_string(batch) + "}",
                   &body);
-        std::vector<int64_t> ids = MessageIds(body);
+        std::vector<int64_t> ids = MessageIdsIn(body);
         std::string list;
         for (int64_t id : ids) list += (list.empty() ? "" : ",") + std::to_string(id);
         int s =
@@ -138,16 +162,22 @@ int main(int argc, char** argv) {
   stop = true;
   for (auto& t : threads) t.join();
   const double secs = std::chrono::duration<double>(Steady::now() - start).count();
+  if (driver == "epoll") {
+    cycles += totals.cycles.load();
+    errors += totals.errors.load();
+    deliver_us = std::move(totals.deliver_us);
+  }
   std::sort(deliver_us.begin(), deliver_us.end());
   auto pct = [&](double p) {
     return deliver_us.empty() ? 0.0 : deliver_us[static_cast<size_t>(p * (deliver_us.size() - 1))];
   };
   std::printf(
-      "clients=%d batch=%d durability=%s seconds=%.1f cycles=%lld cycles_per_s=%.0f errors=%lld "
+      "driver=%s clients=%d batch=%d durability=%s seconds=%.1f cycles=%lld cycles_per_s=%.0f "
+      "errors=%lld "
       "deliver_p50_ms=%.2f deliver_p99_ms=%.2f\n",
-      clients, batch, durability.c_str(), secs, static_cast<long long>(cycles.load()),
-      static_cast<double>(cycles.load()) / secs, static_cast<long long>(errors.load()),
-      pct(0.5) / 1000, pct(0.99) / 1000);
+      driver.c_str(), clients, batch, durability.c_str(), secs,
+      static_cast<long long>(cycles.load()), static_cast<double>(cycles.load()) / secs,
+      static_cast<long long>(errors.load()), pct(0.5) / 1000, pct(0.99) / 1000);
   (*server)->Stop();
   plane.Stop();
   (void)(*st)->Close();

@@ -1,0 +1,166 @@
+// The epoll driver of a2a_load: all client connections on `threads` threads (one epoll loop
+// each) instead of one blocking thread per client, so the load generator costs the server's
+// cores as little as wrk does. Each connection runs the same loop as a thread client: deliver
+// `batch` messages, claim them with max_messages = batch, acknowledge them in one request.
+#pragma once
+
+#include <fcntl.h>
+#include <sys/epoll.h>
+
+#include <atomic>
+#include <chrono>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "../http_conn.h"
+
+namespace populi::bench {
+
+struct DriverTotals {
+  std::atomic<int64_t> cycles{0};
+  std::atomic<int64_t> errors{0};
+  std::mutex mu;
+  std::vector<double> deliver_us;
+};
+
+// The "id" values in a messages page.
+inline std::vector<int64_t> MessageIdsIn(const std::string& body) {
+  std::vector<int64_t> ids;
+  for (size_t p = 0; (p = body.find("\"id\":", p)) != std::string::npos; p += 5)
+    ids.push_back(std::strtoll(body.c_str() + p + 5, nullptr, 10));
+  return ids;
+}
+
+class EpollClient {
+ public:
+  EpollClient(int port, std::string node, int batch)
+      : conn_(port), node_(std::move(node)), batch_(batch) {}
+  bool ok() const { return conn_.ok(); }
+  int fd() const { return conn_.fd(); }
+  Conn& conn() { return conn_; }
+
+  // Queues the next request of the loop into out_.
+  void QueueNext() {
+    std::string json;
+    std::string path;
+    if (step_ < batch_) {
+      path = "/v1/populi/a2a/deliver";
+      json = "{\"sender\":\"bench\",\"receiver\":\"" + node_ +
+             "\",\"message_type\":\"task_submit\",\"payload\":\"x\"}";
+      sent_at_ = std::chrono::steady_clock::now();
+    } else if (step_ == batch_) {
+      path = "/v1/populi/a2a/inbox";
+      json = "{\"receiver\":\"" + node_ + "\",\"claimer_node_id\":\"" + node_ +
+             "\",\"max_messages\":" + std::to_string(batch_) + "}";
+    } else {
+      std::string list;
+      for (int64_t id : ids_) list += (list.empty() ? "" : ",") + std::to_string(id);
+      path = "/v1/populi/a2a/ack";
+      json = ids_.size() == 1 ? "{\"receiver\":\"" + node_ + "\",\"message_id\":" + list + "}"
+                              : "{\"receiver\":\"" + node_ + "\",\"message_ids\":[" + list + "]}";
+    }
+    out_ = "POST " + path +
+           " HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: " +
+           std::to_string(json.size()) + "\r\n\r\n" + json;
+    out_off_ = 0;
+  }
+
+  // Writes what it can of out_; false on a broken connection.
+  bool Flush() {
+    while (out_off_ < out_.size()) {
+      ssize_t n = ::send(fd(), out_.data() + out_off_, out_.size() - out_off_, MSG_NOSIGNAL);
+      if (n < 0) return errno == EAGAIN || errno == EWOULDBLOCK;
+      out_off_ += static_cast<size_t>(n);
+    }
+    return true;
+  }
+  bool pending_write() const { return out_off_ < out_.size(); }
+
+  // Reads what arrived and handles every complete response; false on a broken connection.
+  bool OnReadable(DriverTotals& totals, std::vector<double>& deliver_us, bool stopping) {
+    char chunk[16 * 1024];
+    for (;;) {
+      ssize_t n = ::recv(fd(), chunk, sizeof chunk, 0);
+      if (n == 0) return false;
+      if (n < 0) {
+        if (errno == EAGAIN || errno == EWOULDBLOCK) break;
+        return false;
+      }
+      in_.append(chunk, static_cast<size_t>(n));
+    }
+    int status = 0;
+    std::string body;
+    while (Conn::TakeResponse(&in_, &status, &body)) {
+      if (status != 200) ++totals.errors;
+      if (step_ < batch_) {
+        deliver_us.push_back(
+            std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - sent_at_)
+                .count());
+        ++step_;
+      } else if (step_ == batch_) {
+        ids_ = MessageIdsIn(body);
+        step_ = ids_.empty() ? 0 : step_ + 1;
+      } else {
+        if (status == 200) totals.cycles += static_cast<int64_t>(ids_.size());
+        step_ = 0;
+      }
+      if (stopping) return true;
+      QueueNext();
+      if (!Flush()) return false;
+    }
+    return true;
+  }
+
+ private:
+  Conn conn_;
+  std::string node_;
+  int batch_;
+  int step_ = 0;  // < batch: delivering; == batch: claiming; batch + 1: acknowledging
+  std::vector<int64_t> ids_;
+  std::string out_;
+  size_t out_off_ = 0;
+  std::string in_;
+  std::chrono::steady_clock::time_point sent_at_;
+};
+
+// Runs `clients` (already joined) on one epoll loop until `stop`.
+inline void RunEpollLoop(std::vector<EpollClient*> clients, const std::atomic<bool>& stop,
+                         DriverTotals& totals) {
+  const int ep = ::epoll_create1(0);
+  for (EpollClient* c : clients) {
+    ::fcntl(c->fd(), F_SETFL, ::fcntl(c->fd(), F_GETFL) | O_NONBLOCK);
+    epoll_event ev{};
+    ev.events = EPOLLIN;
+    ev.data.ptr = c;
+    ::epoll_ctl(ep, EPOLL_CTL_ADD, c->fd(), &ev);
+    c->QueueNext();
+    if (!c->Flush()) ++totals.errors;
+  }
+  std::vector<double> local;
+  std::vector<epoll_event> events(clients.size() + 1);
+  while (!stop.load(std::memory_order_relaxed)) {
+    const int n = ::epoll_wait(ep, events.data(), static_cast<int>(events.size()), 50);
+    for (int i = 0; i < n; ++i) {
+      auto* c = static_cast<EpollClient*>(events[i].data.ptr);
+      if (!c->OnReadable(totals, local, stop.load(std::memory_order_relaxed))) {
+        ++totals.errors;
+        ::epoll_ctl(ep, EPOLL_CTL_DEL, c->fd(), nullptr);
+        continue;
+      }
+      if ((events[i].events & EPOLLOUT) != 0 && !c->Flush()) ++totals.errors;
+      // Loopback sends of a few hundred bytes complete at once; watch for writability only
+      // in the rare case one did not.
+      epoll_event ev{};
+      ev.events = EPOLLIN | (c->pending_write() ? EPOLLOUT : 0u);
+      ev.data.ptr = c;
+      ::epoll_ctl(ep, EPOLL_CTL_MOD, c->fd(), &ev);
+    }
+  }
+  ::close(ep);
+  std::lock_guard lock(totals.mu);
+  totals.deliver_us.insert(totals.deliver_us.end(), local.begin(), local.end());
+}
+
+}  // namespace populi::bench
