@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
+#include <functional>
 #include <iostream>
 #include <sstream>
 
@@ -123,30 +124,59 @@ std::string RelativeTime(int64_t then_unix_ms, int64_t now_unix_ms) {
   return future ? "in " + amount : amount + " ago";
 }
 
-std::string RenderTable(const std::vector<std::string>& header,
-                        const std::vector<std::vector<std::string>>& rows) {
+size_t DisplayWidth(std::string_view text) {
+  size_t width = 0;
+  for (char c : text) width += (static_cast<unsigned char>(c) & 0xC0) != 0x80 ? 1 : 0;
+  return width;
+}
+
+namespace {
+
+// The one table layout: columns measured in screen columns, then cells painted (so escape codes
+// never skew the alignment). `paint` may be null (plain text).
+std::string LayOutTable(
+    const std::vector<std::string>& header, const std::vector<std::vector<std::string>>& rows,
+    const std::function<std::string(size_t row, size_t column, const std::string& cell)>& paint) {
   std::vector<size_t> widths(header.size(), 0);
   auto measure = [&widths](const std::vector<std::string>& row) {
     for (size_t i = 0; i < row.size() && i < widths.size(); ++i) {
-      widths[i] = std::max(widths[i], row[i].size());
+      widths[i] = std::max(widths[i], DisplayWidth(row[i]));
     }
   };
   measure(header);
   for (const auto& row : rows) measure(row);
-  std::string out;
-  auto emit = [&](const std::vector<std::string>& row) {
+  constexpr size_t kHeaderRow = static_cast<size_t>(-1);
+  auto emit = [&](const std::vector<std::string>& row, size_t r) {
     std::string line;
     for (size_t i = 0; i < widths.size(); ++i) {
       const std::string cell = i < row.size() ? row[i] : std::string();
-      line += cell;
-      if (i + 1 < widths.size()) line += std::string(widths[i] - cell.size() + 2, ' ');
+      line += paint && r != kHeaderRow ? paint(r, i, cell) : cell;
+      if (i + 1 < widths.size()) line += std::string(widths[i] - DisplayWidth(cell) + 2, ' ');
     }
     while (!line.empty() && line.back() == ' ') line.pop_back();
-    out += line + "\n";
+    return line;
   };
-  emit(header);
-  for (const auto& row : rows) emit(row);
+  std::string out = emit(header, kHeaderRow);
+  if (paint) out = paint(kHeaderRow, 0, out);
+  out += "\n";
+  for (size_t r = 0; r < rows.size(); ++r) out += emit(rows[r], r) + "\n";
   return out;
+}
+
+}  // namespace
+
+std::string RenderTable(const std::vector<std::string>& header,
+                        const std::vector<std::vector<std::string>>& rows) {
+  return LayOutTable(header, rows, nullptr);
+}
+
+std::string RenderColoredTable(const Context& ctx, const std::vector<std::string>& header,
+                               const std::vector<std::vector<std::string>>& rows,
+                               size_t color_column, const std::vector<Color>& colors) {
+  return LayOutTable(header, rows, [&](size_t row, size_t column, const std::string& cell) {
+    if (row == static_cast<size_t>(-1)) return Paint(ctx, Color::kBold, cell);  // the header line
+    return column == color_column && row < colors.size() ? Paint(ctx, colors[row], cell) : cell;
+  });
 }
 
 std::string Paint(const Context& ctx, Color color, std::string_view text) {

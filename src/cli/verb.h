@@ -81,14 +81,23 @@ std::string ControlUrlFile(const config::Config& cfg);
 // "just now", "12s ago", "3m ago", "5h ago", "2d ago"; future times read "in 12s".
 std::string RelativeTime(int64_t then_unix_ms, int64_t now_unix_ms);
 
-// Left-aligned columns separated by two spaces, header first; no trailing spaces. Rows shorter
-// than the header are padded with empty cells.
+// Columns a UTF-8 string takes on screen (continuation bytes take none: "×", non-ASCII names).
+size_t DisplayWidth(std::string_view text);
+
+// Left-aligned columns separated by two spaces, measured in screen columns, header first; no
+// trailing spaces. Rows shorter than the header are padded with empty cells.
 std::string RenderTable(const std::vector<std::string>& header,
                         const std::vector<std::vector<std::string>>& rows);
 
 enum class Color { kRed, kGreen, kYellow, kBold, kDim };
 // `text` wrapped in the ANSI colour when ctx.UseColor(), else unchanged.
 std::string Paint(const Context& ctx, Color color, std::string_view text);
+
+// RenderTable's layout with the header bold and column `color_column` of row r painted
+// colors[r], painted after measuring so escape codes never skew the alignment.
+std::string RenderColoredTable(const Context& ctx, const std::vector<std::string>& header,
+                               const std::vector<std::vector<std::string>>& rows,
+                               size_t color_column, const std::vector<Color>& colors);
 
 // A verb group: adds its subcommands. `root` is the `vox` app, `populi` the `vox populi` app.
 // Callbacks capture `ctx` by reference; it outlives parsing and running.

@@ -99,6 +99,19 @@ TEST(HelpersTest, TablesAlignColumns) {
             "c\n");
 }
 
+// Widths count screen columns, not bytes: "×" is two bytes and one column.
+TEST(HelpersTest, TablesAlignNonAsciiCellsByScreenColumns) {
+  EXPECT_EQ(DisplayWidth("2× H100"), 7u);
+  EXPECT_EQ(RenderTable({"GPUS", "NODE"}, {{"2× H100", "a"}, {"1× L4", "b"}}),
+            "GPUS     NODE\n"
+            "2× H100  a\n"
+            "1× L4    b\n");
+  Context ctx;  // not a terminal: no escape codes
+  EXPECT_EQ(RenderColoredTable(ctx, {"GPUS", "STATE"}, {{"2× H100", "up"}}, 1, {Color::kGreen}),
+            "GPUS     STATE\n"
+            "2× H100  up\n");
+}
+
 TEST(HelpersTest, PaintIsPlainOffTerminal) {
   std::ostringstream out;
   Context ctx;

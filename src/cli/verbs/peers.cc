@@ -211,40 +211,6 @@ std::optional<std::map<std::string, int64_t>> LeasesByHolder(client::HttpClient&
   return out;
 }
 
-// Characters on screen: UTF-8 continuation bytes take no column ("×", non-ASCII GPU names).
-size_t DisplayWidth(const std::string& text) {
-  size_t width = 0;
-  for (char c : text) width += (static_cast<unsigned char>(c) & 0xC0) != 0x80 ? 1 : 0;
-  return width;
-}
-
-// RenderTable's layout (left-aligned, two spaces apart, no trailing spaces) measured in display
-// columns rather than bytes, with the header bold and each row's STATE cell (column 1) painted
-// in its colour after measuring, so escape codes never skew the alignment.
-std::string RenderPeersTable(const Context& ctx, const std::vector<std::string>& header,
-                             const std::vector<std::vector<std::string>>& rows,
-                             const std::vector<Color>& colors) {
-  std::vector<size_t> widths(header.size(), 0);
-  for (size_t c = 0; c < header.size(); ++c) {
-    widths[c] = DisplayWidth(header[c]);
-    for (const auto& row : rows) widths[c] = std::max(widths[c], DisplayWidth(row[c]));
-  }
-  auto line = [&](const std::vector<std::string>& cells, const Color* state_color) {
-    std::string text;
-    for (size_t c = 0; c < cells.size(); ++c) {
-      text += c == 1 && state_color != nullptr ? Paint(ctx, *state_color, cells[c]) : cells[c];
-      if (c + 1 < cells.size()) text += std::string(widths[c] - DisplayWidth(cells[c]) + 2, ' ');
-    }
-    while (!text.empty() && text.back() == ' ') text.pop_back();
-    return text + "\n";
-  };
-  std::string header_line = line(header, nullptr);
-  header_line.pop_back();
-  std::string out = Paint(ctx, Color::kBold, header_line) + "\n";
-  for (size_t r = 0; r < rows.size(); ++r) out += line(rows[r], &colors[r]);
-  return out;
-}
-
 int RunPeers(Context& ctx, const PeersFlags& flags) {
   auto cfg = LoadConfig(ctx);
   if (!cfg.ok()) return ctx.Fail(cfg.status());
@@ -314,7 +280,7 @@ int RunPeers(Context& ctx, const PeersFlags& flags) {
                     std::to_string(n.running_tasks.size()), count ? std::to_string(*count) : "-"});
     colors.push_back(StateColor(n.state));
   }
-  WritePaged(ctx, RenderPeersTable(ctx, header, rows, colors));
+  WritePaged(ctx, RenderColoredTable(ctx, header, rows, 1, colors));
   return ctx.exit_code = kExitOk;
 }
 

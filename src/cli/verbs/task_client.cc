@@ -274,31 +274,4 @@ Result<std::unique_ptr<client::HttpClient>> TaskClient(Context& ctx, config::Con
   return http;
 }
 
-std::string RenderColoredTable(const Context& ctx, const std::vector<std::string>& header,
-                               const std::vector<std::vector<std::string>>& rows,
-                               size_t color_column, const std::vector<Color>& colors) {
-  auto width_of = [](const std::string& text) {
-    size_t width = 0;
-    for (char c : text) width += (static_cast<unsigned char>(c) & 0xC0) != 0x80 ? 1 : 0;
-    return width;
-  };
-  std::vector<size_t> widths(header.size(), 0);
-  for (size_t c = 0; c < header.size(); ++c) {
-    widths[c] = width_of(header[c]);
-    for (const auto& row : rows) widths[c] = std::max(widths[c], width_of(row[c]));
-  }
-  auto line = [&](const std::vector<std::string>& cells, const Color* color) {
-    std::string text;
-    for (size_t c = 0; c < cells.size(); ++c) {
-      text += c == color_column && color != nullptr ? Paint(ctx, *color, cells[c]) : cells[c];
-      if (c + 1 < cells.size()) text += std::string(widths[c] - width_of(cells[c]) + 2, ' ');
-    }
-    while (!text.empty() && text.back() == ' ') text.pop_back();
-    return text;
-  };
-  std::string out = Paint(ctx, Color::kBold, line(header, nullptr)) + "\n";
-  for (size_t r = 0; r < rows.size(); ++r) out += line(rows[r], &colors[r]) + "\n";
-  return out;
-}
-
 }  // namespace populi::cli

@@ -91,13 +91,4 @@ Result<LogPage> ReadLogPage(Context& ctx, client::HttpClient& http, const std::s
 Status FollowTaskLogs(Context& ctx, client::HttpClient& http, const std::string& id, int64_t after,
                       bool json_lines);
 
-// ---- output ----
-
-// RenderTable's layout (left-aligned, two spaces apart, no trailing spaces) measured in screen
-// columns (UTF-8 aware), the header bold and column `color_column` of row r painted colors[r]
-// after measuring, so escape codes never skew the alignment.
-std::string RenderColoredTable(const Context& ctx, const std::vector<std::string>& header,
-                               const std::vector<std::vector<std::string>>& rows,
-                               size_t color_column, const std::vector<Color>& colors);
-
 }  // namespace populi::cli
