@@ -1,9 +1,11 @@
 // Long-polls, event streams, graceful stop and TLS.
+#include <atomic>
 #include <boost/json/parse.hpp>
 #include <chrono>
 #include <cstdlib>
 #include <filesystem>
 #include <future>
+#include <mutex>
 #include <thread>
 
 #include "client/http_client.h"
@@ -172,6 +174,111 @@ TEST_F(ServerAsyncTest, StopBoundsARequestThatOutlivesTheGrace) {
   auto r = in_flight.get();
   EXPECT_FALSE(r.ok());
   EXPECT_NE(log_.Text().find("still running after 200 ms"), std::string::npos);
+}
+
+// Deferred responses: the handler returns at once and another thread completes the answer.
+class DeferredTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    Router router;
+    Route later;
+    later.method = Method::kGet;
+    later.pattern = "/v1/populi/later/{n}";
+    later.name = "later";
+    later.handler = [this](Request& req) {
+      auto completion = std::make_shared<Completion>();
+      const std::string n = req.params.at("n");
+      if (n == "now") {  // completed before the server even sees the completion
+        completion->Complete(JsonResponse(R"({"n":"now"})"));
+      } else if (n == "never") {
+        std::lock_guard lock(mu_);
+        parked_.push_back(completion);
+      } else {
+        ++started_;
+        completers_.emplace_back([this, completion, n] {
+          release_.wait();
+          completion->Complete(JsonResponse(R"({"n":")" + n + R"("})", 201));
+          completion->Complete(JsonResponse("ignored", 500));  // only the first one counts
+        });
+      }
+      return Deferred(completion);
+    };
+    router.Add(std::move(later));
+    ServerOptions options = TestOptions();
+    options.handler_threads = 1;
+    options.shutdown_grace_ms = 200;
+    auth_ = Authenticator::Open();
+    auto server = Server::Start(options, std::move(router), *auth_, log_.logger());
+    ASSERT_TRUE(server.ok()) << server.status().ToString();
+    server_ = std::move(server).value();
+  }
+  void TearDown() override {
+    if (!released_) release_promise_.set_value();
+    server_.reset();
+    for (auto& t : completers_) t.join();
+  }
+
+  CapturedLog log_;
+  std::unique_ptr<Authenticator> auth_;
+  std::unique_ptr<Server> server_;
+  std::vector<std::thread> completers_;  // touched by the one handler thread only
+  std::atomic<int> started_{0};
+  std::promise<void> release_promise_;
+  std::shared_future<void> release_ = release_promise_.get_future().share();
+  std::mutex mu_;
+  std::vector<std::shared_ptr<Completion>> parked_;
+  bool released_ = false;
+};
+
+TEST_F(DeferredTest, AnswersCompletedLaterOrAtOnceWithoutHoldingTheHandlerThread) {
+  // One handler thread and eight requests whose answers wait for `release_`: if a waiting
+  // request held the thread, the second handler would never run.
+  std::vector<std::future<Result<client::ClientResponse>>> waits;
+  for (int i = 0; i < 8; ++i) {
+    waits.push_back(std::async(std::launch::async, [this, i] {
+      HttpClient client(server_->url());
+      return client.Send("GET", "/v1/populi/later/" + std::to_string(i), {}, {}, 20'000);
+    }));
+  }
+  const auto deadline = std::chrono::steady_clock::now() + 10s;
+  while (started_.load() < 8 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(5ms);
+  }
+  ASSERT_EQ(started_.load(), 8) << "a deferred request held the handler thread";
+  HttpClient client(server_->url());
+  auto now = client.Send("GET", "/v1/populi/later/now");
+  ASSERT_TRUE(now.ok()) << now.status().ToString();
+  EXPECT_EQ(now->body, R"({"n":"now"})");
+  released_ = true;
+  release_promise_.set_value();
+  for (int i = 0; i < 8; ++i) {
+    auto r = waits[static_cast<size_t>(i)].get();
+    ASSERT_TRUE(r.ok()) << r.status().ToString();
+    EXPECT_EQ(r->status, 201);
+    EXPECT_EQ(r->body, R"({"n":")" + std::to_string(i) + R"("})");
+  }
+  // The connection stays usable after a deferred answer.
+  auto again = client.Send("GET", "/v1/populi/later/42");
+  ASSERT_TRUE(again.ok()) << again.status().ToString();
+  EXPECT_EQ(again->body, R"({"n":"42"})");
+}
+
+TEST_F(DeferredTest, StopDoesNotWaitForeverAndALateCompletionIsHarmless) {
+  auto waiting = std::async(std::launch::async, [this] {
+    HttpClient client(server_->url());
+    return client.Send("GET", "/v1/populi/later/never", {}, {}, 10'000);
+  });
+  for (;;) {
+    {
+      std::lock_guard lock(mu_);
+      if (!parked_.empty()) break;
+    }
+    std::this_thread::sleep_for(5ms);
+  }
+  server_->Stop();  // bounded by the 200 ms grace
+  EXPECT_FALSE(waiting.get().ok());
+  std::lock_guard lock(mu_);
+  parked_.front()->Complete(JsonResponse("{}"));  // the server is gone: dropped, no crash
 }
 
 class TlsTest : public ::testing::Test {

@@ -43,16 +43,28 @@ http::Response Deliver(ApiContext& ctx, http::Request& req) {
     r.SetHeader("retry-after", "1");
     return r;
   }
+  // The commit is awaited without a thread: the answer is built when the store reports the
+  // write durable (on a store thread, which must only format and hand it over).
   const int64_t now = ctx.NowMs();
-  store::DeliverResult result;
-  Status s = ctx.store.Write([&](store::WriteTxn& txn) -> Status {
-    POPULI_ASSIGN_OR_RETURN(result, txn.Deliver(*msg, now));
-    return Status::Ok();
-  });
-  if (!s.ok()) return Error(s, req);
-  if (!result.duplicate) ctx.Notify(InboxTopic(msg->receiver));
-  return Json(json::object{
-      {"accepted", true}, {"message_id", result.message_id}, {"duplicate", result.duplicate}});
+  auto message = std::make_shared<mesh::NewMessage>(std::move(*msg));
+  auto result = std::make_shared<store::DeliverResult>();
+  auto completion = std::make_shared<http::Completion>();
+  ctx.store.SubmitWrite(
+      [message, result, now](store::WriteTxn& txn) -> Status {
+        POPULI_ASSIGN_OR_RETURN(*result, txn.Deliver(*message, now));
+        return Status::Ok();
+      },
+      [&ctx, message, result, completion, request_id = req.request_id](Status s) {
+        if (!s.ok()) {
+          completion->Complete(http::ErrorResponse(s, request_id));
+          return;
+        }
+        if (!result->duplicate) ctx.Notify(InboxTopic(message->receiver));
+        completion->Complete(Json(json::object{{"accepted", true},
+                                               {"message_id", result->message_id},
+                                               {"duplicate", result->duplicate}}));
+      });
+  return http::Deferred(std::move(completion));
 }
 
 // One attempt at answering an inbox request; nullopt when there is nothing yet.
@@ -141,22 +153,31 @@ http::Response Ack(ApiContext& ctx, http::Request& req) {
                  req);
   }
   const bool single = q->message_ids.empty();
-  std::vector<int64_t> ids = single ? std::vector<int64_t>{q->message_id} : q->message_ids;
+  auto ack = std::make_shared<mesh::AckRequest>(std::move(*q));
+  if (single) ack->message_ids = {ack->message_id};
   const int64_t now = ctx.NowMs();
-  std::vector<int64_t> acked;
-  Status s = ctx.store.Write([&](store::WriteTxn& txn) -> Status {
-    POPULI_ASSIGN_OR_RETURN(acked, txn.Ack(q->receiver, ids, now));
-    return Status::Ok();
-  });
-  if (s.code() == Code::kNotFound) {
-    s = NotFound(
-        "message " + std::to_string(q->message_id) + " is not in the inbox of " + q->receiver,
-        "check the receiver and the id returned by deliver");
-  }
-  if (!s.ok()) return Error(s, req);
-  json::array arr;
-  for (int64_t id : acked) arr.push_back(id);
-  return Json(json::object{{"acked", std::move(arr)}});
+  auto acked = std::make_shared<std::vector<int64_t>>();
+  auto completion = std::make_shared<http::Completion>();
+  ctx.store.SubmitWrite(
+      [ack, acked, now](store::WriteTxn& txn) -> Status {
+        POPULI_ASSIGN_OR_RETURN(*acked, txn.Ack(ack->receiver, ack->message_ids, now));
+        return Status::Ok();
+      },
+      [ack, acked, completion, request_id = req.request_id](Status s) {
+        if (s.code() == Code::kNotFound) {
+          s = NotFound("message " + std::to_string(ack->message_id) + " is not in the inbox of " +
+                           ack->receiver,
+                       "check the receiver and the id returned by deliver");
+        }
+        if (!s.ok()) {
+          completion->Complete(http::ErrorResponse(s, request_id));
+          return;
+        }
+        json::array arr;
+        for (int64_t id : *acked) arr.push_back(id);
+        completion->Complete(Json(json::object{{"acked", std::move(arr)}}));
+      });
+  return http::Deferred(std::move(completion));
 }
 
 http::Response RenewClaim(ApiContext& ctx, http::Request& req) {

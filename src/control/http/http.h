@@ -12,6 +12,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -60,6 +61,7 @@ struct Request {
 };
 
 struct Response;
+class Completion;
 
 // A deferred answer: poll() returns the response once it is ready, else nullopt. The server
 // calls it first at once, then whenever `topic` is notified, and for the last time at
@@ -87,9 +89,36 @@ struct Response {
   std::vector<std::pair<std::string, std::string>> headers;  // extra headers
   std::shared_ptr<LongPoll> long_poll;                       // set → deferred
   std::shared_ptr<EventStream> stream;                       // set → text/event-stream
+  std::shared_ptr<Completion> completion;                    // set → answered through it
 
   Response& SetHeader(std::string name, std::string value);
 };
+
+// An answer another thread supplies later, typically a store write's completion: the handler
+// starts the work, returns Deferred(completion) at once, and no thread waits for the commit.
+// Complete() must be called exactly once, from any thread; later calls are ignored. The server
+// writes that response; if the server stopped meanwhile, the response is dropped.
+class Completion {
+ public:
+  Completion();
+  ~Completion();
+  Completion(const Completion&) = delete;
+  Completion& operator=(const Completion&) = delete;
+
+  void Complete(Response response);
+  // Server side: `resume` gets the response, at once (on this thread) when Complete already
+  // ran, else on the thread that calls Complete.
+  void OnComplete(std::function<void(Response)> resume);
+
+ private:
+  std::mutex mu_;
+  bool completed_ = false;
+  std::unique_ptr<Response> result_;  // held until OnComplete
+  std::function<void(Response)> resume_;
+};
+
+// A response whose content `completion` will supply.
+Response Deferred(std::shared_ptr<Completion> completion);
 
 // Error body: {"error":{"code","message","hint","request_id"}} with the status mapped from the
 // code (kInvalidArgument 400, kUnauthenticated 401, kPermissionDenied 403, kNotFound 404,

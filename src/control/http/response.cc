@@ -65,6 +65,43 @@ Response JsonResponse(std::string body, int status) {
   return response;
 }
 
+Completion::Completion() = default;
+Completion::~Completion() = default;
+
+void Completion::Complete(Response response) {
+  std::function<void(Response)> resume;
+  {
+    std::lock_guard lock(mu_);
+    if (completed_) return;
+    completed_ = true;
+    if (!resume_) {
+      result_ = std::make_unique<Response>(std::move(response));
+      return;
+    }
+    resume = std::move(resume_);
+  }
+  resume(std::move(response));
+}
+
+void Completion::OnComplete(std::function<void(Response)> resume) {
+  std::unique_ptr<Response> ready;
+  {
+    std::lock_guard lock(mu_);
+    if (!completed_) {
+      resume_ = std::move(resume);
+      return;
+    }
+    ready = std::move(result_);
+  }
+  if (ready) resume(std::move(*ready));
+}
+
+Response Deferred(std::shared_ptr<Completion> completion) {
+  Response response;
+  response.completion = std::move(completion);
+  return response;
+}
+
 Response NoContent() {
   Response response;
   response.status = 204;

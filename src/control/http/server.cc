@@ -256,6 +256,10 @@ void Server::Impl::Stop() {
     logger_->warn("http stop: {} request(s) still running after {} ms; closing them",
                   in_flight_.load(), options_.shutdown_grace_ms);
   }
+  {
+    std::lock_guard lock(completion_gate_->mu);
+    completion_gate_->open = false;
+  }
   io_work_.clear();
   for (auto& ioc : iocs_) ioc->stop();
   for (auto& thread : io_threads_) thread.join();

@@ -90,6 +90,13 @@ class Server::Impl {
   std::atomic<int> connections_{0};
   std::atomic<int> in_flight_{0};
   std::atomic<bool> stopping_{false};
+  // Deferred responses (Response::completion) are handed to an I/O thread only while this is
+  // open; Stop closes it before the io_contexts stop, so a late completion posts nothing.
+  struct CompletionGate {
+    std::mutex mu;
+    bool open = true;
+  };
+  std::shared_ptr<CompletionGate> completion_gate_ = std::make_shared<CompletionGate>();
   int port_ = 0;
 
   std::optional<asio::ssl::context> tls_;

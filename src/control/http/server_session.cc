@@ -129,6 +129,7 @@ class Session {
       } else {
         ex.response = co_await OnPool<Response>(*server_.handler_pool_, run_handler);
       }
+      if (ex.response.completion) co_await AwaitCompletion(ex);
       if (ex.response.long_poll) co_await FinishLongPoll(ex);
       if (ex.response.stream) {
         co_await StreamEvents(ex);
@@ -323,6 +324,58 @@ class Session {
         return HandlerFailed("", e.what());
       }
     });
+  }
+
+  // Waits, holding no thread, for the response a handler deferred (Response::completion). The
+  // completing thread posts the response to this connection's strand, which cancels `wake`.
+  // The completion may outlive this frame and the io_context (a store write finishing after
+  // Stop), so it holds only `Waiter`: the executor in it is dropped by this frame's guard, and
+  // nothing is posted once the server's completion gate has closed.
+  struct Waiter {
+    std::mutex mu;
+    std::optional<asio::any_io_executor> executor;  // empty once the waiting frame is gone
+    asio::steady_timer* wake = nullptr;
+    std::optional<Response> response;
+  };
+
+  asio::awaitable<void> AwaitCompletion(Exchange& ex) {
+    std::shared_ptr<Completion> completion = std::move(ex.response.completion);
+    ex.response.completion.reset();
+    asio::steady_timer wake(co_await asio::this_coro::executor,
+                            asio::steady_timer::time_point::max());
+    auto waiter = std::make_shared<Waiter>();
+    waiter->executor = wake.get_executor();
+    waiter->wake = &wake;
+    struct Detach {
+      Waiter& waiter;
+      ~Detach() {
+        std::lock_guard lock(waiter.mu);
+        waiter.executor.reset();
+        waiter.wake = nullptr;
+      }
+    } detach{*waiter};
+    completion->OnComplete([waiter, gate = server_.completion_gate_](Response response) {
+      std::lock_guard gate_lock(gate->mu);
+      std::lock_guard lock(waiter->mu);
+      if (!gate->open || !waiter->executor) return;  // nobody waits any more
+      waiter->response = std::move(response);
+      // Runs on the connection's strand, so only after the frame below has suspended.
+      asio::post(*waiter->executor, [waiter] {
+        std::lock_guard lock(waiter->mu);
+        if (waiter->wake != nullptr) waiter->wake->cancel();
+      });
+    });
+    boost::system::error_code ec;
+    for (;;) {
+      {
+        std::lock_guard lock(waiter->mu);
+        if (waiter->response) {
+          ex.response = std::move(*waiter->response);
+          break;
+        }
+      }
+      co_await wake.async_wait(Redirect(ec));
+    }
   }
 
   asio::awaitable<void> StreamEvents(Exchange& ex) {
