@@ -1,7 +1,7 @@
 // a2a_load: durable deliver → claim → ack cycles over HTTP with N concurrent clients.
 //
 //   a2a_load [--clients 64] [--seconds 10] [--batch 1] [--durability full|buffered]
-//            [--driver threads|epoll] [--driver-threads 1]
+//            [--driver threads|epoll] [--driver-threads 1] [--handler-threads N]
 //
 // Starts the control plane and the HTTP server in this process on 127.0.0.1:0 over a SQLite
 // store in a temp directory, then runs `clients` threads, each on one keep-alive connection with
@@ -48,7 +48,7 @@ using Steady = std::chrono::steady_clock;
 }  // namespace
 
 int main(int argc, char** argv) {
-  int clients = 64, seconds = 10, batch = 1, driver_threads = 1;
+  int clients = 64, seconds = 10, batch = 1, driver_threads = 1, handler_threads = 0;
   std::string durability = "full";
   std::string driver = "threads";
   for (int i = 1; i + 1 < argc; i += 2) {
@@ -59,6 +59,7 @@ int main(int argc, char** argv) {
     if (k == "--durability") durability = argv[i + 1];
     if (k == "--driver") driver = argv[i + 1];
     if (k == "--driver-threads") driver_threads = std::max(1, std::atoi(argv[i + 1]));
+    if (k == "--handler-threads") handler_threads = std::max(1, std::atoi(argv[i + 1]));
   }
   using namespace populi;
   const auto dir = std::filesystem::temp_directory_path() / ("a2a-load-" + RandomHex(6));
@@ -79,7 +80,8 @@ int main(int argc, char** argv) {
   auto auth = http::Authenticator::Open();
   http::ServerOptions sopt;
   sopt.bind = "127.0.0.1:0";
-  sopt.handler_threads = std::max(64, clients);
+  // Default: a handler thread per client, so blocking handlers never limit the writes in flight.
+  sopt.handler_threads = handler_threads > 0 ? handler_threads : std::max(64, clients);
   sopt.max_connections = clients + 16;
   auto server = http::Server::Start(sopt, router, *auth);
   if (!server.ok()) {
