@@ -1,6 +1,7 @@
 // Long-polls, event streams, graceful stop and TLS.
 #include <atomic>
 #include <boost/json/parse.hpp>
+#include <cctype>
 #include <chrono>
 #include <cstdlib>
 #include <filesystem>
@@ -123,6 +124,29 @@ TEST_F(ServerAsyncTest, EventStreamEndsWhenTheSourceEnds) {
   ASSERT_EQ(reader.wait_for(10s), std::future_status::ready);
   EXPECT_TRUE(reader.get().ok());
   EXPECT_EQ(count, 1);
+}
+
+// The stream's head: event-stream type, no caching, no length, and the connection closes at the
+// end of the stream.
+TEST_F(ServerAsyncTest, EventStreamHeadHasNoLengthAndClosesTheConnection) {
+  state_.events_available = 1;
+  RawSocket raw(server_->port());
+  ASSERT_TRUE(raw.connected());
+  raw.Send("GET /v1/populi/events HTTP/1.1\r\nHost: x\r\nx-request-id: sse-1\r\n\r\n");
+  std::this_thread::sleep_for(200ms);
+  state_.events_available = -1;
+  server_->notifier().Notify("events");
+  const std::string all = raw.ReadAll();
+  // Field names compared case-insensitively: the whole head lower-cased.
+  std::string head = all.substr(0, all.find("\r\n\r\n") + 2);
+  for (char& c : head) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  EXPECT_EQ(StatusOf(all), 200) << all;
+  EXPECT_NE(head.find("\r\ncontent-type: text/event-stream\r\n"), std::string::npos) << head;
+  EXPECT_NE(head.find("\r\ncache-control: no-cache\r\n"), std::string::npos) << head;
+  EXPECT_NE(head.find("\r\nx-request-id: sse-1\r\n"), std::string::npos) << head;
+  EXPECT_NE(head.find("\r\nconnection: close\r\n"), std::string::npos) << head;
+  EXPECT_EQ(head.find("content-length"), std::string::npos) << head;
+  EXPECT_NE(all.find("data: "), std::string::npos) << all;
 }
 
 TEST_F(ServerAsyncTest, StopFinishesInFlightRequestAndStopsAccepting) {

@@ -7,6 +7,7 @@
 
 #include <boost/url/parse.hpp>
 
+#include "control/http/response_head.h"
 #include "control/http/server_internal.h"
 
 namespace populi::http {
@@ -380,15 +381,18 @@ class Session {
 
   asio::awaitable<void> StreamEvents(Exchange& ex) {
     std::shared_ptr<EventStream> events = ex.response.stream;
-    bhttp::response<bhttp::empty_body> head{bhttp::status::ok, 11};
-    head.set(bhttp::field::content_type, "text/event-stream");
-    head.set(bhttp::field::cache_control, "no-cache");
-    SetCommonHeaders(head, ex);
-    head.keep_alive(false);  // the stream ends with the connection
-    bhttp::response_serializer<bhttp::empty_body> serializer{head};
+    Response& head = ex.response;
+    head.status = 200;
+    head.content_type = "text/event-stream";
+    const bool has_cache_control =
+        std::any_of(head.headers.begin(), head.headers.end(),
+                    [](const auto& h) { return beast::iequals(h.first, "cache-control"); });
+    if (!has_cache_control) head.headers.emplace_back("cache-control", "no-cache");
+    // No length and no keep-alive: the stream ends with the connection.
+    FormatResponseHead(head, ex.request.request_id, /*keep_alive=*/false, std::nullopt, &head_);
     boost::system::error_code ec;
     Lowest().expires_after(std::chrono::milliseconds(opts_.write_timeout_ms));
-    co_await bhttp::async_write_header(stream_, serializer, Redirect(ec));
+    co_await asio::async_write(stream_, asio::buffer(head_), Redirect(ec));
     Log(ex, 200);
     TopicNotifier::Subscription sub(server_.notifier_, events->topic);
     while (!ec) {
@@ -416,22 +420,17 @@ class Session {
     co_await Close();
   }
 
-  template <typename Message>
-  void SetCommonHeaders(Message& msg, const Exchange& ex) {
-    msg.set(kRequestIdHeader, ex.request.request_id);
-    msg.set(kWireVersionHeader, POPULI_WIRE_VERSION);
-    for (const auto& [name, value] : ex.response.headers) msg.set(name, value);
-  }
-
   // Writes ex.response; false when the connection is (to be) closed. The head is formatted into
-  // one reused string and sent with the body in one gathered write: Beast's serializer walks
-  // the fields through layered buffer views, a measurable share of a /health request.
+  // one reused string (response_head.h) and sent with the body in one gathered write: Beast's
+  // serializer walks the fields through layered buffer views, a measurable share of a /health
+  // request.
   asio::awaitable<bool> Respond(Exchange& ex) {
     const bool keep_alive = !ex.close_after && !server_.stopping_.load();
     const Response& response = ex.response;
-    // 1xx, 204 and 304 answers carry neither a body nor a length.
-    const bool bodyless = response.status < 200 || response.status == 204 || response.status == 304;
-    FormatHead(ex, keep_alive, bodyless);
+    const bool bodyless = StatusHasNoBody(response.status);
+    FormatResponseHead(response, ex.request.request_id, keep_alive,
+                       bodyless ? std::nullopt : std::optional<size_t>(response.body.size()),
+                       &head_);
     // Logged before the write so the line exists once the client has its answer.
     Log(ex, response.status);
     boost::system::error_code ec;
@@ -444,41 +443,6 @@ class Session {
       co_return false;
     }
     co_return true;
-  }
-
-  void FormatHead(const Exchange& ex, bool keep_alive, bool bodyless) {
-    const Response& response = ex.response;
-    head_.clear();
-    head_.append("HTTP/1.1 ").append(std::to_string(response.status)).append(" ");
-    head_.append(bhttp::obsolete_reason(static_cast<bhttp::status>(response.status)));
-    head_.append("\r\n");
-    // A handler's header replaces the default of the same name, as Beast's set() did.
-    auto overridden = [&response](std::string_view name) {
-      return std::any_of(response.headers.begin(), response.headers.end(),
-                         [name](const auto& h) { return beast::iequals(h.first, name); });
-    };
-    if (!response.content_type.empty() && !overridden("content-type")) {
-      AppendField("Content-Type", response.content_type);
-    }
-    if (!overridden(kRequestIdHeader)) AppendField(kRequestIdHeader, ex.request.request_id);
-    if (!overridden(kWireVersionHeader)) AppendField(kWireVersionHeader, POPULI_WIRE_VERSION);
-    for (const auto& [name, value] : response.headers) AppendField(name, value);
-    if (!bodyless) AppendField("Content-Length", std::to_string(response.body.size()));
-    if (!keep_alive) AppendField("Connection", "close");
-    head_.append("\r\n");
-  }
-
-  // CR and LF are dropped so that no value (a client's request id echoed back, say) can end the
-  // head early or add a field.
-  void AppendField(std::string_view name, std::string_view value) {
-    for (char c : name) {
-      if (c != '\r' && c != '\n') head_.push_back(c);
-    }
-    head_.append(": ");
-    for (char c : value) {
-      if (c != '\r' && c != '\n') head_.push_back(c);
-    }
-    head_.append("\r\n");
   }
 
   void Log(const Exchange& ex, int status) {
