@@ -37,10 +37,7 @@ class Conn {
   }
   // Returns the status (0 on a broken connection) and fills `body`.
   int Post(const std::string& path, const std::string& json, std::string* body) {
-    std::string req = "POST " + path +
-                      " HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
-                      "Content-Length: " +
-                      std::to_string(json.size()) + "\r\n\r\n" + json;
+    const std::string req = PostRequest(path, json);
     if (send(fd_, req.data(), req.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(req.size()))
       return 0;
     int status = 0;
@@ -50,6 +47,13 @@ class Conn {
   }
 
   int fd() const { return fd_; }
+
+  // The bytes of a POST of `json` to `path`.
+  static std::string PostRequest(const std::string& path, const std::string& json) {
+    return "POST " + path +
+           " HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: " +
+           std::to_string(json.size()) + "\r\n\r\n" + json;
+  }
 
   // Moves one complete response (Content-Length framed) from the front of `buffer` into status
   // and body; false while the response is still incomplete.

@@ -37,11 +37,18 @@
 #include "util/random.h"
 
 #include "../http_conn.h"
+#include "cycle_requests.h"
 #include "epoll_driver.h"
 
 namespace {
 
+using populi::bench::AckBody;
+using populi::bench::ClaimBody;
 using populi::bench::Conn;
+using populi::bench::DeliverBody;
+using populi::bench::kAckPath;
+using populi::bench::kClaimPath;
+using populi::bench::kDeliverPath;
 using populi::bench::MessageIdsIn;
 using Steady = std::chrono::steady_clock;
 
@@ -131,27 +138,13 @@ int main(int argc, char** argv) {
       while (!stop.load(std::memory_order_relaxed)) {
         for (int i = 0; i < batch; ++i) {
           auto t0 = Steady::now();
-          int s = conn.Post("/v1/populi/a2a/deliver",
-                            "{\"sender\":\"bench\",\"receiver\":\"" + node +
-                                "\",\"message_type\":\"task_submit\",\"payload\":\"x\"}",
-                            &body);
+          int s = conn.Post(kDeliverPath, DeliverBody(node), &body);
           local.push_back(std::chrono::duration<double, std::micro>(Steady::now() - t0).count());
           if (s != 200) ++errors;
         }
-        conn.Post("/v1/populi/a2a/inbox",
-                  "{\"receiver\":\"" + node + "\",\"claimer_node_id\":\"" + node +
-                      "\",\"max_messages\":" + std::to_string(batch) + "}",
-                  &body);
+        conn.Post(kClaimPath, ClaimBody(node, batch), &body);
         std::vector<int64_t> ids = MessageIdsIn(body);
-        std::string list;
-        for (int64_t id : ids) list += (list.empty() ? "" : ",") + std::to_string(id);
-        int s =
-            ids.size() == 1
-                ? conn.Post("/v1/populi/a2a/ack",
-                            "{\"receiver\":\"" + node + "\",\"message_id\":" + list + "}", &body)
-                : conn.Post("/v1/populi/a2a/ack",
-                            "{\"receiver\":\"" + node + "\",\"message_ids\":[" + list + "]}",
-                            &body);
+        int s = conn.Post(kAckPath, AckBody(node, ids), &body);
         if (s != 200) ++errors;
         cycles += static_cast<int64_t>(ids.size());
       }

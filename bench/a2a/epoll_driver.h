@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "../http_conn.h"
+#include "cycle_requests.h"
 
 namespace populi::bench {
 
@@ -24,14 +25,6 @@ struct DriverTotals {
   std::mutex mu;
   std::vector<double> deliver_us;
 };
-
-// The "id" values in a messages page.
-inline std::vector<int64_t> MessageIdsIn(const std::string& body) {
-  std::vector<int64_t> ids;
-  for (size_t p = 0; (p = body.find("\"id\":", p)) != std::string::npos; p += 5)
-    ids.push_back(std::strtoll(body.c_str() + p + 5, nullptr, 10));
-  return ids;
-}
 
 class EpollClient {
  public:
@@ -43,27 +36,14 @@ class EpollClient {
 
   // Queues the next request of the loop into out_.
   void QueueNext() {
-    std::string json;
-    std::string path;
     if (step_ < batch_) {
-      path = "/v1/populi/a2a/deliver";
-      json = "{\"sender\":\"bench\",\"receiver\":\"" + node_ +
-             "\",\"message_type\":\"task_submit\",\"payload\":\"x\"}";
+      out_ = Conn::PostRequest(kDeliverPath, DeliverBody(node_));
       sent_at_ = std::chrono::steady_clock::now();
     } else if (step_ == batch_) {
-      path = "/v1/populi/a2a/inbox";
-      json = "{\"receiver\":\"" + node_ + "\",\"claimer_node_id\":\"" + node_ +
-             "\",\"max_messages\":" + std::to_string(batch_) + "}";
+      out_ = Conn::PostRequest(kClaimPath, ClaimBody(node_, batch_));
     } else {
-      std::string list;
-      for (int64_t id : ids_) list += (list.empty() ? "" : ",") + std::to_string(id);
-      path = "/v1/populi/a2a/ack";
-      json = ids_.size() == 1 ? "{\"receiver\":\"" + node_ + "\",\"message_id\":" + list + "}"
-                              : "{\"receiver\":\"" + node_ + "\",\"message_ids\":[" + list + "]}";
+      out_ = Conn::PostRequest(kAckPath, AckBody(node_, ids_));
     }
-    out_ = "POST " + path +
-           " HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: " +
-           std::to_string(json.size()) + "\r\n\r\n" + json;
     out_off_ = 0;
   }
 
