@@ -2,8 +2,6 @@
 
 #include <pthread.h>
 
-#include <chrono>
-
 namespace populi::store::sqlite {
 
 Checkpointer::Checkpointer(std::unique_ptr<Db> own, int threshold_frames)
@@ -11,7 +9,6 @@ Checkpointer::Checkpointer(std::unique_ptr<Db> own, int threshold_frames)
   // A connection learns that the database is in WAL mode when it first reads it; until then a
   // checkpoint through it does nothing (and reports a log of -1 frames).
   (void)db_->QueryInt("SELECT count(*) FROM sqlite_master");
-  sqlite3_busy_timeout(db_->raw(), kRestartWaitMs);
   thread_ = std::thread([this] { Loop(); });
 }
 
@@ -32,6 +29,7 @@ void Checkpointer::Install(Db& writer) {
 // Runs on the writer thread after every commit: only records the log size and wakes the thread.
 int Checkpointer::OnCommit(void* self, sqlite3*, const char*, int frames) {
   auto* cp = static_cast<Checkpointer*>(self);
+  cp->log_frames_.store(frames, std::memory_order_relaxed);
   if (frames < cp->threshold_frames_) return SQLITE_OK;
   bool wake = false;
   {
@@ -43,6 +41,25 @@ int Checkpointer::OnCommit(void* self, sqlite3*, const char*, int frames) {
   return SQLITE_OK;
 }
 
+void Checkpointer::CatchUp(Db& writer) {
+  if (log_frames_.load(std::memory_order_relaxed) <= 4 * threshold_frames_) return;
+  std::unique_lock<std::mutex> pass(pass_mu_, std::try_to_lock);
+  if (!pass.owns_lock()) {
+    writer_waiting_.store(true);  // the running pass ends soon; the thread starts no new one
+    return;
+  }
+  writer_waiting_.store(false);
+  int log_frames = 0;
+  int copied = 0;
+  const int rc = sqlite3_wal_checkpoint_v2(writer.raw(), nullptr, SQLITE_CHECKPOINT_PASSIVE,
+                                           &log_frames, &copied);
+  // Once everything is copied the next transaction restarts the log; until it commits, the
+  // count stays as the last commit left it, so do not try again before then.
+  if (rc == SQLITE_OK && log_frames >= 0 && copied == log_frames) {
+    log_frames_.store(0, std::memory_order_relaxed);
+  }
+}
+
 void Checkpointer::Loop() {
   pthread_setname_np(pthread_self(), "store-ckpt");
   for (;;) {
@@ -52,21 +69,9 @@ void Checkpointer::Loop() {
       if (stopping_) return;
       requested_ = false;  // a commit that still leaves the log long asks again
     }
-    int log_frames = 0;
-    int copied = 0;
-    sqlite3_wal_checkpoint_v2(db_->raw(), nullptr, SQLITE_CHECKPOINT_PASSIVE, &log_frames, &copied);
-    // The writer resets the log only when one of its transactions starts with every frame copied,
-    // which a checkpoint racing the next commit never leaves it; RESTART waits for that moment.
-    // While it waits, new writes wait too: the wait is capped (kRestartWaitMs), and after a
-    // RESTART that timed out on a long reader the next one waits kRestartBackoff, so a reader
-    // holding a snapshot for seconds costs the writer one short stall per backoff, not a stall
-    // per commit.
-    const auto now = std::chrono::steady_clock::now();
-    if (log_frames > 4 * threshold_frames_ && now >= next_restart_) {
-      const int rc = sqlite3_wal_checkpoint_v2(db_->raw(), nullptr, SQLITE_CHECKPOINT_RESTART,
-                                               &log_frames, &copied);
-      if (rc == SQLITE_BUSY) next_restart_ = now + kRestartBackoff;
-    }
+    if (writer_waiting_.load()) continue;  // the writer copies the rest itself
+    std::lock_guard<std::mutex> pass(pass_mu_);
+    sqlite3_wal_checkpoint_v2(db_->raw(), nullptr, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
   }
 }
 

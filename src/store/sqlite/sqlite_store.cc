@@ -216,6 +216,7 @@ class SqliteStore final : public MeshStore {
       Status failed = syncer_ ? syncer_->failure() : Status::Ok();
       std::vector<Status> results =
           failed.ok() ? RunBatch(batch) : std::vector<Status>(batch.size(), failed);
+      checkpointer_->CatchUp(*writer_);
       if (syncer_) {
         std::vector<WalSyncer::Completion> dones;
         dones.reserve(batch.size());

@@ -60,7 +60,9 @@ Result<std::vector<mesh::A2AMessage>> SqliteWriteTxn::Claim(const ClaimRequest& 
   // page's statement finished: SQLite leaves updating a table under an open cursor undefined.
   int64_t after_priority = 256;
   int64_t after_id = 0;
-  const int64_t page = std::max(req.max_messages * 2, 32);
+  // Rows held by other claimers never reach this loop (the query skips them), so a page of
+  // max_messages usually suffices; an eligibility filter may reject a few, and the loop pages on.
+  const int64_t page = req.max_messages + (req.eligible ? std::max(1, req.max_messages / 4) : 0);
   while (static_cast<int>(claimed.size()) < req.max_messages) {
     std::vector<mesh::A2AMessage> candidates;
     {
@@ -69,8 +71,14 @@ Result<std::vector<mesh::A2AMessage>> SqliteWriteTxn::Claim(const ClaimRequest& 
           db_.Prepare("SELECT "s + kMessageColumns +
                       " FROM messages WHERE receiver = ?1 AND state IN ('pending', 'claimed') "
                       "AND (priority < ?2 OR (priority = ?2 AND id > ?3)) "
+                      "AND (claim_expires_ms <= ?5 OR claimer_node_id = ?6) "
                       "ORDER BY priority DESC, id ASC LIMIT ?4"));
-      stmt.Bind(1, req.receiver).Bind(2, after_priority).Bind(3, after_id).Bind(4, page);
+      stmt.Bind(1, req.receiver)
+          .Bind(2, after_priority)
+          .Bind(3, after_id)
+          .Bind(4, page)
+          .Bind(5, req.now_ms)
+          .Bind(6, req.claimer_node_id);
       while (true) {
         POPULI_ASSIGN_OR_RETURN(bool row, stmt.Step());
         if (!row) break;
@@ -144,6 +152,18 @@ Result<std::vector<int64_t>> SqliteWriteTxn::Ack(std::string_view receiver,
                                                  const std::vector<int64_t>& ids, int64_t now_ms) {
   std::vector<int64_t> acked;
   for (int64_t id : ids) {
+    // The common case first: a live message becomes acknowledged in one statement.
+    POPULI_ASSIGN_OR_RETURN(
+        Stmt update,
+        db_.Prepare("UPDATE messages SET state = 'acked', acked_ms = ?1, finished_ms = ?1, "
+                    "claimer_node_id = '', claim_expires_ms = 0 WHERE id = ?2 AND receiver = ?3 "
+                    "AND state IN ('pending', 'claimed')"));
+    update.Bind(1, now_ms).Bind(2, id).Bind(3, receiver);
+    POPULI_RETURN_IF_ERROR(update.Run());
+    if (db_.Changes() == 1) {
+      acked.push_back(id);
+      continue;
+    }
     POPULI_ASSIGN_OR_RETURN(
         Stmt find, db_.Prepare("SELECT state FROM messages WHERE id = ? AND receiver = ?"));
     find.Bind(1, id).Bind(2, receiver);
@@ -153,22 +173,12 @@ Result<std::vector<int64_t>> SqliteWriteTxn::Ack(std::string_view receiver,
       acked.push_back(id);
       continue;
     }
-    if (state != "pending" && state != "claimed") {
-      if (ids.size() == 1) {
-        return NotFound(
-            "no message " + std::to_string(id) + " to acknowledge for " + std::string(receiver),
-            state == "dead_letter" ? "it was dead-lettered after too many deliveries"
-                                   : "check the message id and receiver");
-      }
-      continue;
+    if (ids.size() == 1) {
+      return NotFound(
+          "no message " + std::to_string(id) + " to acknowledge for " + std::string(receiver),
+          state == "dead_letter" ? "it was dead-lettered after too many deliveries"
+                                 : "check the message id and receiver");
     }
-    POPULI_ASSIGN_OR_RETURN(
-        Stmt update,
-        db_.Prepare("UPDATE messages SET state = 'acked', acked_ms = ?1, finished_ms = ?1, "
-                    "claimer_node_id = '', claim_expires_ms = 0 WHERE id = ?2"));
-    update.Bind(1, now_ms).Bind(2, id);
-    POPULI_RETURN_IF_ERROR(update.Run());
-    acked.push_back(id);
   }
   return acked;
 }
