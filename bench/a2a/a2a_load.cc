@@ -1,12 +1,14 @@
 // a2a_load: durable deliver → claim → ack cycles over HTTP with N concurrent clients.
 //
-//   a2a_load [--clients 64] [--seconds 10] [--batch 1] [--durability full|buffered]
-//            [--driver threads|epoll] [--driver-threads 1] [--handler-threads N]
+//   a2a_load [--clients 64] [--seconds 10] [--batch 1] [--deliver batch|each]
+//            [--durability full|buffered] [--driver threads|epoll] [--driver-threads 1]
+//            [--handler-threads N]
 //
 // Starts the control plane and the HTTP server in this process on 127.0.0.1:0 over a SQLite
 // store in a temp directory, then runs `clients` threads, each on one keep-alive connection with
-// its own receiver: deliver `batch` messages (one request each), claim them (one request with
-// max_messages = batch), acknowledge them (one request; a list when batch > 1). Prints cycles/s
+// its own receiver: deliver `batch` messages (one deliver-batch request, or with --deliver each one
+// request per message), claim them (one request with max_messages = batch), acknowledge them (one
+// request; a list when batch > 1). Prints cycles/s
 // (one cycle = one message delivered, claimed and acknowledged) and deliver latency percentiles.
 // --driver epoll runs the same clients as connections on --driver-threads epoll loops instead of
 // a blocking thread each (epoll_driver.h): the load generator then takes far less of the cores
@@ -45,10 +47,8 @@ namespace {
 using populi::bench::AckBody;
 using populi::bench::ClaimBody;
 using populi::bench::Conn;
-using populi::bench::DeliverBody;
 using populi::bench::kAckPath;
 using populi::bench::kClaimPath;
-using populi::bench::kDeliverPath;
 using populi::bench::MessageIdsIn;
 using Steady = std::chrono::steady_clock;
 
@@ -58,12 +58,14 @@ int main(int argc, char** argv) {
   int clients = 64, seconds = 10, batch = 1, driver_threads = 1, handler_threads = 0;
   std::string durability = "full";
   std::string driver = "threads";
+  bool deliver_each = false;
   for (int i = 1; i + 1 < argc; i += 2) {
     std::string k = argv[i];
     if (k == "--clients") clients = std::atoi(argv[i + 1]);
     if (k == "--seconds") seconds = std::atoi(argv[i + 1]);
     if (k == "--batch") batch = std::max(1, std::atoi(argv[i + 1]));
     if (k == "--durability") durability = argv[i + 1];
+    if (k == "--deliver") deliver_each = std::string(argv[i + 1]) == "each";
     if (k == "--driver") driver = argv[i + 1];
     if (k == "--driver-threads") driver_threads = std::max(1, std::atoi(argv[i + 1]));
     if (k == "--handler-threads") handler_threads = std::max(1, std::atoi(argv[i + 1]));
@@ -97,6 +99,7 @@ int main(int argc, char** argv) {
   }
   plane.SetNotifier(&(*server)->notifier());
   const int port = (*server)->port();
+  const populi::bench::CyclePlan plan{batch, deliver_each};
 
   std::atomic<bool> stop{false};
   std::atomic<int64_t> cycles{0}, errors{0};
@@ -108,7 +111,7 @@ int main(int argc, char** argv) {
   if (driver == "epoll") {
     for (int c = 0; c < clients; ++c) {
       const std::string node = "load-" + std::to_string(c);
-      auto client = std::make_unique<populi::bench::EpollClient>(port, node, batch);
+      auto client = std::make_unique<populi::bench::EpollClient>(port, node, plan);
       if (!client->ok() ||
           client->conn().Post("/v1/populi/join", "{\"id\":\"" + node + "\"}") != 200) {
         std::fprintf(stderr, "client %d could not connect and join\n", c);
@@ -136,9 +139,9 @@ int main(int argc, char** argv) {
       conn.Post("/v1/populi/join", "{\"id\":\"" + node + "\"}", &body);
       std::vector<double> local;
       while (!stop.load(std::memory_order_relaxed)) {
-        for (int i = 0; i < batch; ++i) {
+        for (int i = 0; i < plan.deliver_requests(); ++i) {
           auto t0 = Steady::now();
-          int s = conn.Post(kDeliverPath, DeliverBody(node), &body);
+          int s = conn.Post(plan.deliver_path(), plan.deliver_body(node), &body);
           local.push_back(std::chrono::duration<double, std::micro>(Steady::now() - t0).count());
           if (s != 200) ++errors;
         }
@@ -167,11 +170,10 @@ int main(int argc, char** argv) {
     return deliver_us.empty() ? 0.0 : deliver_us[static_cast<size_t>(p * (deliver_us.size() - 1))];
   };
   std::printf(
-      "driver=%s clients=%d batch=%d durability=%s seconds=%.1f cycles=%lld cycles_per_s=%.0f "
-      "errors=%lld "
-      "deliver_p50_ms=%.2f deliver_p99_ms=%.2f\n",
-      driver.c_str(), clients, batch, durability.c_str(), secs,
-      static_cast<long long>(cycles.load()), static_cast<double>(cycles.load()) / secs,
+      "driver=%s clients=%d batch=%d deliver=%s durability=%s seconds=%.1f cycles=%lld "
+      "cycles_per_s=%.0f errors=%lld deliver_p50_ms=%.2f deliver_p99_ms=%.2f\n",
+      driver.c_str(), clients, batch, plan.one_request() ? "batch" : "each", durability.c_str(),
+      secs, static_cast<long long>(cycles.load()), static_cast<double>(cycles.load()) / secs,
       static_cast<long long>(errors.load()), pct(0.5) / 1000, pct(0.99) / 1000);
   (*server)->Stop();
   plane.Stop();

@@ -1,5 +1,6 @@
 // The requests of one a2a_load cycle, as both drivers send them: deliver `batch` messages to the
-// client's own inbox, claim them (max_messages = batch), acknowledge the claimed ids.
+// client's own inbox (one deliver-batch request, or one deliver request each), claim them
+// (max_messages = batch), acknowledge the claimed ids.
 #pragma once
 
 #include <cstdint>
@@ -17,6 +18,27 @@ inline std::string DeliverBody(const std::string& node) {
   return "{\"sender\":\"bench\",\"receiver\":\"" + node +
          "\",\"message_type\":\"task_submit\",\"payload\":\"x\"}";
 }
+
+inline constexpr const char* kDeliverBatchPath = "/v1/populi/a2a/deliver-batch";
+
+inline std::string DeliverBatchBody(const std::string& node, int count) {
+  std::string body = "{\"messages\":[";
+  for (int i = 0; i < count; ++i) body += (i == 0 ? "" : ",") + DeliverBody(node);
+  return body + "]}";
+}
+
+// How a cycle's deliveries go out.
+struct CyclePlan {
+  int batch = 1;
+  bool deliver_each = false;  // one deliver request per message even when batch > 1
+
+  bool one_request() const { return batch > 1 && !deliver_each; }
+  int deliver_requests() const { return one_request() ? 1 : batch; }
+  const char* deliver_path() const { return one_request() ? kDeliverBatchPath : kDeliverPath; }
+  std::string deliver_body(const std::string& node) const {
+    return one_request() ? DeliverBatchBody(node, batch) : DeliverBody(node);
+  }
+};
 
 inline std::string ClaimBody(const std::string& node, int batch) {
   return "{\"receiver\":\"" + node + "\",\"claimer_node_id\":\"" + node +

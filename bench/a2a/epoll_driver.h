@@ -1,7 +1,8 @@
 // The epoll driver of a2a_load: all client connections on `threads` threads (one epoll loop
 // each) instead of one blocking thread per client, so the load generator costs the server's
 // cores as little as wrk does. Each connection runs the same loop as a thread client: deliver
-// `batch` messages, claim them with max_messages = batch, acknowledge them in one request.
+// `batch` messages (cycle_requests.h), claim them with max_messages = batch, acknowledge them in
+// one request.
 #pragma once
 
 #include <fcntl.h>
@@ -28,19 +29,19 @@ struct DriverTotals {
 
 class EpollClient {
  public:
-  EpollClient(int port, std::string node, int batch)
-      : conn_(port), node_(std::move(node)), batch_(batch) {}
+  EpollClient(int port, std::string node, CyclePlan plan)
+      : conn_(port), node_(std::move(node)), plan_(plan), deliveries_(plan.deliver_requests()) {}
   bool ok() const { return conn_.ok(); }
   int fd() const { return conn_.fd(); }
   Conn& conn() { return conn_; }
 
   // Queues the next request of the loop into out_.
   void QueueNext() {
-    if (step_ < batch_) {
-      out_ = Conn::PostRequest(kDeliverPath, DeliverBody(node_));
+    if (step_ < deliveries_) {
+      out_ = Conn::PostRequest(plan_.deliver_path(), plan_.deliver_body(node_));
       sent_at_ = std::chrono::steady_clock::now();
-    } else if (step_ == batch_) {
-      out_ = Conn::PostRequest(kClaimPath, ClaimBody(node_, batch_));
+    } else if (step_ == deliveries_) {
+      out_ = Conn::PostRequest(kClaimPath, ClaimBody(node_, plan_.batch));
     } else {
       out_ = Conn::PostRequest(kAckPath, AckBody(node_, ids_));
     }
@@ -74,12 +75,12 @@ class EpollClient {
     std::string body;
     while (Conn::TakeResponse(&in_, &status, &body)) {
       if (status != 200) ++totals.errors;
-      if (step_ < batch_) {
+      if (step_ < deliveries_) {
         deliver_us.push_back(
             std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - sent_at_)
                 .count());
         ++step_;
-      } else if (step_ == batch_) {
+      } else if (step_ == deliveries_) {
         ids_ = MessageIdsIn(body);
         step_ = ids_.empty() ? 0 : step_ + 1;
       } else {
@@ -96,8 +97,9 @@ class EpollClient {
  private:
   Conn conn_;
   std::string node_;
-  int batch_;
-  int step_ = 0;  // < batch: delivering; == batch: claiming; batch + 1: acknowledging
+  CyclePlan plan_;
+  int deliveries_;  // deliver requests per cycle
+  int step_ = 0;    // < deliveries_: delivering; == deliveries_: claiming; then acknowledging
   std::vector<int64_t> ids_;
   std::string out_;
   size_t out_off_ = 0;

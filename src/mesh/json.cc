@@ -295,6 +295,21 @@ Result<NewMessage> NewMessageFromJson(const json::value& v) {
   return m;
 }
 
+Result<DeliverBatchRequest> DeliverBatchRequestFromJson(const json::value& v) {
+  Reader r(v, "");
+  DeliverBatchRequest q;
+  if (r.ok() && r.Raw("messages") == nullptr) r.Fail("messages", "required field is missing");
+  r.List("messages", q.messages, [](const json::value& e, std::string path) -> Result<NewMessage> {
+    Reader element(e, std::move(path));
+    NewMessage m;
+    ReadNewMessageFields(element, m);
+    if (!element.ok()) return element.status();
+    return m;
+  });
+  if (!r.ok()) return r.status();
+  return q;
+}
+
 Result<A2AMessage> A2AMessageFromJson(const json::value& v) {
   Reader r(v, "");
   A2AMessage m;

@@ -77,6 +77,11 @@ struct InboxRequest {
   int64_t lease_ms = 0;      // claim duration; 0 = the configured default
 };
 
+// POST /v1/populi/a2a/deliver-batch: several NewMessages stored in one transaction.
+struct DeliverBatchRequest {
+  std::vector<NewMessage> messages;
+};
+
 // POST /v1/populi/a2a/ack: exactly one of message_id / message_ids.
 struct AckRequest {
   std::string receiver;
@@ -123,6 +128,7 @@ struct BootstrapRequest {
 Result<HeartbeatRequest> HeartbeatRequestFromJson(const boost::json::value& v);
 Result<LeaveRequest> LeaveRequestFromJson(const boost::json::value& v);
 Result<InboxRequest> InboxRequestFromJson(const boost::json::value& v);
+Result<DeliverBatchRequest> DeliverBatchRequestFromJson(const boost::json::value& v);
 Result<AckRequest> AckRequestFromJson(const boost::json::value& v);
 Result<ClaimRenewRequest> ClaimRenewRequestFromJson(const boost::json::value& v);
 enum class LeaseOp { kGrant, kRenew, kRelease, kRevoke };

@@ -169,6 +169,85 @@ TEST_F(A2ATest, BatchedClaimAndAck) {
   EXPECT_EQ(ack.obj().at("acked").as_array().size(), 4u);
 }
 
+json::object BatchMessage(const std::string& receiver, const std::string& key = {}) {
+  json::object m{
+      {"sender", "submitter-1"}, {"receiver", receiver}, {"message_type", "task_submit"}};
+  if (!key.empty()) m["idempotency_key"] = key;
+  return m;
+}
+
+TEST_F(A2ATest, DeliverBatchAnswersEachMessageInOrder) {
+  const int64_t earlier = Deliver("r1", {{"idempotency_key", "k1"}});
+  json::array batch{BatchMessage("r1"), BatchMessage("r1", "k1"), BatchMessage("r2", "k2"),
+                    BatchMessage("r2", "k2")};
+  Reply r = Post("/v1/populi/a2a/deliver-batch", json::object{{"messages", batch}});
+  ASSERT_EQ(r.status, 200) << r.raw.body;
+  const auto& results = r.obj().at("results").as_array();
+  ASSERT_EQ(results.size(), 4u);
+  const int64_t fresh = results[0].at("message_id").as_int64();
+  EXPECT_GT(fresh, earlier);
+  EXPECT_EQ(results[0].at("duplicate"), false);
+  // A key delivered before, and a key repeated inside the batch, answer with the first id.
+  EXPECT_EQ(results[1].at("message_id").as_int64(), earlier);
+  EXPECT_EQ(results[1].at("duplicate"), true);
+  EXPECT_EQ(results[2].at("duplicate"), false);
+  EXPECT_EQ(results[3].at("message_id").as_int64(), results[2].at("message_id").as_int64());
+  EXPECT_EQ(results[3].at("duplicate"), true);
+  Reply r1 = Post("/v1/populi/a2a/inbox", json::object{{"receiver", "r1"}});
+  EXPECT_EQ(Ids(r1), (std::vector<int64_t>{fresh, earlier}));
+  Reply r2 = Post("/v1/populi/a2a/inbox", json::object{{"receiver", "r2"}});
+  EXPECT_EQ(Ids(r2).size(), 1u);
+}
+
+TEST_F(A2ATest, DeliverBatchStoresAllOrNothing) {
+  for (int i = 0; i < 3; ++i) Deliver("r1");
+  auto pending = [&](const std::string& receiver) {
+    Reply page = Post("/v1/populi/a2a/inbox", json::object{{"receiver", receiver}});
+    return page.obj().at("messages").as_array().size();
+  };
+  // One bad element refuses the batch and names it.
+  json::object bad = BatchMessage("r2");
+  bad["priority"] = 300;
+  Reply invalid = Post("/v1/populi/a2a/deliver-batch",
+                       json::object{{"messages", json::array{BatchMessage("r2"), bad}}});
+  EXPECT_EQ(invalid.status, 400);
+  EXPECT_NE(std::string(invalid.obj().at("error").at("message").as_string()).find("messages[1]"),
+            std::string::npos)
+      << invalid.raw.body;
+  EXPECT_EQ(pending("r2"), 0u);
+  // Three more would take r1 past its cap of five: nothing is stored, r2's message included.
+  Reply full =
+      Post("/v1/populi/a2a/deliver-batch",
+           json::object{{"messages", json::array{BatchMessage("r2"), BatchMessage("r1"),
+                                                 BatchMessage("r1"), BatchMessage("r1")}}});
+  EXPECT_EQ(full.status, 429);
+  EXPECT_EQ(ErrorCode(full), "resource_exhausted");
+  EXPECT_EQ(pending("r1"), 3u);
+  EXPECT_EQ(pending("r2"), 0u);
+  // Two fit.
+  Reply fits =
+      Post("/v1/populi/a2a/deliver-batch",
+           json::object{{"messages", json::array{BatchMessage("r1"), BatchMessage("r1")}}});
+  EXPECT_EQ(fits.status, 200) << fits.raw.body;
+  EXPECT_EQ(pending("r1"), 5u);
+}
+
+TEST_F(A2ATest, DeliverBatchRefusesEmptyMissingAndOversizedLists) {
+  Reply empty = Post("/v1/populi/a2a/deliver-batch", json::object{{"messages", json::array{}}});
+  EXPECT_EQ(empty.status, 400);
+  Reply missing = Post("/v1/populi/a2a/deliver-batch", json::object{});
+  EXPECT_EQ(missing.status, 400);
+  EXPECT_NE(std::string(missing.obj().at("error").at("message").as_string()).find("messages"),
+            std::string::npos);
+  Reply not_list = PostRaw("/v1/populi/a2a/deliver-batch", R"({"messages":{"a":1}})");
+  EXPECT_EQ(not_list.status, 400);
+  json::array many;
+  for (int i = 0; i < 257; ++i) many.push_back(BatchMessage("r" + std::to_string(i)));
+  Reply too_many = Post("/v1/populi/a2a/deliver-batch", json::object{{"messages", many}});
+  EXPECT_EQ(too_many.status, 413);
+  EXPECT_EQ(Get("/health").status, 200);
+}
+
 TEST_F(A2ATest, LongPollIsDeferredWhenEmpty) {
   Join("w");
   http::Request req;

@@ -1,4 +1,8 @@
-// A2A inbox: POST /v1/populi/a2a/{deliver,inbox,ack,lease-renew}.
+// A2A inbox: POST /v1/populi/a2a/{deliver,deliver-batch,inbox,ack,lease-renew}.
+#include <map>
+#include <optional>
+#include <set>
+
 #include <boost/json.hpp>
 
 #include "control/api/routes.h"
@@ -11,6 +15,7 @@ namespace {
 
 constexpr int kDefaultPage = 64;
 constexpr int kMaxPage = 256;
+constexpr size_t kMaxDeliverBatch = 256;
 
 std::string InboxTopic(const std::string& receiver) {
   return "inbox:" + receiver;
@@ -26,23 +31,28 @@ http::Response MessagesResponse(const std::vector<mesh::A2AMessage>& messages, i
   return Json(o);
 }
 
+// 429 when `incoming` more messages would take the receiver's inbox past the cap. Unacknowledged
+// rows are never evicted to make room: the sender retries later.
+std::optional<http::Response> InboxFull(ApiContext& ctx, const std::string& receiver,
+                                        int64_t incoming, const http::Request& req) {
+  auto pending = ctx.store.CountPending(receiver);
+  if (!pending.ok()) return Error(pending.status(), req);
+  if (*pending + incoming <= ctx.options.inbox_cap) return std::nullopt;
+  http::Response r = Error(Status(Code::kResourceExhausted,
+                                  "inbox of " + receiver + " is full (" + std::to_string(*pending) +
+                                      " pending messages)",
+                                  "retry after the receiver acknowledges; raise "
+                                  "mesh.control.inbox_cap if this is the normal load"),
+                           req);
+  r.SetHeader("retry-after", "1");
+  return r;
+}
+
 http::Response Deliver(ApiContext& ctx, http::Request& req) {
   auto msg = DecodeBody(req, mesh::NewMessageFromJson);
   if (!msg.ok()) return Error(msg.status(), req);
   if (Status s = mesh::ValidateNewMessage(*msg, ctx.options.limits); !s.ok()) return Error(s, req);
-  auto pending = ctx.store.CountPending(msg->receiver);
-  if (!pending.ok()) return Error(pending.status(), req);
-  if (*pending >= ctx.options.inbox_cap) {
-    // Never evict unacknowledged rows to make room: the sender retries later.
-    http::Response r = Error(Status(Code::kResourceExhausted,
-                                    "inbox of " + msg->receiver + " is full (" +
-                                        std::to_string(*pending) + " pending messages)",
-                                    "retry after the receiver acknowledges; raise "
-                                    "mesh.control.inbox_cap if this is the normal load"),
-                             req);
-    r.SetHeader("retry-after", "1");
-    return r;
-  }
+  if (auto full = InboxFull(ctx, msg->receiver, 1, req)) return std::move(*full);
   // The commit is awaited without a thread: the answer is built when the store reports the
   // write durable (on a store thread, which must only format and hand it over).
   const int64_t now = ctx.NowMs();
@@ -63,6 +73,62 @@ http::Response Deliver(ApiContext& ctx, http::Request& req) {
         completion->Complete(Json(json::object{{"accepted", true},
                                                {"message_id", result->message_id},
                                                {"duplicate", result->duplicate}}));
+      });
+  return http::Deferred(std::move(completion));
+}
+
+// Several messages in one store write: all are stored or none (a bad element, a full inbox or a
+// store error refuses the whole batch), each with the answer a single deliver would give.
+http::Response DeliverBatch(ApiContext& ctx, http::Request& req) {
+  auto batch = DecodeBody(req, mesh::DeliverBatchRequestFromJson);
+  if (!batch.ok()) return Error(batch.status(), req);
+  if (batch->messages.empty()) {
+    return Error(InvalidArgument("messages: give at least one message",
+                                 "POST /v1/populi/a2a/deliver takes a single message"),
+                 req);
+  }
+  if (batch->messages.size() > kMaxDeliverBatch) {
+    return Error(Status(Code::kTooLarge,
+                        "at most " + std::to_string(kMaxDeliverBatch) + " messages per batch",
+                        "split the batch into several requests"),
+                 req);
+  }
+  std::map<std::string, int64_t> per_receiver;
+  for (size_t i = 0; i < batch->messages.size(); ++i) {
+    Status s = mesh::ValidateNewMessage(batch->messages[i], ctx.options.limits);
+    if (!s.ok()) return Error(s.WithContext("messages[" + std::to_string(i) + "]"), req);
+    ++per_receiver[batch->messages[i].receiver];
+  }
+  for (const auto& [receiver, count] : per_receiver) {
+    if (auto full = InboxFull(ctx, receiver, count, req)) return std::move(*full);
+  }
+  const int64_t now = ctx.NowMs();
+  auto messages = std::make_shared<std::vector<mesh::NewMessage>>(std::move(batch->messages));
+  auto results = std::make_shared<std::vector<store::DeliverResult>>();
+  auto completion = std::make_shared<http::Completion>();
+  ctx.store.SubmitWrite(
+      [messages, results, now](store::WriteTxn& txn) -> Status {
+        results->clear();  // a batch the store runs again starts over
+        for (const mesh::NewMessage& m : *messages) {
+          POPULI_ASSIGN_OR_RETURN(store::DeliverResult r, txn.Deliver(m, now));
+          results->push_back(r);
+        }
+        return Status::Ok();
+      },
+      [&ctx, messages, results, completion, request_id = req.request_id](Status s) {
+        if (!s.ok()) {
+          completion->Complete(http::ErrorResponse(s, request_id));
+          return;
+        }
+        std::set<std::string> woken;
+        json::array out;
+        for (size_t i = 0; i < results->size(); ++i) {
+          const store::DeliverResult& r = (*results)[i];
+          if (!r.duplicate && woken.insert((*messages)[i].receiver).second)
+            ctx.Notify(InboxTopic((*messages)[i].receiver));
+          out.push_back(json::object{{"message_id", r.message_id}, {"duplicate", r.duplicate}});
+        }
+        completion->Complete(Json(json::object{{"accepted", true}, {"results", std::move(out)}}));
       });
   return http::Deferred(std::move(completion));
 }
@@ -201,6 +267,10 @@ void AddA2ARoutes(http::Router& router, ApiContext& ctx) {
   const size_t deliver_limit = ctx.options.limits.max_payload_bytes * 2 + 64 * 1024;
   router.Add({http::Method::kPost, "/v1/populi/a2a/deliver", DeliverRoles(), deliver_limit,
               "a2a.deliver", [&ctx](http::Request& req) { return Deliver(ctx, req); }});
+  // A batch may carry a few messages of the largest size or many small ones.
+  router.Add({http::Method::kPost, "/v1/populi/a2a/deliver-batch", DeliverRoles(),
+              4 * deliver_limit, "a2a.deliver_batch",
+              [&ctx](http::Request& req) { return DeliverBatch(ctx, req); }});
   router.Add({http::Method::kPost, "/v1/populi/a2a/inbox", NodePlaneRoles(), 4 * 1024, "a2a.inbox",
               [&ctx](http::Request& req) { return Inbox(ctx, req); }});
   router.Add({http::Method::kPost, "/v1/populi/a2a/ack", NodePlaneRoles(), 64 * 1024, "a2a.ack",
