@@ -259,6 +259,51 @@ TEST(SqliteStore, CheckFindsViolationsAndRepairFixesThemKeepingRows) {
   EXPECT_TRUE(lease.ok()) << lease.ToString();
 }
 
+TEST(SqliteStore, APendingRowWithAClaimExpiryIsReportedAndRepairedBackToClaimable) {
+  TempDir dir;
+  int64_t id = 0;
+  {
+    auto store = OpenSqliteOrDie(dir.path());
+    id = Deliver(*store, Msg("s", "r", "k"));
+  }
+  RawSql(dir.path(),
+         "UPDATE messages SET claim_expires_ms = 9000000000000 WHERE state = 'pending'");
+  {
+    auto store = OpenSqliteOrDie(dir.path());
+    auto report = store->Check();
+    ASSERT_TRUE(report.ok());
+    std::map<std::string, bool> items;
+    for (const auto& item : report->items) items[item.name] = item.ok;
+    EXPECT_FALSE(items["no_orphan_claims"]);
+    // Why it matters: claims skip rows whose claim expiry lies ahead.
+    std::vector<mesh::A2AMessage> claimed;
+    ASSERT_TRUE(store
+                    ->Write([&](WriteTxn& t) -> Status {
+                      POPULI_ASSIGN_OR_RETURN(
+                          claimed, t.Claim(ClaimRequest{"r", "n1", 1, 1000, 10, 10, nullptr}));
+                      return Status::Ok();
+                    })
+                    .ok());
+    EXPECT_TRUE(claimed.empty());
+  }
+  SqliteOptions options;
+  options.directory = dir.path();
+  auto repaired = RepairSqliteStore(options, 5000);
+  ASSERT_TRUE(repaired.ok()) << repaired.status().ToString();
+  EXPECT_TRUE(repaired->after.ok);
+  auto store = OpenSqliteOrDie(dir.path());
+  std::vector<mesh::A2AMessage> claimed;
+  ASSERT_TRUE(store
+                  ->Write([&](WriteTxn& t) -> Status {
+                    POPULI_ASSIGN_OR_RETURN(
+                        claimed, t.Claim(ClaimRequest{"r", "n1", 1, 1000, 10, 10, nullptr}));
+                    return Status::Ok();
+                  })
+                  .ok());
+  ASSERT_EQ(claimed.size(), 1u);
+  EXPECT_EQ(claimed[0].id, id);
+}
+
 TEST(SqliteStore, RepairRefusesAStoreInUse) {
   TempDir dir;
   auto store = OpenSqliteOrDie(dir.path());

@@ -41,7 +41,10 @@ constexpr Invariant kInvariants[] = {
      "fencing tokens issued twice on one scope key"},
     {"no_orphan_claims",
      "SELECT count(*) FROM messages WHERE (state = 'claimed' AND (claimer_node_id = '' OR "
-     "claim_expires_ms = 0)) OR (state <> 'claimed' AND claimer_node_id <> '')",
+     "claim_expires_ms = 0)) OR (state <> 'claimed' AND (claimer_node_id <> '' OR "
+     "claim_expires_ms <> 0))",
+     // A pending row with a future claim expiry is invisible to claims (they skip rows whose
+     // expiry lies ahead), so it would wait forever.
      "messages whose claim state is inconsistent"},
     {"known_states",
      "SELECT (SELECT count(*) FROM messages WHERE state NOT IN ('pending', 'claimed', 'acked', "
