@@ -133,12 +133,44 @@ http::Response DeliverBatch(ApiContext& ctx, http::Request& req) {
   return http::Deferred(std::move(completion));
 }
 
+int PageLimit(const mesh::InboxRequest& q) {
+  return std::clamp(
+      q.max_messages > 0 ? q.max_messages : (q.claimer_node_id.empty() ? kDefaultPage : 1), 1,
+      kMaxPage);
+}
+
+// The claim an inbox request with a claimer asks for; nullopt when the claimer gets nothing
+// (quarantined or in maintenance: an empty page, not an error, so an agent keeps polling and
+// resumes when the flag clears); 403 for a claimer that has not joined.
+Result<std::optional<store::ClaimRequest>> PlanClaim(ApiContext& ctx, const mesh::InboxRequest& q) {
+  POPULI_ASSIGN_OR_RETURN(std::optional<mesh::NodeRecord> node,
+                          ctx.store.GetNode(q.claimer_node_id));
+  const int64_t now = ctx.NowMs();
+  if (!node) {
+    return Status(Code::kPermissionDenied,
+                  "claimer " + q.claimer_node_id + " has not joined this mesh",
+                  "POST /v1/populi/join before claiming");
+  }
+  if (node->quarantined || mesh::InMaintenance(*node, now)) {
+    return std::optional<store::ClaimRequest>();
+  }
+  store::ClaimRequest claim;
+  claim.receiver = q.receiver;
+  claim.claimer_node_id = q.claimer_node_id;
+  claim.max_messages = PageLimit(q);
+  claim.lease_ms = ClampLeaseMs(q.lease_ms, ctx.options.a2a_claim_ttl_ms);
+  claim.now_ms = now;
+  claim.max_deliveries = ctx.options.a2a_max_deliveries;
+  claim.eligible = [claimer = std::move(*node)](const mesh::A2AMessage& m) {
+    return mesh::PrivacyAllows(m.privacy_class, claimer);
+  };
+  return std::optional<store::ClaimRequest>(std::move(claim));
+}
+
 // One attempt at answering an inbox request; nullopt when there is nothing yet.
 std::optional<http::Response> InboxAttempt(ApiContext& ctx, const mesh::InboxRequest& q,
                                            const http::Request& req, bool final_attempt) {
-  const int limit = std::clamp(
-      q.max_messages > 0 ? q.max_messages : (q.claimer_node_id.empty() ? kDefaultPage : 1), 1,
-      kMaxPage);
+  const int limit = PageLimit(q);
   if (q.claimer_node_id.empty()) {
     store::InboxQuery query;
     query.receiver = q.receiver;
@@ -149,40 +181,46 @@ std::optional<http::Response> InboxAttempt(ApiContext& ctx, const mesh::InboxReq
     if (rows->empty() && !final_attempt) return std::nullopt;
     return MessagesResponse(*rows, limit, false);
   }
-  auto node = ctx.store.GetNode(q.claimer_node_id);
-  if (!node.ok()) return Error(node.status(), req);
-  const int64_t now = ctx.NowMs();
-  if (!*node) {
-    return Error(Status(Code::kPermissionDenied,
-                        "claimer " + q.claimer_node_id + " has not joined this mesh",
-                        "POST /v1/populi/join before claiming"),
-                 req);
-  }
-  if ((*node)->quarantined || mesh::InMaintenance(**node, now)) {
-    // Quarantined and maintenance nodes get nothing (an empty page, not an error, so an agent
-    // keeps polling and resumes when the flag clears).
+  auto plan = PlanClaim(ctx, q);
+  if (!plan.ok()) return Error(plan.status(), req);
+  if (!*plan) {
     if (!final_attempt) return std::nullopt;
     return MessagesResponse({}, limit, true);
   }
-  store::ClaimRequest claim;
-  claim.receiver = q.receiver;
-  claim.claimer_node_id = q.claimer_node_id;
-  claim.max_messages = limit;
-  claim.lease_ms = ClampLeaseMs(q.lease_ms, ctx.options.a2a_claim_ttl_ms);
-  claim.now_ms = now;
-  claim.max_deliveries = ctx.options.a2a_max_deliveries;
-  mesh::NodeRecord claimer = **node;
-  claim.eligible = [claimer](const mesh::A2AMessage& m) {
-    return mesh::PrivacyAllows(m.privacy_class, claimer);
-  };
   std::vector<mesh::A2AMessage> claimed;
   Status s = ctx.store.Write([&](store::WriteTxn& txn) -> Status {
-    POPULI_ASSIGN_OR_RETURN(claimed, txn.Claim(claim));
+    POPULI_ASSIGN_OR_RETURN(claimed, txn.Claim(**plan));
     return Status::Ok();
   });
   if (!s.ok()) return Error(s, req);
   if (claimed.empty() && !final_attempt) return std::nullopt;
   return MessagesResponse(claimed, limit, true);
+}
+
+// A claim that will not wait: its write is handed to the store and answered on commit, so no
+// handler thread waits for it (the long-poll path re-polls synchronously instead).
+http::Response ClaimWithoutWaiting(ApiContext& ctx, const mesh::InboxRequest& q,
+                                   const http::Request& req) {
+  const int limit = PageLimit(q);
+  auto plan = PlanClaim(ctx, q);
+  if (!plan.ok()) return Error(plan.status(), req);
+  if (!*plan) return MessagesResponse({}, limit, true);
+  auto claim = std::make_shared<store::ClaimRequest>(std::move(**plan));
+  auto claimed = std::make_shared<std::vector<mesh::A2AMessage>>();
+  auto completion = std::make_shared<http::Completion>();
+  ctx.store.SubmitWrite(
+      [claim, claimed](store::WriteTxn& txn) -> Status {
+        POPULI_ASSIGN_OR_RETURN(*claimed, txn.Claim(*claim));
+        return Status::Ok();
+      },
+      [claimed, completion, limit, request_id = req.request_id](Status s) {
+        if (!s.ok()) {
+          completion->Complete(http::ErrorResponse(s, request_id));
+          return;
+        }
+        completion->Complete(MessagesResponse(*claimed, limit, true));
+      });
+  return http::Deferred(std::move(completion));
 }
 
 http::Response Inbox(ApiContext& ctx, http::Request& req) {
@@ -194,6 +232,7 @@ http::Response Inbox(ApiContext& ctx, http::Request& req) {
       return Error(s, req);
   }
   const int64_t wait = std::min(q->wait_ms, ctx.options.long_poll_max_ms);
+  if (wait <= 0 && !q->claimer_node_id.empty()) return ClaimWithoutWaiting(ctx, *q, req);
   if (auto first = InboxAttempt(ctx, *q, req, wait <= 0)) return std::move(*first);
 
   // Nothing yet: park the request; the server re-polls when the receiver's inbox is notified.
