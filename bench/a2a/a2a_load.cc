@@ -1,6 +1,6 @@
 // a2a_load: durable deliver → claim → ack cycles over HTTP with N concurrent clients.
 //
-//   a2a_load [--clients 64] [--seconds 10] [--batch 1] [--deliver batch|each]
+//   a2a_load [--clients 64] [--seconds 10] [--batch 1] [--deliver batch|each] [--ack request|next]
 //            [--durability full|buffered] [--driver threads|epoll] [--driver-threads 1]
 //            [--handler-threads N]
 //
@@ -8,7 +8,8 @@
 // store in a temp directory, then runs `clients` threads, each on one keep-alive connection with
 // its own receiver: deliver `batch` messages (one deliver-batch request, or with --deliver each one
 // request per message), claim them (one request with max_messages = batch), acknowledge them (one
-// request; a list when batch > 1). Prints cycles/s
+// request, a list when batch > 1; with --ack next, in the next claim's ack_message_ids). Prints
+// cycles/s
 // (one cycle = one message delivered, claimed and acknowledged) and deliver latency percentiles.
 // --driver epoll runs the same clients as connections on --driver-threads epoll loops instead of
 // a blocking thread each (epoll_driver.h): the load generator then takes far less of the cores
@@ -59,6 +60,7 @@ int main(int argc, char** argv) {
   std::string durability = "full";
   std::string driver = "threads";
   bool deliver_each = false;
+  bool ack_next = false;
   for (int i = 1; i + 1 < argc; i += 2) {
     std::string k = argv[i];
     if (k == "--clients") clients = std::atoi(argv[i + 1]);
@@ -66,6 +68,7 @@ int main(int argc, char** argv) {
     if (k == "--batch") batch = std::max(1, std::atoi(argv[i + 1]));
     if (k == "--durability") durability = argv[i + 1];
     if (k == "--deliver") deliver_each = std::string(argv[i + 1]) == "each";
+    if (k == "--ack") ack_next = std::string(argv[i + 1]) == "next";
     if (k == "--driver") driver = argv[i + 1];
     if (k == "--driver-threads") driver_threads = std::max(1, std::atoi(argv[i + 1]));
     if (k == "--handler-threads") handler_threads = std::max(1, std::atoi(argv[i + 1]));
@@ -99,7 +102,7 @@ int main(int argc, char** argv) {
   }
   plane.SetNotifier(&(*server)->notifier());
   const int port = (*server)->port();
-  const populi::bench::CyclePlan plan{batch, deliver_each};
+  const populi::bench::CyclePlan plan{batch, deliver_each, ack_next};
 
   std::atomic<bool> stop{false};
   std::atomic<int64_t> cycles{0}, errors{0};
@@ -138,12 +141,20 @@ int main(int argc, char** argv) {
       std::string body;
       conn.Post("/v1/populi/join", "{\"id\":\"" + node + "\"}", &body);
       std::vector<double> local;
+      std::vector<int64_t> held;  // with --ack next: claimed, acknowledged by the next claim
       while (!stop.load(std::memory_order_relaxed)) {
         for (int i = 0; i < plan.deliver_requests(); ++i) {
           auto t0 = Steady::now();
           int s = conn.Post(plan.deliver_path(), plan.deliver_body(node), &body);
           local.push_back(std::chrono::duration<double, std::micro>(Steady::now() - t0).count());
           if (s != 200) ++errors;
+        }
+        if (plan.ack_next) {
+          int s = conn.Post(kClaimPath, ClaimBody(node, batch, held), &body);
+          if (s != 200) ++errors;
+          cycles += populi::bench::AckedCountIn(body);
+          held = MessageIdsIn(body);
+          continue;
         }
         conn.Post(kClaimPath, ClaimBody(node, batch), &body);
         std::vector<int64_t> ids = MessageIdsIn(body);
@@ -170,10 +181,11 @@ int main(int argc, char** argv) {
     return deliver_us.empty() ? 0.0 : deliver_us[static_cast<size_t>(p * (deliver_us.size() - 1))];
   };
   std::printf(
-      "driver=%s clients=%d batch=%d deliver=%s durability=%s seconds=%.1f cycles=%lld "
+      "driver=%s clients=%d batch=%d deliver=%s ack=%s durability=%s seconds=%.1f cycles=%lld "
       "cycles_per_s=%.0f errors=%lld deliver_p50_ms=%.2f deliver_p99_ms=%.2f\n",
-      driver.c_str(), clients, batch, plan.one_request() ? "batch" : "each", durability.c_str(),
-      secs, static_cast<long long>(cycles.load()), static_cast<double>(cycles.load()) / secs,
+      driver.c_str(), clients, batch, plan.one_request() ? "batch" : "each",
+      plan.ack_next ? "next" : "request", durability.c_str(), secs,
+      static_cast<long long>(cycles.load()), static_cast<double>(cycles.load()) / secs,
       static_cast<long long>(errors.load()), pct(0.5) / 1000, pct(0.99) / 1000);
   (*server)->Stop();
   plane.Stop();

@@ -1,6 +1,7 @@
 // The requests of one a2a_load cycle, as both drivers send them: deliver `batch` messages to the
 // client's own inbox (one deliver-batch request, or one deliver request each), claim them
-// (max_messages = batch), acknowledge the claimed ids.
+// (max_messages = batch), acknowledge the claimed ids (one ack request, or with ack_next as part of
+// the next cycle's claim).
 #pragma once
 
 #include <cstdint>
@@ -31,6 +32,7 @@ inline std::string DeliverBatchBody(const std::string& node, int count) {
 struct CyclePlan {
   int batch = 1;
   bool deliver_each = false;  // one deliver request per message even when batch > 1
+  bool ack_next = false;      // acknowledge with the next claim instead of an ack request
 
   bool one_request() const { return batch > 1 && !deliver_each; }
   int deliver_requests() const { return one_request() ? 1 : batch; }
@@ -40,9 +42,17 @@ struct CyclePlan {
   }
 };
 
-inline std::string ClaimBody(const std::string& node, int batch) {
-  return "{\"receiver\":\"" + node + "\",\"claimer_node_id\":\"" + node +
-         "\",\"max_messages\":" + std::to_string(batch) + "}";
+// With `ack` non-empty the claim first acknowledges those ids (ack_message_ids).
+inline std::string ClaimBody(const std::string& node, int batch,
+                             const std::vector<int64_t>& ack = {}) {
+  std::string body = "{\"receiver\":\"" + node + "\",\"claimer_node_id\":\"" + node +
+                     "\",\"max_messages\":" + std::to_string(batch);
+  if (!ack.empty()) {
+    body += ",\"ack_message_ids\":[";
+    for (size_t i = 0; i < ack.size(); ++i) body += (i == 0 ? "" : ",") + std::to_string(ack[i]);
+    body += "]";
+  }
+  return body + "}";
 }
 
 // One id acknowledges with message_id, several with message_ids (the batch form).
@@ -51,6 +61,21 @@ inline std::string AckBody(const std::string& node, const std::vector<int64_t>& 
   for (int64_t id : ids) list += (list.empty() ? "" : ",") + std::to_string(id);
   return ids.size() == 1 ? "{\"receiver\":\"" + node + "\",\"message_id\":" + list + "}"
                          : "{\"receiver\":\"" + node + "\",\"message_ids\":[" + list + "]}";
+}
+
+// How many ids a claim's "acked" list holds (0 when absent).
+inline int64_t AckedCountIn(const std::string& body) {
+  const size_t start = body.find("\"acked\":[");
+  if (start == std::string::npos) return 0;
+  const size_t end = body.find(']', start);
+  int64_t n = 0;
+  bool in_number = false;
+  for (size_t i = start + 9; i < end && end != std::string::npos; ++i) {
+    const bool digit = body[i] >= '0' && body[i] <= '9';
+    if (digit && !in_number) ++n;
+    in_number = digit;
+  }
+  return n;
 }
 
 // The "id" values in a messages page.

@@ -41,7 +41,9 @@ class EpollClient {
       out_ = Conn::PostRequest(plan_.deliver_path(), plan_.deliver_body(node_));
       sent_at_ = std::chrono::steady_clock::now();
     } else if (step_ == deliveries_) {
-      out_ = Conn::PostRequest(kClaimPath, ClaimBody(node_, plan_.batch));
+      out_ = Conn::PostRequest(
+          kClaimPath,
+          ClaimBody(node_, plan_.batch, plan_.ack_next ? ids_ : std::vector<int64_t>{}));
     } else {
       out_ = Conn::PostRequest(kAckPath, AckBody(node_, ids_));
     }
@@ -81,8 +83,9 @@ class EpollClient {
                 .count());
         ++step_;
       } else if (step_ == deliveries_) {
+        if (plan_.ack_next && status == 200) totals.cycles += AckedCountIn(body);
         ids_ = MessageIdsIn(body);
-        step_ = ids_.empty() ? 0 : step_ + 1;
+        step_ = ids_.empty() || plan_.ack_next ? 0 : step_ + 1;
       } else {
         if (status == 200) totals.cycles += static_cast<int64_t>(ids_.size());
         step_ = 0;

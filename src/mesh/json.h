@@ -75,6 +75,8 @@ struct InboxRequest {
   int32_t max_messages = 0;  // 0 = the route's default
   int64_t wait_ms = 0;       // long-poll up to this long when nothing is there (capped)
   int64_t lease_ms = 0;      // claim duration; 0 = the configured default
+  // With a claimer: acknowledged in the same transaction, before the claim (unknown ids skipped).
+  std::vector<int64_t> ack_message_ids;
 };
 
 // POST /v1/populi/a2a/deliver-batch: several NewMessages stored in one transaction.

@@ -8,6 +8,17 @@ using namespace json_internal;  // NOLINT(google-build-using-namespace)
 
 // ---- request bodies ----
 
+namespace {
+
+Result<int64_t> MessageIdAt(const json::value& e, std::string path) {
+  if (!e.is_int64() || e.get_int64() < 1)
+    return InvalidArgument(path + ": expected a message id (integer >= 1)",
+                           "see docs/api.md for the request's fields");
+  return e.get_int64();
+}
+
+}  // namespace
+
 Result<HeartbeatRequest> HeartbeatRequestFromJson(const json::value& v) {
   Reader r(v, "");
   HeartbeatRequest q;
@@ -34,6 +45,7 @@ Result<InboxRequest> InboxRequestFromJson(const json::value& v) {
   r.Num("max_messages", q.max_messages);
   r.Int("wait_ms", q.wait_ms);
   r.Int("lease_ms", q.lease_ms);
+  r.List("ack_message_ids", q.ack_message_ids, MessageIdAt);
   if (!r.ok()) return r.status();
   return q;
 }
@@ -43,13 +55,7 @@ Result<AckRequest> AckRequestFromJson(const json::value& v) {
   AckRequest q;
   r.Str("receiver", q.receiver, true);
   r.Int("message_id", q.message_id, 1);
-  r.List("message_ids", q.message_ids,
-         [](const json::value& e, std::string path) -> Result<int64_t> {
-           if (!e.is_int64() || e.get_int64() < 1)
-             return InvalidArgument(path + ": expected a message id (integer >= 1)",
-                                    "see docs/api.md for the request's fields");
-           return e.get_int64();
-         });
+  r.List("message_ids", q.message_ids, MessageIdAt);
   if (r.ok() && (q.message_id == 0) == (r.Raw("message_ids") == nullptr))
     r.Fail("", "give exactly one of message_id and message_ids");
   if (!r.ok()) return r.status();

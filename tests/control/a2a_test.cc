@@ -248,6 +248,91 @@ TEST_F(A2ATest, DeliverBatchRefusesEmptyMissingAndOversizedLists) {
   EXPECT_EQ(Get("/health").status, 200);
 }
 
+TEST_F(A2ATest, AClaimAcknowledgesWhatItFinishedInTheSameCall) {
+  Join("w");
+  const int64_t first = Deliver("w");
+  const int64_t second = Deliver("w");
+  ASSERT_EQ(Ids(Claim("w", "w")), std::vector<int64_t>{first});
+  Reply next = Post("/v1/populi/a2a/inbox", json::object{{"receiver", "w"},
+                                                         {"claimer_node_id", "w"},
+                                                         {"ack_message_ids", json::array{first}}});
+  ASSERT_EQ(next.status, 200) << next.raw.body;
+  EXPECT_EQ(Ids(next), std::vector<int64_t>{second});
+  EXPECT_EQ(next.obj().at("acked"), (json::array{first}));
+  // Only the second is still in the inbox; an unknown id is skipped, not an error.
+  Reply page = Post("/v1/populi/a2a/inbox", json::object{{"receiver", "w"}});
+  EXPECT_EQ(Ids(page), std::vector<int64_t>{second});
+  Reply unknown =
+      Post("/v1/populi/a2a/inbox", json::object{{"receiver", "w"},
+                                                {"claimer_node_id", "w"},
+                                                {"ack_message_ids", json::array{second, 999}}});
+  ASSERT_EQ(unknown.status, 200) << unknown.raw.body;
+  EXPECT_EQ(unknown.obj().at("acked"), (json::array{second}));
+  EXPECT_TRUE(Ids(unknown).empty());
+  // A claim that acknowledges nothing answers without the field.
+  EXPECT_FALSE(Claim("w", "w").obj().contains("acked"));
+}
+
+TEST_F(A2ATest, AcknowledgingInAClaimNeedsAClaimerAndAtMost1024Ids) {
+  const int64_t id = Deliver("w");
+  Reply no_claimer = Post("/v1/populi/a2a/inbox",
+                          json::object{{"receiver", "w"}, {"ack_message_ids", json::array{id}}});
+  EXPECT_EQ(no_claimer.status, 400);
+  EXPECT_NE(no_claimer.raw.body.find("claimer_node_id"), std::string::npos);
+  Reply bad = PostRaw("/v1/populi/a2a/inbox",
+                      R"({"receiver":"w","claimer_node_id":"w","ack_message_ids":["x"]})");
+  EXPECT_EQ(bad.status, 400);
+  Join("w");
+  json::array many;
+  for (int i = 1; i <= 1025; ++i) many.push_back(i);
+  Reply too_many =
+      Post("/v1/populi/a2a/inbox",
+           json::object{{"receiver", "w"}, {"claimer_node_id", "w"}, {"ack_message_ids", many}});
+  EXPECT_EQ(too_many.status, 413);
+  Reply page = Post("/v1/populi/a2a/inbox", json::object{{"receiver", "w"}});
+  EXPECT_EQ(Ids(page), std::vector<int64_t>{id});  // nothing acknowledged by a refused request
+}
+
+TEST_F(A2ATest, ANodeInMaintenanceStillAcknowledgesButClaimsNothing) {
+  Join("n1");
+  const int64_t id = Deliver("n1");
+  Deliver("n1");
+  ASSERT_EQ(Ids(Claim("n1", "n1")), std::vector<int64_t>{id});
+  Post("/v1/populi/admin/maintenance", json::object{{"node_id", "n1"}, {"for_ms", 60'000}});
+  Reply r = Post("/v1/populi/a2a/inbox", json::object{{"receiver", "n1"},
+                                                      {"claimer_node_id", "n1"},
+                                                      {"ack_message_ids", json::array{id}}});
+  ASSERT_EQ(r.status, 200) << r.raw.body;
+  EXPECT_TRUE(Ids(r).empty());
+  EXPECT_EQ(r.obj().at("acked"), (json::array{id}));
+}
+
+TEST_F(A2ATest, ALongPollingClaimCommitsItsAcknowledgementsBeforeItWaits) {
+  Join("w");
+  const int64_t first = Deliver("w");
+  ASSERT_EQ(Ids(Claim("w", "w")), std::vector<int64_t>{first});
+  http::Request req;
+  req.method = http::Method::kPost;
+  req.path = "/v1/populi/a2a/inbox";
+  req.body = R"({"receiver":"w","claimer_node_id":"w","wait_ms":100000,"ack_message_ids":[)" +
+             std::to_string(first) + "]}";
+  bool exists = false;
+  const http::Route* route = router_.Match(req.method, req.path, &req.params, &exists);
+  ASSERT_NE(route, nullptr);
+  http::Response r = route->handler(req);
+  ASSERT_TRUE(r.long_poll);
+  // Acknowledged already, while the claim waits.
+  EXPECT_TRUE(Ids(Post("/v1/populi/a2a/inbox", json::object{{"receiver", "w"}})).empty());
+  EXPECT_FALSE(r.long_poll->poll().has_value());
+  const int64_t second = Deliver("w");
+  auto ready = r.long_poll->poll();
+  ASSERT_TRUE(ready.has_value());
+  auto body = json::parse(ready->body).as_object();
+  ASSERT_EQ(body.at("messages").as_array().size(), 1u);
+  EXPECT_EQ(body.at("messages").as_array()[0].at("id").as_int64(), second);
+  EXPECT_EQ(body.at("acked"), (json::array{first}));
+}
+
 TEST_F(A2ATest, LongPollIsDeferredWhenEmpty) {
   Join("w");
   http::Request req;

@@ -16,16 +16,27 @@ namespace {
 constexpr int kDefaultPage = 64;
 constexpr int kMaxPage = 256;
 constexpr size_t kMaxDeliverBatch = 256;
+constexpr size_t kMaxAckIds = 1024;
 
 std::string InboxTopic(const std::string& receiver) {
   return "inbox:" + receiver;
 }
 
+// What a claim that acknowledges first (ack_message_ids) acknowledged; answered as "acked".
+struct AckedFirst {
+  std::vector<int64_t> ids;
+};
+
 http::Response MessagesResponse(const std::vector<mesh::A2AMessage>& messages, int page_limit,
-                                bool claimed) {
+                                bool claimed, const AckedFirst* acked = nullptr) {
   json::array arr;
   for (const auto& m : messages) arr.push_back(mesh::ToJson(m));
   json::object o{{"messages", std::move(arr)}};
+  if (acked != nullptr) {
+    json::array ids;
+    for (int64_t id : acked->ids) ids.push_back(id);
+    o["acked"] = std::move(ids);
+  }
   if (!claimed && !messages.empty() && static_cast<int>(messages.size()) >= page_limit)
     o["next_before_message_id"] = messages.back().id;  // newest first: the last is the oldest
   return Json(o);
@@ -167,9 +178,21 @@ Result<std::optional<store::ClaimRequest>> PlanClaim(ApiContext& ctx, const mesh
   return std::optional<store::ClaimRequest>(std::move(claim));
 }
 
-// One attempt at answering an inbox request; nullopt when there is nothing yet.
+// Acknowledges `ids` of `receiver` as part of a claim: unknown ids are skipped (as in an ack list),
+// never an error that would cost the claim.
+Result<std::vector<int64_t>> AckBeforeClaim(store::WriteTxn& txn, const std::string& receiver,
+                                            const std::vector<int64_t>& ids, int64_t now) {
+  auto acked = txn.Ack(receiver, ids, now);
+  if (!acked.ok() && acked.status().code() == Code::kNotFound) return std::vector<int64_t>{};
+  return acked;
+}
+
+// One attempt at answering an inbox request; nullopt when there is nothing yet. A claim that
+// acknowledges first does so in the same write as its claim, and records what it acknowledged in
+// `acked` (the caller drops the ids from later attempts).
 std::optional<http::Response> InboxAttempt(ApiContext& ctx, const mesh::InboxRequest& q,
-                                           const http::Request& req, bool final_attempt) {
+                                           const http::Request& req, bool final_attempt,
+                                           const std::shared_ptr<AckedFirst>& acked) {
   const int limit = PageLimit(q);
   if (q.claimer_node_id.empty()) {
     store::InboxQuery query;
@@ -183,42 +206,55 @@ std::optional<http::Response> InboxAttempt(ApiContext& ctx, const mesh::InboxReq
   }
   auto plan = PlanClaim(ctx, q);
   if (!plan.ok()) return Error(plan.status(), req);
-  if (!*plan) {
-    if (!final_attempt) return std::nullopt;
-    return MessagesResponse({}, limit, true);
-  }
   std::vector<mesh::A2AMessage> claimed;
-  Status s = ctx.store.Write([&](store::WriteTxn& txn) -> Status {
-    POPULI_ASSIGN_OR_RETURN(claimed, txn.Claim(**plan));
-    return Status::Ok();
-  });
-  if (!s.ok()) return Error(s, req);
+  if (*plan || !q.ack_message_ids.empty()) {
+    const int64_t now = ctx.NowMs();
+    Status s = ctx.store.Write([&](store::WriteTxn& txn) -> Status {
+      if (!q.ack_message_ids.empty()) {
+        POPULI_ASSIGN_OR_RETURN(acked->ids,
+                                AckBeforeClaim(txn, q.receiver, q.ack_message_ids, now));
+      }
+      if (*plan) {
+        POPULI_ASSIGN_OR_RETURN(claimed, txn.Claim(**plan));
+      }
+      return Status::Ok();
+    });
+    if (!s.ok()) return Error(s, req);
+  }
   if (claimed.empty() && !final_attempt) return std::nullopt;
-  return MessagesResponse(claimed, limit, true);
+  return MessagesResponse(claimed, limit, true, acked.get());
 }
 
-// A claim that will not wait: its write is handed to the store and answered on commit, so no
-// handler thread waits for it (the long-poll path re-polls synchronously instead).
+// A claim that will not wait: its write (acknowledgements first, when asked) is handed to the
+// store and answered on commit, so no handler thread waits for it (the long-poll path re-polls
+// synchronously instead).
 http::Response ClaimWithoutWaiting(ApiContext& ctx, const mesh::InboxRequest& q,
-                                   const http::Request& req) {
+                                   const http::Request& req, std::shared_ptr<AckedFirst> acked) {
   const int limit = PageLimit(q);
   auto plan = PlanClaim(ctx, q);
   if (!plan.ok()) return Error(plan.status(), req);
-  if (!*plan) return MessagesResponse({}, limit, true);
-  auto claim = std::make_shared<store::ClaimRequest>(std::move(**plan));
+  if (!*plan && q.ack_message_ids.empty()) return MessagesResponse({}, limit, true);
+  auto claim = std::make_shared<std::optional<store::ClaimRequest>>(std::move(*plan));
+  auto ack_ids = std::make_shared<std::vector<int64_t>>(q.ack_message_ids);
   auto claimed = std::make_shared<std::vector<mesh::A2AMessage>>();
   auto completion = std::make_shared<http::Completion>();
+  const int64_t now = ctx.NowMs();
   ctx.store.SubmitWrite(
-      [claim, claimed](store::WriteTxn& txn) -> Status {
-        POPULI_ASSIGN_OR_RETURN(*claimed, txn.Claim(*claim));
+      [claim, ack_ids, acked, claimed, receiver = q.receiver, now](store::WriteTxn& txn) -> Status {
+        if (!ack_ids->empty()) {
+          POPULI_ASSIGN_OR_RETURN(acked->ids, AckBeforeClaim(txn, receiver, *ack_ids, now));
+        }
+        if (*claim) {
+          POPULI_ASSIGN_OR_RETURN(*claimed, txn.Claim(**claim));
+        }
         return Status::Ok();
       },
-      [claimed, completion, limit, request_id = req.request_id](Status s) {
+      [acked, claimed, completion, limit, request_id = req.request_id](Status s) {
         if (!s.ok()) {
           completion->Complete(http::ErrorResponse(s, request_id));
           return;
         }
-        completion->Complete(MessagesResponse(*claimed, limit, true));
+        completion->Complete(MessagesResponse(*claimed, limit, true, acked.get()));
       });
   return http::Deferred(std::move(completion));
 }
@@ -231,18 +267,37 @@ http::Response Inbox(ApiContext& ctx, http::Request& req) {
     if (Status s = mesh::ValidateId("claimer_node_id", q->claimer_node_id); !s.ok())
       return Error(s, req);
   }
+  if (!q->ack_message_ids.empty() && q->claimer_node_id.empty()) {
+    return Error(InvalidArgument("ack_message_ids needs claimer_node_id",
+                                 "acknowledge with POST /v1/populi/a2a/ack, or claim as well"),
+                 req);
+  }
+  if (q->ack_message_ids.size() > kMaxAckIds) {
+    return Error(Status(Code::kTooLarge,
+                        "at most " + std::to_string(kMaxAckIds) + " ack_message_ids per claim",
+                        "acknowledge the rest with POST /v1/populi/a2a/ack"),
+                 req);
+  }
+  // Set only when the request acknowledges: its answer then lists what was acknowledged.
+  auto acked = q->ack_message_ids.empty() ? nullptr : std::make_shared<AckedFirst>();
   const int64_t wait = std::min(q->wait_ms, ctx.options.long_poll_max_ms);
-  if (wait <= 0 && !q->claimer_node_id.empty()) return ClaimWithoutWaiting(ctx, *q, req);
-  if (auto first = InboxAttempt(ctx, *q, req, wait <= 0)) return std::move(*first);
+  if (wait <= 0 && !q->claimer_node_id.empty()) return ClaimWithoutWaiting(ctx, *q, req, acked);
+  if (auto first = InboxAttempt(ctx, *q, req, wait <= 0, acked)) return std::move(*first);
 
   // Nothing yet: park the request; the server re-polls when the receiver's inbox is notified.
+  // The acknowledgements are committed; later attempts only claim.
   auto poll = std::make_shared<http::LongPoll>();
   poll->topic = InboxTopic(q->receiver);
   poll->deadline_ms = SystemClock::Instance().MonotonicMs() + wait;
   http::Request copy = req;
   mesh::InboxRequest query = *q;
-  poll->poll = [&ctx, query, copy]() { return InboxAttempt(ctx, query, copy, false); };
-  poll->on_timeout = [&ctx, query, copy]() { return *InboxAttempt(ctx, query, copy, true); };
+  query.ack_message_ids.clear();
+  poll->poll = [&ctx, query, copy, acked]() {
+    return InboxAttempt(ctx, query, copy, false, acked);
+  };
+  poll->on_timeout = [&ctx, query, copy, acked]() {
+    return *InboxAttempt(ctx, query, copy, true, acked);
+  };
   http::Response r;
   r.long_poll = std::move(poll);
   return r;
@@ -252,7 +307,7 @@ http::Response Ack(ApiContext& ctx, http::Request& req) {
   auto q = DecodeBody(req, mesh::AckRequestFromJson);
   if (!q.ok()) return Error(q.status(), req);
   if (Status s = mesh::ValidateId("receiver", q->receiver); !s.ok()) return Error(s, req);
-  if (q->message_ids.size() > 1024) {
+  if (q->message_ids.size() > kMaxAckIds) {
     return Error(Status(Code::kTooLarge, "at most 1024 message_ids per ack",
                         "split the acknowledgement into several requests"),
                  req);
