@@ -115,15 +115,27 @@ void TaskWorker::PollLoop() {
   request.max_messages = 8;
   request.wait_ms = options_.poll_wait_ms;
   request.lease_ms = 60'000;
-  const std::string body = json::serialize(mesh::ToJson(request));
   int64_t retry_ms = 250;
   for (;;) {
+    bool stopping = false;
     {
       std::lock_guard lock(mu_);
-      if (stopping_) return;
+      stopping = stopping_;
     }
-    auto response = http.Send("POST", "/v1/populi/a2a/inbox", body, {},
-                              static_cast<int>(options_.poll_wait_ms + 10'000));
+    if (stopping) {
+      if (!request.ack_message_ids.empty()) {  // what the last poll took, not yet acknowledged
+        mesh::AckRequest ack;
+        ack.receiver = inbox;
+        ack.message_ids = request.ack_message_ids;
+        (void)http.Send("POST", "/v1/populi/a2a/ack", json::serialize(mesh::ToJson(ack)));
+      }
+      return;
+    }
+    // The assignments taken by the previous poll are acknowledged by this one, in the same
+    // transaction as its claim (kept until a poll succeeds; acknowledging twice is harmless).
+    auto response =
+        http.Send("POST", "/v1/populi/a2a/inbox", json::serialize(mesh::ToJson(request)), {},
+                  static_cast<int>(options_.poll_wait_ms + 10'000));
     if (!response.ok()) {
       // Not yet joined (403 until the first join lands) or unreachable: the heartbeat loop
       // reports reachability; here we only wait and retry.
@@ -132,16 +144,16 @@ void TaskWorker::PollLoop() {
       continue;
     }
     retry_ms = 250;
+    request.ack_message_ids.clear();
     boost::system::error_code ec;
     json::value v = json::parse(response->body, ec);
     if (ec || !v.is_object()) continue;
     const auto* messages = v.as_object().if_contains("messages");
     if (messages == nullptr || !messages->is_array()) continue;
-    std::vector<int64_t> acks;
     for (const auto& m : messages->as_array()) {
       auto msg = mesh::A2AMessageFromJson(m);
       if (!msg.ok()) continue;
-      acks.push_back(msg->id);
+      request.ack_message_ids.push_back(msg->id);
       if (msg->message_type != "task_submit") continue;
       auto a = ParseAssignment(msg->payload);
       if (!a.ok()) {
@@ -153,12 +165,6 @@ void TaskWorker::PollLoop() {
       if (stopping_ || running_.count(key) != 0) continue;  // a redelivery of a running attempt
       running_[key] = *a;
       threads_.emplace_back([this, a = *a] { RunAttempt(a); });
-    }
-    if (!acks.empty()) {
-      mesh::AckRequest ack;
-      ack.receiver = inbox;
-      ack.message_ids = acks;
-      (void)http.Send("POST", "/v1/populi/a2a/ack", json::serialize(mesh::ToJson(ack)));
     }
   }
 }

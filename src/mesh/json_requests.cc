@@ -130,6 +130,11 @@ json::object ToJson(const InboxRequest& q) {
   if (q.max_messages != 0) o["max_messages"] = q.max_messages;
   if (q.wait_ms != 0) o["wait_ms"] = q.wait_ms;
   if (q.lease_ms != 0) o["lease_ms"] = q.lease_ms;
+  if (!q.ack_message_ids.empty()) {
+    json::array ids;
+    for (int64_t id : q.ack_message_ids) ids.push_back(id);
+    o["ack_message_ids"] = std::move(ids);
+  }
   return o;
 }
 json::object ToJson(const AckRequest& q) {

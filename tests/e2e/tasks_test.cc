@@ -91,6 +91,17 @@ TEST_F(TasksTest, TwelveGigabyteTaskLandsOnlyOnThe80GNodeWithItsGpu) {
   EXPECT_NE(Logs(id).find("gpus=GPU-agent0-0"), std::string::npos) << Logs(id);
   const std::string summary(Attempt(done, 0).at("placement_summary").as_string());
   EXPECT_NE(summary.find("insufficient VRAM"), std::string::npos) << summary;
+  // The worker acknowledged the assignment (with its next poll's claim): nothing is left in its
+  // task inbox to be delivered again.
+  const std::string inbox_body =
+      json::serialize(json::object{{"receiver", "tasks:" + gpu80_}});  // docs/tasks.md
+  EXPECT_TRUE(WaitFor(
+      [&] {
+        HttpReply r = HttpCall(port_, "POST", "/v1/populi/a2a/inbox", inbox_body,
+                               {{"content-type", "application/json"}});
+        return r.status == 200 && r.body.find("\"messages\":[]") != std::string::npos;
+      },
+      10'000));
 }
 
 TEST_F(TasksTest, ImpossibleTaskStaysPendingWithReasonsAndCpuTasksSpread) {

@@ -270,7 +270,7 @@ TEST(MeshJson, ExecLeaseAndEventRoundTrip) {
 }
 
 TEST(MeshJson, RequestBodiesRoundTrip) {
-  InboxRequest in{"r", "c", 9, 16, 500, 3000};
+  InboxRequest in{"r", "c", 9, 16, 500, 3000, {4, 5}};
   auto inb = InboxRequestFromJson(ToJson(in));
   ASSERT_TRUE(inb.ok());
   EXPECT_EQ(inb->receiver, "r");
@@ -279,6 +279,7 @@ TEST(MeshJson, RequestBodiesRoundTrip) {
   EXPECT_EQ(inb->max_messages, 16);
   EXPECT_EQ(inb->wait_ms, 500);
   EXPECT_EQ(inb->lease_ms, 3000);
+  EXPECT_EQ(inb->ack_message_ids, (std::vector<int64_t>{4, 5}));
 
   AckRequest batch{"r", 0, {1, 2, 3}};
   auto ab = AckRequestFromJson(ToJson(batch));
