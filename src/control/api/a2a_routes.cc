@@ -308,9 +308,10 @@ http::Response Ack(ApiContext& ctx, http::Request& req) {
   if (!q.ok()) return Error(q.status(), req);
   if (Status s = mesh::ValidateId("receiver", q->receiver); !s.ok()) return Error(s, req);
   if (q->message_ids.size() > kMaxAckIds) {
-    return Error(Status(Code::kTooLarge, "at most 1024 message_ids per ack",
-                        "split the acknowledgement into several requests"),
-                 req);
+    return Error(
+        Status(Code::kTooLarge, "at most " + std::to_string(kMaxAckIds) + " message_ids per ack",
+               "split the acknowledgement into several requests"),
+        req);
   }
   const bool single = q->message_ids.empty();
   auto ack = std::make_shared<mesh::AckRequest>(std::move(*q));
