@@ -38,6 +38,18 @@ int64_t Deliver(MeshStore& store, const mesh::NewMessage& m) {
   return id;
 }
 
+// One claim of one message of `receiver` by node n1 at time 10.
+std::vector<mesh::A2AMessage> Claim(MeshStore& store, const std::string& receiver) {
+  std::vector<mesh::A2AMessage> claimed;
+  Status status = store.Write([&](WriteTxn& t) -> Status {
+    POPULI_ASSIGN_OR_RETURN(claimed,
+                            t.Claim(ClaimRequest{receiver, "n1", 1, 1000, 10, 10, nullptr}));
+    return Status::Ok();
+  });
+  EXPECT_TRUE(status.ok()) << status.ToString();
+  return claimed;
+}
+
 TEST(SqliteStore, SecondProcessOnTheDirectoryGetsInUseError) {
   TempDir dir;
   ChildProcess holder({STORE_TEST_HELPER, "hold", dir.path()});
@@ -276,15 +288,7 @@ TEST(SqliteStore, APendingRowWithAClaimExpiryIsReportedAndRepairedBackToClaimabl
     for (const auto& item : report->items) items[item.name] = item.ok;
     EXPECT_FALSE(items["no_orphan_claims"]);
     // Why it matters: claims skip rows whose claim expiry lies ahead.
-    std::vector<mesh::A2AMessage> claimed;
-    ASSERT_TRUE(store
-                    ->Write([&](WriteTxn& t) -> Status {
-                      POPULI_ASSIGN_OR_RETURN(
-                          claimed, t.Claim(ClaimRequest{"r", "n1", 1, 1000, 10, 10, nullptr}));
-                      return Status::Ok();
-                    })
-                    .ok());
-    EXPECT_TRUE(claimed.empty());
+    EXPECT_TRUE(Claim(*store, "r").empty());
   }
   SqliteOptions options;
   options.directory = dir.path();
@@ -292,14 +296,7 @@ TEST(SqliteStore, APendingRowWithAClaimExpiryIsReportedAndRepairedBackToClaimabl
   ASSERT_TRUE(repaired.ok()) << repaired.status().ToString();
   EXPECT_TRUE(repaired->after.ok);
   auto store = OpenSqliteOrDie(dir.path());
-  std::vector<mesh::A2AMessage> claimed;
-  ASSERT_TRUE(store
-                  ->Write([&](WriteTxn& t) -> Status {
-                    POPULI_ASSIGN_OR_RETURN(
-                        claimed, t.Claim(ClaimRequest{"r", "n1", 1, 1000, 10, 10, nullptr}));
-                    return Status::Ok();
-                  })
-                  .ok());
+  auto claimed = Claim(*store, "r");
   ASSERT_EQ(claimed.size(), 1u);
   EXPECT_EQ(claimed[0].id, id);
 }
