@@ -59,33 +59,39 @@ std::optional<http::Response> InboxFull(ApiContext& ctx, const std::string& rece
   return r;
 }
 
+// Hands `write` to the store and answers once it is durable, without a thread waiting for the
+// commit: `answer()` when the write succeeded, the error body otherwise. `answer` runs on a store
+// thread, so it must only format (and notify) and never block.
+http::Response AnswerOnCommit(ApiContext& ctx, const http::Request& req, store::WriteFn write,
+                              std::function<http::Response()> answer) {
+  auto completion = std::make_shared<http::Completion>();
+  ctx.store.SubmitWrite(std::move(write), [completion, answer = std::move(answer),
+                                           request_id = req.request_id](Status s) {
+    completion->Complete(s.ok() ? answer() : http::ErrorResponse(s, request_id));
+  });
+  return http::Deferred(std::move(completion));
+}
+
 http::Response Deliver(ApiContext& ctx, http::Request& req) {
   auto msg = DecodeBody(req, mesh::NewMessageFromJson);
   if (!msg.ok()) return Error(msg.status(), req);
   if (Status s = mesh::ValidateNewMessage(*msg, ctx.options.limits); !s.ok()) return Error(s, req);
   if (auto full = InboxFull(ctx, msg->receiver, 1, req)) return std::move(*full);
-  // The commit is awaited without a thread: the answer is built when the store reports the
-  // write durable (on a store thread, which must only format and hand it over).
   const int64_t now = ctx.NowMs();
   auto message = std::make_shared<mesh::NewMessage>(std::move(*msg));
   auto result = std::make_shared<store::DeliverResult>();
-  auto completion = std::make_shared<http::Completion>();
-  ctx.store.SubmitWrite(
+  return AnswerOnCommit(
+      ctx, req,
       [message, result, now](store::WriteTxn& txn) -> Status {
         POPULI_ASSIGN_OR_RETURN(*result, txn.Deliver(*message, now));
         return Status::Ok();
       },
-      [&ctx, message, result, completion, request_id = req.request_id](Status s) {
-        if (!s.ok()) {
-          completion->Complete(http::ErrorResponse(s, request_id));
-          return;
-        }
+      [&ctx, message, result] {
         if (!result->duplicate) ctx.Notify(InboxTopic(message->receiver));
-        completion->Complete(Json(json::object{{"accepted", true},
-                                               {"message_id", result->message_id},
-                                               {"duplicate", result->duplicate}}));
+        return Json(json::object{{"accepted", true},
+                                 {"message_id", result->message_id},
+                                 {"duplicate", result->duplicate}});
       });
-  return http::Deferred(std::move(completion));
 }
 
 // Several messages in one store write: all are stored or none (a bad element, a full inbox or a
@@ -116,8 +122,8 @@ http::Response DeliverBatch(ApiContext& ctx, http::Request& req) {
   const int64_t now = ctx.NowMs();
   auto messages = std::make_shared<std::vector<mesh::NewMessage>>(std::move(batch->messages));
   auto results = std::make_shared<std::vector<store::DeliverResult>>();
-  auto completion = std::make_shared<http::Completion>();
-  ctx.store.SubmitWrite(
+  return AnswerOnCommit(
+      ctx, req,
       [messages, results, now](store::WriteTxn& txn) -> Status {
         results->clear();  // a batch the store runs again starts over
         for (const mesh::NewMessage& m : *messages) {
@@ -126,11 +132,7 @@ http::Response DeliverBatch(ApiContext& ctx, http::Request& req) {
         }
         return Status::Ok();
       },
-      [&ctx, messages, results, completion, request_id = req.request_id](Status s) {
-        if (!s.ok()) {
-          completion->Complete(http::ErrorResponse(s, request_id));
-          return;
-        }
+      [&ctx, messages, results] {
         std::set<std::string> woken;
         json::array out;
         for (size_t i = 0; i < results->size(); ++i) {
@@ -139,9 +141,8 @@ http::Response DeliverBatch(ApiContext& ctx, http::Request& req) {
             ctx.Notify(InboxTopic((*messages)[i].receiver));
           out.push_back(json::object{{"message_id", r.message_id}, {"duplicate", r.duplicate}});
         }
-        completion->Complete(Json(json::object{{"accepted", true}, {"results", std::move(out)}}));
+        return Json(json::object{{"accepted", true}, {"results", std::move(out)}});
       });
-  return http::Deferred(std::move(completion));
 }
 
 int PageLimit(const mesh::InboxRequest& q) {
@@ -237,9 +238,9 @@ http::Response ClaimWithoutWaiting(ApiContext& ctx, const mesh::InboxRequest& q,
   auto claim = std::make_shared<std::optional<store::ClaimRequest>>(std::move(*plan));
   auto ack_ids = std::make_shared<std::vector<int64_t>>(q.ack_message_ids);
   auto claimed = std::make_shared<std::vector<mesh::A2AMessage>>();
-  auto completion = std::make_shared<http::Completion>();
   const int64_t now = ctx.NowMs();
-  ctx.store.SubmitWrite(
+  return AnswerOnCommit(
+      ctx, req,
       [claim, ack_ids, acked, claimed, receiver = q.receiver, now](store::WriteTxn& txn) -> Status {
         if (!ack_ids->empty()) {
           POPULI_ASSIGN_OR_RETURN(acked->ids, AckBeforeClaim(txn, receiver, *ack_ids, now));
@@ -249,14 +250,7 @@ http::Response ClaimWithoutWaiting(ApiContext& ctx, const mesh::InboxRequest& q,
         }
         return Status::Ok();
       },
-      [acked, claimed, completion, limit, request_id = req.request_id](Status s) {
-        if (!s.ok()) {
-          completion->Complete(http::ErrorResponse(s, request_id));
-          return;
-        }
-        completion->Complete(MessagesResponse(*claimed, limit, true, acked.get()));
-      });
-  return http::Deferred(std::move(completion));
+      [acked, claimed, limit] { return MessagesResponse(*claimed, limit, true, acked.get()); });
 }
 
 http::Response Inbox(ApiContext& ctx, http::Request& req) {
@@ -318,27 +312,23 @@ http::Response Ack(ApiContext& ctx, http::Request& req) {
   if (single) ack->message_ids = {ack->message_id};
   const int64_t now = ctx.NowMs();
   auto acked = std::make_shared<std::vector<int64_t>>();
-  auto completion = std::make_shared<http::Completion>();
-  ctx.store.SubmitWrite(
+  return AnswerOnCommit(
+      ctx, req,
       [ack, acked, now](store::WriteTxn& txn) -> Status {
-        POPULI_ASSIGN_OR_RETURN(*acked, txn.Ack(ack->receiver, ack->message_ids, now));
+        auto done = txn.Ack(ack->receiver, ack->message_ids, now);
+        if (!done.ok() && done.status().code() == Code::kNotFound) {
+          return NotFound("message " + std::to_string(ack->message_id) +
+                              " is not in the inbox of " + ack->receiver,
+                          "check the receiver and the id returned by deliver");
+        }
+        POPULI_ASSIGN_OR_RETURN(*acked, std::move(done));
         return Status::Ok();
       },
-      [ack, acked, completion, request_id = req.request_id](Status s) {
-        if (s.code() == Code::kNotFound) {
-          s = NotFound("message " + std::to_string(ack->message_id) + " is not in the inbox of " +
-                           ack->receiver,
-                       "check the receiver and the id returned by deliver");
-        }
-        if (!s.ok()) {
-          completion->Complete(http::ErrorResponse(s, request_id));
-          return;
-        }
+      [acked] {
         json::array arr;
         for (int64_t id : *acked) arr.push_back(id);
-        completion->Complete(Json(json::object{{"acked", std::move(arr)}}));
+        return Json(json::object{{"acked", std::move(arr)}});
       });
-  return http::Deferred(std::move(completion));
 }
 
 http::Response RenewClaim(ApiContext& ctx, http::Request& req) {
