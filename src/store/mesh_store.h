@@ -202,6 +202,8 @@ class MeshStore {
   virtual Result<std::vector<mesh::NodeRecord>> ListNodes() = 0;
   virtual Result<std::vector<mesh::A2AMessage>> ListInbox(const InboxQuery& q) = 0;
   virtual Result<std::optional<mesh::A2AMessage>> GetMessage(int64_t id) = 0;
+  // Messages of `receiver` in state pending or claimed. Constant time and never touches the
+  // database, so a request thread may call it before every deliver (the inbox cap check).
   virtual Result<int64_t> CountPending(std::string_view receiver) = 0;
   virtual Result<std::optional<mesh::ExecLease>> GetLease(std::string_view lease_id) = 0;
   // The live (granted/renewed, unexpired at now_ms) lease of scope_key, if any.

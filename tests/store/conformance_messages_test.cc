@@ -253,5 +253,61 @@ TEST_P(StoreConformance, MessageFieldsRoundTrip) {
   EXPECT_FALSE(store_->GetMessage(id + 100)->has_value());
 }
 
+// CountPending answers from counts the store maintains; every way a message enters or leaves
+// pending/claimed must move them, a rolled-back write must not, and a reopen must find them again.
+TEST_P(StoreConformance, PendingCountFollowsEveryStateChange) {
+  auto pending = [&](const std::string& receiver) { return *store_->CountPending(receiver); };
+  std::vector<int64_t> ids;
+  for (int i = 0; i < 4; ++i)
+    ids.push_back(Deliver(Msg("s", "r", "k" + std::to_string(i)))->message_id);
+  ASSERT_TRUE(Deliver(Msg("s", "x")).ok());
+  EXPECT_EQ(pending("r"), 4);
+  EXPECT_EQ(pending("x"), 1);
+  EXPECT_EQ(pending("nobody"), 0);
+
+  ASSERT_TRUE(Deliver(Msg("s", "r", "k0")).ok());  // a duplicate adds nothing
+  EXPECT_EQ(pending("r"), 4);
+  Status rolled_back = store_->Write([](WriteTxn& txn) -> Status {
+    POPULI_RETURN_IF_ERROR(txn.Deliver(Msg("s", "r", "gone"), 1000).status());
+    return Internal("give up after delivering");
+  });
+  EXPECT_FALSE(rolled_back.ok());
+  EXPECT_EQ(pending("r"), 4);
+
+  auto claim = [&](const std::string& claimer, int64_t now, int max_deliveries) {
+    return Do<std::vector<mesh::A2AMessage>>([&](WriteTxn& t) {
+      return t.Claim(ClaimRequest{"r", claimer, 1, 10, now, max_deliveries, nullptr});
+    });
+  };
+  auto first = claim("n1", 1000, 10);  // claimed rows are still pending
+  ASSERT_TRUE(first.ok() && first->size() == 1u);
+  EXPECT_EQ(pending("r"), 4);
+
+  ASSERT_TRUE(Do<std::vector<int64_t>>([&](WriteTxn& t) {
+                return t.Ack("r", {first->front().id}, 1001);
+              }).ok());
+  EXPECT_EQ(pending("r"), 3);
+  ASSERT_TRUE(Do<std::vector<int64_t>>([&](WriteTxn& t) {
+                return t.Ack("r", {first->front().id}, 1002);
+              }).ok());
+  EXPECT_EQ(pending("r"), 3);  // acknowledging twice finishes it once
+
+  auto second = claim("n1", 2000, 10);  // delivery 1 of the next row, lapses at 2010
+  ASSERT_TRUE(second.ok() && second->size() == 1u);
+  auto third = claim("n2", 3000, 1);  // past its one delivery: dead-lettered, the next is claimed
+  ASSERT_TRUE(third.ok() && third->size() == 1u);
+  EXPECT_NE(third->front().id, second->front().id);
+  EXPECT_EQ(pending("r"), 2);
+
+  auto swept = Do<SweepResult>([](WriteTxn& t) { return t.SweepExpiredClaims(9000, 1); });
+  ASSERT_TRUE(swept.ok());
+  EXPECT_EQ(swept->dead_lettered, 1);
+  EXPECT_EQ(pending("r"), 1);
+
+  Reopen();
+  EXPECT_EQ(pending("r"), 1);
+  EXPECT_EQ(pending("x"), 1);
+}
+
 }  // namespace
 }  // namespace populi::store::testing

@@ -51,6 +51,7 @@ TEST_F(LegacyImport, ImportsEveryRecordAndRenamesTheInputs) {
   EXPECT_EQ(signed_msg->privacy_class, mesh::PrivacyClass::kTrustedOnly);
   EXPECT_EQ(signed_msg->signature_b64, "c2lnbmF0dXJl");
   EXPECT_EQ(signed_msg->jwe_payload, "eyJhbGciOi");
+  EXPECT_EQ(*store_->CountPending("200"), 2);  // 1 pending and 3 claimed; 2 is acknowledged
 
   auto live = *store_->LiveLeaseForScope("task:a", kNow);
   ASSERT_TRUE(live.has_value());

@@ -61,15 +61,6 @@ Result<std::vector<mesh::A2AMessage>> QueryInbox(Db& db, const InboxQuery& q) {
   return messages;
 }
 
-Result<int64_t> QueryCountPending(Db& db, std::string_view receiver) {
-  POPULI_ASSIGN_OR_RETURN(
-      Stmt stmt, db.Prepare("SELECT count(*) FROM messages WHERE receiver = ? AND state IN "
-                            "('pending', 'claimed')"));
-  stmt.Bind(1, receiver);
-  POPULI_ASSIGN_OR_RETURN(bool row, stmt.Step());
-  return row ? stmt.Int(0) : int64_t{0};
-}
-
 namespace {
 Result<std::optional<mesh::ExecLease>> OneLease(Stmt& stmt) {
   POPULI_ASSIGN_OR_RETURN(bool row, stmt.Step());

@@ -17,7 +17,6 @@ Result<std::optional<mesh::NodeRecord>> QueryNode(Db& db, std::string_view node_
 Result<std::vector<mesh::NodeRecord>> QueryNodes(Db& db);
 Result<std::optional<mesh::A2AMessage>> QueryMessage(Db& db, int64_t id);
 Result<std::vector<mesh::A2AMessage>> QueryInbox(Db& db, const InboxQuery& q);
-Result<int64_t> QueryCountPending(Db& db, std::string_view receiver);
 Result<std::optional<mesh::ExecLease>> QueryLease(Db& db, std::string_view lease_id);
 // The lease in state granted/renewed on scope_key (at most one by a unique index), regardless of
 // its expiry time.

@@ -15,6 +15,7 @@
 #include "store/sqlite/checkpointer.h"
 #include "store/sqlite/db.h"
 #include "store/sqlite/dir_lock.h"
+#include "store/sqlite/pending_counts.h"
 #include "store/sqlite/queries.h"
 #include "store/sqlite/schema.h"
 #include "store/sqlite/wal_syncer.h"
@@ -55,12 +56,13 @@ class SqliteStore final : public MeshStore {
  public:
   SqliteStore(SqliteOptions options, std::string db_path, std::unique_ptr<DirLock> lock,
               std::unique_ptr<Db> writer, std::unique_ptr<Checkpointer> checkpointer,
-              std::vector<std::unique_ptr<Db>> readers)
+              std::unique_ptr<PendingCounts> pending, std::vector<std::unique_ptr<Db>> readers)
       : options_(std::move(options)),
         db_path_(std::move(db_path)),
         lock_(std::move(lock)),
         writer_(std::move(writer)),
         checkpointer_(std::move(checkpointer)),
+        pending_(std::move(pending)),
         readers_(std::move(readers)) {
     for (auto& reader : readers_) idle_readers_.push_back(reader.get());
     if (OverlapsFlush(options_)) syncer_ = std::make_unique<WalSyncer>(db_path_ + "-wal");
@@ -100,8 +102,9 @@ class SqliteStore final : public MeshStore {
   Result<std::optional<mesh::A2AMessage>> GetMessage(int64_t id) override {
     return WithReader([&](Db& db) { return QueryMessage(db, id); });
   }
+  // O(1): the in-memory counts, which reflect every committed write (pending_counts.h).
   Result<int64_t> CountPending(std::string_view receiver) override {
-    return WithReader([&](Db& db) { return QueryCountPending(db, receiver); });
+    return pending_->Get(receiver);
   }
   Result<std::optional<mesh::ExecLease>> GetLease(std::string_view lease_id) override {
     return WithReader([&](Db& db) { return QueryLease(db, lease_id); });
@@ -238,7 +241,9 @@ class SqliteStore final : public MeshStore {
     for (size_t i = 0; i < batch.size(); ++i) todo[i] = i;
     Db& db = *writer_;
     SqliteWriteTxn txn(db);
+    PendingDelta committed_delta;  // of the write functions released into this transaction
     while (!todo.empty()) {
+      committed_delta.Clear();
       Status begin = db.RunCached("BEGIN IMMEDIATE");
       if (!begin.ok()) {
         for (size_t i : todo) results[i] = begin;
@@ -253,6 +258,7 @@ class SqliteStore final : public MeshStore {
           continue;
         }
         Status status = db.RunCached("SAVEPOINT write_fn");
+        txn.pending_delta().Clear();
         if (status.ok()) status = RunGuarded(batch[i].fn, txn);
         if (db.AutoCommit()) {
           results[i] = status.ok() ? Internal("transaction ended inside a write") : status;
@@ -262,6 +268,7 @@ class SqliteStore final : public MeshStore {
         }
         if (status.ok()) {
           status = db.RunCached("RELEASE write_fn");
+          if (status.ok()) committed_delta.Merge(txn.pending_delta());
         } else {
           (void)db.RunCached("ROLLBACK TO write_fn");
           (void)db.RunCached("RELEASE write_fn");
@@ -278,6 +285,8 @@ class SqliteStore final : public MeshStore {
         for (size_t i : todo) {
           if (results[i].ok()) results[i] = commit;
         }
+      } else {
+        pending_->Apply(committed_delta);
       }
       break;
     }
@@ -289,6 +298,7 @@ class SqliteStore final : public MeshStore {
   std::unique_ptr<DirLock> lock_;
   std::unique_ptr<Db> writer_;
   std::unique_ptr<Checkpointer> checkpointer_;
+  std::unique_ptr<PendingCounts> pending_;
 
   std::mutex queue_mu_;
   std::condition_variable queue_cv_;
@@ -363,6 +373,8 @@ Result<std::unique_ptr<MeshStore>> OpenSqliteStore(const SqliteOptions& options)
   auto checkpointer =
       std::make_unique<sqlite::Checkpointer>(std::move(checkpoint_db), options.checkpoint_frames);
   checkpointer->Install(*writer);
+  auto pending = std::make_unique<sqlite::PendingCounts>();
+  POPULI_RETURN_IF_ERROR(pending->Load(*writer).WithContext("count pending messages"));
   std::vector<std::unique_ptr<Db>> readers;
   for (int i = 0; i < options.reader_pool_size; ++i) {
     POPULI_ASSIGN_OR_RETURN(std::unique_ptr<Db> reader,
@@ -371,7 +383,7 @@ Result<std::unique_ptr<MeshStore>> OpenSqliteStore(const SqliteOptions& options)
   }
   return std::unique_ptr<MeshStore>(
       new sqlite::SqliteStore(options, db_path, std::move(lock), std::move(writer),
-                              std::move(checkpointer), std::move(readers)));
+                              std::move(checkpointer), std::move(pending), std::move(readers)));
 }
 
 }  // namespace populi::store

@@ -1,9 +1,11 @@
 // The WriteTxn of the SQLite backend: runs on the writer connection inside a SAVEPOINT that the
-// writer opened; holds no state of its own beyond the connection.
+// writer opened. Besides the connection it holds only what the current write function changed in
+// the pending counts (pending_delta()), which the writer collects after each function.
 #pragma once
 
 #include "store/mesh_store.h"
 #include "store/sqlite/db.h"
+#include "store/sqlite/pending_counts.h"
 
 namespace populi::store::sqlite {
 
@@ -12,6 +14,8 @@ class SqliteWriteTxn final : public WriteTxn {
   explicit SqliteWriteTxn(Db& db) : db_(db) {}
   // The connection, for the backend's own maintenance writes (retention, import).
   Db& db() { return db_; }
+  // Pending messages added (+) or finished (-) per receiver by the writes since the last Clear().
+  PendingDelta& pending_delta() { return pending_; }
 
   Status UpsertNode(const mesh::NodeRecord& node, bool replace_admin_fields) override;
   Status RemoveNode(std::string_view node_id) override;
@@ -64,6 +68,7 @@ class SqliteWriteTxn final : public WriteTxn {
   Status UpdateNodeColumn(std::string_view node_id, const std::string& sql, int64_t value);
 
   Db& db_;
+  PendingDelta pending_;
 };
 
 }  // namespace populi::store::sqlite

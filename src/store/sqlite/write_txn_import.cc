@@ -48,6 +48,7 @@ Result<bool> SqliteWriteTxn::ImportMessage(const mesh::A2AMessage& m) {
       .Bind(21, finished ? std::max(m.acked_ms, m.created_ms) : 0)
       .Bind(22, int64_t{mesh::kRecordSchemaVersion});
   POPULI_RETURN_IF_ERROR(insert.Run());
+  if (!finished) pending_.Add(m.receiver, 1);
   return true;
 }
 

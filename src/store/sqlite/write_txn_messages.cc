@@ -45,6 +45,7 @@ Result<DeliverResult> SqliteWriteTxn::Deliver(const mesh::NewMessage& msg, int64
       .Bind(14, now_ms)
       .Bind(15, int64_t{mesh::kRecordSchemaVersion});
   POPULI_RETURN_IF_ERROR(insert.Run());
+  pending_.Add(msg.receiver, 1);
   return DeliverResult{db_.LastInsertId(), false};
 }
 
@@ -102,6 +103,7 @@ Result<std::vector<mesh::A2AMessage>> SqliteWriteTxn::Claim(const ClaimRequest& 
                                    "'', claim_expires_ms = 0, finished_ms = ? WHERE id = ?"));
         dead.Bind(1, req.now_ms).Bind(2, m.id);
         POPULI_RETURN_IF_ERROR(dead.Run());
+        pending_.Add(m.receiver, -1);
         continue;
       }
       POPULI_ASSIGN_OR_RETURN(
@@ -162,6 +164,7 @@ Result<std::vector<int64_t>> SqliteWriteTxn::Ack(std::string_view receiver,
     POPULI_RETURN_IF_ERROR(update.Run());
     if (db_.Changes() == 1) {
       acked.push_back(id);
+      pending_.Add(receiver, -1);
       continue;
     }
     POPULI_ASSIGN_OR_RETURN(
@@ -188,10 +191,14 @@ Result<SweepResult> SqliteWriteTxn::SweepExpiredClaims(int64_t now_ms, int max_d
   POPULI_ASSIGN_OR_RETURN(
       Stmt dead, db_.Prepare("UPDATE messages SET state = 'dead_letter', claimer_node_id = '', "
                              "claim_expires_ms = 0, finished_ms = ?1 WHERE state = 'claimed' AND "
-                             "claim_expires_ms <= ?1 AND delivery_count >= ?2"));
+                             "claim_expires_ms <= ?1 AND delivery_count >= ?2 RETURNING receiver"));
   dead.Bind(1, now_ms).Bind(2, int64_t{max_deliveries});
-  POPULI_RETURN_IF_ERROR(dead.Run());
-  result.dead_lettered = db_.Changes();
+  for (;;) {
+    POPULI_ASSIGN_OR_RETURN(bool row, dead.Step());
+    if (!row) break;
+    ++result.dead_lettered;
+    pending_.Add(dead.Text(0), -1);
+  }
   POPULI_ASSIGN_OR_RETURN(
       Stmt requeue, db_.Prepare("UPDATE messages SET state = 'pending', claimer_node_id = '', "
                                 "claim_expires_ms = 0 WHERE state = 'claimed' AND "
