@@ -320,6 +320,9 @@ TEST_F(A2ATest, ALongPollingClaimCommitsItsAcknowledgementsBeforeItWaits) {
   const http::Route* route = router_.Match(req.method, req.path, &req.params, &exists);
   ASSERT_NE(route, nullptr);
   http::Response r = route->handler(req);
+  // A claim that may wait reads the store, so it leaves the I/O thread for the handler pool.
+  ASSERT_TRUE(r.on_pool);
+  r = r.on_pool(req);
   ASSERT_TRUE(r.long_poll);
   // Acknowledged already, while the claim waits.
   EXPECT_TRUE(Ids(Post("/v1/populi/a2a/inbox", json::object{{"receiver", "w"}})).empty());
@@ -333,6 +336,48 @@ TEST_F(A2ATest, ALongPollingClaimCommitsItsAcknowledgementsBeforeItWaits) {
   EXPECT_EQ(body.at("acked"), (json::array{first}));
 }
 
+// The hot routes start on the I/O thread and answer through the store's completion without a
+// pool hop; a body too large to decode there, a listing and a waiting claim go to the pool.
+TEST_F(A2ATest, HotRoutesStartOnTheIoThreadAndHandOffWhatMayWait) {
+  Join("w");
+  auto start = [&](const std::string& path, std::string body) {
+    http::Request req;
+    req.method = http::Method::kPost;
+    req.path = path;
+    req.body = std::move(body);
+    req.request_id = "req-inline";
+    bool exists = false;
+    const http::Route* route = router_.Match(req.method, req.path, &req.params, &exists);
+    EXPECT_NE(route, nullptr) << path;
+    if (route == nullptr) return http::Response{};
+    EXPECT_TRUE(route->runs_inline) << path;
+    return route->handler(req);
+  };
+  const std::string small =
+      R"({"sender":"s","receiver":"w","message_type":"task_submit","payload":"{}"})";
+  http::Response deliver = start("/v1/populi/a2a/deliver", small);
+  EXPECT_TRUE(deliver.completion);
+  EXPECT_FALSE(deliver.on_pool);
+  const std::string large = R"({"sender":"s","receiver":"w","message_type":"task_submit",)"
+                            R"("payload":")" +
+                            std::string(100 * 1024, 'x') + R"("})";
+  http::Response big = start("/v1/populi/a2a/deliver", large);
+  EXPECT_TRUE(big.on_pool);
+  EXPECT_FALSE(big.completion);
+  http::Response claim = start("/v1/populi/a2a/inbox", R"({"receiver":"w","claimer_node_id":"w"})");
+  EXPECT_TRUE(claim.completion);
+  EXPECT_FALSE(claim.on_pool);
+  EXPECT_TRUE(start("/v1/populi/a2a/inbox", R"({"receiver":"w"})").on_pool);
+  EXPECT_TRUE(start("/v1/populi/a2a/ack", R"({"receiver":"w","message_id":1})").completion);
+  // Every started write is answered (the fixture waits for each before the next test).
+  for (http::Response* r : {&deliver, &claim}) {
+    std::promise<int> status;
+    auto got = status.get_future();
+    r->completion->OnComplete([&status](http::Response done) { status.set_value(done.status); });
+    EXPECT_EQ(got.get(), 200);
+  }
+}
+
 TEST_F(A2ATest, LongPollIsDeferredWhenEmpty) {
   Join("w");
   http::Request req;
@@ -343,6 +388,9 @@ TEST_F(A2ATest, LongPollIsDeferredWhenEmpty) {
   const http::Route* route = router_.Match(req.method, req.path, &req.params, &exists);
   ASSERT_NE(route, nullptr);
   http::Response r = route->handler(req);
+  // A claim that may wait reads the store, so it leaves the I/O thread for the handler pool.
+  ASSERT_TRUE(r.on_pool);
+  r = r.on_pool(req);
   ASSERT_TRUE(r.long_poll);
   EXPECT_EQ(r.long_poll->topic, "inbox:w");
   EXPECT_FALSE(r.long_poll->poll().has_value());

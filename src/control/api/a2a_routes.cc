@@ -151,13 +151,14 @@ int PageLimit(const mesh::InboxRequest& q) {
       kMaxPage);
 }
 
-// The claim an inbox request with a claimer asks for; nullopt when the claimer gets nothing
-// (quarantined or in maintenance: an empty page, not an error, so an agent keeps polling and
-// resumes when the flag clears); 403 for a claimer that has not joined.
-Result<std::optional<store::ClaimRequest>> PlanClaim(ApiContext& ctx, const mesh::InboxRequest& q) {
-  POPULI_ASSIGN_OR_RETURN(std::optional<mesh::NodeRecord> node,
-                          ctx.store.GetNode(q.claimer_node_id));
-  const int64_t now = ctx.NowMs();
+// The claim an inbox request with a claimer asks for, given the claimer's record (`node`, read
+// by the caller); nullopt when the claimer gets nothing (quarantined or in maintenance: an empty
+// page, not an error, so an agent keeps polling and resumes when the flag clears); 403 for a
+// claimer that has not joined.
+Result<std::optional<store::ClaimRequest>> PlanClaim(const ApiContext& ctx,
+                                                     const mesh::InboxRequest& q,
+                                                     std::optional<mesh::NodeRecord> node,
+                                                     int64_t now) {
   if (!node) {
     return Status(Code::kPermissionDenied,
                   "claimer " + q.claimer_node_id + " has not joined this mesh",
@@ -205,11 +206,13 @@ std::optional<http::Response> InboxAttempt(ApiContext& ctx, const mesh::InboxReq
     if (rows->empty() && !final_attempt) return std::nullopt;
     return MessagesResponse(*rows, limit, false);
   }
-  auto plan = PlanClaim(ctx, q);
+  auto node = ctx.store.GetNode(q.claimer_node_id);
+  if (!node.ok()) return Error(node.status(), req);
+  const int64_t now = ctx.NowMs();
+  auto plan = PlanClaim(ctx, q, std::move(*node), now);
   if (!plan.ok()) return Error(plan.status(), req);
   std::vector<mesh::A2AMessage> claimed;
   if (*plan || !q.ack_message_ids.empty()) {
-    const int64_t now = ctx.NowMs();
     Status s = ctx.store.Write([&](store::WriteTxn& txn) -> Status {
       if (!q.ack_message_ids.empty()) {
         POPULI_ASSIGN_OR_RETURN(acked->ids,
@@ -226,32 +229,39 @@ std::optional<http::Response> InboxAttempt(ApiContext& ctx, const mesh::InboxReq
   return MessagesResponse(claimed, limit, true, acked.get());
 }
 
-// A claim that will not wait: its write (acknowledgements first, when asked) is handed to the
-// store and answered on commit, so no handler thread waits for it (the long-poll path re-polls
-// synchronously instead).
-http::Response ClaimWithoutWaiting(ApiContext& ctx, const mesh::InboxRequest& q,
-                                   const http::Request& req, std::shared_ptr<AckedFirst> acked) {
+// A claim that will not wait, started on the I/O thread: everything that reads the store — the
+// claimer's record, the acknowledgements (first, when asked), the claim — happens in one write
+// handed to the store and answered on commit, so no thread waits for it and the claimer's flags
+// are judged in the same transaction as the claim (the long-poll path re-polls on the handler
+// pool instead).
+http::Response ClaimWithoutWaiting(ApiContext& ctx, mesh::InboxRequest q, const http::Request& req,
+                                   std::shared_ptr<AckedFirst> acked) {
   const int limit = PageLimit(q);
-  auto plan = PlanClaim(ctx, q);
-  if (!plan.ok()) return Error(plan.status(), req);
-  if (!*plan && q.ack_message_ids.empty()) return MessagesResponse({}, limit, true);
-  auto claim = std::make_shared<std::optional<store::ClaimRequest>>(std::move(*plan));
-  auto ack_ids = std::make_shared<std::vector<int64_t>>(q.ack_message_ids);
+  auto query = std::make_shared<mesh::InboxRequest>(std::move(q));
   auto claimed = std::make_shared<std::vector<mesh::A2AMessage>>();
   const int64_t now = ctx.NowMs();
   return AnswerOnCommit(
       ctx, req,
-      [claim, ack_ids, acked, claimed, receiver = q.receiver, now](store::WriteTxn& txn) -> Status {
-        if (!ack_ids->empty()) {
-          POPULI_ASSIGN_OR_RETURN(acked->ids, AckBeforeClaim(txn, receiver, *ack_ids, now));
+      [&ctx, query, acked, claimed, now](store::WriteTxn& txn) -> Status {
+        claimed->clear();  // a batch the store runs again starts over
+        POPULI_ASSIGN_OR_RETURN(std::optional<mesh::NodeRecord> node,
+                                txn.GetNode(query->claimer_node_id));
+        POPULI_ASSIGN_OR_RETURN(std::optional<store::ClaimRequest> claim,
+                                PlanClaim(ctx, *query, std::move(node), now));
+        if (!query->ack_message_ids.empty()) {
+          POPULI_ASSIGN_OR_RETURN(
+              acked->ids, AckBeforeClaim(txn, query->receiver, query->ack_message_ids, now));
         }
-        if (*claim) {
-          POPULI_ASSIGN_OR_RETURN(*claimed, txn.Claim(**claim));
+        if (claim) {
+          POPULI_ASSIGN_OR_RETURN(*claimed, txn.Claim(*claim));
         }
         return Status::Ok();
       },
       [acked, claimed, limit] { return MessagesResponse(*claimed, limit, true, acked.get()); });
 }
+
+http::Response InboxOnPool(ApiContext& ctx, http::Request& req, mesh::InboxRequest q,
+                           std::shared_ptr<AckedFirst> acked);
 
 http::Response Inbox(ApiContext& ctx, http::Request& req) {
   auto q = DecodeBody(req, mesh::InboxRequestFromJson);
@@ -274,17 +284,28 @@ http::Response Inbox(ApiContext& ctx, http::Request& req) {
   }
   // Set only when the request acknowledges: its answer then lists what was acknowledged.
   auto acked = q->ack_message_ids.empty() ? nullptr : std::make_shared<AckedFirst>();
-  const int64_t wait = std::min(q->wait_ms, ctx.options.long_poll_max_ms);
-  if (wait <= 0 && !q->claimer_node_id.empty()) return ClaimWithoutWaiting(ctx, *q, req, acked);
-  if (auto first = InboxAttempt(ctx, *q, req, wait <= 0, acked)) return std::move(*first);
+  if (std::min(q->wait_ms, ctx.options.long_poll_max_ms) <= 0 && !q->claimer_node_id.empty()) {
+    return ClaimWithoutWaiting(ctx, std::move(*q), req, std::move(acked));
+  }
+  return http::ContinueOnPool(
+      [&ctx, query = std::move(*q), acked = std::move(acked)](http::Request& r) mutable {
+        return InboxOnPool(ctx, r, std::move(query), std::move(acked));
+      });
+}
+
+// A listing, or a claim that may wait: reads the store, so it runs on the handler pool.
+http::Response InboxOnPool(ApiContext& ctx, http::Request& req, mesh::InboxRequest q,
+                           std::shared_ptr<AckedFirst> acked) {
+  const int64_t wait = std::min(q.wait_ms, ctx.options.long_poll_max_ms);
+  if (auto first = InboxAttempt(ctx, q, req, wait <= 0, acked)) return std::move(*first);
 
   // Nothing yet: park the request; the server re-polls when the receiver's inbox is notified.
   // The acknowledgements are committed; later attempts only claim.
   auto poll = std::make_shared<http::LongPoll>();
-  poll->topic = InboxTopic(q->receiver);
+  poll->topic = InboxTopic(q.receiver);
   poll->deadline_ms = SystemClock::Instance().MonotonicMs() + wait;
   http::Request copy = req;
-  mesh::InboxRequest query = *q;
+  mesh::InboxRequest query = std::move(q);
   query.ack_message_ids.clear();
   poll->poll = [&ctx, query, copy, acked]() {
     return InboxAttempt(ctx, query, copy, false, acked);
@@ -346,20 +367,39 @@ http::Response RenewClaim(ApiContext& ctx, http::Request& req) {
   return Json(json::object{{"message_id", q->message_id}, {"claim_expires_ms", now + lease_ms}});
 }
 
+// Bodies up to this size are decoded on the I/O thread; a larger one would hold that thread (and
+// every connection it serves) for the decode, so its handler runs on the pool.
+constexpr size_t kInlineBodyBytes = 64 * 1024;
+
+// A handler for a route that runs on the I/O thread: `handle` there when the body is small, else
+// on the handler pool. `handle` itself must not wait (see http::Route::runs_inline).
+http::Handler SmallBodiesInline(http::Handler handle) {
+  return [handle = std::move(handle)](http::Request& req) {
+    if (req.body.size() <= kInlineBodyBytes) return handle(req);
+    return http::ContinueOnPool(handle);
+  };
+}
+
 }  // namespace
 
+// deliver, deliver-batch, ack and a claim that does not wait start on the I/O thread: they only
+// decode, check the in-memory inbox count and hand one write to the store, answered on commit.
 void AddA2ARoutes(http::Router& router, ApiContext& ctx) {
   const size_t deliver_limit = ctx.options.limits.max_payload_bytes * 2 + 64 * 1024;
-  router.Add({http::Method::kPost, "/v1/populi/a2a/deliver", DeliverRoles(), deliver_limit,
-              "a2a.deliver", [&ctx](http::Request& req) { return Deliver(ctx, req); }});
+  constexpr bool kInline = true;
+  router.Add(
+      {http::Method::kPost, "/v1/populi/a2a/deliver", DeliverRoles(), deliver_limit, "a2a.deliver",
+       SmallBodiesInline([&ctx](http::Request& req) { return Deliver(ctx, req); }), kInline});
   // A batch may carry a few messages of the largest size or many small ones.
   router.Add({http::Method::kPost, "/v1/populi/a2a/deliver-batch", DeliverRoles(),
               4 * deliver_limit, "a2a.deliver_batch",
-              [&ctx](http::Request& req) { return DeliverBatch(ctx, req); }});
+              SmallBodiesInline([&ctx](http::Request& req) { return DeliverBatch(ctx, req); }),
+              kInline});
+  // Inbox hands listings and waiting claims to the pool itself (InboxOnPool).
   router.Add({http::Method::kPost, "/v1/populi/a2a/inbox", NodePlaneRoles(), 4 * 1024, "a2a.inbox",
-              [&ctx](http::Request& req) { return Inbox(ctx, req); }});
+              [&ctx](http::Request& req) { return Inbox(ctx, req); }, kInline});
   router.Add({http::Method::kPost, "/v1/populi/a2a/ack", NodePlaneRoles(), 64 * 1024, "a2a.ack",
-              [&ctx](http::Request& req) { return Ack(ctx, req); }});
+              SmallBodiesInline([&ctx](http::Request& req) { return Ack(ctx, req); }), kInline});
   router.Add({http::Method::kPost, "/v1/populi/a2a/lease-renew", NodePlaneRoles(), 4 * 1024,
               "a2a.lease_renew", [&ctx](http::Request& req) { return RenewClaim(ctx, req); }});
 }

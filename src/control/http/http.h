@@ -60,6 +60,7 @@ struct Request {
   std::string_view Header(std::string_view name) const;
 };
 
+struct Request;
 struct Response;
 class Completion;
 
@@ -90,6 +91,9 @@ struct Response {
   std::shared_ptr<LongPoll> long_poll;                       // set → deferred
   std::shared_ptr<EventStream> stream;                       // set → text/event-stream
   std::shared_ptr<Completion> completion;                    // set → answered through it
+  // Set by a handler that ran on the I/O thread (Route::runs_inline) for the part that may wait
+  // or take long: the server runs it on the handler pool, and its response replaces this one.
+  std::function<Response(Request&)> on_pool;
 
   Response& SetHeader(std::string name, std::string value);
 };
@@ -119,6 +123,8 @@ class Completion {
 
 // A response whose content `completion` will supply.
 Response Deferred(std::shared_ptr<Completion> completion);
+// From a handler running on the I/O thread: finish the request with `rest` on the handler pool.
+Response ContinueOnPool(std::function<Response(Request&)> rest);
 
 // Error body: {"error":{"code","message","hint","request_id"}} with the status mapped from the
 // code (kInvalidArgument 400, kUnauthenticated 401, kPermissionDenied 403, kNotFound 404,
@@ -140,9 +146,11 @@ struct Route {
   size_t max_body_bytes = 64 * 1024;
   std::string name;  // stable id for logs/metrics/openapi ("tasks.get")
   Handler handler;
-  // The handler never blocks (no store access, no waiting): it runs on the I/O thread that read
-  // the request instead of hopping to the handler pool and back. Liveness probes stay answered
-  // while every pool thread is busy, and cost no thread switches.
+  // The handler runs on the I/O thread that read the request instead of hopping to the handler
+  // pool and back: liveness probes stay answered while every pool thread is busy, and the hot
+  // A2A routes cost two thread switches less. Such a handler must never wait — no store reads,
+  // no Write(); in-memory lookups, CountPending and SubmitWrite (answered through a Completion)
+  // are fine — and must stay short; it hands anything else to the pool with ContinueOnPool().
   bool runs_inline = false;
 };
 

@@ -96,6 +96,12 @@ void Completion::OnComplete(std::function<void(Response)> resume) {
   if (ready) resume(std::move(*ready));
 }
 
+Response ContinueOnPool(std::function<Response(Request&)> rest) {
+  Response r;
+  r.on_pool = std::move(rest);
+  return r;
+}
+
 Response Deferred(std::shared_ptr<Completion> completion) {
   Response response;
   response.completion = std::move(completion);

@@ -117,18 +117,24 @@ class Session {
       Lowest().expires_never();
       ex.request.body = std::move(parser.get().body());
       ex.close_after = ex.close_after || !parser.get().keep_alive();
-      auto run_handler = [&ex] {
+      auto guarded = [&ex](const std::function<Response(Request&)>& handler) {
         try {
-          return ex.route->handler(ex.request);
+          return handler(ex.request);
         } catch (const std::exception& e) {
           return HandlerFailed(ex.request.request_id, e.what());
         }
       };
       // Not a conditional expression: g++ 12 miscompiles co_await inside ?: operands.
       if (ex.route->runs_inline) {
-        ex.response = run_handler();
+        ex.response = guarded(ex.route->handler);
       } else {
-        ex.response = co_await OnPool<Response>(*server_.handler_pool_, run_handler);
+        ex.response = co_await OnPool<Response>(*server_.handler_pool_,
+                                                [&] { return guarded(ex.route->handler); });
+      }
+      if (ex.response.on_pool) {
+        std::function<Response(Request&)> rest = std::move(ex.response.on_pool);
+        ex.response =
+            co_await OnPool<Response>(*server_.handler_pool_, [&] { return guarded(rest); });
       }
       if (ex.response.completion) co_await AwaitCompletion(ex);
       if (ex.response.long_poll) co_await FinishLongPoll(ex);
