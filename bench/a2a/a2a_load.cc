@@ -3,6 +3,7 @@
 //   a2a_load [--clients 64] [--seconds 10] [--batch 1] [--deliver batch|each] [--ack request|next]
 //            [--durability full|buffered] [--driver threads|epoll] [--driver-threads 1]
 //            [--handler-threads N]
+//   a2a_load --enqueue-only 2000
 //
 // Starts the control plane and the HTTP server in this process on 127.0.0.1:0 over a SQLite
 // store in a temp directory, then runs `clients` threads, each on one keep-alive connection with
@@ -14,6 +15,9 @@
 // --driver epoll runs the same clients as connections on --driver-threads epoll loops instead of
 // a blocking thread each (epoll_driver.h): the load generator then takes far less of the cores
 // the server runs on.
+// --enqueue-only N measures enqueue latency the way the peer harness does
+// (../shared/bench/peers/METHOD.md): one client, N sequential deliver requests, each waiting for
+// its answer, no consumer; prints p50 / p99 (nearest rank) of the round trip.
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -23,6 +27,7 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
@@ -61,6 +66,7 @@ int main(int argc, char** argv) {
   std::string driver = "threads";
   bool deliver_each = false;
   bool ack_next = false;
+  int enqueue_only = 0;
   for (int i = 1; i + 1 < argc; i += 2) {
     std::string k = argv[i];
     if (k == "--clients") clients = std::atoi(argv[i + 1]);
@@ -72,6 +78,7 @@ int main(int argc, char** argv) {
     if (k == "--driver") driver = argv[i + 1];
     if (k == "--driver-threads") driver_threads = std::max(1, std::atoi(argv[i + 1]));
     if (k == "--handler-threads") handler_threads = std::max(1, std::atoi(argv[i + 1]));
+    if (k == "--enqueue-only") enqueue_only = std::max(1, std::atoi(argv[i + 1]));
   }
   using namespace populi;
   const auto dir = std::filesystem::temp_directory_path() / ("a2a-load-" + RandomHex(6));
@@ -103,6 +110,32 @@ int main(int argc, char** argv) {
   plane.SetNotifier(&(*server)->notifier());
   const int port = (*server)->port();
   const populi::bench::CyclePlan plan{batch, deliver_each, ack_next};
+  if (enqueue_only > 0) {
+    Conn conn(port);
+    std::string body;
+    if (!conn.ok() || conn.Post("/v1/populi/join", "{\"id\":\"producer\"}", &body) != 200) {
+      std::fprintf(stderr, "the producer could not connect and join\n");
+      return 1;
+    }
+    std::vector<double> us;
+    int failed = 0;
+    for (int i = 0; i < enqueue_only; ++i) {
+      const auto t0 = Steady::now();
+      if (conn.Post(plan.deliver_path(), plan.deliver_body("producer"), &body) != 200) ++failed;
+      us.push_back(std::chrono::duration<double, std::micro>(Steady::now() - t0).count());
+    }
+    std::sort(us.begin(), us.end());
+    auto rank = [&](double p) {  // nearest rank
+      return us[std::min(us.size() - 1, static_cast<size_t>(std::ceil(p * us.size())) - 1)];
+    };
+    std::printf("enqueue-only n=%d durability=%s errors=%d p50_us=%.0f p99_us=%.0f max_us=%.0f\n",
+                enqueue_only, durability.c_str(), failed, rank(0.50), rank(0.99), us.back());
+    (*server)->Stop();
+    plane.Stop();
+    (void)(*st)->Close();
+    std::filesystem::remove_all(dir);
+    return 0;
+  }
 
   std::atomic<bool> stop{false};
   std::atomic<int64_t> cycles{0}, errors{0};

@@ -165,7 +165,12 @@ class Router {
   const std::vector<Route>& routes() const { return routes_; }
 
  private:
+  struct Pattern {
+    std::vector<std::string> segments;  // the route's pattern split at '/', once, on Add
+    int literals = 0;                   // segments that are not {parameters}
+  };
   std::vector<Route> routes_;
+  std::vector<Pattern> patterns_;  // patterns_[i] belongs to routes_[i]
 };
 
 // Wakes long-polls and event streams waiting on a topic ("inbox:<receiver>", "task:<id>",

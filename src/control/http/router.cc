@@ -40,22 +40,21 @@ bool IsParam(std::string_view segment) {
   return segment.size() > 2 && segment.front() == '{' && segment.back() == '}';
 }
 
-bool PatternMatches(std::string_view pattern, std::string_view path,
-                    std::map<std::string, std::string>* params) {
-  std::vector<std::string_view> want = Segments(pattern);
-  std::vector<std::string_view> got = Segments(path);
+bool SegmentsMatch(const std::vector<std::string>& want, const std::vector<std::string_view>& got) {
   if (want.size() != got.size()) return false;
-  std::map<std::string, std::string> found;
   for (size_t i = 0; i < want.size(); ++i) {
-    if (IsParam(want[i])) {
-      if (got[i].empty()) return false;
-      found.emplace(std::string(want[i].substr(1, want[i].size() - 2)), std::string(got[i]));
-    } else if (want[i] != got[i]) {
-      return false;
-    }
+    if (IsParam(want[i]) ? got[i].empty() : want[i] != got[i]) return false;
   }
-  if (params != nullptr) *params = std::move(found);
   return true;
+}
+
+std::map<std::string, std::string> ParamsOf(const std::vector<std::string>& want,
+                                            const std::vector<std::string_view>& got) {
+  std::map<std::string, std::string> params;
+  for (size_t i = 0; i < want.size(); ++i) {
+    if (IsParam(want[i])) params.emplace(want[i].substr(1, want[i].size() - 2), got[i]);
+  }
+  return params;
 }
 
 }  // namespace
@@ -122,34 +121,33 @@ Response& Response::SetHeader(std::string name, std::string value) {
 }
 
 void Router::Add(Route route) {
+  Pattern pattern;
+  for (std::string_view seg : Segments(route.pattern)) {
+    pattern.segments.emplace_back(seg);
+    pattern.literals += IsParam(seg) ? 0 : 1;
+  }
+  patterns_.push_back(std::move(pattern));
   routes_.push_back(std::move(route));
 }
 
 const Route* Router::Match(Method method, std::string_view path,
                            std::map<std::string, std::string>* params, bool* path_exists) const {
   if (path_exists != nullptr) *path_exists = false;
+  const std::vector<std::string_view> got = Segments(path);
   // Literal segments win over parameters: "/nodes/self" beats "/nodes/{id}" whatever the order
   // of registration, so the most literal match is chosen.
-  const Route* best = nullptr;
-  int best_literals = -1;
-  std::map<std::string, std::string> best_params;
-  for (const Route& route : routes_) {
-    std::map<std::string, std::string> found;
-    if (!PatternMatches(route.pattern, path, &found)) continue;
-    if (route.method != method) {
+  size_t best = routes_.size();
+  for (size_t i = 0; i < routes_.size(); ++i) {
+    if (!SegmentsMatch(patterns_[i].segments, got)) continue;
+    if (routes_[i].method != method) {
       if (path_exists != nullptr) *path_exists = true;
       continue;
     }
-    int literals = 0;
-    for (std::string_view seg : Segments(route.pattern)) literals += IsParam(seg) ? 0 : 1;
-    if (literals > best_literals) {
-      best = &route;
-      best_literals = literals;
-      best_params = std::move(found);
-    }
+    if (best == routes_.size() || patterns_[i].literals > patterns_[best].literals) best = i;
   }
-  if (best != nullptr && params != nullptr) *params = std::move(best_params);
-  return best;
+  if (best == routes_.size()) return nullptr;
+  if (params != nullptr) *params = ParamsOf(patterns_[best].segments, got);
+  return &routes_[best];
 }
 
 }  // namespace populi::http
