@@ -1,7 +1,7 @@
 // Durable deliver -> claim -> ack cycles through the MeshStore API.
 //
 //   store_bench [--dir DIR] [--seconds S] [--writers 1,8,64] [--mode threads|async|both]
-//                [--queue own|shared]
+//                [--queue own|shared] [--ack request|next]
 //
 // For each writer count it runs {group commit with the flush overlapped, group commit flushing in
 // each COMMIT, one transaction per write} x {full, buffered}: each writer loops deliver -> claim ->
@@ -12,6 +12,10 @@
 // Write (p50 / p99), then the raw fdatasync rate of a 4 KiB append in the same directory (the
 // physical limit on commits per second). DIR must be on the disk under test (not tmpfs); default:
 // ./store-bench-data.
+//
+// --ack next (async writers only): the claim write first acknowledges the message the previous
+// claim took — the loop a worker runs with `ack_message_ids` over HTTP — so one cycle is two
+// commits; a cycle is counted when its acknowledgement commits.
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -42,6 +46,8 @@ using Clock = std::chrono::steady_clock;
 // --queue shared: every writer delivers to and claims from one receiver (one work queue with 64
 // producers and consumers); default: each writer has its own receiver (64 node inboxes).
 bool g_shared_queue = false;
+// --ack next: acknowledge in the next claim's write instead of a write of its own.
+bool g_ack_next = false;
 
 // How writes reach the disk: group commit with the log flush overlapping the next batch (the
 // default), group commit flushing inside each COMMIT, or one transaction (and flush) per write.
@@ -239,6 +245,7 @@ struct AsyncWriter {
          });
   }
   void Claim() {
+    if (g_ack_next) return ClaimAndAckHeld();
     claimed.clear();
     Then(
         [this](WriteTxn& txn) -> Status {
@@ -256,6 +263,34 @@ struct AsyncWriter {
     Then([this](WriteTxn& txn) { return txn.Ack(receiver, claimed, i).status(); },
          [this](Status s) { Finish(s.ok()); });
   }
+  // One write: acknowledge what the previous claim took, then claim the next message.
+  void ClaimAndAckHeld() {
+    Then(
+        [this](WriteTxn& txn) -> Status {
+          acked = 0;
+          if (!claimed.empty()) {
+            POPULI_ASSIGN_OR_RETURN(auto done, txn.Ack(receiver, claimed, i));
+            acked = static_cast<int64_t>(done.size());
+          }
+          populi::store::ClaimRequest req{receiver, claimer, 1, 60'000, i, 10, nullptr};
+          POPULI_ASSIGN_OR_RETURN(auto got, txn.Claim(req));
+          claimed.clear();
+          for (const auto& g : got) claimed.push_back(g.id);
+          return Status::Ok();
+        },
+        [this](Status s) {
+          if (!s.ok() || claimed.size() != 1) {
+            errors->fetch_add(1, std::memory_order_relaxed);
+          }
+          cycles->fetch_add(acked, std::memory_order_relaxed);
+          if (stop->load(std::memory_order_relaxed)) {
+            running->fetch_sub(1);
+            return;
+          }
+          Deliver();
+        });
+  }
+  int64_t acked = 0;  // by the last ClaimAndAckHeld
 };
 
 RunResult RunAsyncCycles(const std::string& dir, int writers, Commit commit, Durability durability,
@@ -355,6 +390,8 @@ int main(int argc, char** argv) {
       writer_counts = ParseList(argv[i + 1]);
     } else if (flag == "--queue") {
       g_shared_queue = std::string(argv[i + 1]) == "shared";
+    } else if (flag == "--ack") {
+      g_ack_next = std::string(argv[i + 1]) == "next";
     } else if (flag == "--mode") {
       const std::string m = argv[i + 1];
       modes =
@@ -362,10 +399,11 @@ int main(int argc, char** argv) {
     } else {
       std::fprintf(stderr,
                    "usage: store_bench [--dir DIR] [--seconds S] [--writers 1,8,64] "
-                   "[--mode threads|async|both] [--queue own|shared]\n");
+                   "[--mode threads|async|both] [--queue own|shared] [--ack request|next]\n");
       return 2;
     }
   }
+  if (g_ack_next) modes = {"async"};  // the thread-per-writer loop has no ack-next form
   std::printf(
       "| writers | writer | commit | durability | cycles/s | deliver p50 (us) | deliver p99 (us) "
       "|\n");

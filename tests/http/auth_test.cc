@@ -146,6 +146,24 @@ TEST(Jwt, ValidExpiredReplayedAndForged) {
   EXPECT_FALSE(auth->Authenticate(BearerHeaderValue("a.b.c")).ok());
 }
 
+// Only a JWT consults the replay store (a durable write in the server), so only a JWT is sent off
+// the I/O thread to be checked; static tokens and missing credentials are checked in place.
+TEST(Jwt, OnlyAJwtMayWaitOnTheReplayStore) {
+  ManualClock clock(1'700'000'000'000);
+  InMemoryJtiStore store(clock);
+  auto auth = Make(clock, &store);
+  const std::string jwt =
+      BearerHeaderValue(MintJwt(kJwtSecret, Role::kWorker, clock.NowMs() / 1000 + 30, "w1"));
+  EXPECT_TRUE(auth->MayWaitOnReplayStore(jwt));
+  EXPECT_FALSE(auth->MayWaitOnReplayStore(BearerHeaderValue(kAdminSecret)));
+  EXPECT_FALSE(auth->MayWaitOnReplayStore(""));
+  AuthConfig tokens_only;
+  tokens_only.tokens = {{"admin", Role::kAdmin, kAdminSecret}};
+  auto plain = Authenticator::Create(std::move(tokens_only));
+  ASSERT_TRUE(plain.ok());
+  EXPECT_FALSE((*plain)->MayWaitOnReplayStore(jwt));
+}
+
 TEST(InMemoryJtiStore, NeverForgetsUnexpiredEntriesWhenFull) {
   ManualClock clock(1'000'000);
   InMemoryJtiStore store(clock, /*capacity=*/2);

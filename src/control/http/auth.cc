@@ -3,6 +3,7 @@
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 #include <sodium.h>
+#include <algorithm>
 
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
@@ -133,6 +134,12 @@ std::unique_ptr<Authenticator> Authenticator::Open() {
   std::unique_ptr<Authenticator> auth(new Authenticator());
   auth->clock_ = &SystemClock::Instance();
   return auth;
+}
+
+bool Authenticator::MayWaitOnReplayStore(std::string_view authorization) const {
+  // A JWT is three dot-separated parts; a static token never takes that path.
+  return jti_store_ != nullptr && !jwt_secret_.empty() &&
+         std::count(authorization.begin(), authorization.end(), '.') == 2;
 }
 
 Result<Principal> Authenticator::Authenticate(std::string_view authorization) const {

@@ -92,6 +92,9 @@ class Authenticator {
   // malformed, expired or replayed credential is kUnauthenticated. Error text never contains
   // the credential.
   Result<Principal> Authenticate(std::string_view authorization) const;
+  // True when authenticating `authorization` may wait on the JtiStore (a JWT, with JWTs
+  // configured): the server then authenticates on its handler pool, never on an I/O thread.
+  bool MayWaitOnReplayStore(std::string_view authorization) const;
 
   // Ok when `principal` may call a route that allows `roles` (empty = open route; admin may
   // call everything); else kUnauthenticated (anonymous) or kPermissionDenied naming the roles.

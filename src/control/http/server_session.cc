@@ -208,7 +208,17 @@ class Session {
       ex.response.status = 411;
       co_return false;
     }
-    auto principal = server_.auth_.Authenticate(head[bhttp::field::authorization]);
+    const std::string_view authorization = head[bhttp::field::authorization];
+    Result<Principal> principal = Internal("not authenticated yet");
+    // A JWT's id is recorded durably (replay guard): a store write, so off the I/O thread.
+    if (server_.auth_.MayWaitOnReplayStore(authorization)) {
+      auto checked = co_await OnPool<std::optional<Result<Principal>>>(*server_.handler_pool_, [&] {
+        return std::optional<Result<Principal>>(server_.auth_.Authenticate(authorization));
+      });
+      principal = std::move(*checked);
+    } else {
+      principal = server_.auth_.Authenticate(authorization);
+    }
     if (principal.ok()) req.principal = std::move(principal).value();
     Status allowed = principal.ok()
                          ? server_.auth_.Authorize(req.principal, ex.route->roles, ex.route->name)
