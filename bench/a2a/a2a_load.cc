@@ -7,11 +7,11 @@
 //
 // Starts the control plane and the HTTP server in this process on 127.0.0.1:0 over a SQLite
 // store in a temp directory, then runs `clients` threads, each on one keep-alive connection with
-// its own receiver: deliver `batch` messages (one deliver-batch request, or with --deliver each one
-// request per message), claim them (one request with max_messages = batch), acknowledge them (one
-// request, a list when batch > 1; with --ack next, in the next claim's ack_message_ids). Prints
-// cycles/s
-// (one cycle = one message delivered, claimed and acknowledged) and deliver latency percentiles.
+// its own receiver (request log lines go to a file in that directory): deliver `batch` messages
+// (one deliver-batch request, or with --deliver each one request per message), claim them (one
+// request with max_messages = batch), acknowledge them (one request, a list when batch > 1; with
+// --ack next, in the next claim's ack_message_ids). Prints cycles/s (one cycle = one message
+// delivered, claimed and acknowledged) and deliver latency percentiles.
 // --driver epoll runs the same clients as connections on --driver-threads epoll loops instead of
 // a blocking thread each (epoll_driver.h): the load generator then takes far less of the cores
 // the server runs on.
@@ -36,6 +36,9 @@
 #include <string>
 #include <thread>
 #include <vector>
+
+#include <spdlog/sinks/basic_file_sink.h>
+#include <spdlog/spdlog.h>
 
 #include "control/control_plane.h"
 #include "control/http/auth.h"
@@ -102,7 +105,10 @@ int main(int argc, char** argv) {
   // Default: a handler thread per client, so blocking handlers never limit the writes in flight.
   sopt.handler_threads = handler_threads > 0 ? handler_threads : std::max(64, clients);
   sopt.max_connections = clients + 16;
-  auto server = http::Server::Start(sopt, router, *auth);
+  // One log line per request, written to a file as a deployed server's are (stdout would make the
+  // terminal, or whatever reads the pipe, part of the measurement).
+  auto request_log = spdlog::basic_logger_mt("a2a-load", (dir / "requests.log").string());
+  auto server = http::Server::Start(sopt, router, *auth, request_log);
   if (!server.ok()) {
     std::fprintf(stderr, "%s\n", server.status().ToString().c_str());
     return 1;
