@@ -22,6 +22,11 @@ std::string InboxTopic(const std::string& receiver) {
   return "inbox:" + receiver;
 }
 
+// 413 for a list past its limit: "at most <max> <what>".
+Status TooMany(size_t max, const std::string& what, const char* hint) {
+  return Status(Code::kTooLarge, "at most " + std::to_string(max) + " " + what, hint);
+}
+
 // What a claim that acknowledges first (ack_message_ids) acknowledged; answered as "acked".
 struct AckedFirst {
   std::vector<int64_t> ids;
@@ -105,10 +110,9 @@ http::Response DeliverBatch(ApiContext& ctx, http::Request& req) {
                  req);
   }
   if (batch->messages.size() > kMaxDeliverBatch) {
-    return Error(Status(Code::kTooLarge,
-                        "at most " + std::to_string(kMaxDeliverBatch) + " messages per batch",
-                        "split the batch into several requests"),
-                 req);
+    return Error(
+        TooMany(kMaxDeliverBatch, "messages per batch", "split the batch into several requests"),
+        req);
   }
   std::map<std::string, int64_t> per_receiver;
   for (size_t i = 0; i < batch->messages.size(); ++i) {
@@ -189,6 +193,25 @@ Result<std::vector<int64_t>> AckBeforeClaim(store::WriteTxn& txn, const std::str
   return acked;
 }
 
+// The write of a claim, for both the waiting and the non-waiting path: reads the claimer's
+// record, acknowledges q.ack_message_ids first (recording them in `acked`), then claims — one
+// transaction, so the claimer's flags are judged with the claim. Starts `claimed` over, as the
+// store may run a write again.
+Status AckAndClaim(const ApiContext& ctx, store::WriteTxn& txn, const mesh::InboxRequest& q,
+                   int64_t now, AckedFirst* acked, std::vector<mesh::A2AMessage>& claimed) {
+  claimed.clear();
+  POPULI_ASSIGN_OR_RETURN(std::optional<mesh::NodeRecord> node, txn.GetNode(q.claimer_node_id));
+  POPULI_ASSIGN_OR_RETURN(std::optional<store::ClaimRequest> claim,
+                          PlanClaim(ctx, q, std::move(node), now));
+  if (!q.ack_message_ids.empty()) {
+    POPULI_ASSIGN_OR_RETURN(acked->ids, AckBeforeClaim(txn, q.receiver, q.ack_message_ids, now));
+  }
+  if (claim) {
+    POPULI_ASSIGN_OR_RETURN(claimed, txn.Claim(*claim));
+  }
+  return Status::Ok();
+}
+
 // One attempt at answering an inbox request; nullopt when there is nothing yet. A claim that
 // acknowledges first does so in the same write as its claim, and records what it acknowledged in
 // `acked` (the caller drops the ids from later attempts).
@@ -206,34 +229,18 @@ std::optional<http::Response> InboxAttempt(ApiContext& ctx, const mesh::InboxReq
     if (rows->empty() && !final_attempt) return std::nullopt;
     return MessagesResponse(*rows, limit, false);
   }
-  auto node = ctx.store.GetNode(q.claimer_node_id);
-  if (!node.ok()) return Error(node.status(), req);
   const int64_t now = ctx.NowMs();
-  auto plan = PlanClaim(ctx, q, std::move(*node), now);
-  if (!plan.ok()) return Error(plan.status(), req);
   std::vector<mesh::A2AMessage> claimed;
-  if (*plan || !q.ack_message_ids.empty()) {
-    Status s = ctx.store.Write([&](store::WriteTxn& txn) -> Status {
-      if (!q.ack_message_ids.empty()) {
-        POPULI_ASSIGN_OR_RETURN(acked->ids,
-                                AckBeforeClaim(txn, q.receiver, q.ack_message_ids, now));
-      }
-      if (*plan) {
-        POPULI_ASSIGN_OR_RETURN(claimed, txn.Claim(**plan));
-      }
-      return Status::Ok();
-    });
-    if (!s.ok()) return Error(s, req);
-  }
+  Status s = ctx.store.Write(
+      [&](store::WriteTxn& txn) { return AckAndClaim(ctx, txn, q, now, acked.get(), claimed); });
+  if (!s.ok()) return Error(s, req);
   if (claimed.empty() && !final_attempt) return std::nullopt;
   return MessagesResponse(claimed, limit, true, acked.get());
 }
 
-// A claim that will not wait, started on the I/O thread: everything that reads the store — the
-// claimer's record, the acknowledgements (first, when asked), the claim — happens in one write
-// handed to the store and answered on commit, so no thread waits for it and the claimer's flags
-// are judged in the same transaction as the claim (the long-poll path re-polls on the handler
-// pool instead).
+// A claim that will not wait, started on the I/O thread: its write (AckAndClaim) is handed to
+// the store and answered on commit, so no thread waits for it and the I/O thread never reads the
+// store (the long-poll path re-polls on the handler pool instead).
 http::Response ClaimWithoutWaiting(ApiContext& ctx, mesh::InboxRequest q, const http::Request& req,
                                    std::shared_ptr<AckedFirst> acked) {
   const int limit = PageLimit(q);
@@ -242,20 +249,8 @@ http::Response ClaimWithoutWaiting(ApiContext& ctx, mesh::InboxRequest q, const 
   const int64_t now = ctx.NowMs();
   return AnswerOnCommit(
       ctx, req,
-      [&ctx, query, acked, claimed, now](store::WriteTxn& txn) -> Status {
-        claimed->clear();  // a batch the store runs again starts over
-        POPULI_ASSIGN_OR_RETURN(std::optional<mesh::NodeRecord> node,
-                                txn.GetNode(query->claimer_node_id));
-        POPULI_ASSIGN_OR_RETURN(std::optional<store::ClaimRequest> claim,
-                                PlanClaim(ctx, *query, std::move(node), now));
-        if (!query->ack_message_ids.empty()) {
-          POPULI_ASSIGN_OR_RETURN(
-              acked->ids, AckBeforeClaim(txn, query->receiver, query->ack_message_ids, now));
-        }
-        if (claim) {
-          POPULI_ASSIGN_OR_RETURN(*claimed, txn.Claim(*claim));
-        }
-        return Status::Ok();
+      [&ctx, query, acked, claimed, now](store::WriteTxn& txn) {
+        return AckAndClaim(ctx, txn, *query, now, acked.get(), *claimed);
       },
       [acked, claimed, limit] { return MessagesResponse(*claimed, limit, true, acked.get()); });
 }
@@ -277,9 +272,8 @@ http::Response Inbox(ApiContext& ctx, http::Request& req) {
                  req);
   }
   if (q->ack_message_ids.size() > kMaxAckIds) {
-    return Error(Status(Code::kTooLarge,
-                        "at most " + std::to_string(kMaxAckIds) + " ack_message_ids per claim",
-                        "acknowledge the rest with POST /v1/populi/a2a/ack"),
+    return Error(TooMany(kMaxAckIds, "ack_message_ids per claim",
+                         "acknowledge the rest with POST /v1/populi/a2a/ack"),
                  req);
   }
   // Set only when the request acknowledges: its answer then lists what was acknowledged.
@@ -323,10 +317,9 @@ http::Response Ack(ApiContext& ctx, http::Request& req) {
   if (!q.ok()) return Error(q.status(), req);
   if (Status s = mesh::ValidateId("receiver", q->receiver); !s.ok()) return Error(s, req);
   if (q->message_ids.size() > kMaxAckIds) {
-    return Error(
-        Status(Code::kTooLarge, "at most " + std::to_string(kMaxAckIds) + " message_ids per ack",
-               "split the acknowledgement into several requests"),
-        req);
+    return Error(TooMany(kMaxAckIds, "message_ids per ack",
+                         "split the acknowledgement into several requests"),
+                 req);
   }
   const bool single = q->message_ids.empty();
   auto ack = std::make_shared<mesh::AckRequest>(std::move(*q));
