@@ -312,12 +312,10 @@ TEST_F(A2ATest, ALongPollingClaimCommitsItsAcknowledgementsBeforeItWaits) {
   const int64_t first = Deliver("w");
   ASSERT_EQ(Ids(Claim("w", "w")), std::vector<int64_t>{first});
   http::Request req;
-  req.method = http::Method::kPost;
-  req.path = "/v1/populi/a2a/inbox";
-  req.body = R"({"receiver":"w","claimer_node_id":"w","wait_ms":100000,"ack_message_ids":[)" +
-             std::to_string(first) + "]}";
-  bool exists = false;
-  const http::Route* route = router_.Match(req.method, req.path, &req.params, &exists);
+  const http::Route* route =
+      RouteFor(req, "/v1/populi/a2a/inbox",
+               R"({"receiver":"w","claimer_node_id":"w","wait_ms":100000,"ack_message_ids":[)" +
+                   std::to_string(first) + "]}");
   ASSERT_NE(route, nullptr);
   http::Response r = route->handler(req);
   // A claim that may wait reads the store, so it leaves the I/O thread for the handler pool.
@@ -342,13 +340,7 @@ TEST_F(A2ATest, HotRoutesStartOnTheIoThreadAndHandOffWhatMayWait) {
   Join("w");
   auto start = [&](const std::string& path, std::string body) {
     http::Request req;
-    req.method = http::Method::kPost;
-    req.path = path;
-    req.body = std::move(body);
-    req.request_id = "req-inline";
-    bool exists = false;
-    const http::Route* route = router_.Match(req.method, req.path, &req.params, &exists);
-    EXPECT_NE(route, nullptr) << path;
+    const http::Route* route = RouteFor(req, path, std::move(body));
     if (route == nullptr) return http::Response{};
     EXPECT_TRUE(route->runs_inline) << path;
     return route->handler(req);
@@ -381,11 +373,8 @@ TEST_F(A2ATest, HotRoutesStartOnTheIoThreadAndHandOffWhatMayWait) {
 TEST_F(A2ATest, LongPollIsDeferredWhenEmpty) {
   Join("w");
   http::Request req;
-  req.method = http::Method::kPost;
-  req.path = "/v1/populi/a2a/inbox";
-  req.body = R"({"receiver":"w","claimer_node_id":"w","wait_ms":100000})";
-  bool exists = false;
-  const http::Route* route = router_.Match(req.method, req.path, &req.params, &exists);
+  const http::Route* route = RouteFor(req, "/v1/populi/a2a/inbox",
+                                      R"({"receiver":"w","claimer_node_id":"w","wait_ms":100000})");
   ASSERT_NE(route, nullptr);
   http::Response r = route->handler(req);
   // A claim that may wait reads the store, so it leaves the I/O thread for the handler pool.

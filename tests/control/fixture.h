@@ -65,6 +65,20 @@ class ApiFixture : public ::testing::Test {
     Open();
   }
 
+  // Fills `req` as a POST of `body` to `path` and returns its route (nullptr, with a failure,
+  // when none): for tests that run the handler themselves and look at what it hands back
+  // before the server would act on it.
+  const http::Route* RouteFor(http::Request& req, const std::string& path, std::string body) {
+    req.method = http::Method::kPost;
+    req.path = path;
+    req.body = std::move(body);
+    req.request_id = "req-direct";
+    bool path_exists = false;
+    const http::Route* route = router_.Match(req.method, req.path, &req.params, &path_exists);
+    EXPECT_NE(route, nullptr) << path;
+    return route;
+  }
+
   Reply Call(http::Method method, const std::string& path, const std::string& body = "",
              std::map<std::string, std::string> query = {}) {
     http::Request req;
