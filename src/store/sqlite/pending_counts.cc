@@ -4,7 +4,7 @@ namespace populi::store::sqlite {
 
 void PendingDelta::Add(std::string_view receiver, int64_t n) {
   if (n == 0) return;
-  auto it = by_receiver_.find(std::string(receiver));
+  auto it = by_receiver_.find(receiver);
   if (it == by_receiver_.end()) {
     by_receiver_.emplace(std::string(receiver), n);
   } else if ((it->second += n) == 0) {
@@ -20,7 +20,7 @@ Status PendingCounts::Load(Db& db) {
   POPULI_ASSIGN_OR_RETURN(
       Stmt stmt, db.Prepare("SELECT receiver, count(*) FROM messages WHERE state IN ('pending', "
                             "'claimed') GROUP BY receiver"));
-  std::unordered_map<std::string, int64_t> counts;
+  CountsByReceiver counts;
   for (;;) {
     POPULI_ASSIGN_OR_RETURN(bool row, stmt.Step());
     if (!row) break;
@@ -33,7 +33,7 @@ Status PendingCounts::Load(Db& db) {
 
 int64_t PendingCounts::Get(std::string_view receiver) const {
   std::lock_guard<std::mutex> guard(mu_);
-  auto it = counts_.find(std::string(receiver));
+  auto it = counts_.find(receiver);
   return it == counts_.end() ? 0 : it->second;
 }
 

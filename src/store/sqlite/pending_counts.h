@@ -9,6 +9,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <mutex>
 #include <string>
 #include <string_view>
@@ -19,6 +20,14 @@
 
 namespace populi::store::sqlite {
 
+// Receiver → count, looked up by string_view without building a key string (Add runs on the
+// writer for every delivery and ack, Get on a request thread for every deliver).
+struct ReceiverHash {
+  using is_transparent = void;
+  size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+};
+using CountsByReceiver = std::unordered_map<std::string, int64_t, ReceiverHash, std::equal_to<>>;
+
 // Change in pending messages per receiver made by uncommitted writes.
 class PendingDelta {
  public:
@@ -26,10 +35,10 @@ class PendingDelta {
   void Merge(const PendingDelta& other);
   void Clear() { by_receiver_.clear(); }
   bool empty() const { return by_receiver_.empty(); }
-  const std::unordered_map<std::string, int64_t>& by_receiver() const { return by_receiver_; }
+  const CountsByReceiver& by_receiver() const { return by_receiver_; }
 
  private:
-  std::unordered_map<std::string, int64_t> by_receiver_;
+  CountsByReceiver by_receiver_;
 };
 
 class PendingCounts {
@@ -42,7 +51,7 @@ class PendingCounts {
 
  private:
   mutable std::mutex mu_;
-  std::unordered_map<std::string, int64_t> counts_;  // receivers with no pending rows are absent
+  CountsByReceiver counts_;  // receivers with no pending rows are absent
 };
 
 }  // namespace populi::store::sqlite
