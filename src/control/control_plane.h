@@ -1,11 +1,8 @@
 // The control plane's routes and background work, over one MeshStore.
 //
 // ControlPlane registers every route (control/api/*) on a Router that the HTTP server then
-// serves, keeps node liveness in memory (heartbeats cost no disk write; last-seen times are
-// persisted in batches; after a restart every node gets one down_after of grace), judges
-// alive → suspect → down on the given clock and records each transition as an event, and runs a
-// sweeper thread that expires exec leases, returns lapsed A2A claims to their inboxes, clears
-// maintenance windows that ended, and applies retention.
+// serves, and runs the sweeper thread that drives the dispatch engine's passes
+// (dispatch/dispatcher.h: liveness, lease expiry, claims, maintenance, retention, placement).
 //
 // Lifetime: the store and clock outlive the ControlPlane; the ControlPlane outlives the server
 // serving its router (handlers refer to it).
@@ -18,24 +15,15 @@
 
 #include "control/api/context.h"
 #include "control/api/options.h"
-#include "control/api/tasks.h"
 #include "control/http/http.h"
+#include "dispatch/dispatcher.h"
 #include "store/mesh_store.h"
 #include "util/clock.h"
 #include "util/status.h"
 
 namespace populi::control {
 
-struct SweepReport {
-  int state_changes = 0;
-  int leases_expired = 0;
-  int claims_requeued = 0;
-  int dead_lettered = 0;
-  int maintenance_cleared = 0;
-  int nodes_held = 0;     // kept at suspect by the anti-cascade rule (Liveness::Judge)
-  int attempts_lost = 0;  // task attempts whose lease expired or whose node went down
-  int tasks_placed = 0;
-};
+using dispatch::SweepReport;
 
 class ControlPlane {
  public:
@@ -63,16 +51,18 @@ class ControlPlane {
   // Writes buffered last-seen times to the store.
   Status FlushLiveness();
 
+  // Records an `auth.lockout` event for a source address that failed authentication too often
+  // (the server's on_auth_lockout). Never blocks: the write is submitted, not awaited.
+  void RecordAuthLockout(const std::string& remote_ip);
+
   const ControlOptions& options() const { return options_; }
 
  private:
   void SweeperLoop();
 
   ControlOptions options_;
+  dispatch::Dispatcher dispatcher_;
   ApiContext ctx_;
-  TaskPlacer placer_{ctx_};
-  int64_t last_flush_ms_ = 0;
-  int64_t last_retention_ms_ = 0;
 
   std::mutex mu_;
   std::condition_variable cv_;

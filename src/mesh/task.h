@@ -116,6 +116,47 @@ struct Task {
 // apart from the node's own A2A inbox so the task worker never claims other agents' messages.
 std::string TaskInboxFor(const std::string& node_id);
 
+// The `task_submit` payload: one attempt of a task handed to the node that holds its lease.
+struct TaskAssignment {
+  std::string task_id;
+  int32_t attempt = 0;  // 1-based
+  std::string lease_id;
+  int64_t fencing_token = 0;
+  int64_t lease_ttl_ms = 0;            // renew well within this
+  std::vector<std::string> gpu_uuids;  // GPUs reserved for the attempt
+  TaskSpec spec;
+};
+
+// What every agent report names: the attempt it speaks for (POST …/tasks/{id}/start carries
+// only this). The control plane accepts a report only from the current attempt's node with its
+// lease id and fencing token while that lease is live.
+struct AttemptReport {
+  int32_t attempt = 0;
+  std::string node_id;
+  std::string lease_id;
+  int64_t fencing_token = 0;
+};
+
+// One piece of an attempt's output. `stream` is stdout, stderr or system.
+struct LogChunk {
+  std::string stream;
+  std::string data;
+};
+
+// POST …/tasks/{id}/logs.
+struct LogsReport : AttemptReport {
+  std::vector<LogChunk> chunks;
+};
+
+// POST …/tasks/{id}/result, signed with the node's Ed25519 key over ResultSigningText.
+struct ResultReport : AttemptReport {
+  int32_t exit_code = -1;
+  std::string error;
+  std::string stdout_tail;
+  std::string stderr_tail;
+  std::string signature_b64;
+};
+
 // The text an agent signs for a result. `output_sha256_hex` is the SHA-256 (hex) of
 // stdout_tail + "\n" + stderr_tail.
 std::string ResultSigningText(const std::string& task_id, int32_t attempt,

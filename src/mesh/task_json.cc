@@ -13,7 +13,8 @@ using namespace json_internal;  // NOLINT(google-build-using-namespace)
 namespace {
 
 Result<std::string> StringItem(const json::value& e, const std::string& path) {
-  if (!e.is_string()) return InvalidArgument(path + ": expected a string");
+  if (!e.is_string())
+    return InvalidArgument(path + ": expected a string", "see docs/api.md for the field's type");
   return std::string(e.get_string());
 }
 
@@ -226,6 +227,126 @@ Result<Task> TaskFromJson(const json::value& v) {
   r.Num("schema_version", t.schema_version);
   if (!r.ok()) return r.status();
   return t;
+}
+
+// ---- the agent ↔ control plane task protocol ----
+
+json::object ToJson(const TaskAssignment& a) {
+  json::object o{{"task_id", a.task_id},
+                 {"attempt", a.attempt},
+                 {"lease_id", a.lease_id},
+                 {"fencing_token", a.fencing_token},
+                 {"lease_ttl_ms", a.lease_ttl_ms}};
+  PutStrings(o, "gpu_uuids", a.gpu_uuids);
+  o["spec"] = ToJson(a.spec);
+  return o;
+}
+
+Result<TaskAssignment> TaskAssignmentFromJson(const json::value& v) {
+  Reader r(v, "");
+  TaskAssignment a;
+  r.Str("task_id", a.task_id, true);
+  int64_t attempt = 0;
+  r.Int("attempt", attempt, 1, std::numeric_limits<int32_t>::max(), true);
+  a.attempt = static_cast<int32_t>(attempt);
+  r.Str("lease_id", a.lease_id, true);
+  r.Int("fencing_token", a.fencing_token);
+  r.Int("lease_ttl_ms", a.lease_ttl_ms);
+  r.List("gpu_uuids", a.gpu_uuids, StringItem);
+  const json::value* spec = Nested(r, "spec");
+  if (spec == nullptr) r.Fail("spec", "required field is missing");
+  if (!r.ok()) return r.status();
+  POPULI_ASSIGN_OR_RETURN(a.spec, SpecFromJson(*spec, "spec"));
+  return a;
+}
+
+namespace {
+
+void PutReport(json::object& o, const AttemptReport& r) {
+  o["attempt"] = r.attempt;
+  o["node_id"] = r.node_id;
+  o["lease_id"] = r.lease_id;
+  o["fencing_token"] = r.fencing_token;
+}
+
+void ReadReport(Reader& r, AttemptReport& out) {
+  int64_t attempt = 0;
+  r.Int("attempt", attempt, 1, std::numeric_limits<int32_t>::max(), true);
+  out.attempt = static_cast<int32_t>(attempt);
+  r.Str("node_id", out.node_id, true);
+  r.Str("lease_id", out.lease_id, true);
+  r.Int("fencing_token", out.fencing_token);
+}
+
+Result<LogChunk> ChunkFromJson(const json::value& v, const std::string& path) {
+  Reader r(v, path);
+  LogChunk c;
+  r.Str("stream", c.stream, true);
+  r.Str("data", c.data, true);
+  if (!r.ok()) return r.status();
+  if (c.stream != "stdout" && c.stream != "stderr" && c.stream != "system")
+    return InvalidArgument(path + ".stream: '" + c.stream + "' is unknown",
+                           "use stdout, stderr or system");
+  return c;
+}
+
+}  // namespace
+
+json::object ToJson(const AttemptReport& report) {
+  json::object o;
+  PutReport(o, report);
+  return o;
+}
+
+json::object ToJson(const LogsReport& report) {
+  json::object o;
+  PutReport(o, report);
+  json::array chunks;
+  for (const auto& c : report.chunks)
+    chunks.push_back(json::object{{"stream", c.stream}, {"data", c.data}});
+  o["chunks"] = std::move(chunks);
+  return o;
+}
+
+json::object ToJson(const ResultReport& report) {
+  json::object o;
+  PutReport(o, report);
+  o["exit_code"] = report.exit_code;
+  PutStr(o, "error", report.error);
+  PutStr(o, "stdout_tail", report.stdout_tail);
+  PutStr(o, "stderr_tail", report.stderr_tail);
+  PutStr(o, "signature_b64", report.signature_b64);
+  return o;
+}
+
+Result<AttemptReport> AttemptReportFromJson(const json::value& v) {
+  Reader r(v, "");
+  AttemptReport out;
+  ReadReport(r, out);
+  if (!r.ok()) return r.status();
+  return out;
+}
+
+Result<LogsReport> LogsReportFromJson(const json::value& v) {
+  Reader r(v, "");
+  LogsReport out;
+  ReadReport(r, out);
+  r.List("chunks", out.chunks, ChunkFromJson);
+  if (!r.ok()) return r.status();
+  return out;
+}
+
+Result<ResultReport> ResultReportFromJson(const json::value& v) {
+  Reader r(v, "");
+  ResultReport out;
+  ReadReport(r, out);
+  r.Num("exit_code", out.exit_code);
+  r.Str("error", out.error);
+  r.Str("stdout_tail", out.stdout_tail);
+  r.Str("stderr_tail", out.stderr_tail);
+  r.Str("signature_b64", out.signature_b64);
+  if (!r.ok()) return r.status();
+  return out;
 }
 
 }  // namespace populi::mesh

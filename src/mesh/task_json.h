@@ -31,4 +31,17 @@ boost::json::object ToJson(const PlacementDecision& decision);
 Result<TaskSpec> TaskSpecFromJson(const boost::json::value& v);
 Result<Task> TaskFromJson(const boost::json::value& v);
 
+// ---- the agent ↔ control plane task protocol ----
+// Decoders require every field that names the attempt (task_id / attempt ≥ 1, lease_id, and
+// node_id on reports); a chunk's stream must be stdout, stderr or system.
+boost::json::object ToJson(const TaskAssignment& assignment);
+boost::json::object ToJson(const AttemptReport& report);
+boost::json::object ToJson(const LogsReport& report);
+boost::json::object ToJson(const ResultReport& report);
+
+Result<TaskAssignment> TaskAssignmentFromJson(const boost::json::value& v);
+Result<AttemptReport> AttemptReportFromJson(const boost::json::value& v);
+Result<LogsReport> LogsReportFromJson(const boost::json::value& v);
+Result<ResultReport> ResultReportFromJson(const boost::json::value& v);
+
 }  // namespace populi::mesh

@@ -2,7 +2,7 @@
 #include <boost/json.hpp>
 
 #include "control/api/routes.h"
-#include "control/api/tasks.h"
+#include "dispatch/attempts.h"
 #include "mesh/validate.h"
 
 namespace populi::control {
@@ -88,16 +88,16 @@ http::Response Revoke(ApiContext& ctx, http::Request& req) {
     // A task attempt under this lease is lost: its holder aborts at its next renew and the task
     // is placed again (MESH-088). A result that already completed the lease makes the revoke
     // fail above, so a finished task never flaps back.
-    if (auto task_id = TaskIdOfScope(lease.scope_key)) {
+    if (auto task_id = dispatch::TaskIdOfScope(lease.scope_key)) {
       revoked_task = *task_id;
-      return MarkAttemptLost(txn, *task_id, lease.lease_id, "lease_revoked", now);
+      return dispatch::MarkAttemptLost(txn, *task_id, lease.lease_id, "lease_revoked", now);
     }
     return Status::Ok();
   });
   if (!s.ok()) return Error(s, req);
   if (!revoked_task.empty()) {
-    ctx.Notify(TaskTopic(revoked_task));
-    if (ctx.placer != nullptr) (void)ctx.placer->PlacePending();
+    ctx.Notify(dispatch::TaskTopic(revoked_task));
+    (void)ctx.dispatch.PlacePending();
   }
   ctx.Notify("events");
   return Json(mesh::ToJson(lease));

@@ -41,18 +41,6 @@ http::Response Error(const Status& s, const http::Request& req) {
   return http::ErrorResponse(s, req.request_id);
 }
 
-mesh::NodeRecord WithLiveness(const ApiContext& ctx, mesh::NodeRecord n, int64_t now_ms) {
-  if (auto live = ctx.liveness.Get(n.id)) {
-    n.last_seen_ms = std::max(n.last_seen_ms, live->last_seen_ms);
-    n.state = live->state;
-  }
-  if (n.maintenance && !mesh::InMaintenance(n, now_ms)) {
-    n.maintenance = false;  // lapsed; the sweeper clears the stored flag
-    n.maintenance_until_ms = 0;
-  }
-  return n;
-}
-
 Result<mesh::NodeRecord> RequireActiveNode(ApiContext& ctx, const std::string& node_id,
                                            std::string_view what) {
   POPULI_RETURN_IF_ERROR(mesh::ValidateId("node id", node_id));
@@ -75,16 +63,6 @@ Result<mesh::NodeRecord> RequireActiveNode(ApiContext& ctx, const std::string& n
 int64_t ClampLeaseMs(int64_t requested, int64_t fallback) {
   const int64_t v = requested > 0 ? requested : fallback;
   return std::clamp(v, kMinLeaseMs, kMaxLeaseMs);
-}
-
-mesh::Event MakeEvent(int64_t now_ms, std::string kind, std::string subject,
-                      const boost::json::object& data) {
-  mesh::Event e;
-  e.ts_ms = now_ms;
-  e.kind = std::move(kind);
-  e.subject = std::move(subject);
-  e.data_json = boost::json::serialize(data);
-  return e;
 }
 
 }  // namespace populi::control

@@ -9,9 +9,9 @@
 
 #include <boost/json/value.hpp>
 
-#include "control/api/liveness.h"
 #include "control/api/options.h"
 #include "control/http/http.h"
+#include "dispatch/dispatcher.h"
 #include "mesh/json.h"
 #include "mesh/policy.h"
 #include "mesh/types.h"
@@ -21,18 +21,16 @@
 
 namespace populi::control {
 
-class TaskPlacer;
-
 struct ApiContext {
-  ApiContext(store::MeshStore& s, const ControlOptions& o, const Clock& c)
-      : store(s), options(o), clock(c), liveness(o.suspect_ms(), o.down_ms(), 2 * o.heartbeat_ms) {}
+  ApiContext(store::MeshStore& s, const ControlOptions& o, const Clock& c, dispatch::Dispatcher& d)
+      : store(s), options(o), clock(c), dispatch(d), liveness(d.liveness()) {}
 
   store::MeshStore& store;
   const ControlOptions& options;
   const Clock& clock;
-  Liveness liveness;
+  dispatch::Dispatcher& dispatch;  // placement and the attempt lifecycle
+  dispatch::Liveness& liveness;    // dispatch's
   std::atomic<http::Notifier*> notifier{nullptr};
-  TaskPlacer* placer = nullptr;  // set by ControlPlane; places pending tasks (control/api/tasks.h)
 
   int64_t NowMs() const { return clock.NowMs(); }
   void Notify(std::string_view topic) const {
@@ -59,17 +57,12 @@ Result<int64_t> QueryIntParam(const http::Request& req, const std::string& name,
 http::Response Json(const boost::json::value& v, int status = 200);
 http::Response Error(const Status& s, const http::Request& req);
 
-// The stored record with the in-memory liveness laid over it (state, last seen) and a lapsed
-// maintenance window shown as off.
-mesh::NodeRecord WithLiveness(const ApiContext& ctx, mesh::NodeRecord n, int64_t now_ms);
 // The node `node_id` as a claimer or lease holder: kPermissionDenied when unknown, quarantined or
 // in maintenance (`what` names the action in the message).
 Result<mesh::NodeRecord> RequireActiveNode(ApiContext& ctx, const std::string& node_id,
                                            std::string_view what);
 // Clamps a requested duration to [kMinLeaseMs, kMaxLeaseMs]; 0 takes `fallback`.
 int64_t ClampLeaseMs(int64_t requested, int64_t fallback);
-// An event with its data built from key/value pairs.
-mesh::Event MakeEvent(int64_t now_ms, std::string kind, std::string subject,
-                      const boost::json::object& data = {});
+using mesh::MakeEvent;
 
 }  // namespace populi::control

@@ -3,7 +3,7 @@
 #include <boost/json.hpp>
 
 #include "control/api/routes.h"
-#include "control/api/tasks.h"
+#include "dispatch/scopes.h"
 #include "mesh/task_json.h"
 #include "mesh/validate.h"
 #include "util/clock.h"
@@ -56,10 +56,10 @@ http::Response Submit(ApiContext& ctx, http::Request& req) {
         .status();
   });
   if (!s.ok()) return Error(s, req);
-  if (!duplicate && ctx.placer != nullptr) {
+  if (!duplicate) {
     // Placing now keeps submit → start short; a failure here leaves the task pending for the
     // sweeper, which retries every pass.
-    (void)ctx.placer->PlacePending();
+    (void)ctx.dispatch.PlacePending();
     if (auto fresh = ctx.store.GetTask(task.id); fresh.ok() && *fresh) task = std::move(**fresh);
   }
   ctx.Notify("events");
@@ -129,7 +129,7 @@ http::Response Cancel(ApiContext& ctx, http::Request& req) {
     return Status::Ok();
   });
   if (!s.ok()) return Error(s, req);
-  ctx.Notify(TaskTopic(task.id));
+  ctx.Notify(dispatch::TaskTopic(task.id));
   ctx.Notify("events");
   return Json(mesh::ToJson(task));
 }
@@ -148,7 +148,7 @@ http::Response Wait(ApiContext& ctx, http::Request& req) {
     return Json(mesh::ToJson(**t));
   };
   auto poll = std::make_shared<http::LongPoll>();
-  poll->topic = TaskTopic(id);
+  poll->topic = dispatch::TaskTopic(id);
   poll->deadline_ms = SystemClock::Instance().MonotonicMs() + wait;
   poll->poll = [&ctx, id, current]() -> std::optional<http::Response> {
     auto t = ctx.store.GetTask(id);
@@ -190,7 +190,7 @@ http::Response Logs(ApiContext& ctx, http::Request& req) {
         {"logs", std::move(arr)}, {"next_after", next}, {"state", mesh::ToString(task->state)}});
   }
   auto stream = std::make_shared<http::EventStream>();
-  stream->topic = TaskTopic(id);
+  stream->topic = dispatch::TaskTopic(id);
   stream->cursor = *after;
   auto ended = std::make_shared<bool>(false);
   stream->next = [&ctx, id, ended](int64_t& cursor) -> std::optional<std::string> {

@@ -1,9 +1,11 @@
-#include "control/api/liveness.h"
+#include "dispatch/liveness.h"
 
 #include <algorithm>
 #include <climits>
 
-namespace populi::control {
+#include "mesh/policy.h"
+
+namespace populi::dispatch {
 
 using mesh::NodeState;
 
@@ -114,4 +116,16 @@ std::vector<std::pair<std::string, int64_t>> Liveness::TakeDirty() {
   return out;
 }
 
-}  // namespace populi::control
+mesh::NodeRecord WithLiveness(const Liveness& liveness, mesh::NodeRecord n, int64_t now_ms) {
+  if (auto live = liveness.Get(n.id)) {
+    n.last_seen_ms = std::max(n.last_seen_ms, live->last_seen_ms);
+    n.state = live->state;
+  }
+  if (n.maintenance && !mesh::InMaintenance(n, now_ms)) {
+    n.maintenance = false;
+    n.maintenance_until_ms = 0;
+  }
+  return n;
+}
+
+}  // namespace populi::dispatch

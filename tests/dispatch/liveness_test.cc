@@ -2,9 +2,9 @@
 // nodes fall silent together, and the grace given after the control plane itself was paused.
 #include <gtest/gtest.h>
 
-#include "control/api/liveness.h"
+#include "dispatch/liveness.h"
 
-namespace populi::control {
+namespace populi::dispatch {
 namespace {
 
 using mesh::NodeState;
@@ -87,4 +87,4 @@ TEST(Liveness, ForgivingAPauseMovesSilenceClocksButNeverPastNow) {
 }
 
 }  // namespace
-}  // namespace populi::control
+}  // namespace populi::dispatch

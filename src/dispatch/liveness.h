@@ -13,7 +13,7 @@
 
 #include "mesh/types.h"
 
-namespace populi::control {
+namespace populi::dispatch {
 
 class Liveness {
  public:
@@ -77,4 +77,8 @@ class Liveness {
   std::map<std::string, int64_t> dirty_;
 };
 
-}  // namespace populi::control
+// The stored record with the in-memory liveness laid over it (state, last seen) and a lapsed
+// maintenance window shown as off (the sweeper clears the stored flag).
+mesh::NodeRecord WithLiveness(const Liveness& liveness, mesh::NodeRecord n, int64_t now_ms);
+
+}  // namespace populi::dispatch

@@ -1,0 +1,84 @@
+// The dispatch engine: placement, the attempt lifecycle and the sweeper's passes, over one
+// MeshStore, the scheduler and a Clock. No HTTP: the control plane's routes are thin adapters
+// over it, and tests drive it directly with a hand-set clock.
+//
+// Liveness is kept in memory (heartbeats cost no disk write; last-seen times are persisted in
+// batches; after a restart every node gets one down window of grace) and judged alive → suspect
+// → down on the clock; each transition is an event. A node judged down loses its task leases at
+// once (MESH-165); expired leases lose their attempts; lapsed A2A claims return to their inboxes;
+// ended maintenance windows are cleared; retention runs; pending tasks are placed.
+//
+// Thread-safe. Lifetime: the store and clock outlive the Dispatcher.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "dispatch/liveness.h"
+#include "dispatch/options.h"
+#include "dispatch/placer.h"
+#include "dispatch/scopes.h"
+#include "store/mesh_store.h"
+#include "util/clock.h"
+#include "util/status.h"
+
+namespace populi::dispatch {
+
+struct SweepReport {
+  int state_changes = 0;
+  int leases_expired = 0;
+  int claims_requeued = 0;
+  int dead_lettered = 0;
+  int maintenance_cleared = 0;
+  int nodes_held = 0;     // kept at suspect by the anti-cascade rule (Liveness::Judge)
+  int attempts_lost = 0;  // task attempts whose lease expired or whose node went down
+  int tasks_placed = 0;
+};
+
+class Dispatcher {
+ public:
+  // Loads the node table into liveness (grace starts now). `announce` wakes waiters on a topic;
+  // it is called after commits, never inside a transaction.
+  Dispatcher(store::MeshStore& store, const Options& options, const Clock& clock,
+             Announce announce);
+  Dispatcher(const Dispatcher&) = delete;
+  Dispatcher& operator=(const Dispatcher&) = delete;
+
+  Liveness& liveness() { return liveness_; }
+  const Liveness& liveness() const { return liveness_; }
+
+  // The one "place pending work now" entry point: after a submit, a lost attempt, a revoke, a
+  // node leaving, and at the end of every sweep. Returns how many tasks were placed.
+  Result<int> PlacePending() { return placer_.PlacePending(); }
+
+  // One sweeper pass at the clock's current time: the named passes below, in order.
+  Result<SweepReport> Sweep();
+
+  // The sweeper's real-time gap since its previous pass. A gap far past the sweep interval means
+  // this process was paused: nodes get the gap as grace and a control.paused event is recorded.
+  Status NoteSweepGap(int64_t elapsed_ms);
+  // Writes buffered last-seen times to the store.
+  Status FlushLiveness();
+
+ private:
+  // alive → suspect → down by silence; records transitions and the anti-cascade hold.
+  Result<std::vector<Liveness::Transition>> JudgeLiveness(int64_t now, SweepReport& report);
+  // Task leases of nodes that just went down are revoked and their attempts lost.
+  Status LoseAttemptsOfDownNodes(const std::vector<Liveness::Transition>& transitions, int64_t now,
+                                 SweepReport& report);
+  // Expired leases lose their attempts; lapsed claims go back to their inboxes (or dead-letter).
+  Status ExpireLeasesAndClaims(int64_t now, SweepReport& report);
+  Status ClearLapsedMaintenance(int64_t now, SweepReport& report);
+
+  store::MeshStore& store_;
+  const Options options_;
+  const Clock& clock_;
+  const Announce announce_;
+  Liveness liveness_;
+  Placer placer_;
+  int64_t last_flush_ms_ = 0;
+  int64_t last_retention_ms_ = 0;
+};
+
+}  // namespace populi::dispatch

@@ -1,0 +1,32 @@
+// Tunables of dispatch: liveness judgement, exec leases of task attempts, and the sweeper's
+// passes. `vox populi serve` fills them from [mesh.control] (docs/config.md); the defaults here
+// are the documented defaults.
+#pragma once
+
+#include <cstdint>
+
+namespace populi::dispatch {
+
+struct Options {
+  // Liveness: a node is suspect after heartbeat_ms × suspect_after without a heartbeat and down
+  // after heartbeat_ms × down_after, judged on the control plane's clock.
+  int64_t heartbeat_ms = 2'000;
+  int suspect_after = 3;
+  int down_after = 5;
+
+  int64_t exec_lease_ttl_ms = 15'000;       // default TTL of an attempt's exec lease
+  int a2a_max_deliveries = 10;              // claims of one row before it is dead-lettered
+  int64_t retention_ms = 7LL * 86'400'000;  // acked rows, ended leases, events older than this go
+  int64_t sweep_interval_ms = 1'000;        // background sweeper period (real time)
+  int64_t liveness_flush_ms = 5'000;        // how often heartbeat times are written to the store
+
+  int64_t suspect_ms() const { return heartbeat_ms * suspect_after; }
+  int64_t down_ms() const { return heartbeat_ms * down_after; }
+};
+
+// How long a task may stay pending without any node fitting before it fails.
+inline constexpr int64_t kPlacementTimeoutMs = 10 * 60 * 1000;
+// How often the sweeper applies retention.
+inline constexpr int64_t kRetentionIntervalMs = 60'000;
+
+}  // namespace populi::dispatch

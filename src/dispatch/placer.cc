@@ -1,0 +1,181 @@
+#include "dispatch/placer.h"
+
+#include <algorithm>
+#include <map>
+#include <optional>
+
+#include "mesh/json.h"
+#include "mesh/task_json.h"
+#include "scheduler/scheduler.h"
+
+namespace populi::dispatch {
+namespace {
+
+// The capacity an attempt that is placed or running holds on its node.
+std::vector<scheduler::Reservation> ReservationsOf(const mesh::Task& t) {
+  if (t.attempts.empty()) return {};
+  const mesh::Attempt& a = t.attempts.back();
+  if (a.state != mesh::AttemptState::kPlaced && a.state != mesh::AttemptState::kRunning) return {};
+  scheduler::Reservation r;
+  r.task_id = t.id;
+  r.gpu_uuids = a.gpu_uuids;
+  r.gpu_memory_bytes = t.spec.resources.gpu_memory_bytes;
+  r.cpus = t.spec.resources.cpus;
+  r.memory_bytes = t.spec.resources.memory_bytes;
+  return {r};
+}
+
+// The nodes as the scheduler sees them, each with the reservations held on it.
+class Board {
+ public:
+  Board(std::vector<mesh::NodeRecord> nodes, const std::vector<mesh::Task>& active)
+      : nodes_(std::move(nodes)), candidates_(nodes_.size()) {
+    for (size_t i = 0; i < nodes_.size(); ++i) {
+      candidates_[i].node = &nodes_[i];
+      index_[nodes_[i].id] = i;
+    }
+    for (const auto& t : active)
+      if (!t.attempts.empty()) Reserve(t.attempts.back().node_id, t);
+  }
+
+  const std::vector<scheduler::Candidate>& candidates() const { return candidates_; }
+
+  // Later tasks in the same pass see the capacity `task` took on `node_id`.
+  void Reserve(const std::string& node_id, const mesh::Task& task) {
+    auto it = index_.find(node_id);
+    if (it == index_.end()) return;
+    for (auto& r : ReservationsOf(task))
+      candidates_[it->second].reservations.push_back(std::move(r));
+  }
+
+ private:
+  std::vector<mesh::NodeRecord> nodes_;  // candidates_ point into it: never resized
+  std::vector<scheduler::Candidate> candidates_;
+  std::map<std::string, size_t> index_;
+};
+
+std::vector<const mesh::Task*> PendingByPriority(const std::vector<mesh::Task>& active) {
+  std::vector<const mesh::Task*> pending;
+  for (const auto& t : active)
+    if (t.state == mesh::TaskState::kPending) pending.push_back(&t);
+  std::sort(pending.begin(), pending.end(), [](const mesh::Task* a, const mesh::Task* b) {
+    if (a->spec.priority != b->spec.priority) return a->spec.priority > b->spec.priority;
+    return a->created_ms < b->created_ms;
+  });
+  return pending;
+}
+
+// No node fits: keep the reason current; fail the task once it has waited too long.
+Status RecordNoFit(store::WriteTxn& txn, mesh::Task& task, const mesh::PlacementDecision& d,
+                   int64_t now, bool* changed) {
+  const bool timed_out = now - task.created_ms >= kPlacementTimeoutMs;
+  if (!timed_out && task.pending_reason == d.summary) return Status::Ok();
+  task.pending_reason = d.summary;
+  task.updated_ms = now;
+  if (timed_out) {
+    task.state = mesh::TaskState::kFailed;
+    task.ended_ms = now;
+    POPULI_RETURN_IF_ERROR(txn.AppendEvent(mesh::MakeEvent(now, "task.placement_timeout", task.id,
+                                                           {{"reason", d.summary}}))
+                               .status());
+  }
+  *changed = true;
+  return txn.PutTask(task);
+}
+
+mesh::DispatchKind KindOf(const mesh::Task& task, const std::string& node_id) {
+  if (!task.attempts.empty()) return mesh::DispatchKind::kFallback;
+  return node_id == task.spec.submitter_node_id ? mesh::DispatchKind::kLocal
+                                                : mesh::DispatchKind::kRemote;
+}
+
+// The decision placed the task: lease, attempt, assignment message and events, together.
+Status RecordPlacement(store::WriteTxn& txn, mesh::Task& task, const mesh::PlacementDecision& d,
+                       int64_t ttl_ms, int64_t now) {
+  POPULI_ASSIGN_OR_RETURN(auto lease, txn.GrantLease(TaskScope(task.id), d.node_id, ttl_ms, now));
+  mesh::Attempt a;
+  a.number = static_cast<int32_t>(task.attempts.size()) + 1;
+  a.node_id = d.node_id;
+  a.lease_id = lease.lease_id;
+  a.fencing_token = lease.fencing_token;
+  a.dispatch = KindOf(task, d.node_id);
+  a.state = mesh::AttemptState::kPlaced;
+  a.placed_ms = now;
+  a.gpu_uuids = d.gpu_uuids;
+  a.placement_summary = d.summary;
+  task.attempts.push_back(a);
+  task.state = mesh::TaskState::kPlaced;
+  task.pending_reason.clear();
+  task.updated_ms = now;
+  POPULI_RETURN_IF_ERROR(txn.PutTask(task));
+
+  mesh::TaskAssignment assignment{task.id, a.number,    a.lease_id, a.fencing_token,
+                                  ttl_ms,  a.gpu_uuids, task.spec};
+  mesh::NewMessage msg;
+  msg.sender = "control-plane";
+  msg.receiver = mesh::TaskInboxFor(d.node_id);
+  msg.message_type = "task_submit";
+  msg.payload = mesh::Serialize(mesh::ToJson(assignment));
+  msg.idempotency_key = task.id + ":" + std::to_string(a.number);
+  msg.priority = task.spec.priority;
+  msg.privacy_class = task.spec.privacy_class;
+  msg.traceparent = task.spec.traceparent;
+  POPULI_RETURN_IF_ERROR(txn.Deliver(msg, now).status());
+  POPULI_RETURN_IF_ERROR(txn.AppendEvent(mesh::MakeEvent(now, "lease.granted", lease.lease_id,
+                                                         {{"scope_key", lease.scope_key},
+                                                          {"holder_node_id", d.node_id},
+                                                          {"fencing_token", a.fencing_token},
+                                                          {"ttl_ms", ttl_ms}}))
+                             .status());
+  return txn
+      .AppendEvent(mesh::MakeEvent(now, "task.placed", task.id,
+                                   {{"attempt", a.number},
+                                    {"node_id", a.node_id},
+                                    {"dispatch", mesh::ToString(a.dispatch)},
+                                    {"summary", d.summary}}))
+      .status();
+}
+
+}  // namespace
+
+Result<int> Placer::PlacePending() {
+  std::lock_guard lock(mu_);
+  store::TaskQuery query;
+  query.active_only = true;
+  query.limit = 100'000;
+  POPULI_ASSIGN_OR_RETURN(auto active, store_.ListTasks(query));
+  const std::vector<const mesh::Task*> pending = PendingByPriority(active);
+  if (pending.empty()) return 0;
+
+  const int64_t now = clock_.NowMs();
+  POPULI_ASSIGN_OR_RETURN(auto stored_nodes, store_.ListNodes());
+  std::vector<mesh::NodeRecord> nodes;
+  nodes.reserve(stored_nodes.size());
+  for (auto& n : stored_nodes) nodes.push_back(WithLiveness(liveness_, std::move(n), now));
+  Board board(std::move(nodes), active);
+
+  int placed = 0;
+  for (const mesh::Task* task : pending) {
+    const mesh::PlacementDecision d = scheduler::Place(task->spec, board.candidates(), now);
+    std::optional<mesh::Task> updated;
+    POPULI_RETURN_IF_ERROR(store_.Write([&](store::WriteTxn& txn) -> Status {
+      POPULI_ASSIGN_OR_RETURN(auto current, txn.GetTask(task->id));
+      if (!current || current->state != mesh::TaskState::kPending) return Status::Ok();
+      bool changed = d.placed;
+      POPULI_RETURN_IF_ERROR(
+          d.placed ? RecordPlacement(txn, *current, d, options_.exec_lease_ttl_ms, now)
+                   : RecordNoFit(txn, *current, d, now, &changed));
+      if (changed) updated = std::move(current);
+      return Status::Ok();
+    }));
+    if (!updated) continue;
+    if (announce_) announce_(TaskTopic(updated->id));
+    if (updated->state != mesh::TaskState::kPlaced) continue;
+    ++placed;
+    if (announce_) announce_(NodeInboxTopic(mesh::TaskInboxFor(d.node_id)));
+    board.Reserve(d.node_id, *updated);
+  }
+  return placed;
+}
+
+}  // namespace populi::dispatch
