@@ -43,7 +43,7 @@
 #include "control/control_plane.h"
 #include "control/http/auth.h"
 #include "control/http/server.h"
-#include "store/sqlite/sqlite_store.h"
+#include "store/sqlite.h"
 #include "util/clock.h"
 #include "util/random.h"
 

@@ -8,15 +8,6 @@ namespace populi::probe {
 
 namespace json = boost::json;
 
-json::object FailureToJson(const mesh::ProbeFailure& f) {
-  json::object o;
-  o["probe"] = f.probe;
-  o["kind"] = f.kind;
-  o["message"] = f.message;
-  o["hint"] = f.hint;
-  return o;
-}
-
 json::object AttemptToJson(const ProbeAttempt& a) {
   json::object o;
   o["vox.mesh.probe.name"] = a.probe;
@@ -37,7 +28,7 @@ json::object ReportToJson(const ProbeReport& r) {
   for (const auto& g : r.gpus) gpus.emplace_back(mesh::ToJson(g));
   o["gpus"] = std::move(gpus);
   json::array failures;
-  for (const auto& f : r.failures) failures.emplace_back(FailureToJson(f));
+  for (const auto& f : r.failures) failures.emplace_back(mesh::ToJson(f));
   o["failures"] = std::move(failures);
   json::array attempts;
   for (const auto& a : r.attempts) attempts.emplace_back(AttemptToJson(a));

@@ -10,8 +10,6 @@
 
 namespace populi::probe {
 
-boost::json::object FailureToJson(const mesh::ProbeFailure& failure);
-
 // {"vox.mesh.probe.name": …, "outcome": …, "duration_ms": …, "error": …, "gpus_found": …,
 //  "detail": …}: the structured event of one attempt.
 boost::json::object AttemptToJson(const ProbeAttempt& attempt);

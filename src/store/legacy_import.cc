@@ -9,7 +9,7 @@
 #include <set>
 #include <sstream>
 
-#include "store/sqlite/sqlite_store.h"
+#include "store/sqlite.h"
 
 namespace populi::store {
 namespace {

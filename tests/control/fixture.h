@@ -14,7 +14,7 @@
 
 #include "control/control_plane.h"
 #include "control/http/http.h"
-#include "store/sqlite/sqlite_store.h"
+#include "store/sqlite.h"
 #include "util/clock.h"
 #include "util/random.h"
 
@@ -89,8 +89,9 @@ class ApiFixture : public ::testing::Test {
     req.body = body;
     req.request_id = "req-test";
     req.principal.anonymous = false;
-    req.principal.role = http::Role::kAdmin;
-    req.principal.token_label = "admin";
+    req.principal.role = caller_role_;
+    req.principal.token_label = std::string(http::ToString(caller_role_));
+    req.headers = caller_headers_;
     bool path_exists = false;
     const http::Route* route = router_.Match(method, path, &req.params, &path_exists);
     Reply r;
@@ -126,6 +127,10 @@ class ApiFixture : public ::testing::Test {
     }
     return r;
   }
+  // Who the next calls come from (default: an admin token, no extra headers).
+  http::Role caller_role_ = http::Role::kAdmin;
+  std::vector<std::pair<std::string, std::string>> caller_headers_;
+
   Reply Post(const std::string& path, const boost::json::value& body) {
     return Call(http::Method::kPost, path, boost::json::serialize(body));
   }

@@ -1,5 +1,5 @@
 #include "store/conformance.h"
-#include "store/sqlite/sqlite_store.h"
+#include "store/sqlite.h"
 
 namespace populi::store::testing {
 

@@ -10,7 +10,7 @@
 #include <thread>
 
 #include "store/child_process.h"
-#include "store/sqlite/sqlite_store.h"
+#include "store/sqlite.h"
 #include "store/store_test_util.h"
 
 namespace populi::store::testing {

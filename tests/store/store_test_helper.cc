@@ -11,7 +11,7 @@
 #include <thread>
 #include <vector>
 
-#include "store/sqlite/sqlite_store.h"
+#include "store/sqlite.h"
 
 namespace {
 

@@ -10,7 +10,7 @@
 
 #include "mesh/types.h"
 #include "store/mesh_store.h"
-#include "store/sqlite/sqlite_store.h"
+#include "store/sqlite.h"
 
 namespace populi::store::testing {
 

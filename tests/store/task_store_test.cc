@@ -7,7 +7,7 @@
 #include <vector>
 
 #include "store/conformance.h"
-#include "store/sqlite/sqlite_store.h"
+#include "store/sqlite.h"
 
 namespace populi::store::testing {
 namespace {

@@ -25,10 +25,7 @@
 #include "probe/pipeline.h"
 #include "probe/probes.h"
 #include "store/legacy_import.h"
-#include "store/sqlite/check.h"
-#include "store/sqlite/db.h"
-#include "store/sqlite/schema.h"
-#include "store/sqlite/sqlite_store.h"
+#include "store/sqlite.h"
 #include "util/clock.h"
 
 namespace populi::cli {
@@ -141,27 +138,16 @@ config::Config CheckConfig(Report& report) {
 
 // ---- store ----
 
-// The pid in a held store lock, or -1 when nobody holds it. A shared lock is taken and dropped
-// at once, so a running serve's exclusive lock is never disturbed.
-long LockHolderPid(const std::string& dir) {
-  const std::string path = (fs::path(dir) / store::kSqliteLockFileName).string();
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return -1;
-  long pid = -1;
-  if (::flock(fd, LOCK_SH | LOCK_NB) != 0 && errno == EWOULDBLOCK) {
-    char buffer[32] = {};
-    const ssize_t n = ::pread(fd, buffer, sizeof(buffer) - 1, 0);
-    pid = n > 0 ? std::strtol(buffer, nullptr, 10) : 0;
-  }
-  ::close(fd);  // drops the shared lock when it was taken
-  return pid;
-}
-
 void CheckStore(const config::Config& cfg, Report& report) {
   const std::string dir = cfg.data_dir();
-  const std::string db_path = store::SqliteDatabasePath(dir);
-  std::error_code ec;
-  if (!fs::exists(db_path, ec)) {
+  auto inspected = store::InspectSqliteStore(dir);
+  if (!inspected.ok()) {
+    report.Add("store", "store", Level::kFail, inspected.status().message(),
+               inspected.status().hint());
+    return;
+  }
+  const store::SqliteInspection& in = *inspected;
+  if (!in.exists) {
     if (Status legacy = store::RefuseLegacyOnlyDir(dir); !legacy.ok()) {
       report.Add("store", "store", Level::kWarn, legacy.message(), legacy.hint());
       return;
@@ -170,41 +156,24 @@ void CheckStore(const config::Config& cfg, Report& report) {
                "no store in " + dir + " (no control plane has run with this data directory)");
     return;
   }
-  // The write-ahead log holds recent writes until a checkpoint: count it too.
-  uint64_t size = fs::file_size(db_path, ec);
-  if (ec) size = 0;
-  const uint64_t wal = fs::file_size(db_path + "-wal", ec);
-  if (!ec) size += wal;
-  const long holder = LockHolderPid(dir);
-  auto db = store::sqlite::Db::Open(db_path, false, true, 2'000);
-  if (!db.ok()) {
-    report.Add("store", "store", Level::kFail, db.status().message(), db.status().hint());
-    return;
-  }
-  if (holder >= 0) {
-    auto version = store::sqlite::ReadSchemaVersion(**db);
+  const std::string where = SizeText(in.size_bytes) + " at " + in.database_path;
+  if (!in.check) {
     std::string message = "in use by the running control plane (pid " +
-                          (holder > 0 ? std::to_string(holder) : std::string("unknown")) + ")";
-    if (version.ok()) message += "; schema version " + std::to_string(*version);
-    report.Add("store", "store", Level::kOk, message + ", " + SizeText(size) + " at " + db_path);
+                          (in.holder_pid > 0 ? std::to_string(in.holder_pid) : "unknown") + ")";
+    if (in.schema_version > 0) message += "; schema version " + std::to_string(in.schema_version);
+    report.Add("store", "store", Level::kOk, message + ", " + where);
     return;
   }
-  auto checked = store::sqlite::RunCheck(**db);
-  if (!checked.ok()) {
-    report.Add("store", "store", Level::kFail, checked.status().message(), checked.status().hint());
-    return;
-  }
-  if (checked->ok) {
+  if (in.check->ok) {
     report.Add("store", "store", Level::kOk,
-               "consistent, schema version " + std::to_string(checked->schema_version) + ", " +
-                   SizeText(size) + " at " + db_path);
+               "consistent, schema version " + std::to_string(in.schema_version) + ", " + where);
     return;
   }
   std::string failed;
-  for (const auto& item : checked->items) {
+  for (const auto& item : in.check->items) {
     if (!item.ok) failed += (failed.empty() ? "" : "; ") + item.name + ": " + item.detail;
   }
-  report.Add("store", "store", Level::kFail, db_path + " has violations: " + failed,
+  report.Add("store", "store", Level::kFail, in.database_path + " has violations: " + failed,
              "run `vox populi store repair` (it backs up first)");
 }
 

@@ -10,7 +10,7 @@
 #include "cli/verb.h"
 #include "config/config.h"
 #include "store/legacy_import.h"
-#include "store/sqlite/sqlite_store.h"
+#include "store/sqlite.h"
 
 namespace populi::cli {
 namespace {

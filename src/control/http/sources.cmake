@@ -1,7 +1,6 @@
 # Sources of populi::http, included from src/control/CMakeLists.txt. Beast/Asio headers are
 # precompiled for the server TUs only; every other TU here stays free of Asio.
 target_sources(populi_http PRIVATE
-  ${CMAKE_CURRENT_LIST_DIR}/router.cc
   ${CMAKE_CURRENT_LIST_DIR}/response.cc
   ${CMAKE_CURRENT_LIST_DIR}/response_head.cc)
 target_link_libraries(populi_http PUBLIC spdlog::spdlog)
@@ -17,5 +16,5 @@ set_source_files_properties(
   ${CMAKE_CURRENT_LIST_DIR}/router.cc ${CMAKE_CURRENT_LIST_DIR}/response.cc
   ${CMAKE_CURRENT_LIST_DIR}/response_head.cc
   ${CMAKE_CURRENT_LIST_DIR}/auth.cc
-  ${CMAKE_CURRENT_LIST_DIR}/rate_limit.cc ${CMAKE_SOURCE_DIR}/src/control/http/placeholder.cc
+  ${CMAKE_CURRENT_LIST_DIR}/rate_limit.cc
   PROPERTIES SKIP_PRECOMPILE_HEADERS ON)

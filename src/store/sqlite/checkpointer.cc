@@ -42,9 +42,12 @@ int Checkpointer::OnCommit(void* self, sqlite3*, const char*, int frames) {
 }
 
 void Checkpointer::CatchUp(Db& writer) {
-  if (log_frames_.load(std::memory_order_relaxed) <= 4 * threshold_frames_) return;
-  std::unique_lock<std::mutex> pass(pass_mu_, std::try_to_lock);
-  if (!pass.owns_lock()) {
+  const int frames = log_frames_.load(std::memory_order_relaxed);
+  if (frames <= kRestartFactor * threshold_frames_) return;
+  std::unique_lock<std::mutex> pass(pass_mu_, std::defer_lock);
+  if (frames > kHardFactor * threshold_frames_) {
+    pass.lock();  // a starved background pass must not let the log grow without bound
+  } else if (!pass.try_lock()) {
     writer_waiting_.store(true);  // the running pass ends soon; the thread starts no new one
     return;
   }

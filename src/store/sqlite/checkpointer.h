@@ -13,9 +13,11 @@
 // 4 × `threshold_frames`, the writer thread itself, between two transactions, runs one PASSIVE
 // checkpoint of what the background thread has not yet copied (CatchUp); its next transaction then
 // starts the log from the beginning. That pass is short because the thread copied the bulk, and it
-// never waits: if a background pass is running, the writer asks the thread not to start another
+// does not wait: if a background pass is running, the writer asks the thread not to start another
 // and tries again after its next transaction; if a reader still needs old frames, it tries again
-// after the next commit.
+// after the next commit. Only past 16 × `threshold_frames` (the background thread starved of CPU
+// for many batches) does the writer wait for the running pass to end before copying the rest, so
+// the log stays bounded on a loaded machine too.
 #pragma once
 
 #include <atomic>
@@ -49,6 +51,8 @@ class Checkpointer {
   static int OnCommit(void* self, sqlite3* db, const char* schema, int frames);
   void Loop();
 
+  static constexpr int kRestartFactor = 4;  // × threshold: the writer copies the rest itself
+  static constexpr int kHardFactor = 16;    // × threshold: the writer waits for a running pass
   std::unique_ptr<Db> db_;
   const int threshold_frames_;
   std::atomic<int> log_frames_{0};           // frames in the log after the writer's last commit

@@ -3,11 +3,11 @@
 #include <filesystem>
 #include <string>
 
+#include "store/sqlite.h"
 #include "store/sqlite/check.h"
 #include "store/sqlite/db.h"
 #include "store/sqlite/dir_lock.h"
 #include "store/sqlite/schema.h"
-#include "store/sqlite/sqlite_store.h"
 
 namespace populi::store {
 namespace {

@@ -1,5 +1,5 @@
-// Row <-> record conversion for the SQLite backend, and the private JSON codec of a node record
-// (persisted as one JSON column beside the columns the store queries). Not the wire codec.
+// Row <-> record conversion for the SQLite backend. A node record is persisted as one JSON column
+// (the wire codec, mesh/json.h) beside the columns the store queries.
 #pragma once
 
 #include <string>
@@ -29,8 +29,8 @@ Result<mesh::ExecLease> ReadLease(const Stmt& row);
 Result<mesh::NodeRecord> ReadNode(const Stmt& row);
 mesh::Event ReadEvent(const Stmt& row);
 
-// The node record (all fields) as a JSON object, and back. Decode fails with kStoreIo on
-// malformed stored JSON (the store, not the caller, is at fault).
+// The node record (all fields) as JSON, and back. Decode fails with kStoreIo on malformed or
+// mistyped stored JSON (the store, not the caller, is at fault).
 std::string EncodeNodeJson(const mesh::NodeRecord& node);
 Result<mesh::NodeRecord> DecodeNodeJson(std::string_view json);
 

@@ -1,4 +1,4 @@
-#include "store/sqlite/sqlite_store.h"
+#include "store/sqlite.h"
 
 #include <pthread.h>
 

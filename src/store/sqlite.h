@@ -1,4 +1,5 @@
-// The embedded SQLite backend of MeshStore.
+// The embedded SQLite backend of MeshStore: the only header of store/sqlite/ other modules use
+// (the rest of that folder is the backend's internals).
 //
 // Layout: `<directory>/mesh.db` (+ its -wal/-shm files) and `<directory>/mesh.db.lock`, held with
 // flock for the store's lifetime so one process at a time owns the directory. Opening creates the
@@ -13,6 +14,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -64,5 +66,21 @@ struct RepairReport {
 // newest of several live leases on one scope, and finally rebuilds the file via VACUUM INTO and
 // swaps it in. No committed message, lease, event or kv row is deleted.
 Result<RepairReport> RepairSqliteStore(const SqliteOptions& options, int64_t now_ms);
+
+// A read-only look at the store in a directory that never disturbs a running control plane.
+struct SqliteInspection {
+  std::string database_path;
+  bool exists = false;      // false: nothing else below is filled
+  uint64_t size_bytes = 0;  // database plus its write-ahead log (recent writes live there)
+  long holder_pid = -1;     // process holding the directory lock: -1 none, 0 unknown pid
+  int schema_version = 0;
+  // The full check (see MeshStore::Check), run only when no process holds the lock: a running
+  // control plane's store is checked by the store itself.
+  std::optional<CheckReport> check;
+};
+
+// Inspects `directory` read-only. Errors are those of opening the database (kStoreIo, with a
+// hint) or of the check itself.
+Result<SqliteInspection> InspectSqliteStore(const std::string& directory);
 
 }  // namespace populi::store

@@ -10,12 +10,15 @@
 
 #include <gtest/gtest.h>
 
+#include <boost/json.hpp>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <sstream>
 #include <string>
+#include <vector>
 
-#include "http_client.h"
+#include "control/http_client.h"
 #include "util/random.h"
 
 namespace populi::control::testing {
@@ -39,7 +42,9 @@ class ServeTest : public ::testing::Test {
   void TearDown() override { std::filesystem::remove_all(dir_); }
 
   // Starts serve and waits (generously) for its first stdout line.
-  ServeProcess Start(const std::string& bind = "127.0.0.1:0") {
+  // `extra_env`: more NAME=value entries; `with_worker`: also run the local node agent.
+  ServeProcess Start(const std::string& bind = "127.0.0.1:0",
+                     const std::vector<std::string>& extra_env = {}, bool with_worker = false) {
     ServeProcess p;
     int out[2], err[2];
     EXPECT_EQ(pipe(out), 0);
@@ -56,10 +61,14 @@ class ServeTest : public ::testing::Test {
       close(out[0]);
       close(err[0]);
       if (chdir(cwd.c_str()) != 0) _exit(120);
-      const char* argv[] = {vox,          "populi",     "serve",       "--bind", bind.c_str(),
-                            "--data-dir", data.c_str(), "--no-worker", nullptr};
-      const char* envp[] = {home.c_str(), "PATH=/usr/bin:/bin", "NO_COLOR=1", nullptr};
-      execve(vox, const_cast<char* const*>(argv), const_cast<char* const*>(envp));
+      std::vector<const char*> argv = {vox,          "populi",     "serve",     "--bind",
+                                       bind.c_str(), "--data-dir", data.c_str()};
+      if (!with_worker) argv.push_back("--no-worker");
+      argv.push_back(nullptr);
+      std::vector<const char*> envp = {home.c_str(), "PATH=/usr/bin:/bin", "NO_COLOR=1"};
+      for (const auto& e : extra_env) envp.push_back(e.c_str());
+      envp.push_back(nullptr);
+      execve(vox, const_cast<char* const*>(argv.data()), const_cast<char* const*>(envp.data()));
       _exit(127);
     }
     close(out[1]);
@@ -147,6 +156,68 @@ TEST_F(ServeTest, StartsWithTheCredentialsInitWritesAndTheSharedSecretIsAdmin) {
                 .status,
             404);
   EXPECT_EQ(Stop(p, SIGTERM), 0);
+}
+
+TEST_F(ServeTest, LocalWorkerHasItsOwnCredentialNotTheAdminToken) {
+  const std::string secret(64, 'a');
+  const auto user_config = dir_ / "home" / "config.toml";
+  {
+    std::ofstream out(user_config);
+    out << "[mesh]\ntoken = \"" << secret << "\"\n[mesh.auth]\nadmin_token = \"" << secret
+        << "\"\n";
+  }
+  std::filesystem::permissions(
+      user_config, std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
+  ServeProcess p = Start("127.0.0.1:0", {}, /*with_worker=*/true);
+  ASSERT_GT(p.port, 0) << "first line: " << p.first_line;
+  const std::vector<std::pair<std::string, std::string>> auth = {
+      {"Authorization", "Bearer " + secret}};
+  // Wait (bounded) until the local node has joined.
+  bool joined = false;
+  for (int i = 0; i < 300 && !joined; ++i) {
+    const auto nodes = HttpCall(p.port, "GET", "/v1/populi/nodes", "", auth);
+    joined = nodes.status == 200 && nodes.body.find("\"id\"") != std::string::npos;
+    if (!joined) usleep(50'000);
+  }
+  ASSERT_TRUE(joined);
+  ASSERT_EQ(Stop(p, SIGTERM), 0);
+  const std::string log = ReadAll(p.stderr_fd);
+  EXPECT_NE(log.find("principal=local-worker route=nodes.join"), std::string::npos) << log;
+  EXPECT_EQ(log.find("principal=admin route=nodes.heartbeat"), std::string::npos) << log;
+}
+
+TEST_F(ServeTest, LogLevelAndFormatComeFromTheConfiguration) {
+  ServeProcess quiet = Start("127.0.0.1:0", {"VOX_MESH_OBSERVABILITY_LOG_LEVEL=error"});
+  ASSERT_GT(quiet.port, 0) << quiet.first_line;
+  EXPECT_EQ(HttpCall(quiet.port, "GET", "/health").status, 200);
+  const std::string quiet_log = [&] {
+    kill(quiet.pid, SIGTERM);
+    waitpid(quiet.pid, nullptr, 0);
+    return ReadAll(quiet.stderr_fd);
+  }();
+  close(quiet.stdout_fd);
+  close(quiet.stderr_fd);
+  EXPECT_EQ(quiet_log.find("[info]"), std::string::npos) << quiet_log;
+
+  ServeProcess json = Start("127.0.0.1:0", {"VOX_MESH_OBSERVABILITY_LOG_FORMAT=json"});
+  ASSERT_GT(json.port, 0) << json.first_line;
+  EXPECT_EQ(HttpCall(json.port, "GET", "/health").status, 200);
+  kill(json.pid, SIGTERM);
+  waitpid(json.pid, nullptr, 0);
+  const std::string json_log = ReadAll(json.stderr_fd);
+  close(json.stdout_fd);
+  close(json.stderr_fd);
+  std::istringstream lines(json_log);
+  std::string line;
+  int request_lines = 0;
+  while (std::getline(lines, line)) {
+    if (line.empty()) continue;
+    boost::system::error_code ec;
+    boost::json::value v = boost::json::parse(line, ec);
+    ASSERT_FALSE(ec) << "not a JSON line: " << line;
+    if (v.at("msg").as_string().find("route=health") != boost::json::string::npos) ++request_lines;
+  }
+  EXPECT_GE(request_lines, 1) << json_log;
 }
 
 TEST_F(ServeTest, KillBetweenDeliverAndClaimLosesNothing) {

@@ -1,4 +1,4 @@
-#include "control/api/jti_store.h"
+#include "control/jti_store.h"
 
 #include <charconv>
 #include <string>

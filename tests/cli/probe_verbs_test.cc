@@ -8,7 +8,7 @@
 #include <cstdio>
 #include <cstdlib>
 
-#include "probe_test_util.h"
+#include "probe/probe_test_util.h"
 
 namespace populi::probe {
 namespace {

@@ -1,1 +1,0 @@
-// Placeholder so the module library is never empty; removed once the module has sources.
