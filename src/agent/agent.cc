@@ -101,6 +101,7 @@ bool Agent::RebuildRecord() {
   record_dirty_ = false;
   record_cycle_ = cycle;
   record_.labels = options_.labels;
+  record_.donation = options_.donation;
   for (const auto& [k, v] : options_.hints.labels) record_.labels[k] = v;
   record_.running_tasks.clear();
   for (const auto& r : running_) record_.running_tasks.push_back(r.task_id);
@@ -171,7 +172,9 @@ void Agent::Leave() {
 void Agent::Loop() {
   // The first record waits for the first probe so the control plane never sees "0 GPUs" from a
   // node that simply has not probed yet.
-  if (!cache_.Peek()) cache_.Get();
+  if (!cache_.Peek()) {
+    if (auto report = cache_.Get()) probe::LogSummary(*report, *logger_);
+  }
   bool joined = false;
   for (;;) {
     {

@@ -52,6 +52,7 @@ struct AgentOptions {
   int request_timeout_ms = 5'000;
   probe::DonationReserve reserve;
   probe::AdvertisedHints hints;
+  mesh::DonationPolicy donation;  // reported in the record; the scheduler and worker apply it
 };
 
 struct AgentStats {

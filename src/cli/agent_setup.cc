@@ -70,6 +70,9 @@ Result<AgentHandle> StartAgent(const config::Config& cfg, const std::string& con
   options.heartbeat_ms = cfg.GetInt("mesh.control.heartbeat_secs") * 1000;
   options.reserve = probe::DonationReserveFromConfig(cfg);
   options.hints = probe::ReadAdvertisedHints(probe::ProcessEnv());
+  options.donation.enabled = cfg.GetBool("mesh.donation.enabled");
+  options.donation.accepted_kinds = cfg.GetList("mesh.donation.accepted_kinds");
+  options.donation.min_priority = static_cast<uint8_t>(cfg.GetInt("mesh.donation.min_priority"));
   agent::TaskWorkerOptions worker;
   worker.control_url = control_url;
   worker.token = token;

@@ -4,6 +4,7 @@
 #include <exception>
 #include <iostream>
 
+#include "cli/unknown_command.h"
 #include "cli/verb.h"
 
 namespace {
@@ -43,6 +44,8 @@ int main(int argc, char** argv) {
     if (std::strcmp(argv[i], "--json") == 0) ctx.global.json = true;
   }
 
+  if (auto unknown = FindUnknownCommand(root, argc, argv))
+    return ctx.FailUsage(unknown->message, unknown->hint);
   try {
     root.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

@@ -41,7 +41,9 @@ Result<GpuDevice> GpuFromJson(const json::value& v, std::string path) {
   r.Str("source", g.source);
   r.List("confirmed_by", g.confirmed_by,
          [](const json::value& e, const std::string& path) -> Result<std::string> {
-           if (!e.is_string()) return InvalidArgument(path + ": expected a string");
+           if (!e.is_string())
+             return InvalidArgument(path + ": expected a string",
+                                    "see docs/api.md for the field's type");
            return std::string(e.get_string());
          });
   r.U64("memory_allocatable_bytes", g.memory_allocatable_bytes);
@@ -205,6 +207,13 @@ json::object ToJson(const NodeRecord& n) {
     for (const auto& id : n.running_tasks) running.emplace_back(id);
     o["running_tasks"] = std::move(running);
   }
+  json::object donation{{"enabled", n.donation.enabled}, {"min_priority", n.donation.min_priority}};
+  if (!n.donation.accepted_kinds.empty()) {
+    json::array kinds;
+    for (const auto& k : n.donation.accepted_kinds) kinds.emplace_back(k);
+    donation["accepted_kinds"] = std::move(kinds);
+  }
+  o["donation"] = std::move(donation);
   o["state"] = ToString(n.state);
   PutTime(o, "joined_ms", n.joined_ms);
   PutTime(o, "last_seen_ms", n.last_seen_ms);
@@ -242,9 +251,24 @@ Result<NodeRecord> NodeRecordFromJson(const json::value& v) {
   r.Str("gpu_truth_layer", n.gpu_truth_layer);
   r.List("running_tasks", n.running_tasks,
          [](const json::value& e, const std::string& path) -> Result<std::string> {
-           if (!e.is_string()) return InvalidArgument(path + ": expected a string");
+           if (!e.is_string())
+             return InvalidArgument(path + ": expected a string",
+                                    "see docs/api.md for the field's type");
            return std::string(e.get_string());
          });
+  if (r.ok() && r.Raw("donation") != nullptr && !r.Raw("donation")->is_null()) {
+    Reader d(*r.Raw("donation"), "donation");
+    d.Bool("enabled", n.donation.enabled);
+    d.List("accepted_kinds", n.donation.accepted_kinds,
+           [](const json::value& e, const std::string& path) -> Result<std::string> {
+             if (!e.is_string())
+               return InvalidArgument(path + ": expected a string",
+                                      "see docs/api.md for the field's type");
+             return std::string(e.get_string());
+           });
+    d.Num("min_priority", n.donation.min_priority);
+    if (!d.ok()) return d.status();
+  }
   r.Enum("state", n.state, ParseNodeState);
   r.Int("joined_ms", n.joined_ms);
   r.Int("last_seen_ms", n.last_seen_ms);
@@ -385,6 +409,16 @@ Result<Event> EventFromJson(const json::value& v) {
     }
   }
   if (!r.ok()) return r.status();
+  return e;
+}
+
+Event MakeEvent(int64_t now_ms, std::string kind, std::string subject,
+                const boost::json::object& data) {
+  Event e;
+  e.ts_ms = now_ms;
+  e.kind = std::move(kind);
+  e.subject = std::move(subject);
+  e.data_json = boost::json::serialize(data);
   return e;
 }
 

@@ -46,12 +46,18 @@ boost::json::object ToJson(const NewMessage& msg);
 boost::json::object ToJson(const A2AMessage& msg);
 boost::json::object ToJson(const ExecLease& lease);
 boost::json::object ToJson(const Event& event);  // data_json is embedded as an object
+// An event at `now_ms` whose data is `data` serialised (the one way events are built).
+Event MakeEvent(int64_t now_ms, std::string kind, std::string subject,
+                const boost::json::object& data = {});
 
 Result<NodeRecord> NodeRecordFromJson(const boost::json::value& v);
 Result<NewMessage> NewMessageFromJson(const boost::json::value& v);
 Result<A2AMessage> A2AMessageFromJson(const boost::json::value& v);
 Result<ExecLease> ExecLeaseFromJson(const boost::json::value& v);
 Result<Event> EventFromJson(const boost::json::value& v);
+
+// Most messages one inbox request lists or claims.
+inline constexpr int32_t kMaxInboxPage = 256;
 
 // ---- request bodies (docs/api.md) ----
 
@@ -72,7 +78,7 @@ struct InboxRequest {
   std::string receiver;
   std::string claimer_node_id;
   int64_t before_message_id = 0;
-  int32_t max_messages = 0;  // 0 = the route's default
+  int32_t max_messages = 0;  // absent = the route's default; else 1..kMaxInboxPage
   int64_t wait_ms = 0;       // long-poll up to this long when nothing is there (capped)
   int64_t lease_ms = 0;      // claim duration; 0 = the configured default
   // With a claimer: acknowledged in the same transaction, before the claim (unknown ids skipped).

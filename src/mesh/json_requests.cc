@@ -42,7 +42,9 @@ Result<InboxRequest> InboxRequestFromJson(const json::value& v) {
   r.Str("receiver", q.receiver, true);
   r.Str("claimer_node_id", q.claimer_node_id);
   r.Int("before_message_id", q.before_message_id);
-  r.Num("max_messages", q.max_messages);
+  int64_t max_messages = 0;
+  r.Int("max_messages", max_messages, 1, kMaxInboxPage);
+  q.max_messages = static_cast<int32_t>(max_messages);
   r.Int("wait_ms", q.wait_ms);
   r.Int("lease_ms", q.lease_ms);
   r.List("ack_message_ids", q.ack_message_ids, MessageIdAt);

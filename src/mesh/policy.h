@@ -4,6 +4,9 @@
 
 #include <cstdint>
 
+#include <string>
+
+#include "mesh/task.h"
 #include "mesh/types.h"
 
 namespace populi::mesh {
@@ -12,6 +15,10 @@ namespace populi::mesh {
 // public work goes anywhere (trusted_only still needs a trusted or probation tier); a public
 // donor takes public work only; trusted_only needs a tier other than new or degraded.
 bool PrivacyAllows(PrivacyClass privacy, const NodeRecord& node);
+
+// Whether `node`'s donation policy lets it run `spec`: "" when it does, else why not (one
+// line naming the rule). The node's own operator's work is always accepted.
+std::string DonationRefusal(const NodeRecord& node, const TaskSpec& spec);
 
 // Maintenance is on and its window (0 = open-ended) has not ended at `now_ms`.
 bool InMaintenance(const NodeRecord& node, int64_t now_ms);

@@ -103,6 +103,14 @@ struct ProbeFailure {
 
 // ---- nodes ----
 
+// What a node accepts from other nodes' submitters ([mesh.donation], MESH-035). Work its own
+// operator submits (submitter_node_id = the node's id) is always accepted.
+struct DonationPolicy {
+  bool enabled = true;                      // false: only its own operator's work
+  std::vector<std::string> accepted_kinds;  // empty: every task kind
+  uint8_t min_priority = 0;                 // lowest priority accepted from others
+};
+
 struct NodeRecord {
   std::string id;
   std::string version;   // binary version of the node's vox
@@ -121,6 +129,7 @@ struct NodeRecord {
   // Tasks the node's agent is running and has already subtracted in its Layer B figures; the
   // scheduler subtracts only placements not listed here.
   std::vector<std::string> running_tasks;
+  DonationPolicy donation;
 
   // Control-plane owned (a client's values for these are ignored on join/heartbeat).
   NodeState state = NodeState::kAlive;

@@ -238,11 +238,11 @@ std::string SummaryLine(const ProbeReport& report) {
   return line;
 }
 
-void LogSummary(const ProbeReport& report) {
+void LogSummary(const ProbeReport& report, spdlog::logger& logger) {
   if (report.failures.empty()) {
-    spdlog::info("{}", SummaryLine(report));
+    logger.info("{}", SummaryLine(report));
   } else {
-    spdlog::warn("{}", SummaryLine(report));
+    logger.warn("{}", SummaryLine(report));
   }
 }
 

@@ -12,6 +12,10 @@
 #include "probe/probe.h"
 #include "util/clock.h"
 
+namespace spdlog {
+class logger;
+}
+
 namespace populi::probe {
 
 // One probe run. Emitted as a structured event / log line with the keys
@@ -68,7 +72,8 @@ std::vector<mesh::GpuDevice> MergeGpus(const std::vector<std::vector<mesh::GpuDe
 // 80GB HBM3 79.6GiB (71.0GiB free) via nvml+linux_drm, …] failures=vulkan:library_missing".
 std::string SummaryLine(const ProbeReport& report);
 
-// Logs SummaryLine at INFO (WARN when any probe failed).
-void LogSummary(const ProbeReport& report);
+// Logs SummaryLine to `logger` at INFO (WARN when any probe failed). The agent calls it once,
+// after the first probe at start-up (MESH-045).
+void LogSummary(const ProbeReport& report, spdlog::logger& logger);
 
 }  // namespace populi::probe

@@ -22,6 +22,7 @@ constexpr std::array<std::string_view, internal::kReasonCount> kReasonText{"down
                                                                            "denied",
                                                                            "not allowed",
                                                                            "privacy",
+                                                                           "not donating",
                                                                            "label mismatch",
                                                                            "insufficient GPUs",
                                                                            "insufficient VRAM",

@@ -45,6 +45,8 @@ struct Candidate {
 //   denied               in constraints.node_deny
 //   not_allowed          constraints.node_allow is non-empty and does not name the node
 //   privacy              mesh::PrivacyAllows says no
+//   not_donating         the node's donation policy refuses work from this submitter
+//                        (mesh::DonationRefusal: disabled, kind not accepted, priority too low)
 //   label_mismatch       a required label is missing or has another value
 //   insufficient_gpus    fewer GPUs than asked for
 //   insufficient_vram    fewer than `gpus` devices with gpu_memory_bytes allocatable each

@@ -28,6 +28,23 @@ TEST_F(ConventionsTest, UsageErrorsExitTwoWithErrorAndHint) {
   EXPECT_EQ(bad_flag.exit_code, 2);
 }
 
+TEST_F(ConventionsTest, UnknownCommandIsNamedWithTheClosestOnesEvenWithHelp) {
+  VoxRun pair = Vox({"populi", "pairs"});
+  EXPECT_EQ(pair.exit_code, 2);
+  EXPECT_THAT(pair.err, HasSubstr("unknown command 'pairs' for 'vox populi'"));
+  EXPECT_THAT(pair.err, HasSubstr("closest: "));
+  EXPECT_THAT(pair.err, HasSubstr("peers"));
+  VoxRun help = Vox({"populi", "nonexist", "--help"});
+  EXPECT_EQ(help.exit_code, 2);
+  EXPECT_THAT(help.err, HasSubstr("unknown command 'nonexist'"));
+  // Options before a command, with their values, are skipped; a verb's own words are its own.
+  EXPECT_EQ(Vox({"populi", "--no-color", "config", "show"}).exit_code,
+            Vox({"populi", "config", "show"}).exit_code);
+  VoxRun nested = Vox({"populi", "config", "sho"});
+  EXPECT_THAT(nested.err, HasSubstr("for 'vox populi config'"));
+  EXPECT_THAT(nested.err, HasSubstr("show"));
+}
+
 TEST_F(ConventionsTest, JsonErrorsAreOneObject) {
   WriteFile(User(), "[mesh]\n", 0644);
   VoxRun run = Vox({"populi", "config", "show", "--json"});

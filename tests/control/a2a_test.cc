@@ -74,6 +74,50 @@ TEST_F(A2ATest, InboxPagesNewestFirstWithCursor) {
   EXPECT_EQ(Ids(p2), (std::vector<int64_t>{ids[2], ids[1]}));
 }
 
+TEST_F(A2ATest, MaxMessagesOutsideOneTo256IsRefusedNamingTheField) {
+  Deliver("r1");
+  for (int64_t bad : {-1, 0, 257, 300, 100000}) {
+    Reply r = Post("/v1/populi/a2a/inbox", json::object{{"receiver", "r1"}, {"max_messages", bad}});
+    EXPECT_EQ(r.status, 400) << bad;
+    const auto& error = r.obj().at("error").as_object();
+    EXPECT_NE(std::string(error.at("message").as_string()).find("max_messages"), std::string::npos);
+    EXPECT_FALSE(error.at("hint").as_string().empty());
+  }
+  for (int64_t good : {1, 256}) {
+    EXPECT_EQ(Post("/v1/populi/a2a/inbox", json::object{{"receiver", "r1"}, {"max_messages", good}})
+                  .status,
+              200)
+        << good;
+  }
+}
+
+TEST_F(A2ATest, ListingWithoutAClaimerShowsOnlyWhatTheCallerCouldClaim) {
+  const int64_t pub = Deliver("r1", {{"privacy_class", "public"}});
+  const int64_t priv = Deliver("r1", {{"privacy_class", "private"}});
+  const int64_t trusted = Deliver("r1", {{"privacy_class", "trusted_only"}});
+  ASSERT_EQ(Join("donor", {{"visibility", "public"}}).status, 200);
+  ASSERT_EQ(Join("home", {{"visibility", "private"}}).status, 200);
+
+  // An admin (the operator) sees every row.
+  EXPECT_EQ(Ids(Post("/v1/populi/a2a/inbox", json::object{{"receiver", "r1"}})),
+            (std::vector<int64_t>{trusted, priv, pub}));
+  caller_role_ = http::Role::kWorker;
+  caller_headers_ = {{"x-vox-node-id", "donor"}};
+  EXPECT_EQ(Ids(Post("/v1/populi/a2a/inbox", json::object{{"receiver", "r1"}})),
+            (std::vector<int64_t>{pub}));
+  caller_headers_ = {{"x-vox-node-id", "home"}};
+  EXPECT_EQ(Ids(Post("/v1/populi/a2a/inbox", json::object{{"receiver", "r1"}})),
+            (std::vector<int64_t>{trusted, priv, pub}));
+  caller_headers_.clear();  // no node: public work only
+  EXPECT_EQ(Ids(Post("/v1/populi/a2a/inbox", json::object{{"receiver", "r1"}})),
+            (std::vector<int64_t>{pub}));
+  // A hidden row still advances the cursor: a page of 1 holding a hidden row is not the end.
+  caller_headers_ = {{"x-vox-node-id", "donor"}};
+  Reply page = Post("/v1/populi/a2a/inbox", json::object{{"receiver", "r1"}, {"max_messages", 1}});
+  EXPECT_TRUE(Ids(page).empty());
+  EXPECT_EQ(page.obj().at("next_before_message_id").as_int64(), trusted);
+}
+
 TEST_F(A2ATest, InboxCapAnswers429WithRetryAndNeverEvicts) {
   for (int i = 0; i < 5; ++i) Deliver("r1");
   Reply full =

@@ -367,5 +367,39 @@ TEST_F(TlsTest, KeyThatDoesNotLoadIsAClearError) {
   EXPECT_NE(server.status().message().find("TLS key"), std::string::npos);
 }
 
+// `openssl s_client` (an independent TLS stack's command line) pinned to one protocol version:
+// true when the handshake with the server completed.
+bool HandshakeWith(const std::string& version_flag, int port, const std::string& ca) {
+  const std::string command = "openssl s_client " + version_flag +
+                              " -connect 127.0.0.1:" + std::to_string(port) + " -CAfile " + ca +
+                              " -verify_return_error </dev/null >/dev/null 2>&1";
+  return std::system(command.c_str()) == 0;
+}
+
+TEST_F(TlsTest, MinimumVersionRefusesOlderHandshakes) {
+  RouteState state;
+  auto auth = Authenticator::Open();
+  ServerOptions options = TestOptions();
+  options.tls_cert_path = cert_;
+  options.tls_key_path = key_;
+  ASSERT_EQ(options.tls_min_version, "1.3");  // the documented default
+  auto strict = Server::Start(options, TestRouter(state), *auth);
+  ASSERT_TRUE(strict.ok()) << strict.status().ToString();
+  EXPECT_FALSE(HandshakeWith("-tls1_2", (*strict)->port(), cert_));
+  EXPECT_TRUE(HandshakeWith("-tls1_3", (*strict)->port(), cert_));
+  (*strict)->Stop();
+
+  options.tls_min_version = "1.2";
+  auto lenient = Server::Start(options, TestRouter(state), *auth);
+  ASSERT_TRUE(lenient.ok()) << lenient.status().ToString();
+  EXPECT_TRUE(HandshakeWith("-tls1_2", (*lenient)->port(), cert_));
+
+  options.tls_min_version = "1.1";
+  auto refused = Server::Start(options, TestRouter(state), *auth);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_NE(refused.status().message().find("1.1"), std::string::npos);
+  EXPECT_FALSE(refused.status().hint().empty());
+}
+
 }  // namespace
 }  // namespace populi::http::testing

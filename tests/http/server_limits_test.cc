@@ -1,6 +1,9 @@
 // Slow clients, idle keep-alive, the connection cap and rate limits.
 #include <chrono>
+#include <mutex>
+#include <string>
 #include <thread>
+#include <vector>
 
 #include "client/http_client.h"
 #include "http/test_server.h"
@@ -150,6 +153,73 @@ TEST(ServerLimits, RateLimitPerNodeId) {
   HttpClient node_b(server->url());
   node_b.set_node_id("node-b");
   EXPECT_EQ(node_b.SendRaw("GET", "/health")->status, 200);
+}
+
+TEST(ServerLimits, LivenessRoutesAreNeverRateLimited) {
+  RouteState state;
+  AuthConfig config;
+  config.tokens = {{"mesh", Role::kMesh, "mesh-secret-0123456789abcdef"}};
+  auto auth = Authenticator::Create(config);
+  ASSERT_TRUE(auth.ok());
+  ServerOptions options = TestOptions();
+  options.rate_per_sec = 0.5;
+  options.rate_burst = 1;
+  Router router = TestRouter(state);
+  Route heartbeat;
+  heartbeat.method = Method::kPost;
+  heartbeat.pattern = "/v1/populi/heartbeat";
+  heartbeat.roles = {Role::kMesh};
+  heartbeat.name = "nodes.heartbeat";
+  heartbeat.handler = [](Request&) { return NoContent(); };
+  heartbeat.liveness = true;
+  router.Add(std::move(heartbeat));
+  auto server = Server::Start(options, router, **auth);
+  ASSERT_TRUE(server.ok());
+  // The shared token's bucket is spent by another client's traffic ...
+  HttpClient busy((*server)->url(), "mesh-secret-0123456789abcdef");
+  EXPECT_EQ(busy.SendRaw("GET", "/v1/populi/items/1")->status, 200);
+  EXPECT_EQ(busy.SendRaw("GET", "/v1/populi/items/2")->status, 429);
+  // ... and the node's heartbeats still get through, under the same token and node id.
+  HttpClient node((*server)->url(), "mesh-secret-0123456789abcdef");
+  node.set_node_id("node-a");
+  for (int i = 0; i < 5; ++i)
+    EXPECT_EQ(node.SendRaw("POST", "/v1/populi/heartbeat", "{}")->status, 204) << i;
+}
+
+TEST(ServerLimits, FailedAuthenticationIsLockedOutPerSourceAddress) {
+  RouteState state;
+  AuthConfig config;
+  config.tokens = {{"ci", Role::kSubmitter, "ci-secret-0123456789abcdef"}};
+  auto auth = Authenticator::Create(config);
+  ASSERT_TRUE(auth.ok());
+  ServerOptions options = TestOptions();
+  options.auth_failure_rate_per_sec = 0.2;
+  options.auth_failure_burst = 5;
+  std::mutex mu;
+  std::vector<std::string> lockouts;
+  options.on_auth_lockout = [&](const std::string& ip) {
+    std::lock_guard lock(mu);
+    lockouts.push_back(ip);
+  };
+  CapturedLog log;
+  auto server = StartOrDie(options, state, **auth, &log);
+  ASSERT_TRUE(server);
+  HttpClient guesser(server->url(), "wrong-secret-0123456789abcdef");
+  for (int i = 0; i < 5; ++i) EXPECT_EQ(guesser.SendRaw("GET", "/v1/populi/items/1")->status, 401);
+  auto locked = guesser.SendRaw("GET", "/v1/populi/items/1");
+  ASSERT_TRUE(locked.ok());
+  EXPECT_EQ(locked->status, 429);
+  EXPECT_FALSE(locked->Header("retry-after").empty());
+  // The address is locked, whatever credential it presents next; /health stays answered.
+  HttpClient right(server->url(), "ci-secret-0123456789abcdef");
+  EXPECT_EQ(right.SendRaw("GET", "/v1/populi/items/1")->status, 429);
+  EXPECT_EQ(right.SendRaw("GET", "/health")->status, 200);
+  {
+    std::lock_guard lock(mu);
+    EXPECT_EQ(lockouts, std::vector<std::string>{"127.0.0.1"});  // reported once
+  }
+  EXPECT_NE(log.Text().find("auth lockout remote=127.0.0.1"), std::string::npos);
+  EXPECT_EQ(log.Text().find("wrong-secret"), std::string::npos);
 }
 
 }  // namespace

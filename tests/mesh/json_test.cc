@@ -56,6 +56,10 @@ NodeRecord FullNode() {
   n.maintenance = true;
   n.maintenance_until_ms = 30;
   n.quarantined = true;
+  n.running_tasks = {"t-1", "t-2"};
+  n.donation.enabled = false;
+  n.donation.accepted_kinds = {"exec", "inference"};
+  n.donation.min_priority = 64;
   n.schema_version = 1;
   return n;
 }
@@ -110,6 +114,10 @@ void ExpectSameNode(const NodeRecord& a, const NodeRecord& b) {
   EXPECT_EQ(a.maintenance, b.maintenance);
   EXPECT_EQ(a.maintenance_until_ms, b.maintenance_until_ms);
   EXPECT_EQ(a.quarantined, b.quarantined);
+  EXPECT_EQ(a.running_tasks, b.running_tasks);
+  EXPECT_EQ(a.donation.enabled, b.donation.enabled);
+  EXPECT_EQ(a.donation.accepted_kinds, b.donation.accepted_kinds);
+  EXPECT_EQ(a.donation.min_priority, b.donation.min_priority);
   EXPECT_EQ(a.schema_version, b.schema_version);
 }
 

@@ -63,10 +63,10 @@ mesh::TaskSpec Task() {
 
 TEST(Filter, ReasonCodesInCheckOrder) {
   std::vector<std::string> codes(RejectReasons().begin(), RejectReasons().end());
-  EXPECT_EQ(codes, (std::vector<std::string>{"down", "suspect", "quarantined", "maintenance",
-                                             "denied", "not_allowed", "privacy", "label_mismatch",
-                                             "insufficient_gpus", "insufficient_vram",
-                                             "insufficient_cpu", "insufficient_memory"}));
+  EXPECT_EQ(codes, (std::vector<std::string>{
+                       "down", "suspect", "quarantined", "maintenance", "denied", "not_allowed",
+                       "privacy", "not_donating", "label_mismatch", "insufficient_gpus",
+                       "insufficient_vram", "insufficient_cpu", "insufficient_memory"}));
 }
 
 TEST(Filter, EachReason) {
@@ -90,6 +90,28 @@ TEST(Filter, EachReason) {
        [](mesh::NodeRecord&, mesh::TaskSpec& t) { t.constraints.node_allow = {"n-2"}; }},
       {"privacy",
        [](mesh::NodeRecord& n, mesh::TaskSpec&) { n.visibility = mesh::Visibility::kPublic; }},
+      {"not_donating", [](mesh::NodeRecord& n, mesh::TaskSpec&) { n.donation.enabled = false; }},
+      {"not_donating",
+       [](mesh::NodeRecord& n, mesh::TaskSpec&) { n.donation.accepted_kinds = {"inference"}; }},
+      {"", [](mesh::NodeRecord& n, mesh::TaskSpec&) { n.donation.accepted_kinds = {"exec"}; }},
+      {"not_donating",
+       [](mesh::NodeRecord& n, mesh::TaskSpec& t) {
+         n.donation.min_priority = 200;
+         t.priority = 199;
+       }},
+      {"",
+       [](mesh::NodeRecord& n, mesh::TaskSpec& t) {
+         n.donation.min_priority = 200;
+         t.priority = 200;
+       }},
+      // The node's own operator is never refused by its donation policy.
+      {"",
+       [](mesh::NodeRecord& n, mesh::TaskSpec& t) {
+         n.donation.enabled = false;
+         n.donation.min_priority = 255;
+         t.priority = 0;
+         t.submitter_node_id = n.id;
+       }},
       {"label_mismatch", [](mesh::NodeRecord& n, mesh::TaskSpec&) { n.labels.clear(); }},
       {"label_mismatch", [](mesh::NodeRecord& n, mesh::TaskSpec&) { n.labels["zone"] = "b"; }},
       {"insufficient_gpus", [](mesh::NodeRecord&, mesh::TaskSpec& t) { t.resources.gpus = 2; }},

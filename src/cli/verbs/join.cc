@@ -17,6 +17,7 @@
 #include <ostream>
 
 #include "cli/agent_setup.h"
+#include "cli/logging.h"
 #include "cli/verb.h"
 #include "client/http_client.h"
 #include "mesh/json.h"
@@ -71,6 +72,11 @@ int Join(Context& ctx, const JoinFlags& flags) {
   if (!flags.data_dir.empty()) config_flags["mesh.store.path"] = flags.data_dir;
   auto cfg = LoadConfig(ctx, config_flags);
   if (!cfg.ok()) return ctx.Fail(cfg.status());
+  if (!cfg->GetBool("mesh.enabled")) {
+    return ctx.Fail(
+        FailedPrecondition("mesh.enabled is false in this workspace: no node agent runs",
+                           "set [mesh] enabled = true (or VOX_MESH_ENABLED=true) to join"));
+  }
   const std::string data_dir = cfg->data_dir();
   if (Status s = EnsureDataDir(data_dir); !s.ok()) return ctx.Fail(s);
   const std::string ca = cfg->GetString("mesh.tls.ca_path");
@@ -92,13 +98,12 @@ int Join(Context& ctx, const JoinFlags& flags) {
              "pass --token, set VOX_MESH_TOKEN, or use --bootstrap-token from the mesh owner");
   }
 
-  auto logger = spdlog::stderr_color_mt("vox-agent");
+  auto made = MakeProcessLogger(*cfg, "vox-agent");
+  if (!made.ok()) return ctx.Fail(made.status());
+  std::shared_ptr<spdlog::logger> logger = *made;
   spdlog::set_default_logger(logger);
   auto started = StartAgent(*cfg, flags.url, token, ca, logger);
-  if (!started.ok()) {
-    spdlog::drop("vox-agent");
-    return ctx.Fail(started.status());
-  }
+  if (!started.ok()) return ctx.Fail(started.status());
   {
     std::ofstream url_file(ControlUrlFile(*cfg), std::ios::trunc);
     url_file << flags.url << "\n";
@@ -109,7 +114,6 @@ int Join(Context& ctx, const JoinFlags& flags) {
   sigwait(&stop_signals, &signal_number);
   logger->info("signal {}: leaving the mesh", signal_number);
   started->Stop();
-  spdlog::drop("vox-agent");
   return kExitOk;
 }
 

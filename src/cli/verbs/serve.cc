@@ -16,15 +16,17 @@
 
 #include "cli/agent_setup.h"
 #include "cli/build_info.h"
+#include "cli/logging.h"
 #include "cli/verb.h"
 #include "config/config.h"
-#include "control/api/jti_store.h"
 #include "control/control_plane.h"
 #include "control/http/auth.h"
 #include "control/http/server.h"
+#include "control/jti_store.h"
 #include "store/legacy_import.h"
-#include "store/sqlite/sqlite_store.h"
+#include "store/sqlite.h"
 #include "util/clock.h"
+#include "util/random.h"
 
 namespace populi::cli {
 namespace {
@@ -68,11 +70,17 @@ http::ServerOptions ServerOptionsFrom(const config::Config& cfg, const ServeFlag
   o.rate_burst = static_cast<double>(cfg.GetInt("mesh.control.http.rate_burst"));
   o.tls_cert_path = cfg.GetString("mesh.tls.cert_path");
   o.tls_key_path = cfg.GetString("mesh.tls.key_path");
+  o.tls_min_version = cfg.GetString("mesh.tls.min_version");
   return o;
 }
 
+// The local worker of a control plane that requires credentials gets a credential of its own,
+// minted per process and never written anywhere (`local_worker_token`): a worker role, not the
+// admin token this machine's CLI holds. An open control plane (no credential configured) stays
+// open.
 Result<std::unique_ptr<http::Authenticator>> AuthenticatorFrom(const config::Config& cfg,
-                                                               http::JtiStore* jti_store) {
+                                                               http::JtiStore* jti_store,
+                                                               std::string* local_worker_token) {
   http::AuthConfig auth;
   const std::pair<const char*, http::Role> keys[] = {
       {"mesh.token", http::Role::kMesh},
@@ -94,6 +102,10 @@ Result<std::unique_ptr<http::Authenticator>> AuthenticatorFrom(const config::Con
   }
   auth.jwt_secret = cfg.GetString("mesh.auth.jwt_hmac_secret");
   if (!auth.jwt_secret.empty()) auth.jti_store = jti_store;
+  if (!auth.tokens.empty() || !auth.jwt_secret.empty()) {
+    *local_worker_token = RandomHex(32);
+    auth.tokens.push_back({"local-worker", http::Role::kWorker, *local_worker_token});
+  }
   return http::Authenticator::Create(std::move(auth));
 }
 
@@ -123,6 +135,11 @@ int Serve(Context& ctx, const ServeFlags& flags) {
   const std::string data_dir = cfg->data_dir();
   if (Status s = EnsureDataDir(data_dir); !s.ok()) return ctx.Fail(s);
   if (Status s = store::RefuseLegacyOnlyDir(data_dir); !s.ok()) return ctx.Fail(s);
+  // The schema admits only the backends that exist; each gets its own opening here.
+  if (const std::string backend = cfg->GetString("mesh.store.backend"); backend != "sqlite") {
+    return ctx.Fail(FailedPrecondition("store backend '" + backend + "' is not available",
+                                       "set [mesh.store] backend = \"sqlite\""));
+  }
 
   store::SqliteOptions store_options;
   store_options.directory = data_dir;
@@ -136,7 +153,8 @@ int Serve(Context& ctx, const ServeFlags& flags) {
 
   const Clock& clock = SystemClock::Instance();
   control::StoreJtiStore jti_store(**store, clock);
-  auto auth = AuthenticatorFrom(*cfg, &jti_store);
+  std::string local_worker_token;
+  auto auth = AuthenticatorFrom(*cfg, &jti_store, &local_worker_token);
   if (!auth.ok()) {
     (void)(*store)->Close();
     return ctx.Fail(auth.status());
@@ -146,14 +164,21 @@ int Serve(Context& ctx, const ServeFlags& flags) {
   http::Router router;
   plane.RegisterRoutes(router);
 
-  auto logger = spdlog::stderr_color_mt("vox-serve");
+  auto made = MakeProcessLogger(*cfg, "vox-serve");
+  if (!made.ok()) {
+    plane.Stop();
+    (void)(*store)->Close();
+    return ctx.Fail(made.status());
+  }
+  std::shared_ptr<spdlog::logger> logger = *made;
   // Library code logs through the default logger; stdout carries only the `listening on` line.
   spdlog::set_default_logger(logger);
-  auto server = http::Server::Start(ServerOptionsFrom(*cfg, flags), router, **auth, logger);
+  http::ServerOptions server_options = ServerOptionsFrom(*cfg, flags);
+  server_options.on_auth_lockout = [&plane](const std::string& ip) { plane.RecordAuthLockout(ip); };
+  auto server = http::Server::Start(server_options, router, **auth, logger);
   if (!server.ok()) {
     plane.Stop();
     (void)(*store)->Close();
-    spdlog::drop("vox-serve");
     ctx.Fail(server.status());
     ctx.exit_code = kExitFailure;  // a bind failure is a failed start, not an unreachable peer
     return ctx.exit_code;
@@ -168,11 +193,14 @@ int Serve(Context& ctx, const ServeFlags& flags) {
   std::optional<AgentHandle> local_agent;
   if (flags.no_worker) {
     logger->info("running the control plane only (--no-worker)");
+  } else if (!cfg->GetBool("mesh.enabled")) {
+    logger->info("running the control plane only: mesh.enabled is false in this workspace");
   } else {
     const std::string ca = cfg->GetString("mesh.tls.ca_path").empty()
                                ? cfg->GetString("mesh.tls.cert_path")
                                : cfg->GetString("mesh.tls.ca_path");
-    auto started = StartAgent(*cfg, url, NodeToken(*cfg), ca, logger);
+    auto started = StartAgent(
+        *cfg, url, local_worker_token.empty() ? NodeToken(*cfg) : local_worker_token, ca, logger);
     if (started.ok()) {
       local_agent = std::move(*started);
     } else {
@@ -193,7 +221,6 @@ int Serve(Context& ctx, const ServeFlags& flags) {
   Status closed = (*store)->Close();
   std::error_code ec;
   std::filesystem::remove(url_file, ec);
-  spdlog::drop("vox-serve");
   if (!closed.ok()) return ctx.Fail(closed);
   return kExitOk;
 }

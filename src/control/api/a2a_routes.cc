@@ -1,4 +1,5 @@
 // A2A inbox: POST /v1/populi/a2a/{deliver,deliver-batch,inbox,ack,lease-renew}.
+#include <functional>
 #include <map>
 #include <optional>
 #include <set>
@@ -14,7 +15,6 @@ namespace json = boost::json;
 namespace {
 
 constexpr int kDefaultPage = 64;
-constexpr int kMaxPage = 256;
 constexpr size_t kMaxDeliverBatch = 256;
 constexpr size_t kMaxAckIds = 1024;
 
@@ -32,10 +32,14 @@ struct AckedFirst {
   std::vector<int64_t> ids;
 };
 
+// `visible` (when set) hides rows the caller may not see; the page cursor still follows every
+// row read, so a hidden row never ends the paging early.
 http::Response MessagesResponse(const std::vector<mesh::A2AMessage>& messages, int page_limit,
-                                bool claimed, const AckedFirst* acked = nullptr) {
+                                bool claimed, const AckedFirst* acked = nullptr,
+                                const std::function<bool(const mesh::A2AMessage&)>& visible = {}) {
   json::array arr;
-  for (const auto& m : messages) arr.push_back(mesh::ToJson(m));
+  for (const auto& m : messages)
+    if (!visible || visible(m)) arr.push_back(mesh::ToJson(m));
   json::object o{{"messages", std::move(arr)}};
   if (acked != nullptr) {
     json::array ids;
@@ -152,7 +156,7 @@ http::Response DeliverBatch(ApiContext& ctx, http::Request& req) {
 int PageLimit(const mesh::InboxRequest& q) {
   return std::clamp(
       q.max_messages > 0 ? q.max_messages : (q.claimer_node_id.empty() ? kDefaultPage : 1), 1,
-      kMaxPage);
+      mesh::kMaxInboxPage);
 }
 
 // The claim an inbox request with a claimer asks for, given the claimer's record (`node`, read
@@ -212,6 +216,26 @@ Status AckAndClaim(const ApiContext& ctx, store::WriteTxn& txn, const mesh::Inbo
   return Status::Ok();
 }
 
+// Who may see which rows of a listing without a claimer (MESH-134): an admin sees every row;
+// any other caller sees what the node it speaks for (x-vox-node-id) could claim under the same
+// privacy rule as a claim, and without a joined node only public messages.
+Result<std::function<bool(const mesh::A2AMessage&)>> ListingViewer(const ApiContext& ctx,
+                                                                   const http::Request& req) {
+  if (req.principal.role == http::Role::kAdmin)
+    return std::function<bool(const mesh::A2AMessage&)>();
+  mesh::NodeRecord viewer;
+  viewer.visibility = mesh::Visibility::kPublic;  // a caller that is no node: public work only
+  const std::string node_id(req.Header("x-vox-node-id"));
+  if (!node_id.empty()) {
+    POPULI_ASSIGN_OR_RETURN(std::optional<mesh::NodeRecord> node, ctx.store.GetNode(node_id));
+    if (node) viewer = std::move(*node);
+  }
+  return std::function<bool(const mesh::A2AMessage&)>(
+      [viewer = std::move(viewer)](const mesh::A2AMessage& m) {
+        return mesh::PrivacyAllows(m.privacy_class, viewer);
+      });
+}
+
 // One attempt at answering an inbox request; nullopt when there is nothing yet. A claim that
 // acknowledges first does so in the same write as its claim, and records what it acknowledged in
 // `acked` (the caller drops the ids from later attempts).
@@ -227,7 +251,9 @@ std::optional<http::Response> InboxAttempt(ApiContext& ctx, const mesh::InboxReq
     auto rows = ctx.store.ListInbox(query);
     if (!rows.ok()) return Error(rows.status(), req);
     if (rows->empty() && !final_attempt) return std::nullopt;
-    return MessagesResponse(*rows, limit, false);
+    auto viewer = ListingViewer(ctx, req);
+    if (!viewer.ok()) return Error(viewer.status(), req);
+    return MessagesResponse(*rows, limit, false, nullptr, *viewer);
   }
   const int64_t now = ctx.NowMs();
   std::vector<mesh::A2AMessage> claimed;

@@ -2,7 +2,7 @@
 #include <boost/json.hpp>
 
 #include "control/api/routes.h"
-#include "control/api/tasks.h"
+#include "dispatch/attempts.h"
 #include "mesh/validate.h"
 
 namespace populi::control {
@@ -25,7 +25,7 @@ http::Response ListNodes(ApiContext& ctx, http::Request& req) {
   const int64_t now = ctx.NowMs();
   json::array arr;
   for (auto& stored : *nodes) {
-    mesh::NodeRecord n = WithLiveness(ctx, std::move(stored), now);
+    mesh::NodeRecord n = dispatch::WithLiveness(ctx.liveness, std::move(stored), now);
     if (*stale > 0 && now - n.last_seen_ms > *stale) continue;
     arr.push_back(mesh::ToJson(n));
   }
@@ -122,15 +122,10 @@ http::Response Leave(ApiContext& ctx, http::Request& req) {
   // Its task attempts are lost now (re-placed at once) rather than when their leases lapse.
   auto live = ctx.store.ListLeases(/*live_only=*/true, now);
   if (!live.ok()) return Error(live.status(), req);
-  bool lost_any = false;
+  int lost = 0;
   Status s = ctx.store.Write([&](store::WriteTxn& txn) -> Status {
-    for (const auto& l : *live) {
-      auto task_id = TaskIdOfScope(l.scope_key);
-      if (!task_id || l.holder_node_id != leave->node_id) continue;
-      if (!txn.RevokeLease(l.lease_id, now).ok()) continue;
-      POPULI_RETURN_IF_ERROR(MarkAttemptLost(txn, *task_id, l.lease_id, "node_left", now));
-      lost_any = true;
-    }
+    POPULI_ASSIGN_OR_RETURN(
+        lost, dispatch::LoseAttemptsHeldBy(txn, *live, {leave->node_id}, "node_left", now));
     Status removed = txn.RemoveNode(leave->node_id);
     if (removed.code() == Code::kNotFound) {
       return NotFound("node " + leave->node_id + " is not registered",
@@ -142,8 +137,8 @@ http::Response Leave(ApiContext& ctx, http::Request& req) {
   if (!s.ok()) return Error(s, req);
   ctx.liveness.Forget(leave->node_id);
   // Wake the node's own parked task-inbox poll so its worker can stop without waiting it out.
-  ctx.Notify(NodeInboxTopic(mesh::TaskInboxFor(leave->node_id)));
-  if (lost_any && ctx.placer != nullptr) (void)ctx.placer->PlacePending();
+  ctx.Notify(dispatch::NodeInboxTopic(mesh::TaskInboxFor(leave->node_id)));
+  if (lost > 0) (void)ctx.dispatch.PlacePending();
   ctx.Notify("events");
   return http::NoContent();
 }
@@ -153,12 +148,21 @@ http::Response Leave(ApiContext& ctx, http::Request& req) {
 void AddNodeRoutes(http::Router& router, ApiContext& ctx) {
   router.Add({http::Method::kGet, "/v1/populi/nodes", AnyRole(), 0, "nodes.list",
               [&ctx](http::Request& req) { return ListNodes(ctx, req); }});
-  router.Add({http::Method::kPost, "/v1/populi/join", NodePlaneRoles(), 256 * 1024, "nodes.join",
-              [&ctx](http::Request& req) { return Join(ctx, req); }});
-  router.Add({http::Method::kPost, "/v1/populi/heartbeat", NodePlaneRoles(), 4 * 1024,
-              "nodes.heartbeat", [&ctx](http::Request& req) { return Heartbeat(ctx, req); }});
-  router.Add({http::Method::kPost, "/v1/populi/leave", NodePlaneRoles(), 4 * 1024, "nodes.leave",
-              [&ctx](http::Request& req) { return Leave(ctx, req); }});
+  // Liveness routes are never rate limited (http::Route::liveness).
+  http::Route join{http::Method::kPost, "/v1/populi/join",
+                   NodePlaneRoles(),    256 * 1024,
+                   "nodes.join",        [&ctx](http::Request& req) { return Join(ctx, req); }};
+  http::Route heartbeat{
+      http::Method::kPost, "/v1/populi/heartbeat",
+      NodePlaneRoles(),    4 * 1024,
+      "nodes.heartbeat",   [&ctx](http::Request& req) { return Heartbeat(ctx, req); }};
+  http::Route leave{http::Method::kPost, "/v1/populi/leave",
+                    NodePlaneRoles(),    4 * 1024,
+                    "nodes.leave",       [&ctx](http::Request& req) { return Leave(ctx, req); }};
+  for (http::Route* r : {&join, &heartbeat, &leave}) {
+    r->liveness = true;
+    router.Add(std::move(*r));
+  }
 }
 
 }  // namespace populi::control

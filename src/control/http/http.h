@@ -152,6 +152,9 @@ struct Route {
   // no Write(); in-memory lookups, CountPending and SubmitWrite (answered through a Completion)
   // are fine — and must stay short; it hands anything else to the pool with ContinueOnPool().
   bool runs_inline = false;
+  // Node liveness (join, heartbeat, leave): never rate limited, so no other client's traffic
+  // on a shared token can get a healthy node marked down. The handlers are cheap by contract.
+  bool liveness = false;
 };
 
 // Routes by method and path pattern. Registration happens before the server starts.

@@ -26,6 +26,20 @@ std::optional<int64_t> RateLimiter::Acquire(std::string_view key, int64_t now_ms
   return static_cast<int64_t>(std::ceil((1.0 - bucket.tokens) * 1000.0 / rate_per_sec_));
 }
 
+std::optional<int64_t> RateLimiter::Peek(std::string_view key, int64_t now_ms) const {
+  if (!enabled()) return std::nullopt;
+  std::lock_guard lock(mu_);
+  auto it = buckets_.find(std::string(key));
+  if (it == buckets_.end()) return std::nullopt;
+  const Bucket& bucket = it->second;
+  const double tokens =
+      now_ms > bucket.updated_ms
+          ? std::min(burst_, bucket.tokens + (now_ms - bucket.updated_ms) * rate_per_sec_ / 1000.0)
+          : bucket.tokens;
+  if (tokens >= 1.0) return std::nullopt;
+  return static_cast<int64_t>(std::ceil((1.0 - tokens) * 1000.0 / rate_per_sec_));
+}
+
 size_t RateLimiter::tracked_keys() const {
   std::lock_guard lock(mu_);
   return buckets_.size();

@@ -19,6 +19,8 @@ class RateLimiter {
   // Takes one token from `key`'s bucket at monotonic time now_ms. nullopt when allowed, else
   // the milliseconds until a token will be available (for Retry-After).
   std::optional<int64_t> Acquire(std::string_view key, int64_t now_ms);
+  // Like Acquire but takes nothing: nullopt while `key` has a token, else the wait.
+  std::optional<int64_t> Peek(std::string_view key, int64_t now_ms) const;
 
   bool enabled() const { return rate_per_sec_ > 0; }
   size_t tracked_keys() const;

@@ -112,6 +112,7 @@ Server::Impl::Impl(ServerOptions options, const Router& router, const Authentica
       logger_(logger != nullptr ? std::move(logger) : spdlog::default_logger()),
       limiter_(options_.rate_per_sec,
                options_.rate_burst > 0 ? options_.rate_burst : 2 * options_.rate_per_sec),
+      auth_failures_(options_.auth_failure_rate_per_sec, options_.auth_failure_burst),
       request_id_prefix_(RandomHex(4)) {}
 
 Server::Impl::~Impl() {
@@ -139,10 +140,16 @@ Status Server::Impl::Listen() {
       return InvalidArgument("TLS needs both a certificate and a key",
                              "set both [mesh.tls] cert and key, or neither");
     }
+    if (options_.tls_min_version != "1.2" && options_.tls_min_version != "1.3") {
+      return InvalidArgument("TLS minimum version '" + options_.tls_min_version + "' is unknown",
+                             "set [mesh.tls] min_version to \"1.2\" or \"1.3\"");
+    }
     tls_.emplace(asio::ssl::context::tls_server);
     tls_->set_options(asio::ssl::context::default_workarounds | asio::ssl::context::no_sslv2 |
                       asio::ssl::context::no_sslv3 | asio::ssl::context::no_tlsv1 |
                       asio::ssl::context::no_tlsv1_1);
+    ::SSL_CTX_set_min_proto_version(
+        tls_->native_handle(), options_.tls_min_version == "1.3" ? TLS1_3_VERSION : TLS1_2_VERSION);
     tls_->use_certificate_chain_file(options_.tls_cert_path, ec);
     if (ec) {
       return InvalidArgument(

@@ -9,6 +9,7 @@
 #pragma once
 
 #include <cstddef>
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -33,12 +34,20 @@ struct ServerOptions {
   int max_connections = 1024;                  // more → 503 and close
   int io_threads = 2;
   int handler_threads = 64;
-  double rate_per_sec = 0;    // per token label and per x-vox-node-id; 0 disables
-  double rate_burst = 0;      // bucket size; 0 → 2 × rate_per_sec
+  double rate_per_sec = 0;  // per token label and per x-vox-node-id; 0 disables
+  double rate_burst = 0;    // bucket size; 0 → 2 × rate_per_sec
+  // Failed authentication (any 401 answer, bootstrap guesses included) per source address:
+  // past the burst, that address gets 429 with Retry-After on every route but /health until
+  // its bucket refills. A rate of 0 disables it.
+  double auth_failure_rate_per_sec = 0.2;
+  double auth_failure_burst = 20;
+  // Called (from an I/O thread; must not block) when a source address is first locked out.
+  std::function<void(const std::string& remote_ip)> on_auth_lockout;
   std::string tls_cert_path;  // both set → HTTPS (PEM files)
   std::string tls_key_path;
-  int shutdown_grace_ms = 5'000;  // Stop() waits this long for in-flight requests
-  int sse_keepalive_ms = 15'000;  // comment line on idle event streams (detects gone clients)
+  std::string tls_min_version = "1.3";  // "1.2" or "1.3": older handshakes are refused
+  int shutdown_grace_ms = 5'000;        // Stop() waits this long for in-flight requests
+  int sse_keepalive_ms = 15'000;        // comment line on idle event streams (detects gone clients)
 };
 
 class Server {

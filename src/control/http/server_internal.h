@@ -85,6 +85,7 @@ class Server::Impl {
   std::shared_ptr<spdlog::logger> logger_;
   TopicNotifier notifier_;
   RateLimiter limiter_;
+  RateLimiter auth_failures_;  // keyed by source address
   std::string request_id_prefix_;
   std::atomic<uint64_t> request_counter_{0};
   std::atomic<int> connections_{0};

@@ -77,7 +77,11 @@ template <typename Stream>
 class Session {
  public:
   Session(Server::Impl& server, Stream& stream, std::string remote)
-      : server_(server), opts_(server.options_), stream_(stream), remote_(std::move(remote)) {}
+      : server_(server),
+        opts_(server.options_),
+        stream_(stream),
+        remote_(std::move(remote)),
+        remote_ip_(remote_.substr(0, remote_.rfind(':'))) {}
 
   asio::awaitable<void> Serve() {
     bool first = true;
@@ -198,6 +202,15 @@ class Session {
       co_return false;
     }
     ex.route_name = ex.route->name;
+    if (auto locked_ms = AuthLockedOut(*ex.route)) {
+      ex.response = ErrorResponse(
+          Status(Code::kResourceExhausted, "too many failed authentications from " + remote_ip_,
+                 "check the token; retry after the number of seconds in Retry-After"),
+          req.request_id);
+      ex.response.SetHeader("retry-after",
+                            std::to_string(std::max<int64_t>(1, (*locked_ms + 999) / 1000)));
+      co_return false;
+    }
     if (parser.chunked()) {
       // Every client of this API knows its body's length up front; refusing chunked bodies keeps
       // Beast's chunk parser (which a fuzzer found an over-read in) off untrusted input.
@@ -227,7 +240,7 @@ class Session {
       ex.response = ErrorResponse(allowed, req.request_id);
       co_return false;
     }
-    if (auto retry_ms = RateLimited(req)) {
+    if (auto retry_ms = ex.route->liveness ? std::nullopt : RateLimited(req)) {
       ex.response =
           ErrorResponse(Status(Code::kResourceExhausted, "rate limit exceeded for this caller",
                                "slow down; retry after the number of seconds in Retry-After"),
@@ -258,12 +271,36 @@ class Session {
     co_return true;
   }
 
+  static int64_t SteadyMs() {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(
+               SteadyClock::now().time_since_epoch())
+        .count();
+  }
+
+  // Milliseconds until this source address may try again, while too many of its requests failed
+  // authentication. /health stays answered.
+  std::optional<int64_t> AuthLockedOut(const Route& route) const {
+    if (route.name == "health") return std::nullopt;
+    return server_.auth_failures_.Peek(remote_ip_, SteadyMs());
+  }
+
+  // A 401 answer (a wrong token, or a handler refusing a secret such as a bootstrap token)
+  // costs the source address one try; the first answer that empties its bucket is logged and
+  // reported once.
+  void NoteAuthFailure() {
+    const int64_t now = SteadyMs();
+    const bool was_locked = server_.auth_failures_.Peek(remote_ip_, now).has_value();
+    (void)server_.auth_failures_.Acquire(remote_ip_, now);
+    if (was_locked || !server_.auth_failures_.Peek(remote_ip_, now)) return;
+    server_.logger_->warn("http auth lockout remote={}: too many failed authentications",
+                          remote_ip_);
+    if (opts_.on_auth_lockout) opts_.on_auth_lockout(remote_ip_);
+  }
+
   // Milliseconds until the caller may retry, when its token or node id is over the rate.
   std::optional<int64_t> RateLimited(const Request& req) {
     if (!server_.limiter_.enabled()) return std::nullopt;
-    const int64_t now =
-        std::chrono::duration_cast<std::chrono::milliseconds>(SteadyClock::now().time_since_epoch())
-            .count();
+    const int64_t now = SteadyMs();
     std::optional<int64_t> wait;
     if (!req.principal.anonymous) {
       wait = server_.limiter_.Acquire("token:" + req.principal.token_label, now);
@@ -449,6 +486,7 @@ class Session {
                        &head_);
     // Logged before the write so the line exists once the client has its answer.
     Log(ex, response.status);
+    if (response.status == 401) NoteAuthFailure();
     boost::system::error_code ec;
     Lowest().expires_after(std::chrono::milliseconds(opts_.write_timeout_ms));
     const std::array<asio::const_buffer, 2> buffers{
@@ -488,6 +526,7 @@ class Session {
   const ServerOptions& opts_;
   Stream& stream_;
   std::string remote_;
+  std::string remote_ip_;  // remote_ without the port: the key of failed-authentication limits
   beast::flat_buffer buffer_;
   std::string head_;  // the response head being written (reused per request)
 };
