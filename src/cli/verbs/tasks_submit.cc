@@ -112,7 +112,7 @@ Result<json::object> BuildSpec(const SubmitFlags& flags, const std::string& clie
                                                  {"node_deny", Strings(flags.not_nodes)}}}};
   if (!env.empty()) spec["env"] = std::move(env);
   if (!flags.timeout.empty()) {
-    auto timeout = ParseDurationMs(flags.timeout);
+    auto timeout = ParseDurationMs(flags.timeout, BareUnit::kSeconds);
     if (!timeout.ok()) return timeout.status().WithContext("--timeout");
     spec["timeout_ms"] = *timeout;
   }
