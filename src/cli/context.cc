@@ -14,6 +14,7 @@
 #include <sstream>
 
 #include "cli/verb.h"
+#include "util/units.h"
 
 namespace populi::cli {
 
@@ -107,21 +108,12 @@ Result<std::string> ResolveControlUrl(const Context& ctx, const config::Config& 
 }
 
 std::string RelativeTime(int64_t then_unix_ms, int64_t now_unix_ms) {
-  int64_t delta_ms = now_unix_ms - then_unix_ms;
-  bool future = delta_ms < 0;
-  int64_t secs = (future ? -delta_ms : delta_ms) / 1000;
-  if (secs < 1) return "just now";
-  std::string amount;
-  if (secs < 60) {
-    amount = std::to_string(secs) + "s";
-  } else if (secs < 3600) {
-    amount = std::to_string(secs / 60) + "m";
-  } else if (secs < 86400) {
-    amount = std::to_string(secs / 3600) + "h";
-  } else {
-    amount = std::to_string(secs / 86400) + "d";
-  }
-  return future ? "in " + amount : amount + " ago";
+  const int64_t delta_ms = now_unix_ms - then_unix_ms;
+  if (delta_ms > -kMsPerSecond && delta_ms < kMsPerSecond) return "just now";
+  std::string amount = FormatDuration(delta_ms);
+  if (delta_ms >= 0) return amount + " ago";
+  amount.erase(0, 1);  // the '-'
+  return "in " + amount;
 }
 
 size_t DisplayWidth(std::string_view text) {

@@ -31,8 +31,8 @@ enum class Type {
   kDouble,
   kString,
   kStringList,    // TOML array of strings; env and flags: comma-separated
-  kDurationSecs,  // integer seconds or "90s", "10m", "2h", "7d"
-  kBytes,         // integer bytes or "512K", "12M", "12G", "1T" (powers of 1024)
+  kDurationSecs,  // whole seconds: integer, or util/units.h text ("90s", "1.5m", "7d")
+  kBytes,         // bytes: integer, or util/units.h text ("512K", "1.5G", "8GiB")
 };
 std::string_view TypeName(Type type);
 

@@ -12,9 +12,8 @@
 
 namespace populi::config {
 
-Status ValidateValue(const KeySpec& spec, const Value& value);  // value.cc
-Result<int64_t> ParseDurationSecs(std::string_view text);       // value.cc
-Result<int64_t> ParseBytes(std::string_view text);              // value.cc
+Status ValidateValue(const KeySpec& spec, const Value& value);     // value.cc
+Result<int64_t> ParseUnitValue(Type type, std::string_view text);  // value.cc
 
 namespace {
 
@@ -262,8 +261,7 @@ class ConfigBuilder {
         if (node.is_integer()) {
           value = node.as_integer()->get();
         } else if (node.is_string()) {
-          auto parsed = spec.type == Type::kBytes ? ParseBytes(node.as_string()->get())
-                                                  : ParseDurationSecs(node.as_string()->get());
+          auto parsed = ParseUnitValue(spec.type, node.as_string()->get());
           if (!parsed.ok()) {
             Error(Code::kInvalidArgument, std::string(spec.key) + ": " + parsed.status().message(),
                   parsed.status().hint(), path, line, column);

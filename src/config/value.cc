@@ -7,6 +7,7 @@
 #include <string>
 
 #include "config/config.h"
+#include "util/units.h"
 
 namespace populi::config {
 namespace {
@@ -22,19 +23,6 @@ std::string Lower(std::string_view s) {
   std::string out(s);
   for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   return out;
-}
-
-// Splits "123G" into digits and suffix; false when there are no leading digits or they overflow.
-bool SplitNumber(std::string_view text, int64_t* number, std::string* suffix) {
-  const char* end = text.data() + text.size();
-  auto [ptr, ec] = std::from_chars(text.data(), end, *number);
-  if (ec != std::errc() || ptr == text.data() || *number < 0) return false;
-  *suffix = Lower(Trim(std::string_view(ptr, end - ptr)));
-  return true;
-}
-
-bool MultiplyChecked(int64_t a, int64_t b, int64_t* out) {
-  return !__builtin_mul_overflow(a, b, out);
 }
 
 std::string AllowedList(std::string_view allowed) {
@@ -151,49 +139,16 @@ Status ValidateValue(const KeySpec& spec, const Value& value) {
   return Status::Ok();
 }
 
-Result<int64_t> ParseDurationSecs(std::string_view text) {
-  int64_t n = 0;
-  std::string suffix;
-  std::string trimmed = Trim(text);
-  if (!SplitNumber(trimmed, &n, &suffix)) {
-    return InvalidArgument("\"" + trimmed + "\" is not a duration",
-                           "write seconds or a number with s, m, h, d or w, e.g. \"90s\", \"7d\"");
+// A kDurationSecs (whole seconds) or kBytes value written as text, in the grammar of
+// util/units.h (docs/config.md, "Sizes and durations"); the key's range is checked afterwards.
+Result<int64_t> ParseUnitValue(Type type, std::string_view text) {
+  if (type == Type::kDurationSecs) return ParseDurationSecs(text);
+  POPULI_ASSIGN_OR_RETURN(uint64_t bytes, ParseSize(text));
+  if (bytes > static_cast<uint64_t>(INT64_MAX)) {
+    return InvalidArgument("invalid size \"" + std::string(text) + "\": too large",
+                           "write at most 8388607T (a size here is below 2^63 bytes)");
   }
-  int64_t unit = 0;
-  if (suffix.empty() || suffix == "s") unit = 1;
-  if (suffix == "m") unit = 60;
-  if (suffix == "h") unit = 3600;
-  if (suffix == "d") unit = 86400;
-  if (suffix == "w") unit = 7 * 86400;
-  int64_t out = 0;
-  if (unit == 0 || !MultiplyChecked(n, unit, &out)) {
-    return InvalidArgument("\"" + trimmed + "\" is not a duration",
-                           "write seconds or a number with s, m, h, d or w, e.g. \"90s\", \"7d\"");
-  }
-  return out;
-}
-
-Result<int64_t> ParseBytes(std::string_view text) {
-  int64_t n = 0;
-  std::string suffix;
-  std::string trimmed = Trim(text);
-  const char* hint = "write bytes or a number with K, M, G or T (powers of 1024), e.g. \"512M\"";
-  if (!SplitNumber(trimmed, &n, &suffix)) {
-    return InvalidArgument("\"" + trimmed + "\" is not a size", hint);
-  }
-  if (suffix.size() > 1 && suffix.back() == 'b') suffix.pop_back();  // "kb", "mb"
-  if (suffix.size() > 1 && suffix.back() == 'i') suffix.pop_back();  // "ki" from "kib"
-  int64_t unit = 0;
-  if (suffix.empty() || suffix == "b") unit = 1;
-  if (suffix == "k") unit = int64_t{1} << 10;
-  if (suffix == "m") unit = int64_t{1} << 20;
-  if (suffix == "g") unit = int64_t{1} << 30;
-  if (suffix == "t") unit = int64_t{1} << 40;
-  int64_t out = 0;
-  if (unit == 0 || !MultiplyChecked(n, unit, &out)) {
-    return InvalidArgument("\"" + trimmed + "\" is not a size", hint);
-  }
-  return out;
+  return static_cast<int64_t>(bytes);
 }
 
 Result<Value> ParseValue(const KeySpec& spec, std::string_view raw) {
@@ -249,16 +204,11 @@ Result<Value> ParseValue(const KeySpec& spec, std::string_view raw) {
       value = std::move(items);
       break;
     }
-    case Type::kDurationSecs: {
-      auto secs = ParseDurationSecs(text);
-      if (!secs.ok()) return secs.status().WithContext(spec.key);
-      value = *secs;
-      break;
-    }
+    case Type::kDurationSecs:
     case Type::kBytes: {
-      auto bytes = ParseBytes(text);
-      if (!bytes.ok()) return bytes.status().WithContext(spec.key);
-      value = *bytes;
+      auto number = ParseUnitValue(spec.type, text);
+      if (!number.ok()) return number.status().WithContext(spec.key);
+      value = *number;
       break;
     }
   }

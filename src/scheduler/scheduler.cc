@@ -5,6 +5,7 @@
 #include <utility>
 
 #include "scheduler/evaluate.h"
+#include "util/units.h"
 
 namespace populi::scheduler {
 

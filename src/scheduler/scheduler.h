@@ -13,7 +13,6 @@
 
 #include "mesh/task.h"
 #include "mesh/types.h"
-#include "scheduler/size.h"
 
 namespace populi::scheduler {
 

@@ -125,6 +125,18 @@ TEST_F(TaskRoutesTest, DetachPrintsTheIdAndWaitExitsWithTheTaskExitCode) {
   EXPECT_EQ(Parse(json_wait.out).at("state"), "succeeded");
 }
 
+TEST_F(TaskRoutesTest, SubmitFlagsTakeTheSizeAndDurationGrammarOfVoxToml) {
+  // A bare duration is seconds on the command line as in Vox.toml; sizes take fractions.
+  VoxRun run = serve_->Vox({"populi", "submit", "--detach", "--json", "--timeout", "90", "--mem",
+                            "1.5K", "--", "sh", "-c", "exit 0"});
+  ASSERT_EQ(run.exit_code, 0) << run.err;
+  json::value task = Parse(run.out);
+  EXPECT_EQ(task.at("spec").at("timeout_ms").to_number<int64_t>(), 90'000);
+  EXPECT_EQ(task.at("spec").at("resources").at("memory_bytes").to_number<int64_t>(), 1536);
+  // The mock node reports no free memory ("need 1.5K, best 0B free"): cancel the task.
+  EXPECT_EQ(serve_->Vox({"populi", "cancel", Str(task.at("id"))}).exit_code, 0);
+}
+
 TEST_F(TaskRoutesTest, TheSameClientKeyIsTheSameTask) {
   const std::string first = Detach("true", {"--key", "same-key-1"});
   const std::string second = Detach("true", {"--key", "same-key-1"});
@@ -178,6 +190,9 @@ TEST_F(TaskRoutesTest, AnUnplaceableTaskStaysPendingAndExplainSaysWhy) {
   VoxRun wait = serve_->Vox({"populi", "wait", id, "--timeout", "1s"});
   EXPECT_EQ(wait.exit_code, 1) << wait.err;
   EXPECT_THAT(wait.err, HasSubstr("task " + id + " still pending after 1s"));
+  VoxRun bare = serve_->Vox({"populi", "wait", id, "--timeout", "1"});
+  EXPECT_EQ(bare.exit_code, 1) << bare.err;
+  EXPECT_THAT(bare.err, HasSubstr("task " + id + " still pending after 1s")) << "bare is seconds";
   EXPECT_THAT(wait.err, HasSubstr("vox populi explain " + id));
 
   VoxRun explain = serve_->Vox({"populi", "explain", id});

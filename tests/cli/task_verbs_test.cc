@@ -91,8 +91,10 @@ TEST_F(TaskVerbsTest, UsageErrorsExitTwoBeforeAnyRequest) {
   const std::vector<Case> cases = {
       {{"populi", "submit", url, "--vram", "12Q", "--", "true"}, "--vram"},
       {{"populi", "submit", url, "--mem", "8X", "--", "true"}, "--mem"},
-      {{"populi", "submit", url, "--timeout", "10", "--", "true"}, "bad duration \"10\""},
-      {{"populi", "submit", url, "--timeout", "5 minutes", "--", "true"}, "bad duration"},
+      {{"populi", "submit", url, "--timeout", "10x", "--", "true"},
+       "--timeout: invalid duration \"10x\""},
+      {{"populi", "submit", url, "--timeout", "5 minutes", "--", "true"}, "invalid duration"},
+      {{"populi", "submit", url, "--timeout", "1.5", "--", "true"}, "a fraction needs a unit"},
       {{"populi", "submit", url, "--gpus", "1"}, "missing the command to run after --"},
       {{"populi", "submit", url, "--gpus", "1", "--"}, "missing the command to run after --"},
       {{"populi", "submit", url, "--label", "gpu", "--", "true"},
@@ -101,11 +103,13 @@ TEST_F(TaskVerbsTest, UsageErrorsExitTwoBeforeAnyRequest) {
       {{"populi", "submit", url, "--gpus", "0", "--vram", "8G", "--", "true"}, "--vram needs"},
       {{"populi", "submit", url, "--max-attempts", "0", "--", "true"}, "--max-attempts"},
       {{"populi", "submit", url, "--gpus", "two", "--", "true"}, "--gpus"},
-      {{"populi", "wait", url, "t-1", "--timeout", "soon"}, "bad duration \"soon\""},
+      {{"populi", "wait", url, "t-1", "--timeout", "soon"}, "--timeout: invalid duration \"soon\""},
       {{"populi", "wait", url}, "ID"},
       {{"populi", "tasks", url, "--state", "sleeping"}, "--state"},
       {{"populi", "admin", "maintenance", url, "maint-box", "--off", "--for", "1h"}, "--for"},
       {{"populi", "admin", "maintenance", url, "maint-box", "--for", "0s"}, "--for"},
+      {{"populi", "admin", "maintenance", url, "maint-box", "--for", "1y"},
+       "--for: invalid duration"},
       {{"populi", "admin"}, "subcommand"},
   };
   for (const Case& c : cases) {
@@ -217,6 +221,19 @@ TEST_F(TaskVerbsTest, MaintenanceOnAndOffShowsInTheNodeRecord) {
   VoxRun unknown = serve_->Vox({"populi", "admin", "maintenance", "no-such-box"});
   EXPECT_EQ(unknown.exit_code, 1) << unknown.err;
   EXPECT_THAT(unknown.err, HasSubstr("node no-such-box is not registered"));
+}
+
+TEST_F(TaskVerbsTest, MaintenanceForTakesFractionsAndBareSeconds) {
+  for (const char* for_text : {"1.5h", "5400"}) {
+    VoxRun on = serve_->Vox({"populi", "admin", "maintenance", "maint-box", "--for", for_text});
+    ASSERT_EQ(on.exit_code, 0) << for_text << ": " << on.err;
+    json::object node = NodeRecord(serve_->url(), "maint-box");
+    const int64_t ahead =
+        node.at("maintenance_until_ms").as_int64() - node.at("last_seen_ms").as_int64();
+    EXPECT_GT(ahead, 85 * 60 * 1000) << for_text << ": about an hour and a half ahead";
+    EXPECT_LT(ahead, 95 * 60 * 1000) << for_text;
+  }
+  ASSERT_EQ(serve_->Vox({"populi", "admin", "maintenance", "maint-box", "--off"}).exit_code, 0);
 }
 
 TEST_F(TaskVerbsTest, QuarantineOnAndOffShowsInTheNodeRecord) {

@@ -35,6 +35,33 @@ TEST(ValueTest, SizesTakeBinaryUnits) {
   EXPECT_FALSE(ParseValue(*FindKey(key), "12 parsecs").ok());
 }
 
+// The grammar itself is tested in tests/util/units_test.cc; these check what config adds to it.
+TEST(ValueTest, DurationsKeepWholeSeconds) {
+  const char* key = "mesh.store.retention";
+  EXPECT_EQ(IntOf(key, "1.5m"), 90);
+  EXPECT_EQ(IntOf(key, "120000ms"), 120);
+  EXPECT_EQ(IntOf(key, "2H"), 7200);  // spellings Vox.toml has always taken
+  EXPECT_EQ(IntOf(key, "90 s"), 90);
+  auto fraction = ParseValue(*FindKey(key), "90.5s");
+  ASSERT_FALSE(fraction.ok());
+  EXPECT_EQ(fraction.status().message(),
+            "mesh.store.retention: invalid duration \"90.5s\": not a whole number of seconds");
+  EXPECT_FALSE(ParseValue(*FindKey(key), "1.5").ok()) << "a fraction needs a unit";
+  EXPECT_FALSE(ParseValue(*FindKey(key), "59s").ok()) << "below the 60s minimum";
+}
+
+TEST(ValueTest, SizesTakeFractionsAndRefuseWhatInt64CannotHold) {
+  const char* key = "mesh.donation.reserve_memory";
+  EXPECT_EQ(IntOf(key, "1.5G"), int64_t{3} << 29);
+  EXPECT_EQ(IntOf(key, "4 GiB"), int64_t{4} << 30);
+  EXPECT_EQ(IntOf(key, "8388607T"), int64_t{8388607} << 40);
+  auto over = ParseValue(*FindKey(key), "8388608T");  // 2^63
+  ASSERT_FALSE(over.ok());
+  EXPECT_EQ(over.status().code(), Code::kInvalidArgument);
+  EXPECT_NE(over.status().message().find("too large"), std::string::npos);
+  EXPECT_FALSE(ParseValue(*FindKey(key), "1.5").ok()) << "a byte count must be whole";
+}
+
 TEST(ValueTest, BoolsListsAndNumbers) {
   EXPECT_EQ(std::get<bool>(*ParseValue(*FindKey("mesh.enabled"), "off")), false);
   EXPECT_EQ(std::get<bool>(*ParseValue(*FindKey("mesh.enabled"), "1")), true);

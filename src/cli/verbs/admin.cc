@@ -13,6 +13,7 @@
 #include "mesh/json.h"
 #include "mesh/types.h"
 #include "util/clock.h"
+#include "util/units.h"
 
 namespace populi::cli {
 
@@ -118,8 +119,11 @@ int RunMaintenance(Context& ctx, const MaintenanceFlags& flags) {
       return ctx.FailUsage("--for applies only when turning maintenance on",
                            "drop --for, or drop --off");
     }
-    auto for_ms = ParseDurationMs(flags.for_text);
-    if (!for_ms.ok()) return ctx.FailUsage(for_ms.status().message(), for_ms.status().hint());
+    auto for_ms = ParseDurationMs(flags.for_text, BareUnit::kSeconds);
+    if (!for_ms.ok()) {
+      const Status bad = for_ms.status().WithContext("--for");
+      return ctx.FailUsage(bad.message(), bad.hint());
+    }
     if (*for_ms <= 0) {
       return ctx.FailUsage("--for must be longer than 0", "e.g. --for 1h, or leave it out");
     }

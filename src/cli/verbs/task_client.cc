@@ -8,7 +8,6 @@
 #include <boost/json.hpp>
 #include <cctype>
 #include <chrono>
-#include <limits>
 #include <ostream>
 #include <thread>
 
@@ -21,32 +20,6 @@ namespace json = boost::json;
 Status MalformedReply(std::string what) {
   return Internal("the control plane sent " + std::move(what),
                   "check that the CLI and the control plane are the same version");
-}
-
-Result<int64_t> ParseDurationMs(std::string_view text) {
-  const Status bad = InvalidArgument("bad duration \"" + std::string(text) + "\"",
-                                     "write a whole number with a unit: 1500ms, 90s, 10m, 2h, 1d");
-  size_t digits = 0;
-  while (digits < text.size() && text[digits] >= '0' && text[digits] <= '9') ++digits;
-  if (digits == 0 || digits > 12) return bad;
-  const std::string_view unit = text.substr(digits);
-  int64_t scale = 0;
-  if (unit == "ms") {
-    scale = 1;
-  } else if (unit == "s") {
-    scale = 1000;
-  } else if (unit == "m") {
-    scale = 60'000;
-  } else if (unit == "h") {
-    scale = 3'600'000;
-  } else if (unit == "d") {
-    scale = 86'400'000;
-  } else {
-    return bad;
-  }
-  const int64_t amount = std::stoll(std::string(text.substr(0, digits)));
-  if (amount > std::numeric_limits<int64_t>::max() / scale) return bad;
-  return amount * scale;
 }
 
 namespace {

@@ -31,10 +31,6 @@ Result<std::unique_ptr<client::HttpClient>> TaskClient(Context& ctx, config::Con
 // "/v1/populi/tasks/<id><suffix>", the id percent-encoded as one path segment.
 std::string TaskPath(std::string_view id, std::string_view suffix);
 
-// "1500ms", "90s", "10m", "2h", "1d" → milliseconds. A unit is required; anything else (a bare
-// number, a sign, a fraction, spaces, overflow) is kInvalidArgument with the accepted forms.
-Result<int64_t> ParseDurationMs(std::string_view text);
-
 // kInternal for a reply the CLI cannot read: "the control plane sent <what>", with a version hint.
 Status MalformedReply(std::string what);
 // The body of a successful reply as JSON; MalformedReply naming `what` when it is not JSON.

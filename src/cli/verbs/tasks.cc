@@ -3,6 +3,7 @@
 #include <CLI/CLI.hpp>
 #include <algorithm>
 #include <boost/json.hpp>
+#include <cctype>
 #include <chrono>
 #include <memory>
 #include <ostream>
@@ -13,6 +14,7 @@
 #include "mesh/json.h"
 #include "mesh/task.h"
 #include "util/clock.h"
+#include "util/units.h"
 
 namespace populi::cli {
 
@@ -114,8 +116,11 @@ struct WaitFlags {
 int RunWait(Context& ctx, const WaitFlags& flags) {
   int64_t timeout_ms = 0;
   if (!flags.timeout.empty()) {
-    auto parsed = ParseDurationMs(flags.timeout);
-    if (!parsed.ok()) return ctx.FailUsage(parsed.status().message(), parsed.status().hint());
+    auto parsed = ParseDurationMs(flags.timeout, BareUnit::kSeconds);
+    if (!parsed.ok()) {
+      const Status bad = parsed.status().WithContext("--timeout");
+      return ctx.FailUsage(bad.message(), bad.hint());
+    }
     timeout_ms = *parsed;
   }
   auto http = TaskClient(ctx, nullptr);
@@ -139,9 +144,14 @@ int RunWait(Context& ctx, const WaitFlags& flags) {
         *ctx.out << TaskStateLine(*task) << "\n";
       }
       if (ended) return ctx.exit_code = TaskExitCode(ctx, *task);
+      // The timeout as given, with the unit a bare number has: "after 90s" for --timeout 90.
+      std::string waited = flags.timeout;
+      while (!waited.empty() && std::isspace(static_cast<unsigned char>(waited.back()))) {
+        waited.pop_back();
+      }
+      if (!waited.empty() && std::isdigit(static_cast<unsigned char>(waited.back()))) waited += "s";
       ctx.Fail(FailedPrecondition("task " + flags.id + " still " +
-                                      std::string(mesh::ToString(task->state)) + " after " +
-                                      flags.timeout,
+                                      std::string(mesh::ToString(task->state)) + " after " + waited,
                                   "wait longer with `vox populi wait " + flags.id +
                                       " --timeout 30m`, or see why with "
                                       "`vox populi explain " +

@@ -21,8 +21,8 @@
 #include "client/http_client.h"
 #include "config/config.h"
 #include "mesh/task.h"
-#include "scheduler/size.h"
 #include "util/random.h"
+#include "util/units.h"
 
 namespace populi::cli {
 
@@ -77,12 +77,12 @@ Result<json::object> BuildSpec(const SubmitFlags& flags, const std::string& clie
   json::object resources{{"cpus", flags.cpus}};
   uint64_t memory = 0, vram = 0;
   if (!flags.mem.empty()) {
-    auto parsed = scheduler::ParseSize(flags.mem);
+    auto parsed = ParseSize(flags.mem);
     if (!parsed.ok()) return parsed.status().WithContext("--mem");
     memory = *parsed;
   }
   if (!flags.vram.empty()) {
-    auto parsed = scheduler::ParseSize(flags.vram);
+    auto parsed = ParseSize(flags.vram);
     if (!parsed.ok()) return parsed.status().WithContext("--vram");
     vram = *parsed;
   }
@@ -112,7 +112,7 @@ Result<json::object> BuildSpec(const SubmitFlags& flags, const std::string& clie
                                                  {"node_deny", Strings(flags.not_nodes)}}}};
   if (!env.empty()) spec["env"] = std::move(env);
   if (!flags.timeout.empty()) {
-    auto timeout = ParseDurationMs(flags.timeout);
+    auto timeout = ParseDurationMs(flags.timeout, BareUnit::kSeconds);
     if (!timeout.ok()) return timeout.status().WithContext("--timeout");
     spec["timeout_ms"] = *timeout;
   }
