@@ -184,6 +184,8 @@ TEST_F(ServeTest, LocalWorkerHasItsOwnCredentialNotTheAdminToken) {
   const std::string log = ReadAll(p.stderr_fd);
   EXPECT_NE(log.find("principal=local-worker route=nodes.join"), std::string::npos) << log;
   EXPECT_EQ(log.find("principal=admin route=nodes.heartbeat"), std::string::npos) << log;
+  // The agent's first probe is summarised once in the log (MESH-045).
+  EXPECT_NE(log.find("hardware: cpu="), std::string::npos) << log;
 }
 
 TEST_F(ServeTest, LogLevelAndFormatComeFromTheConfiguration) {

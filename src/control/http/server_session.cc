@@ -160,6 +160,24 @@ class Session {
   // Route, authenticate, authorize, rate-limit and size-check a request whose header is read.
   // False with ex.response set when it is answered without running the handler.
   asio::awaitable<bool> Admit(BeastRequest& parser, Exchange& ex) {
+    if (!ReadHead(parser, ex) || !RouteRequest(parser, ex)) co_return false;
+    if (!co_await Authenticate(parser.get(), ex)) co_return false;
+    if (!CheckBodySize(parser, ex)) co_return false;
+    ex.close_after = false;
+    auto& head = parser.get();
+    if (beast::iequals(head[bhttp::field::expect], "100-continue") && !parser.is_done()) {
+      static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
+      boost::system::error_code ec;
+      Lowest().expires_after(std::chrono::milliseconds(opts_.write_timeout_ms));
+      co_await asio::async_write(stream_, asio::buffer(kContinue.data(), kContinue.size()),
+                                 Redirect(ec));
+    }
+    co_return true;
+  }
+
+  // Request id, method, target, headers, path and query into ex.request; false (answered) for a
+  // target that is not a valid path.
+  bool ReadHead(BeastRequest& parser, Exchange& ex) {
     auto& head = parser.get();
     Request& req = ex.request;
     std::string_view client_id(head[kRequestIdHeader]);
@@ -181,12 +199,20 @@ class Session {
       ex.response = ErrorResponse(
           InvalidArgument("request target is not a valid path", "send an origin-form target"),
           req.request_id);
-      co_return false;
+      return false;
     }
     req.path = target->path();
     for (const auto& param : target->params()) {
       req.query[std::string(param.key)] = std::string(param.value);
     }
+    return true;
+  }
+
+  // The route (404 / 405 when none), a source address locked out after failed authentication
+  // (429), and chunked bodies (411); false when answered.
+  bool RouteRequest(BeastRequest& parser, Exchange& ex) {
+    auto& head = parser.get();
+    Request& req = ex.request;
     bool path_exists = false;
     ex.route = server_.router_.Match(req.method, req.path, &req.params, &path_exists);
     if (ex.route == nullptr) {
@@ -199,7 +225,7 @@ class Session {
                                                          "check the URL; routes start /v1/populi/"),
                                                 req.request_id);
       if (path_exists) ex.response.status = 405;
-      co_return false;
+      return false;
     }
     ex.route_name = ex.route->name;
     if (auto locked_ms = AuthLockedOut(*ex.route)) {
@@ -209,7 +235,7 @@ class Session {
           req.request_id);
       ex.response.SetHeader("retry-after",
                             std::to_string(std::max<int64_t>(1, (*locked_ms + 999) / 1000)));
-      co_return false;
+      return false;
     }
     if (parser.chunked()) {
       // Every client of this API knows its body's length up front; refusing chunked bodies keeps
@@ -219,8 +245,14 @@ class Session {
                                "send the body with a Content-Length header"),
                         req.request_id);
       ex.response.status = 411;
-      co_return false;
+      return false;
     }
+    return true;
+  }
+
+  // The credential, the route's roles and the rate limits; false when answered.
+  asio::awaitable<bool> Authenticate(const bhttp::request<bhttp::string_body>& head, Exchange& ex) {
+    Request& req = ex.request;
     const std::string_view authorization = head[bhttp::field::authorization];
     Result<Principal> principal = Internal("not authenticated yet");
     // A JWT's id is recorded durably (replay guard): a store write, so off the I/O thread.
@@ -249,6 +281,12 @@ class Session {
                             std::to_string(std::max<int64_t>(1, (*retry_ms + 999) / 1000)));
       co_return false;
     }
+    co_return true;
+  }
+
+  // 413 for a declared body over the route's limit; sets the parser's limit otherwise.
+  bool CheckBodySize(BeastRequest& parser, Exchange& ex) {
+    auto& head = parser.get();
     const size_t limit =
         ex.route->max_body_bytes > 0 ? ex.route->max_body_bytes : opts_.default_max_body_bytes;
     if (head.has_content_length() && parser.content_length().value_or(0) > limit) {
@@ -256,19 +294,11 @@ class Session {
                                          "request body is larger than " + std::to_string(limit) +
                                              " bytes (route " + ex.route->name + ")",
                                          "send a smaller body or split the request"),
-                                  req.request_id);
-      co_return false;
+                                  ex.request.request_id);
+      return false;
     }
     parser.body_limit(limit);
-    ex.close_after = false;
-    if (beast::iequals(head[bhttp::field::expect], "100-continue") && !parser.is_done()) {
-      static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
-      boost::system::error_code ec;
-      Lowest().expires_after(std::chrono::milliseconds(opts_.write_timeout_ms));
-      co_await asio::async_write(stream_, asio::buffer(kContinue.data(), kContinue.size()),
-                                 Redirect(ec));
-    }
-    co_return true;
+    return true;
   }
 
   static int64_t SteadyMs() {
