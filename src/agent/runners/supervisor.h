@@ -1,7 +1,7 @@
 // The per-attempt supervisor: a process forked from the agent that starts the task and outlives
 // the agent just long enough to take the task's whole process tree with it.
 //
-//   agent (runner thread) ── fork ──▶ supervisor S ── fork ──▶ task T (setsid, rlimits, exec)
+//   agent (runner thread) ── fork ──▶ supervisor S ── vfork ──▶ task T (setsid, rlimits, exec)
 //                         ◀─ report pipe ── S: Started{T} | SpawnFailed | ForkFailed |
 //                         Exited{status} ── control socket ─▶ S: 'T' (SIGTERM the tree) | 'K'
 //                         (SIGKILL the tree)
