@@ -54,7 +54,7 @@ void TaskWorker::Start() {
 }
 
 void TaskWorker::Stop() {
-  std::vector<std::thread> threads;
+  std::map<uint64_t, std::thread> threads;
   {
     std::lock_guard lock(mu_);
     if (stopping_ && !poller_.joinable() && threads_.empty()) return;
@@ -69,9 +69,26 @@ void TaskWorker::Stop() {
   if (poller_.joinable()) poller_.join();
   {
     std::lock_guard lock(mu_);
-    threads = std::move(threads_);
+    threads.swap(threads_);
+    finished_.clear();
   }
-  for (auto& t : threads) t.join();
+  for (auto& [id, t] : threads) t.join();
+}
+
+void TaskWorker::JoinFinished() {
+  std::vector<std::thread> done;
+  {
+    std::lock_guard lock(mu_);
+    for (uint64_t id : finished_) {
+      auto it = threads_.find(id);
+      if (it == threads_.end()) continue;
+      done.push_back(std::move(it->second));
+      threads_.erase(it);
+    }
+    finished_.clear();
+  }
+  // Each has at most its return left to run.
+  for (auto& t : done) t.join();
 }
 
 int TaskWorker::running() const {
@@ -117,6 +134,7 @@ void TaskWorker::PollLoop() {
   request.lease_ms = 60'000;
   int64_t retry_ms = 250;
   for (;;) {
+    JoinFinished();
     bool stopping = false;
     {
       std::lock_guard lock(mu_);
@@ -164,7 +182,16 @@ void TaskWorker::PollLoop() {
       std::lock_guard lock(mu_);
       if (stopping_ || running_.count(key) != 0) continue;  // a redelivery of a running attempt
       running_[key] = *a;
-      threads_.emplace_back([this, a = *a] { RunAttempt(a); });
+      // The task's processes are forked by its ExecRun's own thread, which lives until they are
+      // all gone (the supervisor's PR_SET_PDEATHSIG watches the forking thread), and RunAttempt
+      // destroys its ExecRun only after Wait(). So this thread may end, and be joined, as soon
+      // as RunAttempt returns: nothing is tied to it.
+      const uint64_t id = next_thread_++;
+      threads_.emplace(id, std::thread([this, id, a = *a] {
+                         RunAttempt(a);
+                         std::lock_guard done_lock(mu_);
+                         finished_.push_back(id);
+                       }));
     }
   }
 }

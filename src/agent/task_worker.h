@@ -64,6 +64,8 @@ class TaskWorker {
  private:
   void PollLoop();
   void RunAttempt(std::shared_ptr<Assignment> a);
+  // Joins the threads of attempts that have finished (PollLoop calls it every round).
+  void JoinFinished();
   void PublishRunning();
   bool Sleep(int64_t ms);
 
@@ -76,7 +78,12 @@ class TaskWorker {
   std::condition_variable cv_;
   bool stopping_ = false;
   std::map<std::string, std::shared_ptr<Assignment>> running_;  // "task#attempt" → assignment
-  std::vector<std::thread> threads_;
+  // One thread per attempt, by a serial number; an attempt's thread adds its number to
+  // finished_ as its last act and is joined by the next JoinFinished() (or Stop()). So the
+  // threads kept are the running attempts' plus those that ended since the poller's last round.
+  std::map<uint64_t, std::thread> threads_;
+  std::vector<uint64_t> finished_;
+  uint64_t next_thread_ = 0;
   std::thread poller_;
 };
 
