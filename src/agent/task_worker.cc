@@ -5,6 +5,7 @@
 #include <boost/json.hpp>
 #include <chrono>
 
+#include "agent/runners/leftovers.h"
 #include "client/http_client.h"
 #include "mesh/json.h"
 #include "mesh/task.h"
@@ -50,6 +51,14 @@ TaskWorker::~TaskWorker() {
 }
 
 void TaskWorker::Start() {
+  // Before anything is claimed: no copy of a task may run twice here.
+  if (!options_.run_records_dir.empty()) {
+    const runners::LeftoverSweep sweep = runners::KillLeftovers(options_.run_records_dir);
+    if (sweep.records > 0) {
+      logger_->warn("ended {} process(es) of {} attempt(s) an earlier run of this agent left",
+                    sweep.processes, sweep.records);
+    }
+  }
   poller_ = std::thread([this] { PollLoop(); });
 }
 
@@ -235,6 +244,7 @@ void TaskWorker::RunAttempt(std::shared_ptr<Assignment> a) {
   task.spec = a->spec;
   runners::RunSpec spec = runners::RunSpecForTask(task, a->attempt, a->gpu_uuids);
   spec.scratch_root = options_.scratch_root;
+  spec.run_records_dir = options_.run_records_dir;
 
   std::mutex out_mu;
   std::vector<std::pair<std::string, std::string>> pending_output;

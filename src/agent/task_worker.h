@@ -35,7 +35,10 @@ struct TaskWorkerOptions {
   std::string tls_ca_file;
   std::string node_id;
   runners::ExecPolicy policy;
-  std::string scratch_root;       // empty: $TMPDIR or /tmp
+  std::string scratch_root;  // empty: $TMPDIR or /tmp
+  // Records of the attempts running here (runners/leftovers.h); Start() first ends what an
+  // earlier life of the agent left running. Empty: no records.
+  std::string run_records_dir;
   int64_t poll_wait_ms = 10'000;  // inbox long-poll; also bounds how long Stop() waits
   int64_t log_flush_ms = 100;     // output is sent at least this often while a task runs
 };

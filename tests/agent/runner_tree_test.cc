@@ -4,11 +4,13 @@
 // its processes can be found in /proc whatever their parent became.
 #include <dirent.h>
 #include <signal.h>
+#include <stdlib.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <atomic>
 #include <chrono>
+#include <filesystem>
 #include <fstream>
 #include <iterator>
 #include <string>
@@ -16,6 +18,7 @@
 #include <vector>
 
 #include "agent/runners/exec_runner.h"
+#include "agent/runners/leftovers.h"
 #include "runner_test_util.h"
 
 namespace populi::runners {
@@ -109,7 +112,7 @@ int64_t MsUntilNoneLeft(const std::string& marker, int64_t limit_ms) {
 }
 
 // Leaves nothing behind when a check failed.
-void KillLeftovers(const std::string& marker) {
+void KillMarked(const std::string& marker) {
   for (pid_t pid : MarkedProcesses(marker)) ::kill(pid, SIGKILL);
 }
 
@@ -159,7 +162,7 @@ TEST(ExecRunTreeTest, AgentKilledBySigkillTakesEveryTaskProcessWithIt) {
   const int64_t ms = MsUntilNoneLeft(marker, 5'000);
   EXPECT_GE(ms, 0) << MarkedProcesses(marker).size() << " task process(es) outlived the agent";
   EXPECT_LT(ms, 1'000) << "the task's processes took " << ms << " ms to go";
-  KillLeftovers(marker);
+  KillMarked(marker);
 }
 
 TEST(ExecRunTreeTest, KillEndsProcessesThatLeftTheGroupBeforeWaitReturns) {
@@ -176,7 +179,7 @@ TEST(ExecRunTreeTest, KillEndsProcessesThatLeftTheGroupBeforeWaitReturns) {
   EXPECT_EQ(r.term_signal, SIGTERM);
   // Wait() returns only once every process of the task is gone: no polling needed.
   EXPECT_TRUE(MarkedProcesses(marker).empty());
-  KillLeftovers(marker);
+  KillMarked(marker);
 }
 
 TEST(ExecRunTreeTest, LeaderExitTakesSessionLeaversAndDaemonsWithIt) {
@@ -188,7 +191,7 @@ TEST(ExecRunTreeTest, LeaderExitTakesSessionLeaversAndDaemonsWithIt) {
   RunResult r = testing::RunToEnd(spec);
   EXPECT_EQ(r.exit_code, 4) << r.stderr_tail;
   EXPECT_TRUE(MarkedProcesses(marker).empty());
-  KillLeftovers(marker);
+  KillMarked(marker);
 }
 
 TEST(ExecRunTreeTest, TermReachesProcessesOutsideTheGroup) {
@@ -211,7 +214,7 @@ TEST(ExecRunTreeTest, TermReachesProcessesOutsideTheGroup) {
   EXPECT_EQ(r.term_signal, SIGKILL);  // the leader ignored TERM
   EXPECT_EQ(r.stdout_tail, "ready\ndaemon-term\n");
   EXPECT_TRUE(MarkedProcesses(marker).empty());
-  KillLeftovers(marker);
+  KillMarked(marker);
 }
 
 TEST(ExecRunTreeTest, ASupervisorKilledOutrightEndsTheRun) {
@@ -234,7 +237,78 @@ TEST(ExecRunTreeTest, ASupervisorKilledOutrightEndsTheRun) {
   // The leader goes with it (PR_SET_PDEATHSIG). Its own children would not: without the
   // supervisor nothing holds them (docs/exec-runner.md).
   EXPECT_TRUE(testing::ProcessEnds(leader));
-  KillLeftovers(marker);
+  KillMarked(marker);
+}
+
+// `killall -9 vox` takes the supervisors with the agent: the task's leader dies with its
+// supervisor, its other processes live on until the next life of the agent sweeps them.
+TEST(ExecRunTreeTest, ARestartedAgentEndsWhatAHardKillOfEverythingLeft) {
+  TempDir root;
+  const std::string records = root.Sub("runs");
+  const std::string marker = UniqueMarker();
+  int ready[2];
+  ASSERT_EQ(::pipe(ready), 0);
+  const pid_t agent = ::fork();
+  ASSERT_GE(agent, 0);
+  if (agent == 0) {
+    ::close(ready[0]);
+    RunSpec spec = EscapingTask(root.path(), marker);
+    spec.task_id = "t-left";
+    spec.attempt = 3;
+    spec.run_records_dir = records;
+    auto run = ExecRun::Start(spec, OpenPolicy());
+    const pid_t leader = run.ok() ? (*run)->pid() : -1;
+    ssize_t ignored = ::write(ready[1], &leader, sizeof(leader));
+    (void)ignored;
+    for (;;) ::pause();
+  }
+  ::close(ready[1]);
+  pid_t leader = -1;
+  ASSERT_EQ(::read(ready[0], &leader, sizeof(leader)), static_cast<ssize_t>(sizeof(leader)));
+  ::close(ready[0]);
+  ASSERT_GT(leader, 0);
+  ASSERT_TRUE(WaitForRunning(marker, "sleep", 3));
+  const pid_t supervisor = ParentOf(leader);
+  ASSERT_GT(supervisor, 0);
+  ASSERT_EQ(ParentOf(supervisor), agent);
+
+  ASSERT_EQ(::kill(supervisor, SIGKILL), 0);
+  ASSERT_EQ(::kill(agent, SIGKILL), 0);
+  ASSERT_EQ(::waitpid(agent, nullptr, 0), agent);
+  // Without the sweep these stay: the check below is not won by waiting.
+  EXPECT_TRUE(testing::ProcessEnds(leader));
+  EXPECT_GE(CountRunning(marker, "sleep"), 2);
+
+  const LeftoverSweep sweep = KillLeftovers(records);
+  EXPECT_EQ(sweep.records, 1);
+  EXPECT_EQ(sweep.live_records, 0);
+  EXPECT_GE(sweep.processes, 2);
+  EXPECT_GE(MsUntilNoneLeft(marker, 5'000), 0);
+  EXPECT_TRUE(std::filesystem::is_empty(records));
+  KillMarked(marker);
+}
+
+TEST(ExecRunTreeTest, TheRecordsOfALiveAgentAreLeftAlone) {
+  TempDir root;
+  const std::string records = root.Sub("runs");
+  const std::string marker = UniqueMarker();
+  RunSpec spec = Shell("sleep 300", root.path());
+  spec.env[kMarkerName] = marker;
+  spec.run_records_dir = records;
+  auto run = ExecRun::Start(spec, OpenPolicy());
+  ASSERT_TRUE(run.ok());
+  EXPECT_FALSE(std::filesystem::is_empty(records));  // on record once Start() returns
+
+  const LeftoverSweep sweep = KillLeftovers(records);
+  EXPECT_EQ(sweep.live_records, 1);
+  EXPECT_EQ(sweep.records, 0);
+  EXPECT_EQ(sweep.processes, 0);
+  EXPECT_EQ(::kill((*run)->pid(), 0), 0);  // still running
+
+  (*run)->Kill("test done");
+  (*run)->Wait();
+  EXPECT_TRUE(std::filesystem::is_empty(records));  // the record goes with the run
+  KillMarked(marker);
 }
 
 }  // namespace

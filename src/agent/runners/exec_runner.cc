@@ -15,6 +15,7 @@
 #include <future>
 
 #include "agent/runners/launch.h"
+#include "agent/runners/leftovers.h"
 #include "agent/runners/supervisor.h"
 #include "util/clock.h"
 
@@ -103,6 +104,9 @@ struct ExecRun::Launch {
   int64_t timeout_ms = 0;
   int64_t kill_grace_ms = 0;
   bool keep_scratch = false;
+  std::string run_records_dir;
+  std::string task_id;
+  int32_t attempt = 0;
   std::promise<Status> spawned;  // ok once the program runs or has failed to start
   internal::SpawnOutcome task;   // the supervisor and its pipes, the task's pid
   TailBuffer tails[2] = {TailBuffer(0), TailBuffer(0)};
@@ -160,6 +164,9 @@ Result<std::unique_ptr<ExecRun>> ExecRun::Start(RunSpec spec, ExecPolicy policy,
   launch->tails[0] = TailBuffer(spec.output_cap_bytes);
   launch->tails[1] = TailBuffer(spec.output_cap_bytes);
   launch->keep_scratch = spec.keep_scratch;
+  launch->run_records_dir = spec.run_records_dir;
+  launch->task_id = spec.task_id;
+  launch->attempt = spec.attempt;
   internal::ChildSetup& setup = launch->setup;
   setup.cwd = spec.working_dir.empty() ? run->scratch_dir_ : spec.working_dir;
   setup.envp = internal::ChildEnvironment(spec, agent_path, run->scratch_dir_);
@@ -219,6 +226,13 @@ void ExecRun::Supervise(Launch* launch) {
     return;
   }
   pid_ = launch->task.pid;
+  const pid_t supervisor = launch->task.supervisor;
+  // Recorded before Start() returns, so a run that has started is always on record.
+  const bool record = supervisor > 0 && !launch->run_records_dir.empty();
+  if (record) {
+    (void)WriteRunRecord(launch->run_records_dir,
+                         RecordFor(supervisor, pid_, launch->task_id, launch->attempt));
+  }
   if (launch->task.report_fd >= 0) ::fcntl(launch->task.report_fd, F_SETFL, O_NONBLOCK);
   launch->spawned.set_value(Status::Ok());
 
@@ -228,6 +242,7 @@ void ExecRun::Supervise(Launch* launch) {
   } else {
     Watch(launch, result);
   }
+  if (record) RemoveRunRecord(launch->run_records_dir, supervisor);
   if (result.ended_ms == 0) result.ended_ms = NowMs();
   result.stdout_tail = launch->tails[0].Take();
   result.stderr_tail = launch->tails[1].Take();

@@ -84,6 +84,10 @@ struct RunSpec {
 
   std::vector<std::string> gpu_uuids;  // GPUs reserved for this attempt
   uint32_t gpus_requested = 0;         // what the task asked for; >0 needs gpu_uuids
+
+  // Where a record of the run is kept while it runs, for KillLeftovers() after a hard kill of
+  // the whole agent (leftovers.h); empty: none.
+  std::string run_records_dir;
 };
 
 // The spec of `task`'s attempt `attempt_number` on the GPUs reserved for it. Scratch root, limits
