@@ -5,6 +5,7 @@
 #include <boost/json.hpp>
 #include <chrono>
 
+#include "agent/runners/leftovers.h"
 #include "client/http_client.h"
 #include "mesh/json.h"
 #include "mesh/task.h"
@@ -50,11 +51,19 @@ TaskWorker::~TaskWorker() {
 }
 
 void TaskWorker::Start() {
+  // Before anything is claimed: no copy of a task may run twice here.
+  if (!options_.run_records_dir.empty()) {
+    const runners::LeftoverSweep sweep = runners::KillLeftovers(options_.run_records_dir);
+    if (sweep.records > 0) {
+      logger_->warn("ended {} process(es) of {} attempt(s) an earlier run of this agent left",
+                    sweep.processes, sweep.records);
+    }
+  }
   poller_ = std::thread([this] { PollLoop(); });
 }
 
 void TaskWorker::Stop() {
-  std::vector<std::thread> threads;
+  std::map<uint64_t, std::thread> threads;
   {
     std::lock_guard lock(mu_);
     if (stopping_ && !poller_.joinable() && threads_.empty()) return;
@@ -69,9 +78,26 @@ void TaskWorker::Stop() {
   if (poller_.joinable()) poller_.join();
   {
     std::lock_guard lock(mu_);
-    threads = std::move(threads_);
+    threads.swap(threads_);
+    finished_.clear();
   }
-  for (auto& t : threads) t.join();
+  for (auto& [id, t] : threads) t.join();
+}
+
+void TaskWorker::JoinFinished() {
+  std::vector<std::thread> done;
+  {
+    std::lock_guard lock(mu_);
+    for (uint64_t id : finished_) {
+      auto it = threads_.find(id);
+      if (it == threads_.end()) continue;
+      done.push_back(std::move(it->second));
+      threads_.erase(it);
+    }
+    finished_.clear();
+  }
+  // Each has at most its return left to run.
+  for (auto& t : done) t.join();
 }
 
 int TaskWorker::running() const {
@@ -117,6 +143,7 @@ void TaskWorker::PollLoop() {
   request.lease_ms = 60'000;
   int64_t retry_ms = 250;
   for (;;) {
+    JoinFinished();
     bool stopping = false;
     {
       std::lock_guard lock(mu_);
@@ -164,7 +191,16 @@ void TaskWorker::PollLoop() {
       std::lock_guard lock(mu_);
       if (stopping_ || running_.count(key) != 0) continue;  // a redelivery of a running attempt
       running_[key] = *a;
-      threads_.emplace_back([this, a = *a] { RunAttempt(a); });
+      // The task's processes are forked by its ExecRun's own thread, which lives until they are
+      // all gone (the supervisor's PR_SET_PDEATHSIG watches the forking thread), and RunAttempt
+      // destroys its ExecRun only after Wait(). So this thread may end, and be joined, as soon
+      // as RunAttempt returns: nothing is tied to it.
+      const uint64_t id = next_thread_++;
+      threads_.emplace(id, std::thread([this, id, a = *a] {
+                         RunAttempt(a);
+                         std::lock_guard done_lock(mu_);
+                         finished_.push_back(id);
+                       }));
     }
   }
 }
@@ -208,6 +244,7 @@ void TaskWorker::RunAttempt(std::shared_ptr<Assignment> a) {
   task.spec = a->spec;
   runners::RunSpec spec = runners::RunSpecForTask(task, a->attempt, a->gpu_uuids);
   spec.scratch_root = options_.scratch_root;
+  spec.run_records_dir = options_.run_records_dir;
 
   std::mutex out_mu;
   std::vector<std::pair<std::string, std::string>> pending_output;

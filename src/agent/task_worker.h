@@ -35,7 +35,10 @@ struct TaskWorkerOptions {
   std::string tls_ca_file;
   std::string node_id;
   runners::ExecPolicy policy;
-  std::string scratch_root;       // empty: $TMPDIR or /tmp
+  std::string scratch_root;  // empty: $TMPDIR or /tmp
+  // Records of the attempts running here (runners/leftovers.h); Start() first ends what an
+  // earlier life of the agent left running. Empty: no records.
+  std::string run_records_dir;
   int64_t poll_wait_ms = 10'000;  // inbox long-poll; also bounds how long Stop() waits
   int64_t log_flush_ms = 100;     // output is sent at least this often while a task runs
 };
@@ -64,6 +67,8 @@ class TaskWorker {
  private:
   void PollLoop();
   void RunAttempt(std::shared_ptr<Assignment> a);
+  // Joins the threads of attempts that have finished (PollLoop calls it every round).
+  void JoinFinished();
   void PublishRunning();
   bool Sleep(int64_t ms);
 
@@ -76,7 +81,12 @@ class TaskWorker {
   std::condition_variable cv_;
   bool stopping_ = false;
   std::map<std::string, std::shared_ptr<Assignment>> running_;  // "task#attempt" → assignment
-  std::vector<std::thread> threads_;
+  // One thread per attempt, by a serial number; an attempt's thread adds its number to
+  // finished_ as its last act and is joined by the next JoinFinished() (or Stop()). So the
+  // threads kept are the running attempts' plus those that ended since the poller's last round.
+  std::map<uint64_t, std::thread> threads_;
+  std::vector<uint64_t> finished_;
+  uint64_t next_thread_ = 0;
   std::thread poller_;
 };
 

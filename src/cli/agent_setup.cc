@@ -84,6 +84,7 @@ Result<AgentHandle> StartAgent(const config::Config& cfg, const std::string& con
   POPULI_ASSIGN_OR_RETURN(worker.policy.sandbox,
                           runners::ParseSandbox(cfg.GetString("mesh.policy.sandbox")));
   worker.scratch_root = cfg.data_dir() + "/scratch";
+  worker.run_records_dir = cfg.data_dir() + "/runs";
   std::error_code ec;
   std::filesystem::create_directories(worker.scratch_root, ec);
   std::filesystem::permissions(worker.scratch_root, std::filesystem::perms::owner_all, ec);

@@ -1,7 +1,13 @@
 // Remote execution on a real mesh: a control plane and three agents as child processes (one
 // 80 GB GPU node, one 8 GB GPU node, one CPU-only node, from probe fixtures), tasks submitted over
 // HTTP, agents killed and paused with signals.
+#include <signal.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <chrono>
+#include <filesystem>
+#include <fstream>
 #include <set>
 
 #include "e2e/mesh_fixture.h"
@@ -10,6 +16,24 @@ namespace populi::e2e {
 namespace {
 
 namespace json = boost::json;
+
+// Live processes whose environment holds every entry of `entries` (a zombie's reads empty).
+std::vector<pid_t> ProcessesWithEnv(const std::vector<std::string>& entries) {
+  std::vector<pid_t> out;
+  std::error_code ec;
+  for (std::filesystem::directory_iterator it("/proc", ec), end; !ec && it != end;
+       it.increment(ec)) {
+    const std::string name = it->path().filename().string();
+    if (name.find_first_not_of("0123456789") != std::string::npos) continue;
+    std::ifstream in(it->path() / "environ", std::ios::binary);
+    std::set<std::string> env;
+    for (std::string entry; std::getline(in, entry, '\0');) env.insert(entry);
+    if (std::all_of(entries.begin(), entries.end(), [&](const auto& e) { return env.count(e); })) {
+      out.push_back(static_cast<pid_t>(std::stol(name)));
+    }
+  }
+  return out;
+}
 
 class TasksTest : public MeshFixture {
  protected:
@@ -152,10 +176,21 @@ TEST_F(TasksTest, KilledWorkerTaskCompletesElsewhereWithExactlyOneSuccess) {
   // Attempt 1 hangs; a later attempt finishes at once.
   json::object spec =
       Shell("if [ \"$POPULI_ATTEMPT\" = 1 ]; then sleep 60; fi; echo attempt=$POPULI_ATTEMPT");
+  const std::string mark = "POPULI_E2E_MARK=" + std::to_string(::getpid()) + "-killed-worker";
+  spec["env"] = json::object{{"POPULI_E2E_MARK", mark.substr(mark.find('=') + 1)}};
   const std::string id(Submit(spec).at("id").as_string());
   ASSERT_TRUE(WaitState(id, "running"));
+  // The first attempt's shell and its sleep, whoever their parent is.
+  auto first_copy = [&] { return ProcessesWithEnv({mark, "POPULI_ATTEMPT=1"}); };
+  ASSERT_TRUE(WaitFor([&] { return first_copy().size() >= 2; }, 30'000));
   const std::string first_node(Attempt(Task(id), 0).at("node_id").as_string());
   agent(AgentIndexOf(first_node)).Kill(SIGKILL);
+  // Nothing of the first copy outlives its agent: the task runs elsewhere, and only there.
+  const auto killed_at = std::chrono::steady_clock::now();
+  EXPECT_TRUE(WaitFor([&] { return first_copy().empty(); }, 5'000))
+      << first_copy().size() << " process(es) of the first attempt outlived its agent";
+  EXPECT_LT(std::chrono::steady_clock::now() - killed_at, std::chrono::seconds(1));
+  for (pid_t pid : first_copy()) ::kill(pid, SIGKILL);
   ASSERT_TRUE(WaitState(id, "succeeded")) << json::serialize(Task(id));
   auto done = Task(id);
   const auto& attempts = done.at("attempts").as_array();

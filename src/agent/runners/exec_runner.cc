@@ -4,8 +4,8 @@
 #include <poll.h>
 #include <signal.h>
 #include <sys/eventfd.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -15,17 +15,17 @@
 #include <future>
 
 #include "agent/runners/launch.h"
+#include "agent/runners/leftovers.h"
+#include "agent/runners/supervisor.h"
 #include "util/clock.h"
 
 namespace populi::runners {
 
 namespace {
 
-// After the leader exits, how long output from processes that left the group (and so survived
-// its SIGKILL) is still read before the pipes are abandoned.
+// After the task's processes are gone, how long output is still read before the pipes are
+// abandoned (only something outside the task's process tree can hold them open that long).
 constexpr int64_t kDrainAfterExitMs = 1000;
-// Without a pidfd, how often the leader is checked for exit.
-constexpr int kLeaderPollMs = 20;
 
 int64_t NowMs() {
   return SystemClock::Instance().MonotonicMs();
@@ -55,15 +55,6 @@ class TailBuffer {
   uint64_t total_ = 0;
   std::string data_;
 };
-
-int PidfdOpen(pid_t pid) {
-#ifdef SYS_pidfd_open
-  return static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));
-#else
-  (void)pid;
-  return -1;
-#endif
-}
 
 void CloseFd(int& fd) {
   if (fd >= 0) ::close(fd);
@@ -112,15 +103,21 @@ struct ExecRun::Launch {
   int stderr_read = -1;
   int64_t timeout_ms = 0;
   int64_t kill_grace_ms = 0;
-  uint64_t output_cap = 0;
   bool keep_scratch = false;
+  std::string run_records_dir;
+  std::string task_id;
+  int32_t attempt = 0;
   std::promise<Status> spawned;  // ok once the program runs or has failed to start
+  internal::SpawnOutcome task;   // the supervisor and its pipes, the task's pid
+  TailBuffer tails[2] = {TailBuffer(0), TailBuffer(0)};
 
   ~Launch() {
     CloseFd(setup.stdout_fd);
     CloseFd(setup.stderr_fd);
     CloseFd(stdout_read);
     CloseFd(stderr_read);
+    CloseFd(task.control_fd);
+    CloseFd(task.report_fd);
   }
 };
 
@@ -164,8 +161,12 @@ Result<std::unique_ptr<ExecRun>> ExecRun::Start(RunSpec spec, ExecPolicy policy,
   launch->command = spec.command;
   launch->timeout_ms = spec.timeout_ms;
   launch->kill_grace_ms = spec.kill_grace_ms;
-  launch->output_cap = spec.output_cap_bytes;
+  launch->tails[0] = TailBuffer(spec.output_cap_bytes);
+  launch->tails[1] = TailBuffer(spec.output_cap_bytes);
   launch->keep_scratch = spec.keep_scratch;
+  launch->run_records_dir = spec.run_records_dir;
+  launch->task_id = spec.task_id;
+  launch->attempt = spec.attempt;
   internal::ChildSetup& setup = launch->setup;
   setup.cwd = spec.working_dir.empty() ? run->scratch_dir_ : spec.working_dir;
   setup.envp = internal::ChildEnvironment(spec, agent_path, run->scratch_dir_);
@@ -198,8 +199,8 @@ Result<std::unique_ptr<ExecRun>> ExecRun::Start(RunSpec spec, ExecPolicy policy,
   run->wake_fd_ = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
   if (run->wake_fd_ < 0) return fail(Unavailable("eventfd: " + std::string(std::strerror(errno))));
 
-  // The child is forked from the runner's thread: bwrap's --die-with-parent watches the thread
-  // that forked it, which must live as long as the child.
+  // The supervisor is forked from the runner's thread, which lives until it has reaped it: the
+  // supervisor's PR_SET_PDEATHSIG watches the thread that forked it, not the agent as a whole.
   std::future<Status> spawned = launch->spawned.get_future();
   ExecRun* self = run.get();
   run->thread_ = std::thread([self, l = std::move(launch)]() mutable { self->Supervise(l.get()); });
@@ -215,130 +216,166 @@ void ExecRun::Supervise(Launch* launch) {
   RunResult result;
   result.scratch_dir = scratch_dir_;
   result.started_ms = NowMs();
-  internal::SpawnOutcome spawned = internal::Spawn(launch->setup, launch->command);
-  CloseFd(launch->setup.stdout_fd);  // only the child writes now: EOF when it and its group end
+  // This thread forks the supervisor and lives until it has been reaped, which is what the
+  // supervisor's PR_SET_PDEATHSIG (tied to the forking thread) needs.
+  launch->task = internal::Spawn(launch->setup, launch->command);
+  CloseFd(launch->setup.stdout_fd);  // only the task writes now: EOF when its processes end
   CloseFd(launch->setup.stderr_fd);
-  if (!spawned.failure.ok()) {
-    launch->spawned.set_value(spawned.failure);
+  if (!launch->task.failure.ok()) {
+    launch->spawned.set_value(launch->task.failure);
     return;
   }
-  pid_ = spawned.pid;
+  pid_ = launch->task.pid;
+  const pid_t supervisor = launch->task.supervisor;
+  // Recorded before Start() returns, so a run that has started is always on record.
+  const bool record = supervisor > 0 && !launch->run_records_dir.empty();
+  if (record) {
+    (void)WriteRunRecord(launch->run_records_dir,
+                         RecordFor(supervisor, pid_, launch->task_id, launch->attempt));
+  }
+  if (launch->task.report_fd >= 0) ::fcntl(launch->task.report_fd, F_SETFL, O_NONBLOCK);
   launch->spawned.set_value(Status::Ok());
 
-  TailBuffer tails[2] = {TailBuffer(launch->output_cap), TailBuffer(launch->output_cap)};
-  if (!spawned.spawn_error.empty()) {
-    result.spawn_error = spawned.spawn_error;
-    result.exit_code = spawned.exit_code;
+  if (!launch->task.spawn_error.empty()) {
+    result.spawn_error = launch->task.spawn_error;
+    result.exit_code = launch->task.exit_code;
   } else {
-    int pidfd = PidfdOpen(pid_);
-    int pipes[2] = {launch->stdout_read, launch->stderr_read};
-    const int64_t deadline = launch->timeout_ms > 0 ? result.started_ms + launch->timeout_ms : -1;
-    int64_t term_sent_ms = -1;  // when SIGTERM went to the group
-    bool sigkill_sent = false;
-    bool leader_done = false;
-    int64_t drain_deadline = -1;
-    std::string buffer(64 << 10, '\0');
-    bool output_ok = static_cast<bool>(on_output_);
-
-    while (true) {
-      int64_t now = NowMs();
-      if (!leader_done) {
-        siginfo_t info{};
-        if (::waitid(P_PID, static_cast<id_t>(pid_), &info, WEXITED | WNOHANG | WNOWAIT) == 0 &&
-            info.si_pid == pid_) {
-          // The zombie leader still holds the group id, so this cannot reach a stranger.
-          ::kill(-pid_, SIGKILL);
-          int status = 0;
-          while (::waitpid(pid_, &status, 0) < 0 && errno == EINTR) {
-          }
-          if (WIFEXITED(status)) result.exit_code = WEXITSTATUS(status);
-          if (WIFSIGNALED(status)) result.term_signal = WTERMSIG(status);
-          result.ended_ms = now;
-          leader_done = true;
-          drain_deadline = now + kDrainAfterExitMs;
-          CloseFd(pidfd);
-        }
-      }
-      if (!leader_done) {
-        if (term_sent_ms < 0) {
-          std::lock_guard<std::mutex> lock(mu_);
-          if (kill_requested_) {
-            result.killed = true;
-            result.kill_reason = kill_reason_;
-          }
-        }
-        if (term_sent_ms < 0 && !result.killed && deadline >= 0 && now >= deadline) {
-          result.timed_out = true;
-        }
-        if (term_sent_ms < 0 && (result.killed || result.timed_out)) {
-          ::kill(-pid_, SIGTERM);
-          term_sent_ms = now;
-        }
-        if (term_sent_ms >= 0 && !sigkill_sent && now >= term_sent_ms + launch->kill_grace_ms) {
-          ::kill(-pid_, SIGKILL);
-          sigkill_sent = true;
-        }
-      }
-      if (leader_done && ((pipes[0] < 0 && pipes[1] < 0) || now >= drain_deadline)) break;
-
-      // Sleep until output, a Kill(), the leader's exit or the next deadline.
-      int64_t wake_at = -1;
-      auto wake_by = [&](int64_t t) { wake_at = wake_at < 0 ? t : std::min(wake_at, t); };
-      if (leader_done) {
-        wake_by(drain_deadline);
-      } else {
-        if (term_sent_ms < 0 && deadline >= 0) wake_by(deadline);
-        if (term_sent_ms >= 0 && !sigkill_sent) wake_by(term_sent_ms + launch->kill_grace_ms);
-        if (pidfd < 0) wake_by(now + kLeaderPollMs);
-      }
-      const int timeout =
-          wake_at < 0 ? -1 : static_cast<int>(std::clamp<int64_t>(wake_at - now, 0, 60'000));
-      pollfd fds[4] = {{pipes[0], POLLIN, 0},
-                       {pipes[1], POLLIN, 0},
-                       {wake_fd_, POLLIN, 0},
-                       {leader_done ? -1 : pidfd, POLLIN, 0}};
-      if (::poll(fds, 4, timeout) < 0 && errno != EINTR) break;
-
-      for (int s = 0; s < 2; ++s) {
-        if (pipes[s] < 0 || fds[s].revents == 0) continue;
-        while (true) {
-          const ssize_t n = ::read(pipes[s], buffer.data(), buffer.size());
-          if (n > 0) {
-            const std::string_view chunk(buffer.data(), static_cast<size_t>(n));
-            tails[s].Append(chunk);
-            if (output_ok) {
-              try {
-                on_output_(s == 0 ? OutputStream::kStdout : OutputStream::kStderr, chunk);
-              } catch (...) {
-                output_ok = false;  // a throwing callback gets no more output
-              }
-            }
-            continue;
-          }
-          if (n < 0 && errno == EINTR) continue;
-          if (n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK)) {
-            // EOF (or a broken pipe): this stream is finished.
-            (s == 0 ? launch->stdout_read : launch->stderr_read) = -1;
-            CloseFd(pipes[s]);
-          }
-          break;
-        }
-      }
-      if ((fds[2].revents & POLLIN) != 0) {
-        uint64_t count;
-        ssize_t ignored = ::read(wake_fd_, &count, sizeof(count));
-        (void)ignored;
-      }
-    }
-    CloseFd(pidfd);
+    Watch(launch, result);
   }
+  if (record) RemoveRunRecord(launch->run_records_dir, supervisor);
   if (result.ended_ms == 0) result.ended_ms = NowMs();
-  result.stdout_tail = tails[0].Take();
-  result.stderr_tail = tails[1].Take();
-  result.stdout_truncated_bytes = tails[0].truncated();
-  result.stderr_truncated_bytes = tails[1].truncated();
+  result.stdout_tail = launch->tails[0].Take();
+  result.stderr_tail = launch->tails[1].Take();
+  result.stdout_truncated_bytes = launch->tails[0].truncated();
+  result.stderr_truncated_bytes = launch->tails[1].truncated();
   if (!launch->keep_scratch) (void)internal::RemoveScratchDir(scratch_dir_);
   Finish(std::move(result));
+}
+
+void ExecRun::ReadOutput(Launch* launch, int stream, std::string& buffer, bool& output_ok) {
+  int& fd = stream == 0 ? launch->stdout_read : launch->stderr_read;
+  while (fd >= 0) {
+    const ssize_t n = ::read(fd, buffer.data(), buffer.size());
+    if (n > 0) {
+      const std::string_view chunk(buffer.data(), static_cast<size_t>(n));
+      launch->tails[stream].Append(chunk);
+      if (output_ok) {
+        try {
+          on_output_(stream == 0 ? OutputStream::kStdout : OutputStream::kStderr, chunk);
+        } catch (...) {
+          output_ok = false;  // a throwing callback gets no more output
+        }
+      }
+      continue;
+    }
+    if (n < 0 && errno == EINTR) continue;
+    // EOF (or a broken pipe): this stream is finished.
+    if (n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK)) CloseFd(fd);
+    break;
+  }
+}
+
+// The supervisor's reports after Started: Exited with the task's status once every process of
+// the task is gone, then EOF when the supervisor exits (it is reaped then). An EOF without
+// Exited means the supervisor itself was killed.
+void ExecRun::ReadReports(Launch* launch, RunResult& result, bool& leader_done) {
+  internal::SupervisorReport report{};
+  ssize_t n;
+  while ((n = ::read(launch->task.report_fd, &report, sizeof(report))) ==
+         static_cast<ssize_t>(sizeof(report))) {
+    if (report.kind != internal::SupervisorReport::kExited || leader_done) continue;
+    if (WIFEXITED(report.value)) result.exit_code = WEXITSTATUS(report.value);
+    if (WIFSIGNALED(report.value)) result.term_signal = WTERMSIG(report.value);
+    result.ended_ms = NowMs();
+    leader_done = true;
+  }
+  if (n < 0 && (errno == EAGAIN || errno == EINTR)) return;
+  CloseFd(launch->task.report_fd);
+  int status = 0;
+  while (::waitpid(launch->task.supervisor, &status, 0) < 0 && errno == EINTR) {
+  }
+  launch->task.supervisor = -1;
+  if (!leader_done) {
+    // The supervisor died first; its PR_SET_PDEATHSIG took the task's leader with it.
+    result.term_signal = WIFSIGNALED(status) ? WTERMSIG(status) : SIGKILL;
+    result.ended_ms = NowMs();
+    leader_done = true;
+  }
+}
+
+void ExecRun::Watch(Launch* launch, RunResult& result) {
+  const int64_t deadline = launch->timeout_ms > 0 ? result.started_ms + launch->timeout_ms : -1;
+  int64_t term_sent_ms = -1;  // when SIGTERM was asked for
+  bool sigkill_sent = false;
+  bool leader_done = false;
+  int64_t drain_deadline = -1;
+  std::string buffer(64 << 10, '\0');
+  bool output_ok = static_cast<bool>(on_output_);
+  auto ask = [&](char request) {
+    ssize_t ignored = ::send(launch->task.control_fd, &request, 1, MSG_NOSIGNAL | MSG_DONTWAIT);
+    (void)ignored;
+  };
+
+  while (true) {
+    const int64_t now = NowMs();
+    if (!leader_done) {
+      if (term_sent_ms < 0) {
+        std::lock_guard<std::mutex> lock(mu_);
+        if (kill_requested_) {
+          result.killed = true;
+          result.kill_reason = kill_reason_;
+        }
+      }
+      if (term_sent_ms < 0 && !result.killed && deadline >= 0 && now >= deadline) {
+        result.timed_out = true;
+      }
+      if (term_sent_ms < 0 && (result.killed || result.timed_out)) {
+        ask(internal::kControlTerminate);
+        term_sent_ms = now;
+      }
+      if (term_sent_ms >= 0 && !sigkill_sent && now >= term_sent_ms + launch->kill_grace_ms) {
+        ask(internal::kControlKill);
+        sigkill_sent = true;
+      }
+    } else if (drain_deadline < 0) {
+      drain_deadline = now + kDrainAfterExitMs;
+    }
+    const bool pipes_closed = launch->stdout_read < 0 && launch->stderr_read < 0;
+    if (launch->task.supervisor < 0 && (pipes_closed || now >= drain_deadline)) break;
+
+    // Sleep until output, a report, a Kill() or the next deadline.
+    int64_t wake_at = -1;
+    auto wake_by = [&](int64_t t) { wake_at = wake_at < 0 ? t : std::min(wake_at, t); };
+    if (leader_done) {
+      wake_by(drain_deadline);
+    } else {
+      if (term_sent_ms < 0 && deadline >= 0) wake_by(deadline);
+      if (term_sent_ms >= 0 && !sigkill_sent) wake_by(term_sent_ms + launch->kill_grace_ms);
+    }
+    const int timeout =
+        wake_at < 0 ? -1 : static_cast<int>(std::clamp<int64_t>(wake_at - now, 0, 60'000));
+    pollfd fds[4] = {{launch->stdout_read, POLLIN, 0},
+                     {launch->stderr_read, POLLIN, 0},
+                     {wake_fd_, POLLIN, 0},
+                     {launch->task.report_fd, POLLIN, 0}};
+    if (::poll(fds, 4, timeout) < 0 && errno != EINTR) break;
+    for (int s = 0; s < 2; ++s) {
+      if (fds[s].fd >= 0 && fds[s].revents != 0) ReadOutput(launch, s, buffer, output_ok);
+    }
+    if ((fds[2].revents & POLLIN) != 0) {
+      uint64_t count;
+      ssize_t ignored = ::read(wake_fd_, &count, sizeof(count));
+      (void)ignored;
+    }
+    if (fds[3].fd >= 0 && fds[3].revents != 0) ReadReports(launch, result, leader_done);
+  }
+  if (launch->task.supervisor > 0) {  // poll failed: end it all rather than leave it running
+    ask(internal::kControlKill);
+    CloseFd(launch->task.control_fd);
+    while (::waitpid(launch->task.supervisor, nullptr, 0) < 0 && errno == EINTR) {
+    }
+    launch->task.supervisor = -1;
+  }
 }
 
 void ExecRun::Finish(RunResult result) {

@@ -2,8 +2,10 @@
 //
 // Linux only (fork/exec, process groups, pipes, poll). The child gets its own session and process
 // group, stdin from /dev/null, stdout and stderr on pipes, no other inherited descriptors, default
-// signal dispositions, and exactly the environment described at RunSpec. Everything the child
-// starts stays in that group, so Kill() and timeouts reach grandchildren too.
+// signal dispositions, and exactly the environment described at RunSpec. A small supervisor
+// process per run (supervisor.h) stands between the agent and the task: everything the task
+// starts, including processes that leave its group or session, is its descendant, so Kill(),
+// timeouts, the task's own exit and the agent's death (SIGKILL included) end all of it.
 //
 //   auto run = ExecRun::Start(spec, policy, [](OutputStream s, std::string_view chunk) { ... });
 //   if (!run.ok()) return run.status();   // refused: policy, sandbox missing, bad spec
@@ -82,6 +84,10 @@ struct RunSpec {
 
   std::vector<std::string> gpu_uuids;  // GPUs reserved for this attempt
   uint32_t gpus_requested = 0;         // what the task asked for; >0 needs gpu_uuids
+
+  // Where a record of the run is kept while it runs, for KillLeftovers() after a hard kill of
+  // the whole agent (leftovers.h); empty: none.
+  std::string run_records_dir;
 };
 
 // The spec of `task`'s attempt `attempt_number` on the GPUs reserved for it. Scratch root, limits
@@ -154,11 +160,12 @@ class ExecRun {
   ExecRun(const ExecRun&) = delete;
   ExecRun& operator=(const ExecRun&) = delete;
 
-  // Blocks until the group leader has exited and been reaped, the rest of its process group has
-  // been sent SIGKILL, and both pipes are drained. Any thread, any number of times.
+  // Blocks until the task's leader has exited, every other process it started has been killed
+  // and reaped, and both pipes are drained. Any thread, any number of times.
   RunResult Wait();
 
-  // SIGTERM to the whole process group, SIGKILL kill_grace_ms later if the leader still runs.
+  // SIGTERM to the task's process group and every other process it started, SIGKILL to all of
+  // them kill_grace_ms later if the leader still runs.
   // Thread-safe, returns at once; the first reason is kept. No effect once the run has ended.
   void Kill(std::string reason);
 
@@ -170,6 +177,9 @@ class ExecRun {
   struct Launch;
   ExecRun() = default;
   void Supervise(Launch* launch);  // the runner's thread
+  void Watch(Launch* launch, RunResult& result);
+  void ReadOutput(Launch* launch, int stream, std::string& buffer, bool& output_ok);
+  void ReadReports(Launch* launch, RunResult& result, bool& leader_done);
   void Finish(RunResult result);
 
   OutputFn on_output_;

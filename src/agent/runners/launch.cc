@@ -3,7 +3,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <stdlib.h>
-#include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -13,6 +13,8 @@
 #include <cstring>
 #include <filesystem>
 #include <map>
+
+#include "agent/runners/supervisor.h"
 
 namespace populi::runners::internal {
 namespace fs = std::filesystem;
@@ -276,75 +278,58 @@ std::vector<std::pair<int, rlimit>> PrepareLimits(const ResourceLimits& limits) 
 
 namespace {
 
-// What the child reports on the status pipe when it cannot exec.
-enum class ChildStage : int { kSession = 1, kStdio, kChdir, kLimits, kExec };
-struct ChildFailure {
-  ChildStage stage;
-  int err;
-};
-
-[[noreturn]] void ChildFail(int status_fd, ChildStage stage, int exit_code) {
-  const ChildFailure f{stage, errno};
-  ssize_t ignored = ::write(status_fd, &f, sizeof(f));
-  (void)ignored;
-  ::_exit(exit_code);
-}
-
-// Runs in the forked child: async-signal-safe calls only (the parent has other threads).
-[[noreturn]] void ChildExec(const ChildSetup& setup, char* const* argv, char* const* envp,
-                            int devnull, int status_fd) {
-  if (::setsid() < 0) ChildFail(status_fd, ChildStage::kSession, kExitCannotExecute);
-  // An agent killed outright (SIGKILL, OOM) takes its task's leader with it: the lease lapses
-  // and the task runs elsewhere, so a leftover copy here could only duplicate work.
-  ::prctl(PR_SET_PDEATHSIG, SIGKILL);
-  // Move the sources above 2 first so dup2 never meets an fd equal to its target.
-  const int in = ::fcntl(devnull, F_DUPFD, 3);
-  const int out = ::fcntl(setup.stdout_fd, F_DUPFD, 3);
-  const int err = ::fcntl(setup.stderr_fd, F_DUPFD, 3);
-  if (in < 0 || out < 0 || err < 0 || ::dup2(in, 0) < 0 || ::dup2(out, 1) < 0 ||
-      ::dup2(err, 2) < 0) {
-    ChildFail(status_fd, ChildStage::kStdio, kExitCannotExecute);
-  }
-  // Nothing above stderr survives exec, whatever other threads opened without O_CLOEXEC.
-  if (::close_range(3, ~0U, CLOSE_RANGE_CLOEXEC) != 0) {
-    const long max_fd = ::sysconf(_SC_OPEN_MAX);
-    for (int fd = 3; fd < (max_fd > 0 ? max_fd : 65536); ++fd) ::fcntl(fd, F_SETFD, FD_CLOEXEC);
-  }
-  if (::chdir(setup.cwd.c_str()) != 0) ChildFail(status_fd, ChildStage::kChdir, kExitCannotExecute);
-  for (const auto& [resource, value] : setup.limits) {
-    if (::setrlimit(resource, &value) != 0) {
-      ChildFail(status_fd, ChildStage::kLimits, kExitCannotExecute);
-    }
-  }
-  struct sigaction dfl {};
-  dfl.sa_handler = SIG_DFL;
-  for (int sig = 1; sig < NSIG; ++sig) {
-    if (sig != SIGKILL && sig != SIGSTOP) ::sigaction(sig, &dfl, nullptr);
-  }
-  sigset_t none;
-  ::sigemptyset(&none);
-  ::sigprocmask(SIG_SETMASK, &none, nullptr);
-  ::execve(setup.program.c_str(), argv, envp);
-  ChildFail(status_fd, ChildStage::kExec,
-            errno == ENOENT ? kExitCommandNotFound : kExitCannotExecute);
-}
-
-std::string DescribeFailure(const ChildFailure& f, const ChildSetup& setup,
+std::string DescribeFailure(ChildStage stage, int err, const ChildSetup& setup,
                             const std::string& command) {
-  switch (f.stage) {
+  switch (stage) {
     case ChildStage::kExec:
-      if (f.err == ENOENT) return "command not found: " + command;
-      return "cannot execute: " + command + " (" + ErrnoText(f.err) + ")";
+      if (err == ENOENT) return "command not found: " + command;
+      return "cannot execute: " + command + " (" + ErrnoText(err) + ")";
     case ChildStage::kChdir:
-      return "working dir: " + setup.cwd + ": " + ErrnoText(f.err);
+      return "working dir: " + setup.cwd + ": " + ErrnoText(err);
     case ChildStage::kLimits:
-      return "cannot apply resource limits: " + ErrnoText(f.err);
+      return "cannot apply resource limits: " + ErrnoText(err);
     case ChildStage::kSession:
-      return "cannot start a new session: " + ErrnoText(f.err);
+      return "cannot start a new session: " + ErrnoText(err);
     case ChildStage::kStdio:
-      return "cannot set up stdin/stdout/stderr: " + ErrnoText(f.err);
+      return "cannot set up stdin/stdout/stderr: " + ErrnoText(err);
   }
-  return "spawn failed: " + ErrnoText(f.err);
+  return "spawn failed: " + ErrnoText(err);
+}
+
+void CloseBoth(int fds[2]) {
+  ::close(fds[0]);
+  ::close(fds[1]);
+}
+
+// The supervisor's first report: the task runs, could not exec, or could not be forked.
+void ReadFirstReport(SpawnOutcome& outcome, const ChildSetup& setup, const std::string& command) {
+  SupervisorReport report{};
+  ssize_t n;
+  do {
+    n = ::read(outcome.report_fd, &report, sizeof(report));
+  } while (n < 0 && errno == EINTR);
+  if (n == static_cast<ssize_t>(sizeof(report)) && report.kind == SupervisorReport::kStarted) {
+    outcome.pid = report.value;
+    return;
+  }
+  // Nothing runs: the supervisor has exited or is about to.
+  int status = 0;
+  while (::waitpid(outcome.supervisor, &status, 0) < 0 && errno == EINTR) {
+  }
+  outcome.supervisor = -1;
+  ::close(outcome.report_fd);
+  ::close(outcome.control_fd);
+  outcome.report_fd = outcome.control_fd = -1;
+  if (n == static_cast<ssize_t>(sizeof(report)) && report.kind == SupervisorReport::kSpawnFailed) {
+    outcome.spawn_error =
+        DescribeFailure(static_cast<ChildStage>(report.stage), report.err, setup, command);
+    outcome.exit_code = report.value;
+    return;
+  }
+  const int err = n == static_cast<ssize_t>(sizeof(report)) ? report.err : 0;
+  outcome.failure = Unavailable(
+      "fork: " + (err != 0 ? ErrnoText(err) : std::string("the task supervisor ended early")),
+      "the node is out of processes or memory; retry later");
 }
 
 }  // namespace
@@ -358,45 +343,43 @@ SpawnOutcome Spawn(const ChildSetup& setup, const std::string& command) {
   for (const auto& e : setup.envp) envp.push_back(const_cast<char*>(e.c_str()));
   envp.push_back(nullptr);
 
-  int status_pipe[2];
-  if (::pipe2(status_pipe, O_CLOEXEC) != 0) {
+  int report[2];
+  int control[2];
+  if (::pipe2(report, O_CLOEXEC) != 0) {
     outcome.failure = Unavailable("pipe: " + ErrnoText(errno), "the agent is out of descriptors");
+    return outcome;
+  }
+  if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, control) != 0) {
+    outcome.failure = Unavailable("socketpair: " + ErrnoText(errno));
+    CloseBoth(report);
     return outcome;
   }
   const int devnull = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
   if (devnull < 0) {
     outcome.failure = Internal("open /dev/null: " + ErrnoText(errno));
-    ::close(status_pipe[0]);
-    ::close(status_pipe[1]);
+    CloseBoth(report);
+    CloseBoth(control);
     return outcome;
   }
+  const pid_t agent = ::getpid();
   const pid_t pid = ::fork();
-  if (pid == 0) ChildExec(setup, argv.data(), envp.data(), devnull, status_pipe[1]);
+  if (pid == 0)
+    SupervisorMain(setup, argv.data(), envp.data(), {control[1], report[1], devnull, agent});
   const int fork_errno = errno;
-  ::close(status_pipe[1]);
+  ::close(control[1]);
+  ::close(report[1]);
   ::close(devnull);
   if (pid < 0) {
-    ::close(status_pipe[0]);
+    ::close(control[0]);
+    ::close(report[0]);
     outcome.failure = Unavailable("fork: " + ErrnoText(fork_errno),
                                   "the node is out of processes or memory; retry later");
     return outcome;
   }
-  // EOF means execve succeeded (the pipe was close-on-exec); a record means it did not.
-  ChildFailure failure{};
-  ssize_t n;
-  do {
-    n = ::read(status_pipe[0], &failure, sizeof(failure));
-  } while (n < 0 && errno == EINTR);
-  ::close(status_pipe[0]);
-  if (n == static_cast<ssize_t>(sizeof(failure))) {
-    int status = 0;
-    while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-    }
-    outcome.spawn_error = DescribeFailure(failure, setup, command);
-    outcome.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : kExitCannotExecute;
-    return outcome;
-  }
-  outcome.pid = pid;
+  outcome.supervisor = pid;
+  outcome.control_fd = control[0];
+  outcome.report_fd = report[0];
+  ReadFirstReport(outcome, setup, command);
   return outcome;
 }
 

@@ -72,12 +72,19 @@ std::vector<std::pair<int, rlimit>> PrepareLimits(const ResourceLimits& limits);
 
 struct SpawnOutcome {
   Status failure;           // not ok: could not even fork (nothing ran)
-  pid_t pid = -1;           // the child, leader of its own session and process group
-  std::string spawn_error;  // non-empty: forked, but the program did not start (child reaped)
+  pid_t pid = -1;           // the task, leader of its own session and process group
+  std::string spawn_error;  // non-empty: forked, but the program did not start (all reaped)
   int exit_code = -1;       // 127 or 126 with spawn_error
+  // While the task runs (supervisor.h): the supervisor, which the caller reaps; the caller's
+  // end of its control socket; the read end of its report pipe (Exited comes there).
+  pid_t supervisor = -1;
+  int control_fd = -1;
+  int report_fd = -1;
 };
 
-// Forks and execs; returns once the child has exec'd or reported why it could not.
+// Forks the task's supervisor, which forks and execs the task; returns once the task has exec'd
+// or it is known why it could not. Call from the thread that will reap the supervisor: its
+// PR_SET_PDEATHSIG watches the forking thread.
 SpawnOutcome Spawn(const ChildSetup& setup, const std::string& command);
 
 }  // namespace populi::runners::internal
