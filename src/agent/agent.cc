@@ -77,6 +77,13 @@ void Agent::SetRunningTasks(std::vector<probe::TaskReservation> running) {
   cv_.notify_all();
 }
 
+bool Agent::WaitJoined(int64_t timeout_ms) {
+  std::unique_lock lock(mu_);
+  cv_.wait_for(lock, std::chrono::milliseconds(timeout_ms),
+               [this] { return stats_.joined || stopping_; });
+  return stats_.joined;
+}
+
 AgentStats Agent::stats() const {
   std::lock_guard lock(mu_);
   return stats_;
@@ -194,6 +201,7 @@ void Agent::Loop() {
       ++stats_.joins;
       stats_.joined = true;
       stats_.consecutive_failures = 0;
+      cv_.notify_all();  // WaitJoined
       if (stats_.joins == 1) {
         logger_->info("joined {} as {} (heartbeat every {} ms)", options_.control_url,
                       identity_.node_id, heartbeat_ms_);

@@ -83,6 +83,8 @@ class Agent {
   const std::string& node_id() const { return identity_.node_id; }
   const NodeIdentity& identity() const { return identity_; }
   AgentStats stats() const;
+  // True once the first join has landed; waits up to `timeout_ms` for it.
+  bool WaitJoined(int64_t timeout_ms);
   // The record as last built (for tests and status).
   mesh::NodeRecord record() const;
 

@@ -21,6 +21,7 @@
 
 #include "agent/runners/exec_runner.h"
 #include "crypto/ed25519.h"
+#include "mesh/types.h"
 #include "probe/capacity.h"
 
 namespace spdlog {
@@ -28,6 +29,8 @@ class logger;
 }
 
 namespace populi::agent {
+
+class AttemptSession;
 
 struct TaskWorkerOptions {
   std::string control_url;
@@ -41,6 +44,10 @@ struct TaskWorkerOptions {
   std::string run_records_dir;
   int64_t poll_wait_ms = 10'000;  // inbox long-poll; also bounds how long Stop() waits
   int64_t log_flush_ms = 100;     // output is sent at least this often while a task runs
+  mesh::DonationPolicy donation;  // re-checked here for every assignment (mesh::DonationRefusal)
+  // Claims start once this says the node has joined (a claim before the join is refused 403);
+  // called with a wait in ms. Empty: claim at once.
+  std::function<bool(int64_t)> joined;
 };
 
 class TaskWorker {
@@ -67,6 +74,11 @@ class TaskWorker {
  private:
   void PollLoop();
   void RunAttempt(std::shared_ptr<Assignment> a);
+  // Starts the process (or refuses it) and supervises it to its end.
+  runners::RunResult RunProcess(Assignment& a, AttemptSession& session);
+  // Flushes output and renews the lease while `run` runs; kills it when the lease is lost.
+  runners::RunResult Supervise(const Assignment& a, runners::ExecRun& run, AttemptSession& session);
+  void FinishAttempt(const Assignment& a);
   // Joins the threads of attempts that have finished (PollLoop calls it every round).
   void JoinFinished();
   void PublishRunning();

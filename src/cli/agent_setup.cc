@@ -85,6 +85,7 @@ Result<AgentHandle> StartAgent(const config::Config& cfg, const std::string& con
                           runners::ParseSandbox(cfg.GetString("mesh.policy.sandbox")));
   worker.scratch_root = cfg.data_dir() + "/scratch";
   worker.run_records_dir = cfg.data_dir() + "/runs";
+  worker.donation = options.donation;
   std::error_code ec;
   std::filesystem::create_directories(worker.scratch_root, ec);
   std::filesystem::permissions(worker.scratch_root, std::filesystem::perms::owner_all, ec);
@@ -92,6 +93,7 @@ Result<AgentHandle> StartAgent(const config::Config& cfg, const std::string& con
   handle.agent = std::make_unique<agent::Agent>(std::move(options), std::move(identity),
                                                 *handle.cache, logger);
   agent::Agent* node_agent = handle.agent.get();
+  worker.joined = [node_agent](int64_t wait_ms) { return node_agent->WaitJoined(wait_ms); };
   handle.worker = std::make_unique<agent::TaskWorker>(
       std::move(worker), keys,
       [node_agent](std::vector<probe::TaskReservation> running) {

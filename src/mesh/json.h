@@ -85,6 +85,14 @@ struct InboxRequest {
   std::vector<int64_t> ack_message_ids;
 };
 
+// The reply of POST /v1/populi/a2a/inbox.
+struct InboxPage {
+  std::vector<A2AMessage> messages;
+  int64_t next_before_message_id = 0;  // a listing's next page; 0 = none
+  std::vector<int64_t> acked;          // a claim's ack_message_ids that it acknowledged
+  bool has_acked = false;              // `acked` is written (a claim that acknowledged first)
+};
+
 // POST /v1/populi/a2a/deliver-batch: several NewMessages stored in one transaction.
 struct DeliverBatchRequest {
   std::vector<NewMessage> messages;
@@ -136,6 +144,8 @@ struct BootstrapRequest {
 Result<HeartbeatRequest> HeartbeatRequestFromJson(const boost::json::value& v);
 Result<LeaveRequest> LeaveRequestFromJson(const boost::json::value& v);
 Result<InboxRequest> InboxRequestFromJson(const boost::json::value& v);
+boost::json::object ToJson(const InboxPage& page);
+Result<InboxPage> InboxPageFromJson(const boost::json::value& v);
 Result<DeliverBatchRequest> DeliverBatchRequestFromJson(const boost::json::value& v);
 Result<AckRequest> AckRequestFromJson(const boost::json::value& v);
 Result<ClaimRenewRequest> ClaimRenewRequestFromJson(const boost::json::value& v);

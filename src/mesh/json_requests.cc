@@ -177,4 +177,34 @@ json::object ToJson(const BootstrapRequest& q) {
   return json::object{{"bootstrap_token", q.bootstrap_token}};
 }
 
+json::object ToJson(const InboxPage& page) {
+  json::array messages;
+  for (const auto& m : page.messages) messages.push_back(ToJson(m));
+  json::object o{{"messages", std::move(messages)}};
+  if (page.has_acked) {
+    json::array ids;
+    for (int64_t id : page.acked) ids.push_back(id);
+    o["acked"] = std::move(ids);
+  }
+  if (page.next_before_message_id != 0) o["next_before_message_id"] = page.next_before_message_id;
+  return o;
+}
+
+Result<InboxPage> InboxPageFromJson(const json::value& v) {
+  Reader r(v, "");
+  InboxPage page;
+  r.List("messages", page.messages, [](const json::value& e, const std::string& path) {
+    auto m = A2AMessageFromJson(e);
+    if (!m.ok())
+      return Result<A2AMessage>(
+          InvalidArgument(path + ": " + m.status().message(), m.status().hint()));
+    return m;
+  });
+  page.has_acked = r.Raw("acked") != nullptr;
+  r.List("acked", page.acked, MessageIdAt);
+  r.Int("next_before_message_id", page.next_before_message_id);
+  if (!r.ok()) return r.status();
+  return page;
+}
+
 }  // namespace populi::mesh

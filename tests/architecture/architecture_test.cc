@@ -170,7 +170,7 @@ TEST(Architecture, EveryConfigKeyIsReadOutsideTheConfigModule) {
       continue;
     sources += ReadFile(entry.path());
   }
-  for (const config::KeySpec& spec : config::Schema()) {
+  for (const populi::config::KeySpec& spec : populi::config::Schema()) {
     const std::string literal = "\"" + std::string(spec.key) + "\"";
     EXPECT_NE(sources.find(literal), std::string::npos)
         << spec.key

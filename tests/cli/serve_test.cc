@@ -180,8 +180,13 @@ TEST_F(ServeTest, LocalWorkerHasItsOwnCredentialNotTheAdminToken) {
     if (!joined) usleep(50'000);
   }
   ASSERT_TRUE(joined);
-  ASSERT_EQ(Stop(p, SIGTERM), 0);
+  kill(p.pid, SIGTERM);
+  int status = 0;
+  waitpid(p.pid, &status, 0);
   const std::string log = ReadAll(p.stderr_fd);
+  close(p.stdout_fd);
+  close(p.stderr_fd);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
   EXPECT_NE(log.find("principal=local-worker route=nodes.join"), std::string::npos) << log;
   EXPECT_EQ(log.find("principal=admin route=nodes.heartbeat"), std::string::npos) << log;
   // The agent's first probe is summarised once in the log (MESH-045).

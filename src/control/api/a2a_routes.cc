@@ -37,18 +37,16 @@ struct AckedFirst {
 http::Response MessagesResponse(const std::vector<mesh::A2AMessage>& messages, int page_limit,
                                 bool claimed, const AckedFirst* acked = nullptr,
                                 const std::function<bool(const mesh::A2AMessage&)>& visible = {}) {
-  json::array arr;
+  mesh::InboxPage page;
   for (const auto& m : messages)
-    if (!visible || visible(m)) arr.push_back(mesh::ToJson(m));
-  json::object o{{"messages", std::move(arr)}};
+    if (!visible || visible(m)) page.messages.push_back(m);
   if (acked != nullptr) {
-    json::array ids;
-    for (int64_t id : acked->ids) ids.push_back(id);
-    o["acked"] = std::move(ids);
+    page.acked = acked->ids;
+    page.has_acked = true;
   }
   if (!claimed && !messages.empty() && static_cast<int>(messages.size()) >= page_limit)
-    o["next_before_message_id"] = messages.back().id;  // newest first: the last is the oldest
-  return Json(o);
+    page.next_before_message_id = messages.back().id;  // newest first: the last is the oldest
+  return Json(mesh::ToJson(page));
 }
 
 // 429 when `incoming` more messages would take the receiver's inbox past the cap. Unacknowledged
