@@ -50,7 +50,8 @@ std::optional<UnknownCommand> FindUnknownCommand(const CLI::App& root, int argc,
     if (!word.empty() && word[0] == '-') {
       const std::string name = word.substr(0, word.find('='));
       const CLI::Option* opt = app->get_option_no_throw(name);
-      if (opt != nullptr && opt->get_items_expected_min() > 0 && word.find('=') == std::string::npos)
+      if (opt != nullptr && opt->get_items_expected_min() > 0 &&
+          word.find('=') == std::string::npos)
         ++i;  // its value
       continue;
     }
