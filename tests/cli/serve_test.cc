@@ -89,6 +89,21 @@ class ServeTest : public ::testing::Test {
     return p;
   }
 
+  // The user config `vox populi init` writes: one secret as both mesh.token and
+  // mesh.auth.admin_token, mode 0600. Returns the secret.
+  std::string WriteInitCredentials() {
+    const std::string secret(64, 'a');
+    const auto user_config = dir_ / "home" / "config.toml";
+    {
+      std::ofstream out(user_config);
+      out << "[mesh]\ntoken = \"" << secret << "\"\n[mesh.auth]\nadmin_token = \"" << secret
+          << "\"\n";
+    }
+    std::filesystem::permissions(
+        user_config, std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
+    return secret;
+  }
+
   static std::string ReadAll(int fd) {
     std::string s;
     char buf[4096];
@@ -135,15 +150,7 @@ TEST_F(ServeTest, PrintsOneListeningLineWritesControlUrlAndStopsOnSigterm) {
 
 TEST_F(ServeTest, StartsWithTheCredentialsInitWritesAndTheSharedSecretIsAdmin) {
   // `vox populi init` writes one secret as both mesh.token and mesh.auth.admin_token.
-  const std::string secret(64, 'a');
-  const auto user_config = dir_ / "home" / "config.toml";
-  {
-    std::ofstream out(user_config);
-    out << "[mesh]\ntoken = \"" << secret << "\"\n[mesh.auth]\nadmin_token = \"" << secret
-        << "\"\n";
-  }
-  std::filesystem::permissions(
-      user_config, std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
+  const std::string secret = WriteInitCredentials();
   ServeProcess p = Start();
   ASSERT_GT(p.port, 0) << "first line: " << p.first_line;
   EXPECT_EQ(HttpCall(p.port, "GET", "/v1/populi/nodes").status, 401);
@@ -159,15 +166,7 @@ TEST_F(ServeTest, StartsWithTheCredentialsInitWritesAndTheSharedSecretIsAdmin) {
 }
 
 TEST_F(ServeTest, LocalWorkerHasItsOwnCredentialNotTheAdminToken) {
-  const std::string secret(64, 'a');
-  const auto user_config = dir_ / "home" / "config.toml";
-  {
-    std::ofstream out(user_config);
-    out << "[mesh]\ntoken = \"" << secret << "\"\n[mesh.auth]\nadmin_token = \"" << secret
-        << "\"\n";
-  }
-  std::filesystem::permissions(
-      user_config, std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
+  const std::string secret = WriteInitCredentials();
   ServeProcess p = Start("127.0.0.1:0", {}, /*with_worker=*/true);
   ASSERT_GT(p.port, 0) << "first line: " << p.first_line;
   const std::vector<std::pair<std::string, std::string>> auth = {
