@@ -1,6 +1,6 @@
 // Helpers the client verbs share for talking to the control plane and showing nodes (defined in
 // peers.cc): a configured client, the CLI's view of an unreachable control plane, the node list,
-// and GPU summaries.
+// GPU summaries and state colours.
 #pragma once
 
 #include <cstdint>
@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "cli/verb.h"
 #include "client/http_client.h"
 #include "config/config.h"
 #include "mesh/types.h"
@@ -27,6 +28,8 @@ Result<std::vector<mesh::NodeRecord>> FetchNodes(client::HttpClient& http, int64
 uint64_t GpuFreeBytes(const mesh::GpuDevice& gpu);
 // "2× H100 80G (71G free)"; "-" when there is no GPU.
 std::string GpuSummary(const std::vector<mesh::GpuDevice>& gpus);
+// The colour a node state is shown in (its name is always printed too).
+Color StateColor(mesh::NodeState state);
 // `text` with control characters replaced by '?', safe to print from a remote record.
 std::string Printable(std::string text);
 

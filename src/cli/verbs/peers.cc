@@ -142,6 +142,20 @@ std::string ShortGpuName(const mesh::GpuDevice& gpu) {
 
 }  // namespace
 
+Color StateColor(mesh::NodeState state) {
+  switch (state) {
+    case mesh::NodeState::kAlive:
+      return Color::kGreen;
+    case mesh::NodeState::kSuspect:
+      return Color::kYellow;
+    case mesh::NodeState::kDown:
+      return Color::kRed;
+    case mesh::NodeState::kLeft:
+      return Color::kDim;
+  }
+  return Color::kDim;
+}
+
 // "2× H100 80G (71G free)": identical GPUs grouped, groups joined by ", "; "-" when none.
 std::string GpuSummary(const std::vector<mesh::GpuDevice>& gpus) {
   if (gpus.empty()) return "-";
@@ -172,20 +186,6 @@ namespace {
 struct PeersFlags {
   std::string state;  // empty = every state
 };
-
-Color StateColor(mesh::NodeState state) {
-  switch (state) {
-    case mesh::NodeState::kAlive:
-      return Color::kGreen;
-    case mesh::NodeState::kSuspect:
-      return Color::kYellow;
-    case mesh::NodeState::kDown:
-      return Color::kRed;
-    case mesh::NodeState::kLeft:
-      return Color::kDim;
-  }
-  return Color::kDim;
-}
 
 std::string StateText(const mesh::NodeRecord& n) {
   std::string text(mesh::ToString(n.state));

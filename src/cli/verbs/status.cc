@@ -86,20 +86,6 @@ std::string Line(const std::string& label, const std::string& value) {
   return padded + value + "\n";
 }
 
-Color StateColor(mesh::NodeState state) {
-  switch (state) {
-    case mesh::NodeState::kAlive:
-      return Color::kGreen;
-    case mesh::NodeState::kSuspect:
-      return Color::kYellow;
-    case mesh::NodeState::kDown:
-      return Color::kRed;
-    case mesh::NodeState::kLeft:
-      return Color::kDim;
-  }
-  return Color::kDim;
-}
-
 struct MeshSummary {
   int64_t alive = 0, suspect = 0, down = 0, left = 0;
   int64_t gpus = 0;  // on alive nodes
