@@ -27,6 +27,22 @@ Result<mesh::NodeRecord> DecodeNodeJson(std::string_view text) {
   return std::move(*node);
 }
 
+void BindNewMessage(Stmt& stmt, int first, const mesh::NewMessage& m) {
+  stmt.Bind(first, m.sender)
+      .Bind(first + 1, m.receiver)
+      .Bind(first + 2, m.message_type)
+      .Bind(first + 3, m.payload)
+      .Bind(first + 4, m.idempotency_key)
+      .Bind(first + 5, mesh::ToString(m.privacy_class))
+      .Bind(first + 6, int64_t{m.priority})
+      .Bind(first + 7, m.task_kind)
+      .Bind(first + 8, m.model_id)
+      .Bind(first + 9, m.traceparent)
+      .Bind(first + 10, m.payload_blake3_hex)
+      .Bind(first + 11, m.signature_b64)
+      .Bind(first + 12, m.jwe_payload);
+}
+
 Result<mesh::A2AMessage> ReadMessage(const Stmt& row) {
   mesh::A2AMessage m;
   m.id = row.Int(0);

@@ -24,6 +24,14 @@ inline constexpr char kNodeColumns[] =
     "quarantined, schema_version";
 inline constexpr char kEventColumns[] = "id, ts_ms, kind, subject, data_json";
 
+// The 13 columns a NewMessage fills, in the order BindNewMessage binds them.
+inline constexpr char kNewMessageColumns[] =
+    "sender, receiver, message_type, payload, idempotency_key, privacy_class, priority, "
+    "task_kind, model_id, traceparent, payload_blake3_hex, signature_b64, jwe_payload";
+inline constexpr int kNewMessageColumnCount = 13;
+// Binds `m`'s kNewMessageColumns to parameters first … first + 12.
+void BindNewMessage(Stmt& stmt, int first, const mesh::NewMessage& m);
+
 Result<mesh::A2AMessage> ReadMessage(const Stmt& row);
 Result<mesh::ExecLease> ReadLease(const Stmt& row);
 Result<mesh::NodeRecord> ReadNode(const Stmt& row);

@@ -3,6 +3,7 @@
 #include <string>
 
 #include "store/sqlite/queries.h"
+#include "store/sqlite/row_codec.h"
 #include "store/sqlite/write_txn.h"
 
 namespace populi::store::sqlite {
@@ -17,36 +18,24 @@ Result<bool> SqliteWriteTxn::ImportMessage(const mesh::A2AMessage& m) {
   if (existing) return false;
   const bool finished =
       m.state == mesh::MessageState::kAcked || m.state == mesh::MessageState::kDeadLetter;
-  POPULI_ASSIGN_OR_RETURN(
-      Stmt insert,
-      db_.Prepare("INSERT INTO messages(id, sender, receiver, message_type, payload, "
-                  "idempotency_key, privacy_class, priority, task_kind, model_id, traceparent, "
-                  "payload_blake3_hex, signature_b64, jwe_payload, created_ms, state, "
-                  "claimer_node_id, claim_expires_ms, delivery_count, acked_ms, finished_ms, "
-                  "schema_version) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
-                  "?, ?, ?, ?)"));
-  insert.Bind(1, m.id)
-      .Bind(2, m.sender)
-      .Bind(3, m.receiver)
-      .Bind(4, m.message_type)
-      .Bind(5, m.payload)
-      .Bind(6, m.idempotency_key)
-      .Bind(7, mesh::ToString(m.privacy_class))
-      .Bind(8, int64_t{m.priority})
-      .Bind(9, m.task_kind)
-      .Bind(10, m.model_id)
-      .Bind(11, m.traceparent)
-      .Bind(12, m.payload_blake3_hex)
-      .Bind(13, m.signature_b64)
-      .Bind(14, m.jwe_payload)
-      .Bind(15, m.created_ms)
-      .Bind(16, mesh::ToString(m.state))
-      .Bind(17, m.state == mesh::MessageState::kClaimed ? m.claimer_node_id : std::string())
-      .Bind(18, m.state == mesh::MessageState::kClaimed ? m.claim_expires_ms : 0)
-      .Bind(19, int64_t{m.delivery_count})
-      .Bind(20, m.acked_ms)
-      .Bind(21, finished ? std::max(m.acked_ms, m.created_ms) : 0)
-      .Bind(22, int64_t{mesh::kRecordSchemaVersion});
+  static const std::string kInsert =
+      std::string("INSERT INTO messages(id, ") + kNewMessageColumns +
+      ", created_ms, state, claimer_node_id, claim_expires_ms, delivery_count, acked_ms, "
+      "finished_ms, schema_version) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
+      "?, ?, ?, ?)";
+  POPULI_ASSIGN_OR_RETURN(Stmt insert, db_.Prepare(kInsert));
+  insert.Bind(1, m.id);
+  BindNewMessage(insert, 2, m);
+  const bool claimed = m.state == mesh::MessageState::kClaimed;
+  constexpr int kNext = kNewMessageColumnCount + 2;
+  insert.Bind(kNext, m.created_ms)
+      .Bind(kNext + 1, mesh::ToString(m.state))
+      .Bind(kNext + 2, claimed ? m.claimer_node_id : std::string())
+      .Bind(kNext + 3, claimed ? m.claim_expires_ms : 0)
+      .Bind(kNext + 4, int64_t{m.delivery_count})
+      .Bind(kNext + 5, m.acked_ms)
+      .Bind(kNext + 6, finished ? std::max(m.acked_ms, m.created_ms) : 0)
+      .Bind(kNext + 7, int64_t{mesh::kRecordSchemaVersion});
   POPULI_RETURN_IF_ERROR(insert.Run());
   if (!finished) pending_.Add(m.receiver, 1);
   return true;

@@ -22,28 +22,13 @@ Result<DeliverResult> SqliteWriteTxn::Deliver(const mesh::NewMessage& msg, int64
     POPULI_ASSIGN_OR_RETURN(bool row, find.Step());
     if (row) return DeliverResult{find.Int(0), true};
   }
-  POPULI_ASSIGN_OR_RETURN(
-      Stmt insert,
-      db_.Prepare("INSERT INTO messages(sender, receiver, message_type, payload, idempotency_key, "
-                  "privacy_class, priority, task_kind, model_id, traceparent, "
-                  "payload_blake3_hex, signature_b64, jwe_payload, created_ms, state, "
-                  "schema_version) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
-                  "'pending', ?)"));
-  insert.Bind(1, msg.sender)
-      .Bind(2, msg.receiver)
-      .Bind(3, msg.message_type)
-      .Bind(4, msg.payload)
-      .Bind(5, msg.idempotency_key)
-      .Bind(6, mesh::ToString(msg.privacy_class))
-      .Bind(7, int64_t{msg.priority})
-      .Bind(8, msg.task_kind)
-      .Bind(9, msg.model_id)
-      .Bind(10, msg.traceparent)
-      .Bind(11, msg.payload_blake3_hex)
-      .Bind(12, msg.signature_b64)
-      .Bind(13, msg.jwe_payload)
-      .Bind(14, now_ms)
-      .Bind(15, int64_t{mesh::kRecordSchemaVersion});
+  static const std::string kInsert = std::string("INSERT INTO messages(") + kNewMessageColumns +
+                                     ", created_ms, state, schema_version) VALUES (?, ?, ?, ?, ?, "
+                                     "?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?)";
+  POPULI_ASSIGN_OR_RETURN(Stmt insert, db_.Prepare(kInsert));
+  BindNewMessage(insert, 1, msg);
+  insert.Bind(kNewMessageColumnCount + 1, now_ms)
+      .Bind(kNewMessageColumnCount + 2, int64_t{mesh::kRecordSchemaVersion});
   POPULI_RETURN_IF_ERROR(insert.Run());
   pending_.Add(msg.receiver, 1);
   return DeliverResult{db_.LastInsertId(), false};
