@@ -1,4 +1,5 @@
 #include "mesh/json.h"
+#include "mesh/parse_json.h"
 
 #include <gtest/gtest.h>
 
@@ -11,11 +12,7 @@ namespace {
 
 namespace json = boost::json;
 
-json::value Parse(std::string_view text) {
-  auto v = ParseJson(text);
-  EXPECT_TRUE(v.ok()) << v.status().ToString();
-  return v.ok() ? *v : json::value();
-}
+using testing::Parse;
 
 NodeRecord FullNode() {
   NodeRecord n;

@@ -1,5 +1,6 @@
 // The task wire codec (mesh/task_json.h) and ValidateTaskSpec (mesh/validate.h).
 #include "mesh/task_json.h"
+#include "mesh/parse_json.h"
 
 #include <gtest/gtest.h>
 
@@ -15,11 +16,7 @@ namespace {
 
 namespace json = boost::json;
 
-json::value Parse(std::string_view text) {
-  auto v = ParseJson(text);
-  EXPECT_TRUE(v.ok()) << v.status().ToString();
-  return v.ok() ? *v : json::value();
-}
+using testing::Parse;
 
 TaskSpec FullSpec() {
   TaskSpec s;

@@ -7,6 +7,7 @@
 #include <string_view>
 
 #include "mesh/json.h"
+#include "mesh/parse_json.h"
 #include "mesh/task_json.h"
 
 namespace populi::mesh {
@@ -14,11 +15,7 @@ namespace {
 
 namespace json = boost::json;
 
-json::value Parse(std::string_view text) {
-  auto v = ParseJson(text);
-  EXPECT_TRUE(v.ok()) << v.status().ToString();
-  return v.ok() ? *v : json::value();
-}
+using testing::Parse;
 
 TEST(TaskProtocolJson, AssignmentRoundTripsThroughItsWireText) {
   TaskAssignment a;

@@ -43,7 +43,7 @@ http::Response Maintenance(ApiContext& ctx, http::Request& req) {
     return Status::Ok();
   });
   if (!s.ok()) return Error(s, req);
-  ctx.Notify("events");
+  ctx.Notify(dispatch::kEventsTopic);
   return Json(mesh::ToJson(*node));
 }
 
@@ -65,7 +65,7 @@ http::Response Quarantine(ApiContext& ctx, http::Request& req) {
     return Status::Ok();
   });
   if (!s.ok()) return Error(s, req);
-  ctx.Notify("events");
+  ctx.Notify(dispatch::kEventsTopic);
   return Json(mesh::ToJson(*node));
 }
 
@@ -99,7 +99,7 @@ http::Response Revoke(ApiContext& ctx, http::Request& req) {
     ctx.Notify(dispatch::TaskTopic(revoked_task));
     (void)ctx.dispatch.PlacePending();
   }
-  ctx.Notify("events");
+  ctx.Notify(dispatch::kEventsTopic);
   return Json(mesh::ToJson(lease));
 }
 

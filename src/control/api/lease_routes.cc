@@ -25,7 +25,7 @@ http::Response Transition(ApiContext& ctx, const http::Request& req, const char*
         .status();
   });
   if (!s.ok()) return Error(s, req);
-  ctx.Notify("events");
+  ctx.Notify(dispatch::kEventsTopic);
   return Json(mesh::ToJson(lease));
 }
 

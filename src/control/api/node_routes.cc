@@ -66,7 +66,7 @@ http::Response Join(ApiContext& ctx, http::Request& req) {
   });
   if (!s.ok()) return Error(s, req);
   ctx.liveness.Touch(node->id, now);
-  ctx.Notify("events");
+  ctx.Notify(dispatch::kEventsTopic);
   json::object o = mesh::ToJson(stored ? *stored : *node);
   o["heartbeat_ms"] = ctx.options.heartbeat_ms;
   // Agents cap their retry delay below this so a recovered control plane hears from every live
@@ -105,7 +105,7 @@ http::Response Heartbeat(ApiContext& ctx, http::Request& req) {
           .status();
     });
     if (!s.ok()) return Error(s, req);
-    ctx.Notify("events");
+    ctx.Notify(dispatch::kEventsTopic);
   }
   ctx.liveness.Touch(hb->node_id, now);
   return Json(json::object{{"node_id", hb->node_id},
@@ -139,7 +139,7 @@ http::Response Leave(ApiContext& ctx, http::Request& req) {
   // Wake the node's own parked task-inbox poll so its worker can stop without waiting it out.
   ctx.Notify(dispatch::NodeInboxTopic(mesh::TaskInboxFor(leave->node_id)));
   if (lost > 0) (void)ctx.dispatch.PlacePending();
-  ctx.Notify("events");
+  ctx.Notify(dispatch::kEventsTopic);
   return http::NoContent();
 }
 

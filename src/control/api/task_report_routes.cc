@@ -33,7 +33,7 @@ void AuditRefusal(ApiContext& ctx, const std::string& task_id, const mesh::Attem
                                 {"why", why.message()}}))
         .status();
   });
-  ctx.Notify("events");
+  ctx.Notify(dispatch::kEventsTopic);
 }
 
 http::Response Start(ApiContext& ctx, http::Request& req) {
@@ -134,7 +134,7 @@ http::Response Result_(ApiContext& ctx, http::Request& req) {
     return Error(s, req);
   }
   ctx.Notify(dispatch::TaskTopic(id));
-  ctx.Notify("events");
+  ctx.Notify(dispatch::kEventsTopic);
   return Json(mesh::ToJson(task));
 }
 

@@ -62,7 +62,7 @@ http::Response Submit(ApiContext& ctx, http::Request& req) {
     (void)ctx.dispatch.PlacePending();
     if (auto fresh = ctx.store.GetTask(task.id); fresh.ok() && *fresh) task = std::move(**fresh);
   }
-  ctx.Notify("events");
+  ctx.Notify(dispatch::kEventsTopic);
   return Json(mesh::ToJson(task), duplicate ? 200 : 201);
 }
 
@@ -130,7 +130,7 @@ http::Response Cancel(ApiContext& ctx, http::Request& req) {
   });
   if (!s.ok()) return Error(s, req);
   ctx.Notify(dispatch::TaskTopic(task.id));
-  ctx.Notify("events");
+  ctx.Notify(dispatch::kEventsTopic);
   return Json(mesh::ToJson(task));
 }
 
