@@ -181,6 +181,7 @@ int main(int argc, char** argv) {
       conn.Post("/v1/populi/join", "{\"id\":\"" + node + "\"}", &body);
       std::vector<double> local;
       std::vector<int64_t> held;  // with --ack next: claimed, acknowledged by the next claim
+      std::string held_token;     // the claim_token of `held`
       while (!stop.load(std::memory_order_relaxed)) {
         for (int i = 0; i < plan.deliver_requests(); ++i) {
           auto t0 = Steady::now();
@@ -189,15 +190,16 @@ int main(int argc, char** argv) {
           if (s != 200) ++errors;
         }
         if (plan.ack_next) {
-          int s = conn.Post(kClaimPath, ClaimBody(node, batch, held), &body);
+          int s = conn.Post(kClaimPath, ClaimBody(node, batch, held, held_token), &body);
           if (s != 200) ++errors;
           cycles += populi::bench::AckedCountIn(body);
           held = MessageIdsIn(body);
+          held_token = populi::bench::ClaimTokenIn(body);
           continue;
         }
         conn.Post(kClaimPath, ClaimBody(node, batch), &body);
         std::vector<int64_t> ids = MessageIdsIn(body);
-        int s = conn.Post(kAckPath, AckBody(node, ids), &body);
+        int s = conn.Post(kAckPath, AckBody(node, ids, populi::bench::ClaimTokenIn(body)), &body);
         if (s != 200) ++errors;
         cycles += static_cast<int64_t>(ids.size());
       }

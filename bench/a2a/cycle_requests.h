@@ -42,25 +42,38 @@ struct CyclePlan {
   }
 };
 
-// With `ack` non-empty the claim first acknowledges those ids (ack_message_ids).
+// With `ack` non-empty the claim first acknowledges those ids (ack_message_ids), presenting
+// `token`, the claim_token of the claim that took them.
 inline std::string ClaimBody(const std::string& node, int batch,
-                             const std::vector<int64_t>& ack = {}) {
+                             const std::vector<int64_t>& ack = {}, const std::string& token = {}) {
   std::string body = "{\"receiver\":\"" + node + "\",\"claimer_node_id\":\"" + node +
                      "\",\"max_messages\":" + std::to_string(batch);
   if (!ack.empty()) {
     body += ",\"ack_message_ids\":[";
     for (size_t i = 0; i < ack.size(); ++i) body += (i == 0 ? "" : ",") + std::to_string(ack[i]);
-    body += "]";
+    body += "],\"ack_claim_token\":\"" + token + "\"";
   }
   return body + "}";
 }
 
 // One id acknowledges with message_id, several with message_ids (the batch form).
-inline std::string AckBody(const std::string& node, const std::vector<int64_t>& ids) {
+inline std::string AckBody(const std::string& node, const std::vector<int64_t>& ids,
+                           const std::string& token) {
   std::string list;
   for (int64_t id : ids) list += (list.empty() ? "" : ",") + std::to_string(id);
-  return ids.size() == 1 ? "{\"receiver\":\"" + node + "\",\"message_id\":" + list + "}"
-                         : "{\"receiver\":\"" + node + "\",\"message_ids\":[" + list + "]}";
+  const std::string fence = ",\"claim_token\":\"" + token + "\"}";
+  return ids.size() == 1 ? "{\"receiver\":\"" + node + "\",\"message_id\":" + list + fence
+                         : "{\"receiver\":\"" + node + "\",\"message_ids\":[" + list + "]" + fence;
+}
+
+// The claim_token of a claim's reply (every message of one claim carries the same), or "".
+inline std::string ClaimTokenIn(const std::string& body) {
+  const std::string key = "\"claim_token\":\"";
+  const size_t start = body.find(key);
+  if (start == std::string::npos) return {};
+  const size_t end = body.find('"', start + key.size());
+  return end == std::string::npos ? std::string()
+                                  : body.substr(start + key.size(), end - start - key.size());
 }
 
 // How many ids a claim's "acked" list holds (0 when absent).

@@ -43,9 +43,9 @@ class EpollClient {
     } else if (step_ == deliveries_) {
       out_ = Conn::PostRequest(
           kClaimPath,
-          ClaimBody(node_, plan_.batch, plan_.ack_next ? ids_ : std::vector<int64_t>{}));
+          ClaimBody(node_, plan_.batch, plan_.ack_next ? ids_ : std::vector<int64_t>{}, token_));
     } else {
-      out_ = Conn::PostRequest(kAckPath, AckBody(node_, ids_));
+      out_ = Conn::PostRequest(kAckPath, AckBody(node_, ids_, token_));
     }
     out_off_ = 0;
   }
@@ -85,6 +85,7 @@ class EpollClient {
       } else if (step_ == deliveries_) {
         if (plan_.ack_next && status == 200) totals.cycles += AckedCountIn(body);
         ids_ = MessageIdsIn(body);
+        token_ = ClaimTokenIn(body);
         step_ = ids_.empty() || plan_.ack_next ? 0 : step_ + 1;
       } else {
         if (status == 200) totals.cycles += static_cast<int64_t>(ids_.size());
@@ -104,6 +105,7 @@ class EpollClient {
   int deliveries_;  // deliver requests per cycle
   int step_ = 0;    // < deliveries_: delivering; == deliveries_: claiming; then acknowledging
   std::vector<int64_t> ids_;
+  std::string token_;  // the claim_token of ids_
   std::string out_;
   size_t out_off_ = 0;
   std::string in_;

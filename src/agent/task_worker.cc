@@ -130,6 +130,7 @@ void TaskWorker::PollLoop() {
   request.max_messages = 8;
   request.wait_ms = options_.poll_wait_ms;
   request.lease_ms = 60'000;
+  request.hold_liveness = true;  // this poll's connection stands for the agent's process
   int64_t retry_ms = 250;
   while (options_.joined && !options_.joined(500)) {
     std::lock_guard lock(mu_);
@@ -147,6 +148,7 @@ void TaskWorker::PollLoop() {
         mesh::AckRequest ack;
         ack.receiver = inbox;
         ack.message_ids = request.ack_message_ids;
+        ack.claim_token = request.ack_claim_token;
         (void)http.Send("POST", "/v1/populi/a2a/ack", json::serialize(mesh::ToJson(ack)));
       }
       return;
@@ -165,6 +167,7 @@ void TaskWorker::PollLoop() {
     }
     retry_ms = 250;
     request.ack_message_ids.clear();
+    request.ack_claim_token.clear();
     auto parsed = mesh::ParseJson(response->body);
     auto page =
         parsed.ok() ? mesh::InboxPageFromJson(*parsed) : Result<mesh::InboxPage>(parsed.status());
@@ -175,6 +178,7 @@ void TaskWorker::PollLoop() {
     for (const mesh::A2AMessage& m : page->messages) {
       const mesh::A2AMessage* msg = &m;
       request.ack_message_ids.push_back(msg->id);
+      request.ack_claim_token = msg->claim_token;  // one claim, one token for the whole page
       if (msg->message_type != "task_submit") continue;
       auto a = ParseAssignment(msg->payload);
       if (!a.ok()) {

@@ -305,6 +305,7 @@ json::object ToJson(const A2AMessage& m) {
   o["state"] = ToString(m.state);
   PutStr(o, "claimer_node_id", m.claimer_node_id);
   PutTime(o, "claim_expires_ms", m.claim_expires_ms);
+  PutStr(o, "claim_token", m.claim_token);
   o["delivery_count"] = m.delivery_count;
   PutTime(o, "acked_ms", m.acked_ms);
   o["schema_version"] = m.schema_version;
@@ -343,6 +344,7 @@ Result<A2AMessage> A2AMessageFromJson(const json::value& v) {
   r.Enum("state", m.state, ParseMessageState);
   r.Str("claimer_node_id", m.claimer_node_id);
   r.Int("claim_expires_ms", m.claim_expires_ms);
+  r.Str("claim_token", m.claim_token);
   r.Num("delivery_count", m.delivery_count);
   r.Int("acked_ms", m.acked_ms);
   r.Num("schema_version", m.schema_version);

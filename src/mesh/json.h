@@ -81,8 +81,13 @@ struct InboxRequest {
   int32_t max_messages = 0;  // absent = the route's default; else 1..kMaxInboxPage
   int64_t wait_ms = 0;       // long-poll up to this long when nothing is there (capped)
   int64_t lease_ms = 0;      // claim duration; 0 = the configured default
-  // With a claimer: acknowledged in the same transaction, before the claim (unknown ids skipped).
+  // With a claimer: acknowledged in the same transaction, before the claim (unknown ids skipped),
+  // presenting ack_claim_token: the claim_token of the claim that took them.
   std::vector<int64_t> ack_message_ids;
+  std::string ack_claim_token;
+  // With a claimer: this request is that node's agent holding its connection (liveness): if the
+  // client closes it while the claim waits, the node is suspect at once (docs/api.md).
+  bool hold_liveness = false;
 };
 
 // The reply of POST /v1/populi/a2a/inbox.
@@ -103,6 +108,7 @@ struct AckRequest {
   std::string receiver;
   int64_t message_id = 0;
   std::vector<int64_t> message_ids;
+  std::string claim_token;  // the claim's token; empty only for rows nobody has claimed
 };
 
 // POST /v1/populi/a2a/lease-renew
@@ -110,6 +116,7 @@ struct ClaimRenewRequest {
   std::string receiver;
   int64_t message_id = 0;
   std::string claimer_node_id;
+  std::string claim_token;  // the token the claim returned
   int64_t lease_ms = 0;
 };
 

@@ -48,6 +48,8 @@ Result<InboxRequest> InboxRequestFromJson(const json::value& v) {
   r.Int("wait_ms", q.wait_ms);
   r.Int("lease_ms", q.lease_ms);
   r.List("ack_message_ids", q.ack_message_ids, MessageIdAt);
+  r.Str("ack_claim_token", q.ack_claim_token);
+  r.Bool("hold_liveness", q.hold_liveness);
   if (!r.ok()) return r.status();
   return q;
 }
@@ -58,6 +60,7 @@ Result<AckRequest> AckRequestFromJson(const json::value& v) {
   r.Str("receiver", q.receiver, true);
   r.Int("message_id", q.message_id, 1);
   r.List("message_ids", q.message_ids, MessageIdAt);
+  r.Str("claim_token", q.claim_token);
   if (r.ok() && (q.message_id == 0) == (r.Raw("message_ids") == nullptr))
     r.Fail("", "give exactly one of message_id and message_ids");
   if (!r.ok()) return r.status();
@@ -70,6 +73,7 @@ Result<ClaimRenewRequest> ClaimRenewRequestFromJson(const json::value& v) {
   r.Str("receiver", q.receiver, true);
   r.Int("message_id", q.message_id, 1, std::numeric_limits<int64_t>::max(), true);
   r.Str("claimer_node_id", q.claimer_node_id, true);
+  r.Str("claim_token", q.claim_token, true);
   r.Int("lease_ms", q.lease_ms);
   if (!r.ok()) return r.status();
   return q;
@@ -137,6 +141,8 @@ json::object ToJson(const InboxRequest& q) {
     for (int64_t id : q.ack_message_ids) ids.push_back(id);
     o["ack_message_ids"] = std::move(ids);
   }
+  PutStr(o, "ack_claim_token", q.ack_claim_token);
+  if (q.hold_liveness) o["hold_liveness"] = true;
   return o;
 }
 json::object ToJson(const AckRequest& q) {
@@ -147,12 +153,14 @@ json::object ToJson(const AckRequest& q) {
     for (int64_t id : q.message_ids) ids.push_back(id);
     o["message_ids"] = std::move(ids);
   }
+  PutStr(o, "claim_token", q.claim_token);
   return o;
 }
 json::object ToJson(const ClaimRenewRequest& q) {
   json::object o{{"receiver", q.receiver},
                  {"message_id", q.message_id},
-                 {"claimer_node_id", q.claimer_node_id}};
+                 {"claimer_node_id", q.claimer_node_id},
+                 {"claim_token", q.claim_token}};
   if (q.lease_ms != 0) o["lease_ms"] = q.lease_ms;
   return o;
 }

@@ -166,6 +166,10 @@ struct A2AMessage : NewMessage {
   MessageState state = MessageState::kPending;
   std::string claimer_node_id;  // set while claimed
   int64_t claim_expires_ms = 0;
+  // Minted by each claim (one per claim call) and sent only in that claim's reply: an ack or a
+  // claim renewal of a claimed row must present it, so only the current claimer can end or extend
+  // its claim. Empty while the row is not claimed; never shown by a listing.
+  std::string claim_token;
   int32_t delivery_count = 0;  // claims so far; past the maximum the row is dead-lettered
   int64_t acked_ms = 0;
   int schema_version = kRecordSchemaVersion;

@@ -125,15 +125,22 @@ class WriteTxn {
   // retained, pending or acknowledged.
   virtual Result<DeliverResult> Deliver(const mesh::NewMessage& msg, int64_t now_ms) = 0;
   // Claims up to max_messages rows: highest priority first, oldest first within a priority;
-  // skips rows under a live claim by anyone else; re-claim by the same claimer refreshes.
+  // skips rows under a live claim by anyone else; re-claim by the same claimer refreshes. Each
+  // call mints one new claim_token, set on every row it returns (a re-claim replaces the old
+  // token, fencing off an earlier incarnation of the same claimer).
   virtual Result<std::vector<mesh::A2AMessage>> Claim(const ClaimRequest& req) = 0;
-  // kNotFound: no such pending row; kConflict: claimed by someone else or the claim lapsed.
+  // kNotFound: no such pending row; kConflict: claimed by someone else, under another token, or
+  // the claim lapsed.
   virtual Status RenewClaim(std::string_view receiver, int64_t message_id, std::string_view claimer,
-                            int64_t lease_ms, int64_t now_ms) = 0;
-  // Acks the listed ids of `receiver`; returns the ids that were acked now or already.
-  // Unknown ids are ignored by a batch ack, kNotFound for a single-id ack.
+                            std::string_view claim_token, int64_t lease_ms, int64_t now_ms) = 0;
+  // Acks the listed ids of `receiver` that `claim_token` may end: a claimed row only under its
+  // current token, an unclaimed pending row only with an empty token. Returns the ids acked now
+  // or already; `fenced`, when given, receives the ids refused for their token. A batch ack
+  // ignores unknown ids; a single-id ack answers kNotFound, or kConflict when fenced.
   virtual Result<std::vector<int64_t>> Ack(std::string_view receiver,
-                                           const std::vector<int64_t>& ids, int64_t now_ms) = 0;
+                                           const std::vector<int64_t>& ids,
+                                           std::string_view claim_token, int64_t now_ms,
+                                           std::vector<int64_t>* fenced = nullptr) = 0;
   // Lapsed claims return to pending (or dead_letter past max_deliveries).
   virtual Result<SweepResult> SweepExpiredClaims(int64_t now_ms, int max_deliveries) = 0;
 

@@ -286,10 +286,11 @@ TEST(MeshJson, RequestBodiesRoundTrip) {
   EXPECT_EQ(inb->lease_ms, 3000);
   EXPECT_EQ(inb->ack_message_ids, (std::vector<int64_t>{4, 5}));
 
-  AckRequest batch{"r", 0, {1, 2, 3}};
+  AckRequest batch{"r", 0, {1, 2, 3}, "tok"};
   auto ab = AckRequestFromJson(ToJson(batch));
   ASSERT_TRUE(ab.ok());
   EXPECT_EQ(ab->message_ids, batch.message_ids);
+  EXPECT_EQ(ab->claim_token, "tok");
   AckRequest one{"r", 5, {}};
   EXPECT_EQ(AckRequestFromJson(ToJson(one))->message_id, 5);
   EXPECT_FALSE(AckRequestFromJson(Parse(R"({"receiver":"r"})")).ok());
@@ -297,12 +298,17 @@ TEST(MeshJson, RequestBodiesRoundTrip) {
       AckRequestFromJson(Parse(R"({"receiver":"r","message_id":1,"message_ids":[2]})")).ok());
   EXPECT_FALSE(AckRequestFromJson(Parse(R"({"receiver":"r","message_ids":[1,"x"]})")).ok());
 
-  ClaimRenewRequest cr{"r", 4, "c", 100};
+  ClaimRenewRequest cr{"r", 4, "c", "tok", 100};
   auto crb = ClaimRenewRequestFromJson(ToJson(cr));
   ASSERT_TRUE(crb.ok());
   EXPECT_EQ(crb->message_id, 4);
   EXPECT_EQ(crb->claimer_node_id, "c");
+  EXPECT_EQ(crb->claim_token, "tok");
   EXPECT_EQ(crb->lease_ms, 100);
+  auto untokened =
+      ClaimRenewRequestFromJson(Parse(R"({"receiver":"r","message_id":4,"claimer_node_id":"c"})"));
+  ASSERT_FALSE(untokened.ok());
+  EXPECT_NE(untokened.status().message().find("claim_token"), std::string::npos);
 
   LeaseRequest lr{"task:1", "", "n1", 5000};
   auto lrb = LeaseRequestFromJson(ToJson(lr), LeaseOp::kGrant);

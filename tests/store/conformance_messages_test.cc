@@ -22,8 +22,8 @@ TEST_P(StoreConformance, DeliverIsIdempotentWhilePending) {
 TEST_P(StoreConformance, DeliverIsIdempotentAfterAck) {
   auto first = Deliver(Msg("a", "b", "k1"));
   ASSERT_TRUE(first.ok());
-  auto acked =
-      Do<std::vector<int64_t>>([&](WriteTxn& t) { return t.Ack("b", {first->message_id}, 2000); });
+  auto acked = Do<std::vector<int64_t>>(
+      [&](WriteTxn& t) { return t.Ack("b", {first->message_id}, "", 2000); });
   ASSERT_TRUE(acked.ok()) << acked.status().ToString();
   auto again = Deliver(Msg("a", "b", "k1"), 3000);
   ASSERT_TRUE(again.ok());
@@ -66,8 +66,9 @@ TEST_P(StoreConformance, InboxPagesNewestFirstWithCursor) {
 TEST_P(StoreConformance, InboxHidesAckedUnlessAsked) {
   auto a = Deliver(Msg("s", "r"));
   auto b = Deliver(Msg("s", "r"));
-  ASSERT_TRUE(
-      Do<std::vector<int64_t>>([&](WriteTxn& t) { return t.Ack("r", {a->message_id}, 5); }).ok());
+  ASSERT_TRUE(Do<std::vector<int64_t>>([&](WriteTxn& t) {
+                return t.Ack("r", {a->message_id}, "", 5);
+              }).ok());
   auto pending = store_->ListInbox({"r", 0, 10, false});
   ASSERT_EQ(pending->size(), 1u);
   EXPECT_EQ((*pending)[0].id, b->message_id);
@@ -139,21 +140,26 @@ TEST_P(StoreConformance, ClaimHonoursEligibilityFilter) {
 TEST_P(StoreConformance, RenewClaimRules) {
   auto m = Deliver(Msg("s", "r"));
   const int64_t id = m->message_id;
+  std::string token;
   auto renew = [&](std::string_view claimer, int64_t now) {
-    return store_->Write([&](WriteTxn& t) { return t.RenewClaim("r", id, claimer, 1000, now); });
+    return store_->Write(
+        [&](WriteTxn& t) { return t.RenewClaim("r", id, claimer, token, 1000, now); });
   };
   EXPECT_EQ(renew("n1", 0).code(), Code::kConflict);  // pending, not claimed by n1
   ClaimRequest req{"r", "n1", 1, 1000, 100, 10, nullptr};
-  ASSERT_EQ(Do<std::vector<mesh::A2AMessage>>([&](WriteTxn& t) { return t.Claim(req); })->size(),
-            1u);
-  EXPECT_EQ(renew("n2", 500).code(), Code::kConflict);
+  auto claimed = Do<std::vector<mesh::A2AMessage>>([&](WriteTxn& t) { return t.Claim(req); });
+  ASSERT_EQ(claimed->size(), 1u);
+  EXPECT_EQ(renew("n1", 500).code(), Code::kConflict);  // no token
+  token = claimed->front().claim_token;
+  EXPECT_EQ(renew("n2", 500).code(), Code::kConflict);  // the token, but another claimer
   ASSERT_TRUE(renew("n1", 500).ok());
   EXPECT_EQ((*store_->GetMessage(id))->claim_expires_ms, 1500);
   EXPECT_EQ(renew("n1", 1500).code(), Code::kConflict);  // lapsed
-  EXPECT_EQ(
-      store_->Write([&](WriteTxn& t) { return t.RenewClaim("r", 999, "n1", 1000, 0); }).code(),
-      Code::kNotFound);
-  EXPECT_EQ(store_->Write([&](WriteTxn& t) { return t.RenewClaim("x", id, "n1", 1000, 0); }).code(),
+  EXPECT_EQ(store_->Write([&](WriteTxn& t) { return t.RenewClaim("r", 999, "n1", token, 1000, 0); })
+                .code(),
+            Code::kNotFound);
+  EXPECT_EQ(store_->Write([&](WriteTxn& t) { return t.RenewClaim("x", id, "n1", token, 1000, 0); })
+                .code(),
             Code::kNotFound);
 }
 
@@ -161,21 +167,70 @@ TEST_P(StoreConformance, AckSingleAndBatch) {
   auto a = Deliver(Msg("s", "r"))->message_id;
   auto b = Deliver(Msg("s", "r"))->message_id;
   auto c = Deliver(Msg("s", "r"))->message_id;
-  auto single = Do<std::vector<int64_t>>([&](WriteTxn& t) { return t.Ack("r", {a}, 7); });
+  auto single = Do<std::vector<int64_t>>([&](WriteTxn& t) { return t.Ack("r", {a}, "", 7); });
   ASSERT_TRUE(single.ok());
   EXPECT_EQ(*single, std::vector<int64_t>{a});
-  EXPECT_EQ(Do<std::vector<int64_t>>([&](WriteTxn& t) { return t.Ack("r", {424242}, 7); })
+  EXPECT_EQ(Do<std::vector<int64_t>>([&](WriteTxn& t) { return t.Ack("r", {424242}, "", 7); })
                 .status()
                 .code(),
             Code::kNotFound);
-  EXPECT_EQ(
-      Do<std::vector<int64_t>>([&](WriteTxn& t) { return t.Ack("other", {b}, 7); }).status().code(),
-      Code::kNotFound);
-  auto batch = Do<std::vector<int64_t>>([&](WriteTxn& t) { return t.Ack("r", {a, b, 999, c}, 8); });
+  EXPECT_EQ(Do<std::vector<int64_t>>([&](WriteTxn& t) { return t.Ack("other", {b}, "", 7); })
+                .status()
+                .code(),
+            Code::kNotFound);
+  auto batch = Do<std::vector<int64_t>>([&](WriteTxn& t) {
+    return t.Ack("r", {a, b, 999, c}, "", 8);
+  });
   ASSERT_TRUE(batch.ok());
   EXPECT_EQ(*batch, (std::vector<int64_t>{a, b, c}));
   EXPECT_EQ(*store_->CountPending("r"), 0);
   EXPECT_EQ((*store_->GetMessage(a))->acked_ms, 7);  // a second ack changes nothing
+}
+
+TEST_P(StoreConformance, AckOfAClaimedRowIsFencedByItsClaimToken) {
+  const int64_t a = Deliver(Msg("s", "r"))->message_id;
+  const int64_t b = Deliver(Msg("s", "r"))->message_id;
+  ClaimRequest req{"r", "n1", 2, 1000, 100, 10, nullptr};
+  auto first = Do<std::vector<mesh::A2AMessage>>([&](WriteTxn& t) { return t.Claim(req); });
+  ASSERT_EQ(first->size(), 2u);
+  const std::string token = first->front().claim_token;
+  EXPECT_EQ(token.size(), 32u);
+  EXPECT_EQ(first->back().claim_token, token);  // one claim, one token
+  EXPECT_EQ((*store_->GetMessage(a))->claim_token, token);
+
+  // Without the token, or with a made-up one, the claimed row stays claimed.
+  auto ack = [&](int64_t id, std::string_view tok) {
+    return Do<std::vector<int64_t>>([&](WriteTxn& t) { return t.Ack("r", {id}, tok, 200); });
+  };
+  EXPECT_EQ(ack(a, "").status().code(), Code::kConflict);
+  EXPECT_EQ(ack(a, std::string(32, '0')).status().code(), Code::kConflict);
+  EXPECT_EQ((*store_->GetMessage(a))->state, MessageState::kClaimed);
+  std::vector<int64_t> fenced;
+  auto batch = Do<std::vector<int64_t>>([&](WriteTxn& t) {
+    return t.Ack("r", {a, b}, "feed", 200, &fenced);
+  });
+  ASSERT_TRUE(batch.ok());
+  EXPECT_TRUE(batch->empty());
+  EXPECT_EQ(fenced, (std::vector<int64_t>{a, b}));
+
+  // A re-claim by the same claimer mints a new token: the old one no longer ends the claim.
+  auto again = Do<std::vector<mesh::A2AMessage>>([&](WriteTxn& t) { return t.Claim(req); });
+  ASSERT_EQ(again->size(), 2u);
+  const std::string fresh = again->front().claim_token;
+  EXPECT_NE(fresh, token);
+  EXPECT_EQ(ack(a, token).status().code(), Code::kConflict);
+  ASSERT_TRUE(ack(a, fresh).ok());
+  EXPECT_EQ((*store_->GetMessage(a))->state, MessageState::kAcked);
+  EXPECT_EQ((*store_->GetMessage(a))->claim_token, "");
+  EXPECT_TRUE(ack(a, "").ok());  // acknowledged already: idempotent for anyone
+
+  // After the claim lapses and is swept, the row is unclaimed: the stale token is refused, and
+  // an ack without a token (as for a row nobody claimed) succeeds.
+  ASSERT_TRUE(Do<SweepResult>([&](WriteTxn& t) { return t.SweepExpiredClaims(5000, 10); }).ok());
+  EXPECT_EQ((*store_->GetMessage(b))->state, MessageState::kPending);
+  EXPECT_EQ((*store_->GetMessage(b))->claim_token, "");
+  EXPECT_EQ(ack(b, fresh).status().code(), Code::kConflict);
+  EXPECT_TRUE(ack(b, "").ok());
 }
 
 TEST_P(StoreConformance, SweepRequeuesLapsedClaimsAndDeadLettersPastMax) {
@@ -224,9 +279,10 @@ TEST_P(StoreConformance, ClaimBeyondMaxDeliveriesDeadLetters) {
   auto row = *store_->GetMessage(id);
   EXPECT_EQ(row->state, MessageState::kDeadLetter);
   EXPECT_EQ(row->delivery_count, 3);
-  EXPECT_EQ(
-      Do<std::vector<int64_t>>([&](WriteTxn& t) { return t.Ack("r", {id}, now); }).status().code(),
-      Code::kNotFound);
+  EXPECT_EQ(Do<std::vector<int64_t>>([&](WriteTxn& t) { return t.Ack("r", {id}, "", now); })
+                .status()
+                .code(),
+            Code::kNotFound);
 }
 
 TEST_P(StoreConformance, MessageFieldsRoundTrip) {
@@ -284,11 +340,11 @@ TEST_P(StoreConformance, PendingCountFollowsEveryStateChange) {
   EXPECT_EQ(pending("r"), 4);
 
   ASSERT_TRUE(Do<std::vector<int64_t>>([&](WriteTxn& t) {
-                return t.Ack("r", {first->front().id}, 1001);
+                return t.Ack("r", {first->front().id}, first->front().claim_token, 1001);
               }).ok());
   EXPECT_EQ(pending("r"), 3);
   ASSERT_TRUE(Do<std::vector<int64_t>>([&](WriteTxn& t) {
-                return t.Ack("r", {first->front().id}, 1002);
+                return t.Ack("r", {first->front().id}, first->front().claim_token, 1002);
               }).ok());
   EXPECT_EQ(pending("r"), 3);  // acknowledging twice finishes it once
 

@@ -187,7 +187,7 @@ TEST_P(StoreConformance, RetentionDeletesOnlyOldFinishedRowsInBatches) {
   for (int i = 0; i < 5; ++i)
     ids.push_back(Deliver(Msg("s", "r", "k" + std::to_string(i)), 10)->message_id);
   ASSERT_TRUE(Do<std::vector<int64_t>>([&](WriteTxn& t) {
-                return t.Ack("r", {ids[0], ids[1], ids[2], ids[3]}, 20);
+                return t.Ack("r", {ids[0], ids[1], ids[2], ids[3]}, "", 20);
               }).ok());
   ASSERT_TRUE(Do<int64_t>([](WriteTxn& t) {
                 return t.AppendEvent({0, 20, "x.y", "", "{}"});

@@ -38,8 +38,12 @@ http::Response MessagesResponse(const std::vector<mesh::A2AMessage>& messages, i
                                 bool claimed, const AckedFirst* acked = nullptr,
                                 const std::function<bool(const mesh::A2AMessage&)>& visible = {}) {
   mesh::InboxPage page;
-  for (const auto& m : messages)
-    if (!visible || visible(m)) page.messages.push_back(m);
+  for (const auto& m : messages) {
+    if (visible && !visible(m)) continue;
+    page.messages.push_back(m);
+    // A listing never shows a claim's token: with it, anyone could end that claim.
+    if (!claimed) page.messages.back().claim_token.clear();
+  }
   if (acked != nullptr) {
     page.acked = acked->ids;
     page.has_acked = true;
@@ -186,12 +190,16 @@ Result<std::optional<store::ClaimRequest>> PlanClaim(const ApiContext& ctx,
   return std::optional<store::ClaimRequest>(std::move(claim));
 }
 
-// Acknowledges `ids` of `receiver` as part of a claim: unknown ids are skipped (as in an ack list),
-// never an error that would cost the claim.
+// Acknowledges `ids` of `receiver` under `claim_token` as part of a claim: unknown ids and ids
+// the token may not end are skipped (as in an ack list), never an error that would cost the claim.
 Result<std::vector<int64_t>> AckBeforeClaim(store::WriteTxn& txn, const std::string& receiver,
-                                            const std::vector<int64_t>& ids, int64_t now) {
-  auto acked = txn.Ack(receiver, ids, now);
-  if (!acked.ok() && acked.status().code() == Code::kNotFound) return std::vector<int64_t>{};
+                                            const std::vector<int64_t>& ids,
+                                            const std::string& claim_token, int64_t now) {
+  auto acked = txn.Ack(receiver, ids, claim_token, now);
+  if (!acked.ok() &&
+      (acked.status().code() == Code::kNotFound || acked.status().code() == Code::kConflict)) {
+    return std::vector<int64_t>{};
+  }
   return acked;
 }
 
@@ -206,7 +214,8 @@ Status AckAndClaim(const ApiContext& ctx, store::WriteTxn& txn, const mesh::Inbo
   POPULI_ASSIGN_OR_RETURN(std::optional<store::ClaimRequest> claim,
                           PlanClaim(ctx, q, std::move(node), now));
   if (!q.ack_message_ids.empty()) {
-    POPULI_ASSIGN_OR_RETURN(acked->ids, AckBeforeClaim(txn, q.receiver, q.ack_message_ids, now));
+    POPULI_ASSIGN_OR_RETURN(
+        acked->ids, AckBeforeClaim(txn, q.receiver, q.ack_message_ids, q.ack_claim_token, now));
   }
   if (claim) {
     POPULI_ASSIGN_OR_RETURN(claimed, txn.Claim(*claim));
@@ -300,6 +309,11 @@ http::Response Inbox(ApiContext& ctx, http::Request& req) {
                          "acknowledge the rest with POST /v1/populi/a2a/ack"),
                  req);
   }
+  if (q->hold_liveness && !q->claimer_node_id.empty()) {
+    // The agent holds its connection again: a drop noted before (a reconnect within the grace)
+    // no longer counts against it.
+    ctx.liveness.ConnectionHeld(q->claimer_node_id);
+  }
   // Set only when the request acknowledges: its answer then lists what was acknowledged.
   auto acked = q->ack_message_ids.empty() ? nullptr : std::make_shared<AckedFirst>();
   if (std::min(q->wait_ms, ctx.options.long_poll_max_ms) <= 0 && !q->claimer_node_id.empty()) {
@@ -322,6 +336,7 @@ http::Response InboxOnPool(ApiContext& ctx, http::Request& req, mesh::InboxReque
   auto poll = std::make_shared<http::LongPoll>();
   poll->topic = InboxTopic(q.receiver);
   poll->deadline_ms = SystemClock::Instance().MonotonicMs() + wait;
+  if (q.hold_liveness && !q.claimer_node_id.empty()) poll->holder = q.claimer_node_id;
   http::Request copy = req;
   mesh::InboxRequest query = std::move(q);
   query.ack_message_ids.clear();
@@ -349,23 +364,42 @@ http::Response Ack(ApiContext& ctx, http::Request& req) {
   auto ack = std::make_shared<mesh::AckRequest>(std::move(*q));
   if (single) ack->message_ids = {ack->message_id};
   const int64_t now = ctx.NowMs();
-  auto acked = std::make_shared<std::vector<int64_t>>();
+  struct Outcome {
+    std::vector<int64_t> acked;
+    std::vector<int64_t> fenced;
+  };
+  auto outcome = std::make_shared<Outcome>();
   return AnswerOnCommit(
       ctx, req,
-      [ack, acked, now](store::WriteTxn& txn) -> Status {
-        auto done = txn.Ack(ack->receiver, ack->message_ids, now);
+      [ack, outcome, now, single](store::WriteTxn& txn) -> Status {
+        outcome->fenced.clear();
+        auto done =
+            txn.Ack(ack->receiver, ack->message_ids, ack->claim_token, now, &outcome->fenced);
+        // The store answers a one-id list as a single ack; the list form skips what it cannot
+        // end instead (`fenced` already names a fenced id).
+        if (!single && !done.ok() &&
+            (done.status().code() == Code::kNotFound || done.status().code() == Code::kConflict)) {
+          outcome->acked.clear();
+          return Status::Ok();
+        }
         if (!done.ok() && done.status().code() == Code::kNotFound) {
           return NotFound("message " + std::to_string(ack->message_id) +
                               " is not in the inbox of " + ack->receiver,
                           "check the receiver and the id returned by deliver");
         }
-        POPULI_ASSIGN_OR_RETURN(*acked, std::move(done));
+        POPULI_ASSIGN_OR_RETURN(outcome->acked, std::move(done));
         return Status::Ok();
       },
-      [acked] {
-        json::array arr;
-        for (int64_t id : *acked) arr.push_back(id);
-        return Json(json::object{{"acked", std::move(arr)}});
+      [outcome] {
+        json::array acked;
+        for (int64_t id : outcome->acked) acked.push_back(id);
+        json::object body{{"acked", std::move(acked)}};
+        if (!outcome->fenced.empty()) {
+          json::array fenced;
+          for (int64_t id : outcome->fenced) fenced.push_back(id);
+          body["fenced"] = std::move(fenced);
+        }
+        return Json(std::move(body));
       });
 }
 
@@ -378,7 +412,8 @@ http::Response RenewClaim(ApiContext& ctx, http::Request& req) {
   const int64_t now = ctx.NowMs();
   const int64_t lease_ms = ClampLeaseMs(q->lease_ms, ctx.options.a2a_claim_ttl_ms);
   Status s = ctx.store.Write([&](store::WriteTxn& txn) {
-    return txn.RenewClaim(q->receiver, q->message_id, q->claimer_node_id, lease_ms, now);
+    return txn.RenewClaim(q->receiver, q->message_id, q->claimer_node_id, q->claim_token, lease_ms,
+                          now);
   });
   if (!s.ok()) return Error(s, req);
   return Json(json::object{{"message_id", q->message_id}, {"claim_expires_ms", now + lease_ms}});

@@ -42,7 +42,7 @@ constexpr Invariant kInvariants[] = {
     {"no_orphan_claims",
      "SELECT count(*) FROM messages WHERE (state = 'claimed' AND (claimer_node_id = '' OR "
      "claim_expires_ms = 0)) OR (state <> 'claimed' AND (claimer_node_id <> '' OR "
-     "claim_expires_ms <> 0))",
+     "claim_expires_ms <> 0 OR claim_token <> ''))",
      // A pending row with a future claim expiry is invisible to claims (they skip rows whose
      // expiry lies ahead), so it would wait forever.
      "messages whose claim state is inconsistent"},

@@ -23,11 +23,12 @@ struct Fix {
 // Data fixes run before REINDEX: a corrupt unique index may hide duplicates that would make
 // REINDEX fail.
 constexpr Fix kFixes[] = {
-    {"UPDATE messages SET state = 'pending', claimer_node_id = '', claim_expires_ms = 0 "
-     "WHERE state = 'claimed' AND (claimer_node_id = '' OR claim_expires_ms = 0)",
+    {"UPDATE messages SET state = 'pending', claimer_node_id = '', claim_expires_ms = 0, "
+     "claim_token = '' WHERE state = 'claimed' AND (claimer_node_id = '' OR claim_expires_ms = 0)",
      "claimed messages without a claimer returned to pending"},
-    {"UPDATE messages SET claimer_node_id = '', claim_expires_ms = 0 WHERE state <> 'claimed' "
-     "AND (claimer_node_id <> '' OR claim_expires_ms <> 0)",
+    {"UPDATE messages SET claimer_node_id = '', claim_expires_ms = 0, claim_token = '' "
+     "WHERE state <> 'claimed' AND (claimer_node_id <> '' OR claim_expires_ms <> 0 OR "
+     "claim_token <> '')",
      "stale claim fields cleared on unclaimed messages"},
     {"UPDATE messages SET idempotency_key = '' WHERE idempotency_key <> '' AND id NOT IN "
      "(SELECT min(id) FROM messages WHERE idempotency_key <> '' "

@@ -70,6 +70,7 @@ Result<mesh::A2AMessage> ReadMessage(const Stmt& row) {
   m.delivery_count = static_cast<int32_t>(row.Int(18));
   m.acked_ms = row.Int(19);
   m.schema_version = static_cast<int>(row.Int(20));
+  m.claim_token = row.Text(21);
   return m;
 }
 

@@ -15,7 +15,7 @@ inline constexpr char kMessageColumns[] =
     "id, sender, receiver, message_type, payload, idempotency_key, privacy_class, priority, "
     "task_kind, model_id, traceparent, payload_blake3_hex, signature_b64, jwe_payload, "
     "created_ms, state, claimer_node_id, claim_expires_ms, delivery_count, acked_ms, "
-    "schema_version";
+    "schema_version, claim_token";
 inline constexpr char kLeaseColumns[] =
     "lease_id, scope_key, holder_node_id, fencing_token, state, granted_ms, renewed_ms, "
     "expires_ms, ended_ms, schema_version";

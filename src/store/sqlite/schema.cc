@@ -133,6 +133,10 @@ CREATE INDEX messages_claimable
   ON messages(receiver, priority DESC, id, claim_expires_ms, claimer_node_id)
   WHERE state IN ('pending', 'claimed');
 )sql"},
+      // Acks and claim renewals are fenced by the claim that took the row (docs/api.md).
+      {4, "claim token on messages", R"sql(
+ALTER TABLE messages ADD COLUMN claim_token TEXT NOT NULL DEFAULT '';
+)sql"},
   };
   return kMigrations;
 }

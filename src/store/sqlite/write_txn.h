@@ -27,9 +27,10 @@ class SqliteWriteTxn final : public WriteTxn {
   Result<DeliverResult> Deliver(const mesh::NewMessage& msg, int64_t now_ms) override;
   Result<std::vector<mesh::A2AMessage>> Claim(const ClaimRequest& req) override;
   Status RenewClaim(std::string_view receiver, int64_t message_id, std::string_view claimer,
-                    int64_t lease_ms, int64_t now_ms) override;
+                    std::string_view claim_token, int64_t lease_ms, int64_t now_ms) override;
   Result<std::vector<int64_t>> Ack(std::string_view receiver, const std::vector<int64_t>& ids,
-                                   int64_t now_ms) override;
+                                   std::string_view claim_token, int64_t now_ms,
+                                   std::vector<int64_t>* fenced) override;
   Result<SweepResult> SweepExpiredClaims(int64_t now_ms, int max_deliveries) override;
 
   Result<mesh::ExecLease> GrantLease(std::string_view scope_key, std::string_view holder,

@@ -5,6 +5,7 @@
 #include "store/sqlite/queries.h"
 #include "store/sqlite/row_codec.h"
 #include "store/sqlite/write_txn.h"
+#include "util/random.h"
 
 namespace populi::store::sqlite {
 
@@ -42,6 +43,7 @@ Result<std::vector<mesh::A2AMessage>> SqliteWriteTxn::Claim(const ClaimRequest& 
     return InvalidArgument("claim max_messages and lease_ms must be positive");
   }
   std::vector<mesh::A2AMessage> claimed;
+  const std::string token = RandomHex(16);
   // Candidates are read a page at a time (keyset on priority DESC, id ASC) and updated after the
   // page's statement finished: SQLite leaves updating a table under an open cursor undefined.
   int64_t after_priority = 256;
@@ -85,7 +87,8 @@ Result<std::vector<mesh::A2AMessage>> SqliteWriteTxn::Claim(const ClaimRequest& 
       if (!mine && m.delivery_count >= req.max_deliveries) {
         POPULI_ASSIGN_OR_RETURN(
             Stmt dead, db_.Prepare("UPDATE messages SET state = 'dead_letter', claimer_node_id = "
-                                   "'', claim_expires_ms = 0, finished_ms = ? WHERE id = ?"));
+                                   "'', claim_expires_ms = 0, claim_token = '', finished_ms = ? "
+                                   "WHERE id = ?"));
         dead.Bind(1, req.now_ms).Bind(2, m.id);
         POPULI_RETURN_IF_ERROR(dead.Run());
         pending_.Add(m.receiver, -1);
@@ -93,16 +96,18 @@ Result<std::vector<mesh::A2AMessage>> SqliteWriteTxn::Claim(const ClaimRequest& 
       }
       POPULI_ASSIGN_OR_RETURN(
           Stmt update, db_.Prepare("UPDATE messages SET state = 'claimed', claimer_node_id = ?, "
-                                   "claim_expires_ms = ?, delivery_count = delivery_count + ? "
-                                   "WHERE id = ?"));
+                                   "claim_expires_ms = ?, claim_token = ?, "
+                                   "delivery_count = delivery_count + ? WHERE id = ?"));
       update.Bind(1, req.claimer_node_id)
           .Bind(2, req.now_ms + req.lease_ms)
-          .Bind(3, int64_t{mine ? 0 : 1})
-          .Bind(4, m.id);
+          .Bind(3, token)
+          .Bind(4, int64_t{mine ? 0 : 1})
+          .Bind(5, m.id);
       POPULI_RETURN_IF_ERROR(update.Run());
       m.state = mesh::MessageState::kClaimed;
       m.claimer_node_id = req.claimer_node_id;
       m.claim_expires_ms = req.now_ms + req.lease_ms;
+      m.claim_token = token;
       if (!mine) ++m.delivery_count;
       claimed.push_back(std::move(m));
     }
@@ -111,8 +116,9 @@ Result<std::vector<mesh::A2AMessage>> SqliteWriteTxn::Claim(const ClaimRequest& 
 }
 
 Status SqliteWriteTxn::RenewClaim(std::string_view receiver, int64_t message_id,
-                                  std::string_view claimer, int64_t lease_ms, int64_t now_ms) {
-  if (lease_ms <= 0) return InvalidArgument("claim lease_ms must be positive");
+                                  std::string_view claimer, std::string_view claim_token,
+                                  int64_t lease_ms, int64_t now_ms) {
+  if (lease_ms <= 0) return InvalidArgument("claim lease_ms must be positive", "omit lease_ms");
   POPULI_ASSIGN_OR_RETURN(std::optional<mesh::A2AMessage> m, QueryMessage(db_, message_id));
   if (!m || m->receiver != receiver ||
       (m->state != mesh::MessageState::kPending && m->state != mesh::MessageState::kClaimed)) {
@@ -120,10 +126,11 @@ Status SqliteWriteTxn::RenewClaim(std::string_view receiver, int64_t message_id,
         "no pending message " + std::to_string(message_id) + " for " + std::string(receiver),
         "it may have been acknowledged or dead-lettered");
   }
-  if (m->state != mesh::MessageState::kClaimed || m->claimer_node_id != claimer) {
-    return Conflict(
-        "message " + std::to_string(message_id) + " is not claimed by " + std::string(claimer),
-        "claim it again");
+  if (m->state != mesh::MessageState::kClaimed || m->claimer_node_id != claimer ||
+      m->claim_token != claim_token) {
+    return Conflict("message " + std::to_string(message_id) + " is not claimed by " +
+                        std::string(claimer) + " under this claim token",
+                    "claim it again; only the claim's own token renews it");
   }
   if (m->claim_expires_ms <= now_ms) {
     return Conflict("the claim on message " + std::to_string(message_id) + " lapsed",
@@ -136,16 +143,20 @@ Status SqliteWriteTxn::RenewClaim(std::string_view receiver, int64_t message_id,
 }
 
 Result<std::vector<int64_t>> SqliteWriteTxn::Ack(std::string_view receiver,
-                                                 const std::vector<int64_t>& ids, int64_t now_ms) {
+                                                 const std::vector<int64_t>& ids,
+                                                 std::string_view claim_token, int64_t now_ms,
+                                                 std::vector<int64_t>* fenced) {
   std::vector<int64_t> acked;
   for (int64_t id : ids) {
-    // The common case first: a live message becomes acknowledged in one statement.
+    // The common case first: a live message whose claim (or absence of one) the token matches
+    // becomes acknowledged in one statement.
     POPULI_ASSIGN_OR_RETURN(
         Stmt update,
         db_.Prepare("UPDATE messages SET state = 'acked', acked_ms = ?1, finished_ms = ?1, "
-                    "claimer_node_id = '', claim_expires_ms = 0 WHERE id = ?2 AND receiver = ?3 "
-                    "AND state IN ('pending', 'claimed')"));
-    update.Bind(1, now_ms).Bind(2, id).Bind(3, receiver);
+                    "claimer_node_id = '', claim_expires_ms = 0, claim_token = '' "
+                    "WHERE id = ?2 AND receiver = ?3 AND state IN ('pending', 'claimed') "
+                    "AND claim_token = ?4"));
+    update.Bind(1, now_ms).Bind(2, id).Bind(3, receiver).Bind(4, claim_token);
     POPULI_RETURN_IF_ERROR(update.Run());
     if (db_.Changes() == 1) {
       acked.push_back(id);
@@ -161,12 +172,19 @@ Result<std::vector<int64_t>> SqliteWriteTxn::Ack(std::string_view receiver,
       acked.push_back(id);
       continue;
     }
-    if (ids.size() == 1) {
-      return NotFound(
-          "no message " + std::to_string(id) + " to acknowledge for " + std::string(receiver),
-          state == "dead_letter" ? "it was dead-lettered after too many deliveries"
-                                 : "check the message id and receiver");
+    const bool live = state == "pending" || state == "claimed";
+    if (live && fenced != nullptr) fenced->push_back(id);
+    if (ids.size() != 1) continue;
+    if (live) {
+      return Conflict("message " + std::to_string(id) + " is held under another claim",
+                      claim_token.empty()
+                          ? "pass the claim_token your claim returned"
+                          : "your claim was superseded or lapsed; claim the message again");
     }
+    return NotFound(
+        "no message " + std::to_string(id) + " to acknowledge for " + std::string(receiver),
+        state == "dead_letter" ? "it was dead-lettered after too many deliveries"
+                               : "check the message id and receiver");
   }
   return acked;
 }
@@ -174,9 +192,11 @@ Result<std::vector<int64_t>> SqliteWriteTxn::Ack(std::string_view receiver,
 Result<SweepResult> SqliteWriteTxn::SweepExpiredClaims(int64_t now_ms, int max_deliveries) {
   SweepResult result;
   POPULI_ASSIGN_OR_RETURN(
-      Stmt dead, db_.Prepare("UPDATE messages SET state = 'dead_letter', claimer_node_id = '', "
-                             "claim_expires_ms = 0, finished_ms = ?1 WHERE state = 'claimed' AND "
-                             "claim_expires_ms <= ?1 AND delivery_count >= ?2 RETURNING receiver"));
+      Stmt dead,
+      db_.Prepare(
+          "UPDATE messages SET state = 'dead_letter', claimer_node_id = '', "
+          "claim_expires_ms = 0, claim_token = '', finished_ms = ?1 WHERE state = 'claimed' AND "
+          "claim_expires_ms <= ?1 AND delivery_count >= ?2 RETURNING receiver"));
   dead.Bind(1, now_ms).Bind(2, int64_t{max_deliveries});
   for (;;) {
     POPULI_ASSIGN_OR_RETURN(bool row, dead.Step());
@@ -185,9 +205,10 @@ Result<SweepResult> SqliteWriteTxn::SweepExpiredClaims(int64_t now_ms, int max_d
     pending_.Add(dead.Text(0), -1);
   }
   POPULI_ASSIGN_OR_RETURN(
-      Stmt requeue, db_.Prepare("UPDATE messages SET state = 'pending', claimer_node_id = '', "
-                                "claim_expires_ms = 0 WHERE state = 'claimed' AND "
-                                "claim_expires_ms <= ? RETURNING receiver"));
+      Stmt requeue,
+      db_.Prepare("UPDATE messages SET state = 'pending', claimer_node_id = '', "
+                  "claim_expires_ms = 0, claim_token = '' WHERE state = 'claimed' AND "
+                  "claim_expires_ms <= ? RETURNING receiver"));
   requeue.Bind(1, now_ms);
   for (;;) {
     POPULI_ASSIGN_OR_RETURN(bool row, requeue.Step());
