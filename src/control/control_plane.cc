@@ -1,5 +1,8 @@
 #include "control/control_plane.h"
 
+#include <algorithm>
+#include <chrono>
+
 #include "control/api/routes.h"
 
 namespace populi::control {
@@ -49,9 +52,14 @@ void ControlPlane::SweeperLoop() {
   std::unique_lock lock(mu_);
   auto last_pass = std::chrono::steady_clock::now();
   while (!stopping_) {
-    cv_.wait_for(lock, std::chrono::milliseconds(options_.sweep_interval_ms),
-                 [this] { return stopping_; });
+    // Liveness is judged at each node's own deadline, not only on the sweep period.
+    int64_t wait_ms = options_.sweep_interval_ms;
+    if (auto deadline = dispatcher_.NextLivenessDeadlineMs()) {
+      wait_ms = std::clamp<int64_t>(*deadline - ctx_.NowMs(), 0, wait_ms);
+    }
+    cv_.wait_for(lock, std::chrono::milliseconds(wait_ms), [this] { return stopping_ || wake_; });
     if (stopping_) break;
+    wake_ = false;
     lock.unlock();
     // The steady clock keeps counting while this process is stopped; a pass that comes far later
     // than asked means the control plane itself was not running.
@@ -63,6 +71,15 @@ void ControlPlane::SweeperLoop() {
     (void)SweepOnce();  // errors (store full, I/O) are retried on the next pass
     lock.lock();
   }
+}
+
+void ControlPlane::ConnectionDropped(const std::string& node_id) {
+  if (!dispatcher_.ConnectionDropped(node_id)) return;
+  {
+    std::lock_guard lock(mu_);
+    wake_ = true;
+  }
+  cv_.notify_all();
 }
 
 void ControlPlane::RecordAuthLockout(const std::string& remote_ip) {

@@ -38,7 +38,8 @@ class ControlPlane {
   // Where deliveries and state changes are announced (the server's notifier); may be null.
   void SetNotifier(http::Notifier* notifier);
 
-  // Starts the sweeper thread (every options.sweep_interval_ms of real time).
+  // Starts the sweeper thread: every options.sweep_interval_ms of real time, and earlier at the
+  // next node's liveness deadline or when a held connection drops.
   void Start();
   // Stops the sweeper and persists pending liveness. Idempotent.
   void Stop();
@@ -54,6 +55,10 @@ class ControlPlane {
   // Records an `auth.lockout` event for a source address that failed authentication too often
   // (the server's on_auth_lockout). Never blocks: the write is submitted, not awaited.
   void RecordAuthLockout(const std::string& remote_ip);
+  // A node's agent closed its held long-poll without a leave (the server's
+  // on_long_poll_dropped): the node is suspect at once and down after the drop grace unless it
+  // is heard from again. Never blocks: wakes the sweeper, which judges and records it.
+  void ConnectionDropped(const std::string& node_id);
 
   const ControlOptions& options() const { return options_; }
 
@@ -67,6 +72,7 @@ class ControlPlane {
   std::mutex mu_;
   std::condition_variable cv_;
   bool stopping_ = false;
+  bool wake_ = false;  // run a pass now (a dropped connection)
   std::thread sweeper_;
 };
 

@@ -13,7 +13,8 @@ Dispatcher::Dispatcher(store::MeshStore& store, const Options& options, const Cl
       options_(options),
       clock_(clock),
       announce_(std::move(announce)),
-      liveness_(options_.suspect_ms(), options_.down_ms(), 2 * options_.heartbeat_ms),
+      liveness_(options_.suspect_ms(), options_.down_ms(), 2 * options_.heartbeat_ms,
+                options_.connection_drop_grace_ms),
       placer_(store_, options_, clock_, liveness_, announce_) {
   // A store that cannot list nodes leaves liveness empty; nodes re-enter on their next
   // heartbeat, and the failure surfaces on the first route that reads the store.
@@ -71,11 +72,13 @@ Result<std::vector<Liveness::Transition>> Dispatcher::JudgeLiveness(int64_t now,
       POPULI_RETURN_IF_ERROR(s);
       POPULI_RETURN_IF_ERROR(txn.TouchNode(t.node_id, t.last_seen_ms));
       POPULI_RETURN_IF_ERROR(
-          txn.AppendEvent(mesh::MakeEvent(now, "node." + std::string(mesh::ToString(t.to)),
-                                          t.node_id,
-                                          {{"from", mesh::ToString(t.from)},
-                                           {"last_seen_ms", t.last_seen_ms},
-                                           {"silent_ms", now - t.last_seen_ms}}))
+          txn
+              .AppendEvent(mesh::MakeEvent(
+                  now, "node." + std::string(mesh::ToString(t.to)), t.node_id,
+                  {{"from", mesh::ToString(t.from)},
+                   {"last_seen_ms", t.last_seen_ms},
+                   {"silent_ms", now - t.last_seen_ms},
+                   {"reason", t.connection_dropped ? "connection_dropped" : "heartbeat_silence"}}))
               .status());
     }
     return Status::Ok();

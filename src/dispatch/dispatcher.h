@@ -12,6 +12,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -60,6 +61,17 @@ class Dispatcher {
   Status NoteSweepGap(int64_t elapsed_ms);
   // Writes buffered last-seen times to the store.
   Status FlushLiveness();
+
+  // A node's held connection dropped (see Liveness::ConnectionDropped); true when that marked it,
+  // so the caller should run a sweep now. Memory only: safe on an I/O thread.
+  bool ConnectionDropped(const std::string& node_id) {
+    return liveness_.ConnectionDropped(node_id, clock_.NowMs());
+  }
+  // When the next sweep must run for liveness to be judged on time (each node's own deadline);
+  // nullopt when no deadline is pending.
+  std::optional<int64_t> NextLivenessDeadlineMs() const {
+    return liveness_.NextDeadline(clock_.NowMs());
+  }
 
  private:
   // alive → suspect → down by silence; records transitions and the anti-cascade hold.

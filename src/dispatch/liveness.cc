@@ -9,9 +9,12 @@ namespace populi::dispatch {
 
 using mesh::NodeState;
 
-NodeState Liveness::StateFor(int64_t last_seen_ms, int64_t now_ms) const {
-  const int64_t silent = now_ms - last_seen_ms;
+NodeState Liveness::StateFor(const Entry& e, int64_t now_ms) const {
+  const int64_t silent = now_ms - e.last_seen_ms;
   if (silent >= down_ms_) return NodeState::kDown;
+  if (e.dropped_ms != 0) {
+    return now_ms - e.dropped_ms >= drop_grace_ms_ ? NodeState::kDown : NodeState::kSuspect;
+  }
   if (silent >= suspect_ms_) return NodeState::kSuspect;
   return NodeState::kAlive;
 }
@@ -36,6 +39,7 @@ std::optional<NodeState> Liveness::Touch(const std::string& node_id, int64_t now
   Entry& e = nodes_[node_id];
   e.last_seen_ms = std::max(e.last_seen_ms, now_ms);
   e.state = NodeState::kAlive;
+  e.dropped_ms = 0;
   dirty_[node_id] = e.last_seen_ms;
   return previous;
 }
@@ -44,6 +48,41 @@ void Liveness::Forget(const std::string& node_id) {
   std::lock_guard lock(mu_);
   nodes_.erase(node_id);
   dirty_.erase(node_id);
+}
+
+bool Liveness::ConnectionDropped(const std::string& node_id, int64_t now_ms) {
+  std::lock_guard lock(mu_);
+  auto it = nodes_.find(node_id);
+  if (it == nodes_.end() || it->second.state == NodeState::kDown || it->second.dropped_ms != 0)
+    return false;
+  it->second.dropped_ms = std::max<int64_t>(now_ms, 1);
+  return true;
+}
+
+void Liveness::ConnectionHeld(const std::string& node_id) {
+  std::lock_guard lock(mu_);
+  auto it = nodes_.find(node_id);
+  if (it != nodes_.end() && it->second.state != NodeState::kDown) it->second.dropped_ms = 0;
+}
+
+std::optional<int64_t> Liveness::NextDeadline(int64_t now_ms) const {
+  std::lock_guard lock(mu_);
+  std::optional<int64_t> next;
+  auto consider = [&](int64_t t) {
+    if (t > now_ms && (!next || t < *next)) next = t;
+  };
+  for (const auto& [id, e] : nodes_) {
+    if (e.state == NodeState::kDown) continue;
+    consider(e.last_seen_ms + down_ms_);
+    if (e.dropped_ms != 0) {
+      if (e.state == NodeState::kAlive) return now_ms;  // suspect at once: judge now
+      consider(e.dropped_ms + drop_grace_ms_);
+    } else if (e.state == NodeState::kAlive) {
+      consider(e.last_seen_ms + suspect_ms_);
+    }
+  }
+  if (hold_until_ms_ != 0) consider(hold_until_ms_);
+  return next;
 }
 
 std::optional<Liveness::Entry> Liveness::Get(const std::string& node_id) const {
@@ -63,10 +102,12 @@ std::vector<Liveness::Transition> Liveness::Judge(int64_t now_ms, MassSilence* m
   for (const auto& [id, e] : nodes_) {
     if (e.state == NodeState::kDown) continue;
     ++tracked;
-    if (StateFor(e.last_seen_ms, now_ms) == NodeState::kDown) {
+    if (StateFor(e, now_ms) == NodeState::kDown) {
+      // When it fell silent: its last heartbeat, or the drop of its connection.
+      const int64_t since = e.dropped_ms != 0 ? e.dropped_ms : e.last_seen_ms;
       going_down.push_back(&id);
-      first_silent = std::min(first_silent, e.last_seen_ms);
-      last_silent = std::max(last_silent, e.last_seen_ms);
+      first_silent = std::min(first_silent, since);
+      last_silent = std::max(last_silent, since);
     }
   }
   const int silent = static_cast<int>(going_down.size());
@@ -83,14 +124,15 @@ std::vector<Liveness::Transition> Liveness::Judge(int64_t now_ms, MassSilence* m
 
   std::vector<Transition> out;
   for (auto& [id, e] : nodes_) {
-    NodeState next = StateFor(e.last_seen_ms, now_ms);
+    NodeState next = StateFor(e, now_ms);
     if (holding && next == NodeState::kDown && e.state != NodeState::kDown) {
       next = NodeState::kSuspect;
       ++report.held;
     }
     if (next != e.state) {
-      out.push_back({id, e.state, next, e.last_seen_ms});
+      out.push_back({id, e.state, next, e.last_seen_ms, e.dropped_ms != 0});
       e.state = next;
+      if (next == NodeState::kDown) e.dropped_ms = 0;
     }
   }
   if (mass_silence != nullptr) *mass_silence = report;
@@ -104,6 +146,9 @@ int Liveness::ForgiveGap(int64_t gap_ms, int64_t now_ms) {
   for (auto& [id, e] : nodes_) {
     if (e.state == NodeState::kDown) continue;
     e.last_seen_ms = std::min(e.last_seen_ms + gap_ms, now_ms);
+    // A connection that dropped while this process was not running may be a client that gave
+    // up waiting on it, not a dead agent: silence alone judges that node from here.
+    e.dropped_ms = 0;
     ++forgiven;
   }
   return forgiven;

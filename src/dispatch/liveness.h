@@ -1,6 +1,11 @@
 // In-memory liveness of joined nodes. Heartbeats only touch memory; the sweeper judges states
 // and persists last-seen times in batches, so a heartbeat costs no disk write unless the node's
-// state changes. Thread-safe.
+// state changes. Two kinds of evidence:
+//   - silence: no heartbeat for suspect_ms → suspect, for down_ms → down (a host that vanished
+//     without closing its sockets: power loss, a cable);
+//   - a dropped connection: the agent's held long-poll closed without a leave (its process died)
+//     → suspect at once, down after drop_grace_ms unless the node is heard from again.
+// Thread-safe.
 #pragma once
 
 #include <cstdint>
@@ -19,18 +24,24 @@ class Liveness {
  public:
   // `silence_window_ms`: nodes whose last heartbeats lie within this span "fell silent together"
   // (the anti-cascade rule below).
-  Liveness(int64_t suspect_ms, int64_t down_ms, int64_t silence_window_ms = 0)
-      : suspect_ms_(suspect_ms), down_ms_(down_ms), silence_window_ms_(silence_window_ms) {}
+  Liveness(int64_t suspect_ms, int64_t down_ms, int64_t silence_window_ms = 0,
+           int64_t drop_grace_ms = 2'000)
+      : suspect_ms_(suspect_ms),
+        down_ms_(down_ms),
+        silence_window_ms_(silence_window_ms),
+        drop_grace_ms_(drop_grace_ms) {}
 
   struct Entry {
     int64_t last_seen_ms = 0;
     mesh::NodeState state = mesh::NodeState::kAlive;
+    int64_t dropped_ms = 0;  // when its held connection dropped; 0 = none since last heard from
   };
   struct Transition {
     std::string node_id;
     mesh::NodeState from;
     mesh::NodeState to;
     int64_t last_seen_ms;
+    bool connection_dropped = false;  // judged on a dropped connection, not on silence
   };
 
   // Seeds memory from the store after a start. Nodes that were not down get one down_after of
@@ -40,6 +51,16 @@ class Liveness {
   // A heartbeat or join: the node is alive now. Returns the state it had (nullopt if unknown).
   std::optional<mesh::NodeState> Touch(const std::string& node_id, int64_t now_ms);
   void Forget(const std::string& node_id);
+  // The node's held connection (its agent's long-poll) closed without a leave. False when the
+  // node is unknown, down, or already marked. The next Judge makes it suspect; it goes down
+  // drop_grace_ms after `now_ms` unless Touch or ConnectionHeld comes first.
+  bool ConnectionDropped(const std::string& node_id, int64_t now_ms);
+  // The node holds a connection again (a new long-poll): clears a drop mark, so an agent that
+  // reconnects within the grace never goes down. Does not revive a down node.
+  void ConnectionHeld(const std::string& node_id);
+  // The earliest time after `now_ms` at which Judge would change some node's state (a silence
+  // threshold, a drop's grace, the end of an anti-cascade hold); nullopt when none is pending.
+  std::optional<int64_t> NextDeadline(int64_t now_ms) const;
   std::optional<Entry> Get(const std::string& node_id) const;
   // What the anti-cascade rule did in one Judge pass.
   struct MassSilence {
@@ -66,11 +87,12 @@ class Liveness {
   std::vector<std::pair<std::string, int64_t>> TakeDirty();
 
  private:
-  mesh::NodeState StateFor(int64_t last_seen_ms, int64_t now_ms) const;
+  mesh::NodeState StateFor(const Entry& e, int64_t now_ms) const;
 
   const int64_t suspect_ms_;
   const int64_t down_ms_;
   const int64_t silence_window_ms_;
+  const int64_t drop_grace_ms_;
   int64_t hold_until_ms_ = 0;
   mutable std::mutex mu_;
   std::map<std::string, Entry> nodes_;

@@ -13,6 +13,9 @@ struct Options {
   int64_t heartbeat_ms = 2'000;
   int suspect_after = 3;
   int down_after = 5;
+  // A node whose agent's held connection drops without a leave is suspect at once and down after
+  // this grace unless it is heard from again (a restarting agent that reconnects in time).
+  int64_t connection_drop_grace_ms = 2'000;
 
   int64_t exec_lease_ttl_ms = 15'000;       // default TTL of an attempt's exec lease
   int a2a_max_deliveries = 10;              // claims of one row before it is dead-lettered

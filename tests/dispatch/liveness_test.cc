@@ -86,5 +86,89 @@ TEST(Liveness, ForgivingAPauseMovesSilenceClocksButNeverPastNow) {
   EXPECT_EQ(l.ForgiveGap(0, 10'000), 0);
 }
 
+// ---- a dropped connection (drop grace 500 ms in these tests) ----
+
+Liveness MakeWithDropGrace() {
+  return Liveness(2'000, 4'000, 2'000, 500);
+}
+
+TEST(LivenessDrop, ADroppedConnectionIsSuspectAtOnceAndDownAfterTheGrace) {
+  Liveness l = MakeWithDropGrace();
+  for (const char* id : {"a", "b", "c"}) l.Touch(id, 0);
+  ASSERT_TRUE(l.ConnectionDropped("a", 100));
+  EXPECT_FALSE(l.ConnectionDropped("a", 150));  // marked once
+  EXPECT_EQ(l.NextDeadline(100), 100);          // judge now
+  auto first = l.Judge(100);
+  ASSERT_EQ(first.size(), 1u);
+  EXPECT_EQ(first[0].to, NodeState::kSuspect);
+  EXPECT_TRUE(first[0].connection_dropped);
+  EXPECT_EQ(l.NextDeadline(100), 600);  // the grace, well before any silence threshold
+  EXPECT_TRUE(l.Judge(599).empty());
+  auto second = l.Judge(600);
+  ASSERT_EQ(second.size(), 1u);
+  EXPECT_EQ(second[0].node_id, "a");
+  EXPECT_EQ(second[0].to, NodeState::kDown);
+  EXPECT_TRUE(second[0].connection_dropped);
+  EXPECT_EQ(l.Get("b")->state, NodeState::kAlive);
+  EXPECT_FALSE(l.ConnectionDropped("a", 700));  // down already
+}
+
+TEST(LivenessDrop, AnAgentHeardFromWithinTheGraceNeverGoesDown) {
+  Liveness l = MakeWithDropGrace();
+  l.Touch("a", 0);
+  l.Touch("b", 0);
+  ASSERT_TRUE(l.ConnectionDropped("a", 100));
+  ASSERT_TRUE(l.ConnectionDropped("b", 100));
+  EXPECT_EQ(l.Judge(100).size(), 2u);  // both suspect
+  l.ConnectionHeld("a");               // a restarted agent's new poll
+  l.Touch("b", 300);                   // a heartbeat
+  // Past the grace: neither goes down; a is judged on its silence alone (700 ms: alive).
+  auto back = l.Judge(700);
+  ASSERT_EQ(back.size(), 1u);
+  EXPECT_EQ(back[0].node_id, "a");
+  EXPECT_EQ(back[0].to, NodeState::kAlive);
+  EXPECT_EQ(l.Get("b")->state, NodeState::kAlive);
+  // Silence still rules afterwards: a was last heard from at 0, b at 300.
+  auto silent = l.Judge(2'000);
+  ASSERT_EQ(silent.size(), 1u);
+  EXPECT_EQ(silent[0].node_id, "a");
+  EXPECT_EQ(silent[0].to, NodeState::kSuspect);
+  EXPECT_FALSE(silent[0].connection_dropped);
+}
+
+TEST(LivenessDrop, ADropNotedAcrossAPauseIsForgiven) {
+  Liveness l = MakeWithDropGrace();
+  l.Touch("a", 0);
+  l.Touch("b", 0);
+  ASSERT_TRUE(l.ConnectionDropped("a", 100));
+  EXPECT_EQ(l.ForgiveGap(30'000, 30'100), 2);
+  EXPECT_TRUE(l.Judge(30'100).empty());
+  EXPECT_EQ(l.Get("a")->state, NodeState::kAlive);
+}
+
+TEST(LivenessDrop, ManyConnectionsDroppingTogetherAreHeldLikeMassSilence) {
+  Liveness l = MakeWithDropGrace();
+  for (const char* id : {"a", "b", "c"}) l.Touch(id, 0);
+  for (const char* id : {"a", "b", "c"}) ASSERT_TRUE(l.ConnectionDropped(id, 100));
+  l.Judge(100);
+  Liveness::MassSilence ms;
+  auto changes = l.Judge(600, &ms);
+  EXPECT_TRUE(ms.started);
+  EXPECT_EQ(ms.held, 3);
+  EXPECT_TRUE(changes.empty());  // all suspect already, held there
+  EXPECT_EQ(l.Get("a")->state, NodeState::kSuspect);
+}
+
+TEST(LivenessDrop, NextDeadlineIsEachNodesOwnThreshold) {
+  Liveness l = MakeWithDropGrace();
+  EXPECT_FALSE(l.NextDeadline(0).has_value());
+  l.Touch("a", 0);
+  l.Touch("b", 1'500);
+  EXPECT_EQ(l.NextDeadline(1'500), 2'000);  // a's suspect threshold
+  l.Judge(2'000);
+  EXPECT_EQ(l.NextDeadline(2'000), 3'500);  // b's suspect threshold before a's down at 4 000
+  EXPECT_FALSE(l.ConnectionDropped("ghost", 2'000));
+}
+
 }  // namespace
 }  // namespace populi::dispatch

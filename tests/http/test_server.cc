@@ -86,6 +86,7 @@ Router TestRouter(RouteState& state) {
     response.long_poll = std::make_shared<LongPoll>();
     response.long_poll->topic = "ready";
     response.long_poll->deadline_ms = SystemClock::Instance().MonotonicMs() + timeout_ms;
+    if (req.query.count("holder")) response.long_poll->holder = req.query["holder"];
     response.long_poll->poll = [&state]() -> std::optional<Response> {
       if (!state.ready.load()) return std::nullopt;
       return JsonResponse(R"({"ready":true})");

@@ -70,7 +70,7 @@ struct RouteState {
 //   POST /v1/populi/nodes/{id}/work      worker, mesh
 //   POST /v1/populi/admin/reset          admin only
 //   GET  /v1/populi/slow                 open; sleeps slow_ms then 200
-//   GET  /v1/populi/wait?timeout_ms=N    open long-poll on topic "ready"
+//   GET  /v1/populi/wait?timeout_ms=N    open long-poll on topic "ready" (&holder=ID: held by ID)
 //   GET  /v1/populi/events               open SSE on topic "events"
 //   GET  /v1/populi/throw                open; the handler throws
 //   GET  /v1/populi/flaky                open; 503 while flaky_failures_left > 0

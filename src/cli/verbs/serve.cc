@@ -45,6 +45,7 @@ control::ControlOptions ControlOptionsFrom(const config::Config& cfg) {
   o.heartbeat_ms = cfg.GetInt("mesh.control.heartbeat_secs") * 1000;
   o.suspect_after = static_cast<int>(cfg.GetInt("mesh.control.suspect_after"));
   o.down_after = static_cast<int>(cfg.GetInt("mesh.control.down_after"));
+  o.connection_drop_grace_ms = cfg.GetInt("mesh.control.connection_drop_grace_ms");
   o.exec_lease_ttl_ms = cfg.GetInt("mesh.control.exec_lease_ttl_secs") * 1000;
   o.a2a_claim_ttl_ms = cfg.GetInt("mesh.control.a2a_claim_ttl_secs") * 1000;
   o.a2a_max_deliveries = static_cast<int>(cfg.GetInt("mesh.control.a2a_max_deliveries"));
@@ -175,6 +176,9 @@ int Serve(Context& ctx, const ServeFlags& flags) {
   spdlog::set_default_logger(logger);
   http::ServerOptions server_options = ServerOptionsFrom(*cfg, flags);
   server_options.on_auth_lockout = [&plane](const std::string& ip) { plane.RecordAuthLockout(ip); };
+  server_options.on_long_poll_dropped = [&plane](const std::string& node_id) {
+    plane.ConnectionDropped(node_id);
+  };
   auto server = http::Server::Start(server_options, router, **auth, logger);
   if (!server.ok()) {
     plane.Stop();

@@ -70,6 +70,10 @@ class Completion;
 struct LongPoll {
   std::string topic;
   int64_t deadline_ms = 0;
+  // Set: this request is the held connection of node `holder` (its agent's long-poll). When the
+  // client closes the connection before deadline_ms while the server waits, the server reports
+  // it (ServerOptions::on_long_poll_dropped) and answers nothing.
+  std::string holder;
   std::function<std::optional<Response>()> poll;
   std::function<Response()> on_timeout;
 };

@@ -43,6 +43,10 @@ struct ServerOptions {
   double auth_failure_burst = 20;
   // Called (from an I/O thread; must not block) when a source address is first locked out.
   std::function<void(const std::string& remote_ip)> on_auth_lockout;
+  // Called (from an I/O thread; must not block) when the client of a waiting long-poll with a
+  // LongPoll::holder closes its connection before the poll's deadline. A close after the
+  // deadline is not reported: that client gave up on a server that had stopped answering.
+  std::function<void(const std::string& node_id)> on_long_poll_dropped;
   std::string tls_cert_path;  // both set → HTTPS (PEM files)
   std::string tls_key_path;
   std::string tls_min_version = "1.3";  // "1.2" or "1.3": older handshakes are refused

@@ -2,8 +2,12 @@
 // server-sent event streams parked on Asio timers (TopicNotifier), never on sleeping threads.
 #include <spdlog/spdlog.h>
 
+#include <sys/socket.h>
+
 #include <algorithm>
 #include <array>
+#include <atomic>
+#include <cerrno>
 
 #include <boost/url/parse.hpp>
 
@@ -141,7 +145,7 @@ class Session {
             co_await OnPool<Response>(*server_.handler_pool_, [&] { return guarded(rest); });
       }
       if (ex.response.completion) co_await AwaitCompletion(ex);
-      if (ex.response.long_poll) co_await FinishLongPoll(ex);
+      if (ex.response.long_poll && !co_await FinishLongPoll(ex)) co_return;  // client gone
       if (ex.response.stream) {
         co_await StreamEvents(ex);
         co_return;
@@ -378,12 +382,54 @@ class Session {
     co_await Respond(ex);
   }
 
+  // Watches a waiting long-poll's connection for the client closing it: when the socket turns
+  // readable with nothing to read (EOF, reset), sets gone() and wakes the poll's topic. Bytes
+  // waiting (a pipelined request, a TLS alert) end the watch without a verdict. The destructor
+  // cancels the wait; the handler touches only what it owns.
+  class DropWatch {
+   public:
+    DropWatch(Session& session, const std::string& topic)
+        : socket_(session.Lowest().socket()), gone_(std::make_shared<std::atomic<bool>>(false)) {
+      if (session.buffer_.size() != 0) return;  // a pipelined request is already here
+      watching_ = true;
+      socket_.async_wait(
+          asio::ip::tcp::socket::wait_read,
+          [gone = gone_, fd = socket_.native_handle(), &notifier = session.server_.notifier_,
+           topic](const boost::system::error_code& ec) {
+            if (ec) return;  // cancelled: the poll ended first
+            char byte;
+            const ssize_t n = ::recv(fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+            if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK)) {
+              gone->store(true);
+              notifier.Notify(topic);
+            }
+          });
+    }
+    ~DropWatch() {
+      if (!watching_) return;
+      boost::system::error_code ignored;
+      socket_.cancel(ignored);
+    }
+    DropWatch(const DropWatch&) = delete;
+    DropWatch& operator=(const DropWatch&) = delete;
+    bool gone() const { return gone_->load(); }
+
+   private:
+    asio::ip::tcp::socket& socket_;
+    std::shared_ptr<std::atomic<bool>> gone_;
+    bool watching_ = false;
+  };
+
   // Re-runs the long-poll until it answers, its topic's deadline passes or the server stops.
-  asio::awaitable<void> FinishLongPoll(Exchange& ex) {
+  // False when the client of a held poll (LongPoll::holder) closed its connection meanwhile:
+  // reported to on_long_poll_dropped, and nobody is left to answer.
+  asio::awaitable<bool> FinishLongPoll(Exchange& ex) {
     std::shared_ptr<LongPoll> poll = std::move(ex.response.long_poll);
     ex.response.long_poll.reset();
     const auto deadline = SteadyClock::time_point(std::chrono::milliseconds(poll->deadline_ms));
     TopicNotifier::Subscription sub(server_.notifier_, poll->topic);
+    std::optional<DropWatch> watch;
+    if (!poll->holder.empty() && opts_.on_long_poll_dropped) watch.emplace(*this, poll->topic);
     for (;;) {
       sub.Refresh();
       auto ready = co_await OnPool<std::optional<Response>>(*server_.handler_pool_,
@@ -396,10 +442,14 @@ class Session {
                                                             });
       if (ready) {
         ex.response = std::move(*ready);
-        co_return;
+        co_return true;
       }
       if (SteadyClock::now() >= deadline || server_.notifier_.stopped()) break;
       co_await sub.Wait(deadline);
+      if (watch && watch->gone()) {
+        if (SteadyClock::now() < deadline) opts_.on_long_poll_dropped(poll->holder);
+        co_return false;
+      }
     }
     ex.response = co_await OnPool<Response>(*server_.handler_pool_, [&poll] {
       try {
@@ -408,6 +458,7 @@ class Session {
         return HandlerFailed("", e.what());
       }
     });
+    co_return true;
   }
 
   // Waits, holding no thread, for the response a handler deferred (Response::completion). The
