@@ -193,13 +193,7 @@ json::object ToJson(const InboxPage& page) {
 Result<InboxPage> InboxPageFromJson(const json::value& v) {
   Reader r(v, "");
   InboxPage page;
-  r.List("messages", page.messages, [](const json::value& e, const std::string& path) {
-    auto m = A2AMessageFromJson(e);
-    if (!m.ok())
-      return Result<A2AMessage>(
-          InvalidArgument(path + ": " + m.status().message(), m.status().hint()));
-    return m;
-  });
+  RequiredList(r, "messages", page.messages, Element(A2AMessageFromJson));
   page.has_acked = r.Raw("acked") != nullptr;
   r.List("acked", page.acked, MessageIdAt);
   r.Int("next_before_message_id", page.next_before_message_id);
