@@ -139,6 +139,11 @@ json::object ToJson(const InboxRequest& q) {
   }
   return o;
 }
+json::object ToJson(const DeliverBatchRequest& q) {
+  json::array messages;
+  for (const NewMessage& m : q.messages) messages.push_back(ToJson(m));
+  return json::object{{"messages", std::move(messages)}};
+}
 json::object ToJson(const AckRequest& q) {
   json::object o{{"receiver", q.receiver}};
   if (q.message_id != 0) o["message_id"] = q.message_id;

@@ -12,6 +12,14 @@
 
 namespace populi::mesh {
 
+// The body of every error reply (docs/api.md).
+struct ErrorReply {
+  std::string code;  // a util/status.h code name: "not_found", "conflict", …
+  std::string message;
+  std::string hint;
+  std::string request_id;
+};
+
 // ---- system ----
 
 // GET /health (open).

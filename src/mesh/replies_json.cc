@@ -43,6 +43,28 @@ Result<DeliverResult> DeliverResultAt(const json::value& v, const std::string& p
 
 }  // namespace
 
+json::object ToJson(const ErrorReply& e) {
+  return json::object{{"error", json::object{{"code", e.code},
+                                             {"message", e.message},
+                                             {"hint", e.hint},
+                                             {"request_id", e.request_id}}}};
+}
+
+Result<ErrorReply> ErrorReplyFromJson(const json::value& v) {
+  Reader r(v, "");
+  if (r.ok() && (r.Raw("error") == nullptr || r.Raw("error")->is_null()))
+    r.Fail("error", "required field is missing");
+  if (!r.ok()) return r.status();
+  Reader f(*r.Raw("error"), "error");
+  ErrorReply e;
+  f.Str("code", e.code, true);
+  f.Str("message", e.message);
+  f.Str("hint", e.hint);
+  f.Str("request_id", e.request_id);
+  if (!f.ok()) return f.status();
+  return e;
+}
+
 // ---- system ----
 
 json::object ToJson(const Health& h) {

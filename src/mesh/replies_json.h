@@ -23,6 +23,10 @@
 
 namespace populi::mesh {
 
+// {"error":{"code","message","hint","request_id"}}; `error` and its `code` are required.
+boost::json::object ToJson(const ErrorReply& r);
+Result<ErrorReply> ErrorReplyFromJson(const boost::json::value& v);
+
 boost::json::object ToJson(const Health& r);
 boost::json::object ToJson(const VersionInfo& r);
 boost::json::object ToJson(const EventPage& r);

@@ -4,8 +4,11 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <boost/json.hpp>
 #include <string>
+#include <vector>
 
+#include "mesh/json.h"
 #include "mesh/replies_json.h"
 #include "mesh/replies_test_util.h"
 
@@ -16,6 +19,39 @@ using testing::ErrorOf;
 using testing::ExpectSameDocument;
 using ::testing::HasSubstr;
 using testing::ThroughWire;
+
+TEST(ErrorReplyJson, RoundTripsAndNeedsTheErrorAndItsCode) {
+  ErrorReply e{"not_found", "task t-1 does not exist", "list tasks", "req-9"};
+  ErrorReply back = ThroughWire(e, ErrorReplyFromJson);
+  EXPECT_EQ(back.code, "not_found");
+  EXPECT_EQ(back.message, e.message);
+  EXPECT_EQ(back.hint, "list tasks");
+  EXPECT_EQ(back.request_id, "req-9");
+  ExpectSameDocument(R"({"error":{"code":"conflict","message":"m","hint":"h","request_id":"r"}})",
+                     ErrorReplyFromJson);
+  EXPECT_THAT(ErrorOf(R"({"error":{"code":"x","hint":5}})", ErrorReplyFromJson),
+              HasSubstr("error.hint: expected a string"));
+  EXPECT_THAT(ErrorOf(R"({"error":"boom"})", ErrorReplyFromJson),
+              HasSubstr("error: expected a JSON object"));
+  EXPECT_THAT(ErrorOf(R"({"error":{"message":"m"}})", ErrorReplyFromJson), HasSubstr("error.code"));
+  EXPECT_THAT(ErrorOf(R"({"message":"m"})", ErrorReplyFromJson), HasSubstr("error"));
+  EXPECT_TRUE(ErrorReplyFromJson(testing::Parse(R"({"error":{"code":"x","retry":1},"x":2})")).ok());
+}
+
+TEST(DeliverBatchRequestJson, RoundTripsEveryMessage) {
+  DeliverBatchRequest q;
+  q.messages.resize(2);
+  q.messages[0].sender = q.messages[1].sender = "s";
+  q.messages[0].receiver = "r0";
+  q.messages[1].receiver = "r1";
+  q.messages[0].message_type = q.messages[1].message_type = "ping";
+  q.messages[1].priority = 9;
+  auto back = DeliverBatchRequestFromJson(testing::Parse(boost::json::serialize(ToJson(q))));
+  ASSERT_TRUE(back.ok()) << back.status().ToString();
+  ASSERT_EQ(back->messages.size(), 2u);
+  EXPECT_EQ(back->messages[1].receiver, "r1");
+  EXPECT_EQ(back->messages[1].priority, 9);
+}
 
 TEST(HealthJson, RoundTripsAndNeedsItsStatus) {
   Health h{"ok", "1.2.3"};
