@@ -3,14 +3,11 @@
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
-#include <boost/json.hpp>
 #include <chrono>
 
-#include "client/http_client.h"
-#include "mesh/json.h"
+#include "client/control_plane_api.h"
 
 namespace populi::agent {
-namespace json = boost::json;
 
 std::map<std::string, std::string> ParseLabels(const std::vector<std::string>& items) {
   std::map<std::string, std::string> labels;
@@ -31,15 +28,14 @@ Agent::Agent(AgentOptions options, NodeIdentity identity, probe::ProbeCache& cac
       identity_(std::move(identity)),
       cache_(cache),
       logger_(logger ? std::move(logger) : spdlog::default_logger()),
-      http_(std::make_unique<client::HttpClient>(options_.control_url, options_.token)),
+      api_(std::make_unique<client::ControlPlaneApi>(options_.control_url, options_.token)),
       backoff_(options_.backoff_base_ms, options_.backoff_cap_ms,
                static_cast<uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count()) ^
                    static_cast<uint64_t>(::getpid())),
       heartbeat_ms_(options_.heartbeat_ms) {
-  http_->set_node_id(identity_.node_id);
-  if (!options_.tls_ca_file.empty()) http_->set_tls_ca_file(options_.tls_ca_file);
-  heartbeat_body_ =
-      json::serialize(mesh::ToJson(mesh::HeartbeatRequest{identity_.node_id, options_.scope_id}));
+  api_->http().set_node_id(identity_.node_id);
+  if (!options_.tls_ca_file.empty()) api_->http().set_tls_ca_file(options_.tls_ca_file);
+  api_->set_default_timeout_ms(options_.request_timeout_ms);
   char host[256] = {};
   ::gethostname(host, sizeof(host) - 1);
   record_.id = identity_.node_id;
@@ -138,36 +134,26 @@ void Agent::RecordFailure(const char* what, const Status& status) {
 }
 
 Status Agent::Join() {
-  std::string body;
+  mesh::NodeRecord record;
   {
     std::lock_guard lock(mu_);
-    body = json::serialize(mesh::ToJson(record_));
+    record = record_;
   }
-  POPULI_ASSIGN_OR_RETURN(
-      auto response, http_->Send("POST", "/v1/populi/join", body, {}, options_.request_timeout_ms));
-  boost::system::error_code ec;
-  json::value v = json::parse(response.body, ec);
-  if (!ec && v.is_object()) {
-    if (const auto* hb = v.as_object().if_contains("heartbeat_ms"); hb && hb->is_int64()) {
-      if (hb->as_int64() > 0) heartbeat_ms_ = hb->as_int64();
-    }
-    if (const auto* down = v.as_object().if_contains("down_after_ms"); down && down->is_int64()) {
-      std::lock_guard lock(mu_);
-      backoff_.LowerCap(down->as_int64() / 2);
-    }
+  POPULI_ASSIGN_OR_RETURN(mesh::JoinReply reply, api_->Join(record));
+  if (reply.heartbeat_ms > 0) heartbeat_ms_ = reply.heartbeat_ms;
+  if (reply.down_after_ms > 0) {
+    std::lock_guard lock(mu_);
+    backoff_.LowerCap(reply.down_after_ms / 2);
   }
   return Status::Ok();
 }
 
 Status Agent::Heartbeat() {
-  return http_
-      ->Send("POST", "/v1/populi/heartbeat", heartbeat_body_, {}, options_.request_timeout_ms)
-      .status();
+  return api_->Heartbeat({identity_.node_id, options_.scope_id}).status();
 }
 
 void Agent::Leave() {
-  const std::string body = json::serialize(mesh::ToJson(mesh::LeaveRequest{identity_.node_id}));
-  auto s = http_->Send("POST", "/v1/populi/leave", body, {}, 2'000).status();
+  Status s = api_->Leave({identity_.node_id}, {.timeout_ms = 2'000});
   if (s.ok()) {
     logger_->info("left the mesh at {}", options_.control_url);
   } else {

@@ -3,7 +3,7 @@
 // One loop thread joins (idempotent upsert of the node record), then heartbeats every
 // heartbeat interval (the control plane's value from the join answer). The record is rebuilt from
 // the probe cache (never a fresh probe on the heartbeat path, MESH-186/187) and re-sent with a
-// join whenever it changes; a plain heartbeat carries only the node id, in a body built once.
+// join whenever it changes; a plain heartbeat carries only the node id.
 // A prober thread refreshes the cache when its TTL passes.
 //
 // Failures: every failed call is logged at INFO with the control plane's URL; the next try waits
@@ -34,7 +34,7 @@ class logger;
 }
 
 namespace populi::client {
-class HttpClient;
+class ControlPlaneApi;
 }
 
 namespace populi::agent {
@@ -104,7 +104,7 @@ class Agent {
   NodeIdentity identity_;
   probe::ProbeCache& cache_;
   std::shared_ptr<spdlog::logger> logger_;
-  std::unique_ptr<client::HttpClient> http_;
+  std::unique_ptr<client::ControlPlaneApi> api_;
   Backoff backoff_;
 
   mutable std::mutex mu_;
@@ -114,7 +114,6 @@ class Agent {
   int64_t record_cycle_ = -1;  // probe-cache cycle the record was built from
   std::vector<probe::TaskReservation> running_;
   mesh::NodeRecord record_;
-  std::string heartbeat_body_;
   int64_t heartbeat_ms_;
   AgentStats stats_;
 

@@ -7,8 +7,6 @@
 #include <thread>
 
 #include "agent/task_worker.h"
-#include "mesh/json.h"
-#include "mesh/task_json.h"
 
 namespace populi::agent {
 namespace {
@@ -22,17 +20,14 @@ AttemptSession::AttemptSession(const TaskWorkerOptions& options,
                                const mesh::TaskAssignment& assignment)
     : assignment_(assignment),
       ref_{assignment.attempt, options.node_id, assignment.lease_id, assignment.fencing_token},
-      http_(options.control_url, options.token),
-      base_("/v1/populi/tasks/" + assignment.task_id),
+      api_(options.control_url, options.token),
       renew_every_ms_(std::max<int64_t>(assignment.lease_ttl_ms / 3, 200)),
       next_renew_ms_(SteadyMs() + renew_every_ms_) {
-  http_.set_node_id(options.node_id);
-  if (!options.tls_ca_file.empty()) http_.set_tls_ca_file(options.tls_ca_file);
-  mesh::LeaseRequest renew;
-  renew.lease_id = assignment.lease_id;
-  renew.holder_node_id = options.node_id;
-  renew.ttl_ms = assignment.lease_ttl_ms;
-  renew_body_ = mesh::Serialize(mesh::ToJson(renew));
+  api_.http().set_node_id(options.node_id);
+  if (!options.tls_ca_file.empty()) api_.http().set_tls_ca_file(options.tls_ca_file);
+  renew_.lease_id = assignment.lease_id;
+  renew_.holder_node_id = options.node_id;
+  renew_.ttl_ms = assignment.lease_ttl_ms;
 }
 
 int64_t AttemptSession::SteadyMs() {
@@ -47,7 +42,7 @@ bool AttemptSession::LeaseGone(const Status& s) {
 }
 
 Status AttemptSession::ReportStart() {
-  return http_.Send("POST", base_ + "/start", mesh::Serialize(mesh::ToJson(ref_))).status();
+  return api_.ReportStart(assignment_.task_id, ref_);
 }
 
 void AttemptSession::OnOutput(runners::OutputStream stream, std::string_view chunk) {
@@ -69,7 +64,7 @@ void AttemptSession::Flush() {
     report.chunks.swap(pending_);
   }
   if (report.chunks.empty() || lost_) return;
-  Status s = http_.Send("POST", base_ + "/logs", mesh::Serialize(mesh::ToJson(report))).status();
+  Status s = api_.ReportLogs(assignment_.task_id, report);
   if (LeaseGone(s)) {
     lost_ = true;
   } else if (!s.ok()) {
@@ -83,10 +78,8 @@ void AttemptSession::Flush() {
 
 void AttemptSession::RenewIfDue() {
   if (lost_ || SteadyMs() < next_renew_ms_) return;
-  Status s = http_
-                 .Send("POST", "/v1/populi/exec/lease/renew", renew_body_, {},
-                       static_cast<int>(renew_every_ms_))
-                 .status();
+  // Only acceptance matters: a refusal that says the lease is gone makes the session lost.
+  Status s = api_.RenewLease(renew_, {.timeout_ms = static_cast<int>(renew_every_ms_)}).status();
   if (LeaseGone(s)) lost_ = true;
   next_renew_ms_ = SteadyMs() + renew_every_ms_;
 }
@@ -107,11 +100,10 @@ void AttemptSession::ReportResult(const runners::RunResult& result,
                               assignment_.fencing_token, report.exit_code, report.error,
                               crypto::Sha256Hex(report.stdout_tail + "\n" + report.stderr_tail));
   report.signature_b64 = crypto::SignBase64(keys, signing);
-  const std::string body = mesh::Serialize(mesh::ToJson(report));
   const int64_t give_up = SteadyMs() + assignment_.lease_ttl_ms;
   for (;;) {
     Flush();  // output held back while the control plane was away goes first
-    Status s = http_.Send("POST", base_ + "/result", body).status();
+    Status s = api_.ReportResult(assignment_.task_id, report);
     if (s.ok()) {
       logger.info("task {} attempt {}: exit {} reported", assignment_.task_id, assignment_.attempt,
                   report.exit_code);

@@ -12,8 +12,9 @@
 #include <vector>
 
 #include "agent/runners/exec_runner.h"
-#include "client/http_client.h"
+#include "client/control_plane_api.h"
 #include "crypto/ed25519.h"
+#include "mesh/json.h"
 #include "mesh/task.h"
 
 namespace spdlog {
@@ -52,11 +53,10 @@ class AttemptSession {
 
   const mesh::TaskAssignment& assignment_;
   mesh::AttemptReport ref_;
-  client::HttpClient http_;
-  const std::string base_;  // /v1/populi/tasks/<id>
+  client::ControlPlaneApi api_;
   const int64_t renew_every_ms_;
   int64_t next_renew_ms_;
-  std::string renew_body_;
+  mesh::LeaseRequest renew_;
   bool lost_ = false;
 
   std::mutex out_mu_;

@@ -2,19 +2,17 @@
 
 #include <spdlog/spdlog.h>
 
-#include <boost/json.hpp>
 #include <chrono>
 
 #include "agent/attempt_session.h"
 #include "agent/runners/leftovers.h"
-#include "client/http_client.h"
+#include "client/control_plane_api.h"
 #include "mesh/json.h"
 #include "mesh/policy.h"
 #include "mesh/task.h"
 #include "mesh/task_json.h"
 
 namespace populi::agent {
-namespace json = boost::json;
 
 struct TaskWorker::Assignment : mesh::TaskAssignment {
   std::mutex mu;
@@ -120,9 +118,9 @@ void TaskWorker::PublishRunning() {
 }
 
 void TaskWorker::PollLoop() {
-  client::HttpClient http(options_.control_url, options_.token);
-  http.set_node_id(options_.node_id);
-  if (!options_.tls_ca_file.empty()) http.set_tls_ca_file(options_.tls_ca_file);
+  client::ControlPlaneApi api(options_.control_url, options_.token);
+  api.http().set_node_id(options_.node_id);
+  if (!options_.tls_ca_file.empty()) api.http().set_tls_ca_file(options_.tls_ca_file);
   const std::string inbox = mesh::TaskInboxFor(options_.node_id);
   mesh::InboxRequest request;
   request.receiver = inbox;
@@ -149,18 +147,21 @@ void TaskWorker::PollLoop() {
         ack.receiver = inbox;
         ack.message_ids = request.ack_message_ids;
         ack.claim_token = request.ack_claim_token;
-        (void)http.Send("POST", "/v1/populi/a2a/ack", json::serialize(mesh::ToJson(ack)));
+        (void)api.Ack(ack);
       }
       return;
     }
     // The assignments taken by the previous poll are acknowledged by this one, in the same
     // transaction as its claim (kept until a poll succeeds; acknowledging twice is harmless).
-    auto response =
-        http.Send("POST", "/v1/populi/a2a/inbox", json::serialize(mesh::ToJson(request)), {},
-                  static_cast<int>(options_.poll_wait_ms + 10'000));
-    if (!response.ok()) {
+    // The call's limit is the long-poll's wait plus a margin (ControlPlaneApi::Inbox).
+    auto page = api.Inbox(request);
+    if (!page.ok()) {
       // Not yet joined (403 until the first join lands) or unreachable: the heartbeat loop
-      // reports reachability; here we only wait and retry.
+      // reports reachability; here we only wait and retry. A reply that could not be read says
+      // so (the same assignments are claimed again by the next poll).
+      if (page.status().code() == Code::kInternal) {
+        logger_->warn("task inbox: {}", page.status().message());
+      }
       if (!Sleep(retry_ms)) return;
       retry_ms = std::min<int64_t>(retry_ms * 2, 5'000);
       continue;
@@ -168,13 +169,6 @@ void TaskWorker::PollLoop() {
     retry_ms = 250;
     request.ack_message_ids.clear();
     request.ack_claim_token.clear();
-    auto parsed = mesh::ParseJson(response->body);
-    auto page =
-        parsed.ok() ? mesh::InboxPageFromJson(*parsed) : Result<mesh::InboxPage>(parsed.status());
-    if (!page.ok()) {
-      logger_->warn("task inbox reply unreadable: {}", page.status().message());
-      continue;
-    }
     for (const mesh::A2AMessage& m : page->messages) {
       const mesh::A2AMessage* msg = &m;
       request.ack_message_ids.push_back(msg->id);
@@ -309,7 +303,7 @@ runners::RunResult TaskWorker::Supervise(const Assignment& a, runners::ExecRun& 
 namespace {
 
 Result<std::shared_ptr<TaskWorker::Assignment>> ParseAssignment(const std::string& payload) {
-  POPULI_ASSIGN_OR_RETURN(json::value v, mesh::ParseJson(payload));
+  POPULI_ASSIGN_OR_RETURN(boost::json::value v, mesh::ParseJson(payload));
   POPULI_ASSIGN_OR_RETURN(mesh::TaskAssignment wire, mesh::TaskAssignmentFromJson(v));
   auto a = std::make_shared<TaskWorker::Assignment>();
   static_cast<mesh::TaskAssignment&>(*a) = std::move(wire);

@@ -1,13 +1,13 @@
 #include "client/http_client.h"
 
 #include <algorithm>
-#include <boost/json/parse.hpp>
-#include <boost/json/value.hpp>
 #include <cctype>
 #include <chrono>
 #include <thread>
 
 #include "client/connection.h"
+#include "mesh/json.h"
+#include "mesh/replies_json.h"
 #include "util/random.h"
 
 namespace populi::client {
@@ -148,22 +148,14 @@ Result<ClientResponse> HttpClient::Send(std::string_view method, std::string_vie
 
 Status HttpClient::StatusFromResponse(const ClientResponse& response, std::string_view url) {
   if (response.status >= 200 && response.status < 300) return Status::Ok();
-  boost::system::error_code ec;
-  boost::json::value parsed = boost::json::parse(response.body, ec);
-  if (!ec && parsed.is_object()) {
-    const auto* error = parsed.as_object().if_contains("error");
-    if (error != nullptr && error->is_object()) {
-      const auto& fields = error->as_object();
-      auto text = [&fields](const char* key) -> std::string {
-        const auto* v = fields.if_contains(key);
-        return v != nullptr && v->is_string() ? std::string(v->as_string()) : std::string();
-      };
-      Code code = CodeFromName(text("code"));
-      if (code == Code::kOk) code = CodeFromHttpStatus(response.status);
-      std::string message = text("message");
-      if (message.empty()) message = "HTTP " + std::to_string(response.status);
-      return Status(code, std::move(message), text("hint"));
-    }
+  auto doc = mesh::ParseJson(response.body);
+  auto error = doc.ok() ? mesh::ErrorReplyFromJson(*doc) : Result<mesh::ErrorReply>(doc.status());
+  if (error.ok()) {
+    Code code = CodeFromName(error->code);
+    if (code == Code::kOk) code = CodeFromHttpStatus(response.status);
+    std::string message = error->message;
+    if (message.empty()) message = "HTTP " + std::to_string(response.status);
+    return Status(code, std::move(message), error->hint);
   }
   return Status(CodeFromHttpStatus(response.status),
                 "HTTP " + std::to_string(response.status) + " from " + std::string(url),

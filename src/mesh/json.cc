@@ -87,7 +87,7 @@ Result<json::value> ParseJson(std::string_view text, size_t max_depth) {
   json::value v = json::parse(text, ec, json::storage_ptr(), options);
   if (ec) {
     return InvalidArgument(
-        "request body is not valid JSON: " + ec.message(),
+        "the body is not valid JSON: " + ec.message(),
         "send a UTF-8 JSON object nested at most " + std::to_string(max_depth) + " levels deep");
   }
   POPULI_RETURN_IF_ERROR(RequireFiniteNumbers(v));

@@ -165,6 +165,7 @@ Result<BootstrapRequest> BootstrapRequestFromJson(const boost::json::value& v);
 boost::json::object ToJson(const HeartbeatRequest& r);
 boost::json::object ToJson(const LeaveRequest& r);
 boost::json::object ToJson(const InboxRequest& r);
+boost::json::object ToJson(const DeliverBatchRequest& r);
 boost::json::object ToJson(const AckRequest& r);
 boost::json::object ToJson(const ClaimRenewRequest& r);
 boost::json::object ToJson(const LeaseRequest& r);

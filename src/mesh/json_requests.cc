@@ -145,6 +145,11 @@ json::object ToJson(const InboxRequest& q) {
   if (q.hold_liveness) o["hold_liveness"] = true;
   return o;
 }
+json::object ToJson(const DeliverBatchRequest& q) {
+  json::array messages;
+  for (const NewMessage& m : q.messages) messages.push_back(ToJson(m));
+  return json::object{{"messages", std::move(messages)}};
+}
 json::object ToJson(const AckRequest& q) {
   json::object o{{"receiver", q.receiver}};
   if (q.message_id != 0) o["message_id"] = q.message_id;
@@ -201,13 +206,7 @@ json::object ToJson(const InboxPage& page) {
 Result<InboxPage> InboxPageFromJson(const json::value& v) {
   Reader r(v, "");
   InboxPage page;
-  r.List("messages", page.messages, [](const json::value& e, const std::string& path) {
-    auto m = A2AMessageFromJson(e);
-    if (!m.ok())
-      return Result<A2AMessage>(
-          InvalidArgument(path + ": " + m.status().message(), m.status().hint()));
-    return m;
-  });
+  RequiredList(r, "messages", page.messages, Element(A2AMessageFromJson));
   page.has_acked = r.Raw("acked") != nullptr;
   r.List("acked", page.acked, MessageIdAt);
   r.Int("next_before_message_id", page.next_before_message_id);

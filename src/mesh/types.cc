@@ -1,5 +1,6 @@
 #include "mesh/types.h"
 
+#include "mesh/replies.h"
 #include "mesh/task.h"
 
 #include <array>
@@ -143,6 +144,18 @@ std::string ResultSigningText(const std::string& task_id, int32_t attempt,
   return "populi-task-result-v1\n" + task_id + "\n" + std::to_string(attempt) + "\n" + lease_id +
          "\n" + std::to_string(fencing_token) + "\n" + std::to_string(exit_code) + "\n" + error +
          "\n" + output_sha256_hex;
+}
+
+TaskExplanation Explain(const Task& task) {
+  TaskExplanation out;
+  out.task_id = task.id;
+  out.state = task.state;
+  out.pending_reason = task.pending_reason;
+  for (const Attempt& a : task.attempts) {
+    out.attempts.push_back(
+        {a.number, a.node_id, a.dispatch, a.state, a.placement_summary, a.error, a.exit_code});
+  }
+  return out;
 }
 
 }  // namespace populi::mesh

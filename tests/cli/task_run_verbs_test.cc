@@ -21,7 +21,7 @@
 #include <thread>
 
 #include "cli/serve_process.h"
-#include "client/http_client.h"
+#include "client/control_plane_api.h"
 #include "config/test_files.h"
 
 namespace populi::testing {
@@ -62,12 +62,9 @@ class TaskRoutesTest : public ::testing::Test {
 
   // True when POST /v1/populi/tasks exists (an empty spec is refused by it, not by the router).
   static bool HasTaskRoutes() {
-    client::HttpClient http(serve_->url(), kAdminToken);
-    auto reply = http.SendRaw("POST", "/v1/populi/tasks", "{}");
-    if (!reply.ok() || reply->status != 404) return true;
-    return client::HttpClient::StatusFromResponse(*reply, serve_->url())
-               .message()
-               .find("no route") == std::string::npos;
+    auto refused = client::ControlPlaneApi(serve_->url(), kAdminToken).Submit(mesh::TaskSpec{});
+    return refused.ok() || refused.status().code() != Code::kNotFound ||
+           refused.status().message().find("no route") == std::string::npos;
   }
 
   void SetUp() override {
@@ -242,8 +239,8 @@ TEST_F(TaskRoutesTest, OnATerminalSubmitShowsWhyTheTaskWaitsAndExits130WhenCance
         const size_t at = terminal.find(" pending: ");
         if (!id.empty() || at == std::string::npos) return;
         id = terminal.substr(terminal.rfind("t-", at), at - terminal.rfind("t-", at));
-        client::HttpClient http(serve_->url(), kAdminToken);
-        EXPECT_TRUE(http.Send("POST", "/v1/populi/tasks/" + id + "/cancel").ok());
+        auto cancelled = client::ControlPlaneApi(serve_->url(), kAdminToken).Cancel(id);
+        EXPECT_TRUE(cancelled.ok()) << cancelled.status().ToString();
       });
   ASSERT_THAT(id, StartsWith("t-")) << run.err;
   EXPECT_EQ(run.exit_code, 130) << run.err;

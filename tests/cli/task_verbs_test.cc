@@ -22,7 +22,7 @@
 #include <thread>
 
 #include "cli/serve_process.h"
-#include "client/http_client.h"
+#include "client/control_plane_api.h"
 #include "config/test_files.h"
 
 namespace populi::testing {
@@ -35,14 +35,13 @@ using ::testing::Not;
 using ::testing::StartsWith;
 
 constexpr char kAdminToken[] = "task-verbs-test-admin-token-0123456789ab";
-// The node record `id` from GET /v1/populi/nodes, or an empty object.
-json::object NodeRecord(const std::string& url, const std::string& id) {
-  client::HttpClient http(url, kAdminToken);
-  auto reply = http.Send("GET", "/v1/populi/nodes");
-  if (!reply.ok()) return {};
-  json::value doc = Parse(reply->body);
-  for (const auto& n : doc.at("nodes").as_array()) {
-    if (n.at("id") == id.c_str()) return n.as_object();
+// The node record `id` as the control plane lists it; an empty record when it is not listed.
+mesh::NodeRecord NodeRecord(const std::string& url, const std::string& id) {
+  auto nodes = client::ControlPlaneApi(url, kAdminToken).Nodes();
+  EXPECT_TRUE(nodes.ok()) << nodes.status().ToString();
+  if (!nodes.ok()) return {};
+  for (const mesh::NodeRecord& n : nodes->nodes) {
+    if (n.id == id) return n;
   }
   return {};
 }
@@ -55,11 +54,13 @@ class TaskVerbsTest : public ::testing::Test {
     dir_ = new TempDir();
     serve_ = new ServeProcess(dir_->Sub("mesh"), kAdminToken);
     ASSERT_TRUE(serve_->Start());
-    client::HttpClient http(serve_->url(), kAdminToken);
+    client::ControlPlaneApi api(serve_->url(), kAdminToken);
     for (const char* node : {"lease-box", "maint-box", "quiet-box"}) {
-      ASSERT_TRUE(http.Send("POST", "/v1/populi/join",
-                            std::string(R"({"id":")") + node + R"(","version":"0.1.0"})")
-                      .ok());
+      mesh::NodeRecord record;
+      record.id = node;
+      record.version = "0.1.0";
+      auto joined = api.Join(record);
+      ASSERT_TRUE(joined.ok()) << joined.status().ToString();
     }
   }
   static void TearDownTestSuite() {
@@ -69,12 +70,11 @@ class TaskVerbsTest : public ::testing::Test {
 
   // Grants a one-hour exec lease on `scope` to lease-box; its id.
   static std::string GrantLease(const std::string& scope) {
-    client::HttpClient http(serve_->url(), kAdminToken);
-    auto reply = http.Send(
-        "POST", "/v1/populi/exec/lease/grant",
-        R"({"scope_key":")" + scope + R"(","holder_node_id":"lease-box","ttl_ms":3600000})");
-    EXPECT_TRUE(reply.ok()) << reply.status().ToString();
-    return reply.ok() ? Str(Parse(reply->body).at("lease_id")) : std::string();
+    auto lease =
+        client::ControlPlaneApi(serve_->url(), kAdminToken)
+            .GrantLease({.scope_key = scope, .holder_node_id = "lease-box", .ttl_ms = 3'600'000});
+    EXPECT_TRUE(lease.ok()) << lease.status().ToString();
+    return lease.ok() ? lease->lease_id : std::string();
   }
 
   static inline TempDir* dir_ = nullptr;
@@ -202,20 +202,19 @@ TEST_F(TaskVerbsTest, MaintenanceOnAndOffShowsInTheNodeRecord) {
   VoxRun on = serve_->Vox({"populi", "admin", "maintenance", "maint-box", "--for", "1h"});
   ASSERT_EQ(on.exit_code, 0) << on.err;
   EXPECT_THAT(on.out, HasSubstr("node maint-box: maintenance on, ends in "));
-  json::object node = NodeRecord(serve_->url(), "maint-box");
-  EXPECT_EQ(node.at("maintenance"), true);
-  const int64_t until = node.at("maintenance_until_ms").as_int64();
-  EXPECT_GT(until, node.at("last_seen_ms").as_int64() + 50 * 60 * 1000) << "about an hour ahead";
+  mesh::NodeRecord node = NodeRecord(serve_->url(), "maint-box");
+  EXPECT_TRUE(node.maintenance);
+  EXPECT_GT(node.maintenance_until_ms, node.last_seen_ms + 50 * 60 * 1000) << "about an hour ahead";
 
   VoxRun off = serve_->Vox({"populi", "admin", "maintenance", "maint-box", "--off", "--json"});
   ASSERT_EQ(off.exit_code, 0) << off.err;
   EXPECT_EQ(Parse(off.out).at("maintenance"), false);
-  EXPECT_EQ(NodeRecord(serve_->url(), "maint-box").at("maintenance"), false);
+  EXPECT_FALSE(NodeRecord(serve_->url(), "maint-box").maintenance);
 
   VoxRun open_ended = serve_->Vox({"populi", "admin", "maintenance", "maint-box"});
   ASSERT_EQ(open_ended.exit_code, 0) << open_ended.err;
   EXPECT_THAT(open_ended.out, HasSubstr("maintenance on until cleared"));
-  EXPECT_EQ(NodeRecord(serve_->url(), "maint-box").at("maintenance"), true);
+  EXPECT_TRUE(NodeRecord(serve_->url(), "maint-box").maintenance);
   ASSERT_EQ(serve_->Vox({"populi", "admin", "maintenance", "maint-box", "--off"}).exit_code, 0);
 
   VoxRun unknown = serve_->Vox({"populi", "admin", "maintenance", "no-such-box"});
@@ -227,9 +226,8 @@ TEST_F(TaskVerbsTest, MaintenanceForTakesFractionsAndBareSeconds) {
   for (const char* for_text : {"1.5h", "5400"}) {
     VoxRun on = serve_->Vox({"populi", "admin", "maintenance", "maint-box", "--for", for_text});
     ASSERT_EQ(on.exit_code, 0) << for_text << ": " << on.err;
-    json::object node = NodeRecord(serve_->url(), "maint-box");
-    const int64_t ahead =
-        node.at("maintenance_until_ms").as_int64() - node.at("last_seen_ms").as_int64();
+    mesh::NodeRecord node = NodeRecord(serve_->url(), "maint-box");
+    const int64_t ahead = node.maintenance_until_ms - node.last_seen_ms;
     EXPECT_GT(ahead, 85 * 60 * 1000) << for_text << ": about an hour and a half ahead";
     EXPECT_LT(ahead, 95 * 60 * 1000) << for_text;
   }
@@ -240,14 +238,14 @@ TEST_F(TaskVerbsTest, QuarantineOnAndOffShowsInTheNodeRecord) {
   VoxRun on = serve_->Vox({"populi", "admin", "quarantine", "quiet-box"});
   ASSERT_EQ(on.exit_code, 0) << on.err;
   EXPECT_THAT(on.out, HasSubstr("node quiet-box: quarantined"));
-  EXPECT_EQ(NodeRecord(serve_->url(), "quiet-box").at("quarantined"), true);
+  EXPECT_TRUE(NodeRecord(serve_->url(), "quiet-box").quarantined);
   VoxRun peers = serve_->Vox({"populi", "peers"});
   EXPECT_THAT(peers.out, HasSubstr("quarantined"));
 
   VoxRun off = serve_->Vox({"populi", "admin", "quarantine", "quiet-box", "--off"});
   ASSERT_EQ(off.exit_code, 0) << off.err;
   EXPECT_THAT(off.out, HasSubstr("node quiet-box: not quarantined"));
-  EXPECT_EQ(NodeRecord(serve_->url(), "quiet-box").at("quarantined"), false);
+  EXPECT_FALSE(NodeRecord(serve_->url(), "quiet-box").quarantined);
 }
 
 TEST_F(TaskVerbsTest, RevokeTakesAnIdOrAUniquePrefixAndReportsTheServersError) {

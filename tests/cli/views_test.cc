@@ -16,8 +16,9 @@
 #include <thread>
 
 #include "cli/serve_process.h"
-#include "client/http_client.h"
+#include "client/control_plane_api.h"
 #include "config/test_files.h"
+#include "mesh/json.h"
 
 namespace populi::testing {
 namespace {
@@ -72,26 +73,41 @@ class ViewsTest : public ::testing::Test {
         "[mesh.control]\nheartbeat_secs = 1\nsuspect_after = 1\ndown_after = 2\n";
     serve_ = new ServeProcess(dir_->Sub("mesh"), kAdminToken, options);
     ASSERT_TRUE(serve_->Start());
-    client::HttpClient http(serve_->url(), kAdminToken);
-    const std::string gpu = R"({"name":"NVIDIA H100 80GB HBM3","vendor":"nvidia",
-        "memory_total_bytes":85899345920,"memory_free_bytes":80530636800,
-        "memory_allocatable_bytes":38654705664)";
-    ASSERT_TRUE(http.Send("POST", "/v1/populi/join",
-                          R"({"id":"gpu-box","version":"0.1.0","running_tasks":["task-1"],
-                              "cpu":{"model":"Demo CPU","cores":8,"threads":16},
-                              "gpus":[)" +
-                              gpu + R"(,"uuid":"GPU-a","pci_bus_id":"0000:01:00.0"},)" + gpu +
-                              R"(,"uuid":"GPU-b","pci_bus_id":"0000:02:00.0"}]})")
-                    .ok());
-    ASSERT_TRUE(http.Send("POST", "/v1/populi/join", R"({"id":"cpu-box","version":"0.0.9"})").ok());
-    ASSERT_TRUE(http.Send("POST", "/v1/populi/exec/lease/grant",
-                          R"({"scope_key":"task:task-1","holder_node_id":"gpu-box",
-                              "ttl_ms":3600000})")
-                    .ok());
+    client::ControlPlaneApi api(serve_->url(), kAdminToken);
+    mesh::NodeRecord gpu_box;
+    gpu_box.id = "gpu-box";
+    gpu_box.version = "0.1.0";
+    gpu_box.running_tasks = {"task-1"};
+    gpu_box.cpu.model = "Demo CPU";
+    gpu_box.cpu.cores = 8;
+    gpu_box.cpu.threads = 16;
+    const std::pair<const char*, const char*> gpus[] = {{"GPU-a", "0000:01:00.0"},
+                                                        {"GPU-b", "0000:02:00.0"}};
+    for (const auto& [uuid, bus] : gpus) {
+      mesh::GpuDevice gpu;
+      gpu.uuid = uuid;
+      gpu.name = "NVIDIA H100 80GB HBM3";
+      gpu.vendor = "nvidia";
+      gpu.pci_bus_id = bus;
+      gpu.memory_total_bytes = 85899345920;
+      gpu.memory_free_bytes = 80530636800;
+      gpu.memory_allocatable_bytes = 38654705664;
+      gpu_box.gpus.push_back(gpu);
+    }
+    mesh::NodeRecord cpu_box;
+    cpu_box.id = "cpu-box";
+    cpu_box.version = "0.0.9";
+    for (const mesh::NodeRecord* node : {&gpu_box, &cpu_box}) {
+      auto joined = api.Join(*node);
+      ASSERT_TRUE(joined.ok()) << joined.status().ToString();
+    }
+    auto lease = api.GrantLease(
+        {.scope_key = "task:task-1", .holder_node_id = "gpu-box", .ttl_ms = 3'600'000});
+    ASSERT_TRUE(lease.ok()) << lease.status().ToString();
     heartbeat_ = new std::thread([] {
-      client::HttpClient beat(serve_->url(), kAdminToken);
+      client::ControlPlaneApi beat(serve_->url(), kAdminToken);
       while (!stop_.load()) {
-        (void)beat.Send("POST", "/v1/populi/heartbeat", R"({"node_id":"gpu-box"})");
+        (void)beat.Heartbeat({.node_id = "gpu-box"});
         std::this_thread::sleep_for(std::chrono::milliseconds(100));
       }
     });
@@ -100,14 +116,13 @@ class ViewsTest : public ::testing::Test {
   // Waits (generously) until the silent cpu-box has been judged down; once per process.
   static void WaitUntilCpuBoxIsDown() {
     static bool down = false;
-    client::HttpClient http(serve_->url(), kAdminToken);
+    client::ControlPlaneApi api(serve_->url(), kAdminToken);
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
     while (!down && std::chrono::steady_clock::now() < deadline) {
-      auto nodes = http.Send("GET", "/v1/populi/nodes");
-      const json::object doc = nodes.ok() ? ParseObject(nodes->body) : json::object();
-      if (const auto* list = doc.if_contains("nodes"); list != nullptr && list->is_array()) {
-        for (const auto& n : list->as_array()) {
-          if (n.at("id") == "cpu-box" && n.at("state") == "down") down = true;
+      auto nodes = api.Nodes();
+      if (nodes.ok()) {
+        for (const mesh::NodeRecord& n : nodes->nodes) {
+          if (n.id == "cpu-box" && n.state == mesh::NodeState::kDown) down = true;
         }
       }
       if (!down) std::this_thread::sleep_for(std::chrono::milliseconds(100));

@@ -1,6 +1,7 @@
 // Real multi-process meshes for end-to-end tests: a control plane (`vox populi serve`) and agents
 // (`vox populi join`) as child processes on loopback, each with its own VOX_HOME, driven by
-// signals (SIGKILL, SIGTERM, SIGSTOP/SIGCONT) and observed through the HTTP API.
+// signals (SIGKILL, SIGTERM, SIGSTOP/SIGCONT) and observed through the HTTP API
+// (client::ControlPlaneApi).
 #pragma once
 
 #include <fcntl.h>
@@ -23,14 +24,13 @@
 #include <thread>
 #include <vector>
 
-#include "control/http_client.h"
+#include "client/control_plane_api.h"
+#include "mesh/types.h"
 #include "util/random.h"
 
 namespace populi::e2e {
 
 namespace fs = std::filesystem;
-using control::testing::HttpCall;
-using control::testing::HttpReply;
 
 inline std::string Slurp(const fs::path& path) {
   std::ifstream in(path);
@@ -242,43 +242,35 @@ class MeshFixture : public ::testing::Test {
   }
   VoxProcess& agent(size_t index) { return *agents_.at(index); }
 
-  // GET a JSON document from the control plane (anonymous: the test mesh has no tokens).
-  boost::json::value GetJson(const std::string& target) const {
-    HttpReply r = HttpCall(port_, "GET", target);
-    if (r.status != 200) return nullptr;
-    boost::system::error_code ec;
-    auto v = boost::json::parse(r.body, ec);
-    return ec ? boost::json::value(nullptr) : v;
-  }
+  // The control plane's API (anonymous: the test mesh has no tokens). One per call site, so
+  // helpers may run from any thread.
+  client::ControlPlaneApi Api() const { return client::ControlPlaneApi(url()); }
   // node id → state ("alive", "suspect", "down"); absent when not registered.
   std::map<std::string, std::string> NodeStates() const {
     std::map<std::string, std::string> out;
-    auto v = GetJson("/v1/populi/nodes");
-    if (!v.is_object()) return out;
-    for (const auto& n : v.as_object().at("nodes").as_array()) {
-      out[std::string(n.at("id").as_string())] = std::string(n.at("state").as_string());
-    }
+    auto nodes = Api().Nodes();
+    if (!nodes.ok()) return out;
+    for (const mesh::NodeRecord& n : nodes->nodes) out[n.id] = std::string(mesh::ToString(n.state));
     return out;
   }
   // Every event so far, oldest first.
-  std::vector<boost::json::object> Events() const {
-    std::vector<boost::json::object> out;
+  std::vector<mesh::Event> Events() const {
+    std::vector<mesh::Event> out;
+    client::ControlPlaneApi api = Api();
     int64_t after = 0;
     for (;;) {
-      auto v = GetJson("/v1/populi/events?limit=1000&after=" + std::to_string(after));
-      if (!v.is_object()) break;
-      const auto& arr = v.as_object().at("events").as_array();
-      for (const auto& e : arr) out.push_back(e.as_object());
-      if (arr.empty()) break;
-      after = v.as_object().at("next_after").as_int64();
+      auto page = api.Events(after, 1000);
+      if (!page.ok() || page->events.empty()) break;
+      out.insert(out.end(), page->events.begin(), page->events.end());
+      after = page->next_after;
     }
     return out;
   }
   // Kinds of the events about `subject`, in order.
   std::vector<std::string> EventKinds(const std::string& subject) const {
     std::vector<std::string> kinds;
-    for (const auto& e : Events()) {
-      if (e.at("subject").as_string() == subject) kinds.emplace_back(e.at("kind").as_string());
+    for (const mesh::Event& e : Events()) {
+      if (e.subject == subject) kinds.push_back(e.kind);
     }
     return kinds;
   }

@@ -1,6 +1,6 @@
 // Remote execution on a real mesh: a control plane and three agents as child processes (one
-// 80 GB GPU node, one 8 GB GPU node, one CPU-only node, from probe fixtures), tasks submitted over
-// HTTP, agents killed and paused with signals.
+// 80 GB GPU node, one 8 GB GPU node, one CPU-only node, from probe fixtures), tasks submitted
+// through client::ControlPlaneApi, agents killed and paused with signals.
 #include <signal.h>
 #include <unistd.h>
 
@@ -11,11 +11,12 @@
 #include <set>
 
 #include "e2e/mesh_fixture.h"
+#include "mesh/json.h"
+#include "mesh/task.h"
+#include "mesh/task_json.h"
 
 namespace populi::e2e {
 namespace {
-
-namespace json = boost::json;
 
 // Live processes whose environment holds every entry of `entries` (a zombie's reads empty).
 std::vector<pid_t> ProcessesWithEnv(const std::vector<std::string>& entries) {
@@ -57,39 +58,39 @@ class TasksTest : public MeshFixture {
         30'000));
   }
 
-  json::object Submit(json::object spec, int* status = nullptr) {
-    HttpReply r = HttpCall(port_, "POST", "/v1/populi/tasks", json::serialize(spec),
-                           {{"content-type", "application/json"}});
-    if (status != nullptr) *status = r.status;
-    boost::system::error_code ec;
-    auto v = json::parse(r.body, ec);
-    EXPECT_FALSE(ec) << r.body;
-    return v.is_object() ? v.as_object() : json::object{};
+  // Submits `spec`; `created` says whether this call made the task (else its client key did).
+  mesh::Task Submit(const mesh::TaskSpec& spec, bool* created = nullptr) {
+    auto submitted = Api().Submit(spec);
+    EXPECT_TRUE(submitted.ok()) << submitted.status().ToString();
+    if (!submitted.ok()) return {};
+    if (created != nullptr) *created = submitted->created;
+    return submitted->task;
   }
-  static json::object Shell(const std::string& script) {
-    return json::object{{"command", "sh"}, {"args", json::array{"-c", script}}};
+  static mesh::TaskSpec Shell(const std::string& script) {
+    mesh::TaskSpec spec;
+    spec.command = "sh";
+    spec.args = {"-c", script};
+    return spec;
   }
-  json::object Task(const std::string& id) const {
-    auto v = GetJson("/v1/populi/tasks/" + id);
-    return v.is_object() ? v.as_object() : json::object{};
+  // The task as the control plane has it; an empty Task when it cannot be read.
+  mesh::Task Task(const std::string& id) const {
+    auto task = Api().GetTask(id);
+    return task.ok() ? *task : mesh::Task{};
   }
+  static std::string Text(const mesh::Task& task) { return mesh::Serialize(mesh::ToJson(task)); }
   std::string State(const std::string& id) const {
-    auto t = Task(id);
-    return t.contains("state") ? std::string(t.at("state").as_string()) : "";
+    mesh::Task t = Task(id);
+    return t.id.empty() ? "" : std::string(mesh::ToString(t.state));
   }
   bool WaitState(const std::string& id, const std::string& state, int timeout_ms = 60'000) {
     return WaitFor([&] { return State(id) == state; }, timeout_ms);
   }
   std::string Logs(const std::string& id) const {
-    auto v = GetJson("/v1/populi/tasks/" + id + "/logs");
+    auto page = Api().Logs(id, 0);
     std::string out;
-    if (!v.is_object()) return out;
-    for (const auto& c : v.as_object().at("logs").as_array())
-      out += std::string(c.at("data").as_string());
+    if (!page.ok()) return out;
+    for (const mesh::LogRecord& r : page->logs) out += r.data;
     return out;
-  }
-  static const json::object& Attempt(const json::object& task, size_t i) {
-    return task.at("attempts").as_array().at(i).as_object();
   }
   size_t AgentIndexOf(const std::string& node) const {
     return node == gpu80_ ? 0 : node == gpu8_ ? 1 : 2;
@@ -100,90 +101,89 @@ class TasksTest : public MeshFixture {
 
 TEST_F(TasksTest, TwelveGigabyteTaskLandsOnlyOnThe80GNodeWithItsGpu) {
   StartMesh();
-  json::object spec = Shell("echo gpus=$CUDA_VISIBLE_DEVICES");
-  spec["resources"] = json::object{{"gpus", 1}, {"gpu_memory_bytes", int64_t{12} << 30}};
-  int status = 0;
-  auto task = Submit(spec, &status);
-  EXPECT_EQ(status, 201);
-  const std::string id(task.at("id").as_string());
-  ASSERT_TRUE(WaitState(id, "succeeded")) << json::serialize(Task(id));
-  auto done = Task(id);
-  ASSERT_EQ(done.at("attempts").as_array().size(), 1u);
-  EXPECT_EQ(Attempt(done, 0).at("node_id").as_string(), gpu80_);
-  EXPECT_EQ(Attempt(done, 0).at("dispatch").as_string(), "remote");
-  EXPECT_EQ(done.at("exit_code").as_int64(), 0);
+  mesh::TaskSpec spec = Shell("echo gpus=$CUDA_VISIBLE_DEVICES");
+  spec.resources.gpus = 1;
+  spec.resources.gpu_memory_bytes = uint64_t{12} << 30;
+  bool created = false;
+  const std::string id = Submit(spec, &created).id;
+  EXPECT_TRUE(created);
+  ASSERT_TRUE(WaitState(id, "succeeded")) << Text(Task(id));
+  mesh::Task done = Task(id);
+  ASSERT_EQ(done.attempts.size(), 1u);
+  EXPECT_EQ(done.attempts[0].node_id, gpu80_);
+  EXPECT_EQ(done.attempts[0].dispatch, mesh::DispatchKind::kRemote);
+  EXPECT_EQ(done.exit_code, 0);
   EXPECT_NE(Logs(id).find("gpus=GPU-agent0-0"), std::string::npos) << Logs(id);
-  const std::string summary(Attempt(done, 0).at("placement_summary").as_string());
+  const std::string& summary = done.attempts[0].placement_summary;
   EXPECT_NE(summary.find("insufficient VRAM"), std::string::npos) << summary;
   // The worker acknowledged the assignment (with its next poll's claim): nothing is left in its
   // task inbox to be delivered again.
-  const std::string inbox_body =
-      json::serialize(json::object{{"receiver", "tasks:" + gpu80_}});  // docs/tasks.md
   EXPECT_TRUE(WaitFor(
       [&] {
-        HttpReply r = HttpCall(port_, "POST", "/v1/populi/a2a/inbox", inbox_body,
-                               {{"content-type", "application/json"}});
-        return r.status == 200 && r.body.find("\"messages\":[]") != std::string::npos;
+        auto page = Api().Inbox({.receiver = mesh::TaskInboxFor(gpu80_)});
+        return page.ok() && page->messages.empty();
       },
       10'000));
 }
 
 TEST_F(TasksTest, ImpossibleTaskStaysPendingWithReasonsAndCpuTasksSpread) {
   StartMesh();
-  json::object big = Shell("true");
-  big["resources"] = json::object{{"gpus", 1}, {"gpu_memory_bytes", int64_t{200} << 30}};
-  const std::string big_id(Submit(big).at("id").as_string());
+  mesh::TaskSpec big = Shell("true");
+  big.resources.gpus = 1;
+  big.resources.gpu_memory_bytes = uint64_t{200} << 30;
+  const std::string big_id = Submit(big).id;
   // Three CPU tasks that each hold their node for a while spread over the three nodes.
   std::vector<std::string> ids;
   for (int i = 0; i < 3; ++i) {
-    json::object cpu = Shell("sleep 2");
-    cpu["resources"] = json::object{{"cpus", 4}};
-    ids.emplace_back(Submit(cpu).at("id").as_string());
+    mesh::TaskSpec cpu = Shell("sleep 2");
+    cpu.resources.cpus = 4;
+    ids.push_back(Submit(cpu).id);
   }
   std::set<std::string> nodes;
   for (const auto& id : ids) {
-    ASSERT_TRUE(WaitState(id, "succeeded")) << json::serialize(Task(id));
-    nodes.insert(std::string(Attempt(Task(id), 0).at("node_id").as_string()));
+    ASSERT_TRUE(WaitState(id, "succeeded")) << Text(Task(id));
+    nodes.insert(Task(id).attempts.at(0).node_id);
   }
   EXPECT_EQ(nodes.size(), 3u);
-  auto big_task = Task(big_id);
-  EXPECT_EQ(big_task.at("state").as_string(), "pending");
-  EXPECT_NE(std::string(big_task.at("pending_reason").as_string()).find("insufficient VRAM"),
-            std::string::npos)
-      << json::serialize(big_task);
-  auto explain = GetJson("/v1/populi/tasks/" + big_id + "/explain");
-  EXPECT_EQ(explain.at("pending_reason"), big_task.at("pending_reason"));
+  mesh::Task big_task = Task(big_id);
+  EXPECT_EQ(big_task.state, mesh::TaskState::kPending);
+  EXPECT_NE(big_task.pending_reason.find("insufficient VRAM"), std::string::npos) << Text(big_task);
+  auto explain = Api().Explain(big_id);
+  ASSERT_TRUE(explain.ok()) << explain.status().ToString();
+  EXPECT_EQ(explain->pending_reason, big_task.pending_reason);
 }
 
 TEST_F(TasksTest, DuplicateSubmitReturnsTheSameTaskAndLease) {
   StartMesh();
-  json::object spec = Shell("sleep 1");
-  spec["client_key"] = "build-42";
-  int first_status = 0, second_status = 0;
-  auto first = Submit(spec, &first_status);
-  auto second = Submit(spec, &second_status);
-  EXPECT_EQ(first_status, 201);
-  EXPECT_EQ(second_status, 200);
-  EXPECT_EQ(first.at("id"), second.at("id"));
-  ASSERT_FALSE(second.at("attempts").as_array().empty());
-  EXPECT_EQ(Attempt(first, 0).at("lease_id"), Attempt(second, 0).at("lease_id"));
-  auto all = GetJson("/v1/populi/tasks");
-  EXPECT_EQ(all.at("tasks").as_array().size(), 1u);
+  mesh::TaskSpec spec = Shell("sleep 1");
+  spec.client_key = "build-42";
+  bool first_created = false, second_created = true;
+  mesh::Task first = Submit(spec, &first_created);
+  mesh::Task second = Submit(spec, &second_created);
+  EXPECT_TRUE(first_created);
+  EXPECT_FALSE(second_created);
+  EXPECT_EQ(first.id, second.id);
+  ASSERT_FALSE(first.attempts.empty());
+  ASSERT_FALSE(second.attempts.empty());
+  EXPECT_EQ(first.attempts[0].lease_id, second.attempts[0].lease_id);
+  auto all = Api().ListTasks();
+  ASSERT_TRUE(all.ok()) << all.status().ToString();
+  EXPECT_EQ(all->tasks.size(), 1u);
 }
 
 TEST_F(TasksTest, KilledWorkerTaskCompletesElsewhereWithExactlyOneSuccess) {
   StartMesh();
   // Attempt 1 hangs; a later attempt finishes at once.
-  json::object spec =
+  mesh::TaskSpec spec =
       Shell("if [ \"$POPULI_ATTEMPT\" = 1 ]; then sleep 60; fi; echo attempt=$POPULI_ATTEMPT");
   const std::string mark = "POPULI_E2E_MARK=" + std::to_string(::getpid()) + "-killed-worker";
-  spec["env"] = json::object{{"POPULI_E2E_MARK", mark.substr(mark.find('=') + 1)}};
-  const std::string id(Submit(spec).at("id").as_string());
+  spec.env = {{"POPULI_E2E_MARK", mark.substr(mark.find('=') + 1)}};
+  const std::string id = Submit(spec).id;
   ASSERT_TRUE(WaitState(id, "running"));
   // The first attempt's shell and its sleep, whoever their parent is.
   auto first_copy = [&] { return ProcessesWithEnv({mark, "POPULI_ATTEMPT=1"}); };
   ASSERT_TRUE(WaitFor([&] { return first_copy().size() >= 2; }, 30'000));
-  const std::string first_node(Attempt(Task(id), 0).at("node_id").as_string());
+  const std::string first_node = Task(id).attempts.at(0).node_id;
   agent(AgentIndexOf(first_node)).Kill(SIGKILL);
   // Nothing of the first copy outlives its agent: the task runs elsewhere, and only there.
   const auto killed_at = std::chrono::steady_clock::now();
@@ -191,29 +191,27 @@ TEST_F(TasksTest, KilledWorkerTaskCompletesElsewhereWithExactlyOneSuccess) {
       << first_copy().size() << " process(es) of the first attempt outlived its agent";
   EXPECT_LT(std::chrono::steady_clock::now() - killed_at, std::chrono::seconds(1));
   for (pid_t pid : first_copy()) ::kill(pid, SIGKILL);
-  ASSERT_TRUE(WaitState(id, "succeeded")) << json::serialize(Task(id));
-  auto done = Task(id);
-  const auto& attempts = done.at("attempts").as_array();
-  ASSERT_EQ(attempts.size(), 2u);
-  EXPECT_EQ(Attempt(done, 0).at("state").as_string(), "lost");
-  EXPECT_EQ(Attempt(done, 1).at("state").as_string(), "succeeded");
-  EXPECT_EQ(Attempt(done, 1).at("dispatch").as_string(), "fallback");
-  EXPECT_NE(Attempt(done, 1).at("node_id").as_string(), first_node);
-  EXPECT_GT(Attempt(done, 1).at("fencing_token").as_int64(),
-            Attempt(done, 0).at("fencing_token").as_int64());
+  ASSERT_TRUE(WaitState(id, "succeeded")) << Text(Task(id));
+  mesh::Task done = Task(id);
+  ASSERT_EQ(done.attempts.size(), 2u);
+  EXPECT_EQ(done.attempts[0].state, mesh::AttemptState::kLost);
+  EXPECT_EQ(done.attempts[1].state, mesh::AttemptState::kSucceeded);
+  EXPECT_EQ(done.attempts[1].dispatch, mesh::DispatchKind::kFallback);
+  EXPECT_NE(done.attempts[1].node_id, first_node);
+  EXPECT_GT(done.attempts[1].fencing_token, done.attempts[0].fencing_token);
   EXPECT_NE(Logs(id).find("attempt=2"), std::string::npos);
 }
 
 TEST_F(TasksTest, PausedHolderIsFencedOffAndTheSecondRunsResultStands) {
   StartMesh();
-  json::object spec =
+  mesh::TaskSpec spec =
       Shell("if [ \"$POPULI_ATTEMPT\" = 1 ]; then sleep 6; echo first; exit 7; fi; echo second");
-  const std::string id(Submit(spec).at("id").as_string());
+  const std::string id = Submit(spec).id;
   ASSERT_TRUE(WaitState(id, "running"));
-  const std::string first_node(Attempt(Task(id), 0).at("node_id").as_string());
+  const std::string first_node = Task(id).attempts.at(0).node_id;
   VoxProcess& zombie = agent(AgentIndexOf(first_node));
   zombie.Signal(SIGSTOP);
-  ASSERT_TRUE(WaitState(id, "succeeded")) << json::serialize(Task(id));
+  ASSERT_TRUE(WaitState(id, "succeeded")) << Text(Task(id));
   zombie.Signal(SIGCONT);
   // The zombie wakes up, finds its lease gone and stops its copy; its late report is refused.
   ASSERT_TRUE(WaitFor(
@@ -226,54 +224,56 @@ TEST_F(TasksTest, PausedHolderIsFencedOffAndTheSecondRunsResultStands) {
       30'000))
       << zombie.Stderr();
   std::this_thread::sleep_for(std::chrono::milliseconds(1'000));
-  auto done = Task(id);
-  EXPECT_EQ(done.at("state").as_string(), "succeeded");
-  EXPECT_EQ(done.at("exit_code").as_int64(), 0);
-  EXPECT_EQ(Attempt(done, 0).at("state").as_string(), "lost");
+  mesh::Task done = Task(id);
+  EXPECT_EQ(done.state, mesh::TaskState::kSucceeded);
+  EXPECT_EQ(done.exit_code, 0);
+  ASSERT_FALSE(done.attempts.empty());
+  EXPECT_EQ(done.attempts[0].state, mesh::AttemptState::kLost);
   EXPECT_EQ(Logs(id).find("first"), std::string::npos) << Logs(id);
   int successes = 0;
-  for (const auto& e : Events())
-    if (e.at("kind").as_string() == "task.succeeded" && e.at("subject").as_string() == id)
-      ++successes;
+  for (const mesh::Event& e : Events())
+    if (e.kind == "task.succeeded" && e.subject == id) ++successes;
   EXPECT_EQ(successes, 1);
 }
 
 TEST_F(TasksTest, CancelAndAdminRevokeMidRun) {
   StartMesh();
+  client::ControlPlaneApi api = Api();
   // Cancel: the lease is revoked, the agent kills the process, the task ends cancelled.
-  const std::string cancel_id(Submit(Shell("sleep 60")).at("id").as_string());
+  const std::string cancel_id = Submit(Shell("sleep 60")).id;
   ASSERT_TRUE(WaitState(cancel_id, "running"));
-  HttpReply r = HttpCall(port_, "POST", "/v1/populi/tasks/" + cancel_id + "/cancel", "{}");
-  EXPECT_EQ(r.status, 200) << r.body;
+  auto cancelled = api.Cancel(cancel_id);
+  ASSERT_TRUE(cancelled.ok()) << cancelled.status().ToString();
+  EXPECT_EQ(cancelled->state, mesh::TaskState::kCancelled);
   EXPECT_EQ(State(cancel_id), "cancelled");
-  r = HttpCall(port_, "POST", "/v1/populi/tasks/" + cancel_id + "/cancel", "{}");
-  EXPECT_EQ(r.status, 409) << r.body;
+  auto again = api.Cancel(cancel_id);
+  ASSERT_FALSE(again.ok());
+  EXPECT_EQ(again.status().code(), Code::kFailedPrecondition) << again.status().ToString();
 
   // Revoke: the attempt is lost and the task runs again elsewhere or on the same node.
-  json::object spec = Shell("if [ \"$POPULI_ATTEMPT\" = 1 ]; then sleep 60; fi; echo ok");
-  const std::string id(Submit(spec).at("id").as_string());
+  const std::string id =
+      Submit(Shell("if [ \"$POPULI_ATTEMPT\" = 1 ]; then sleep 60; fi; echo ok")).id;
   ASSERT_TRUE(WaitState(id, "running"));
-  const std::string lease(Attempt(Task(id), 0).at("lease_id").as_string());
-  r = HttpCall(port_, "POST", "/v1/populi/admin/exec-lease/revoke",
-               json::serialize(json::object{{"lease_id", lease}}));
-  EXPECT_EQ(r.status, 200) << r.body;
-  ASSERT_TRUE(WaitState(id, "succeeded")) << json::serialize(Task(id));
-  auto done = Task(id);
-  EXPECT_EQ(Attempt(done, 0).at("state").as_string(), "lost");
-  EXPECT_EQ(Attempt(done, 0).at("error").as_string(), "lease_revoked");
+  auto revoked = api.RevokeLease(Task(id).attempts.at(0).lease_id);
+  ASSERT_TRUE(revoked.ok()) << revoked.status().ToString();
+  EXPECT_EQ(revoked->state, mesh::LeaseState::kRevoked);
+  ASSERT_TRUE(WaitState(id, "succeeded")) << Text(Task(id));
+  mesh::Task done = Task(id);
+  EXPECT_EQ(done.attempts.at(0).state, mesh::AttemptState::kLost);
+  EXPECT_EQ(done.attempts.at(0).error, "lease_revoked");
 }
 
 TEST_F(TasksTest, ControlPlaneRestartedMidTaskLosesNothing) {
   StartMesh();
-  const std::string id(Submit(Shell("echo before; sleep 2; echo after")).at("id").as_string());
+  const std::string id = Submit(Shell("echo before; sleep 2; echo after")).id;
   ASSERT_TRUE(WaitState(id, "running"));
   control_.Kill(SIGKILL);
   StartControl();  // same data directory and port
-  ASSERT_TRUE(WaitState(id, "succeeded")) << json::serialize(Task(id));
+  ASSERT_TRUE(WaitState(id, "succeeded")) << Text(Task(id));
   const std::string logs = Logs(id);
   EXPECT_NE(logs.find("before"), std::string::npos) << logs;
   EXPECT_NE(logs.find("after"), std::string::npos) << logs;
-  EXPECT_EQ(Task(id).at("exit_code").as_int64(), 0);
+  EXPECT_EQ(Task(id).exit_code, 0);
 }
 
 }  // namespace

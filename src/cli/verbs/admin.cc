@@ -8,7 +8,7 @@
 
 #include "cli/verb.h"
 #include "cli/verbs/task_client.h"
-#include "client/http_client.h"
+#include "client/control_plane_api.h"
 #include "config/config.h"
 #include "mesh/json.h"
 #include "mesh/types.h"
@@ -23,19 +23,6 @@ namespace {
 
 constexpr size_t kLeaseIdChars = 32;
 
-// POSTs `body` to `path`; the reply's JSON document.
-Result<json::value> PostAdmin(client::HttpClient& http, const std::string& path,
-                              const json::object& body) {
-  auto response = http.Send("POST", path, json::serialize(body), {}, 30'000);
-  if (!response.ok()) return ControlPlaneStatus(response.status());
-  auto doc = mesh::ParseJson(response->body, 64);
-  if (!doc.ok()) {
-    return Internal("the control plane answered " + path + " with something not JSON",
-                    "check that the CLI and the control plane are the same version");
-  }
-  return std::move(*doc);
-}
-
 bool IsLowerHex(const std::string& text) {
   for (char c : text) {
     if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false;
@@ -45,21 +32,13 @@ bool IsLowerHex(const std::string& text) {
 
 // A full lease id for `given`: itself when it is one, else the one live lease it is a prefix of
 // (the `leases` table shows 8 characters).
-Result<std::string> ResolveLeaseId(client::HttpClient& http, const std::string& given) {
+Result<std::string> ResolveLeaseId(client::ControlPlaneApi& api, const std::string& given) {
   if (given.size() >= kLeaseIdChars || !IsLowerHex(given)) return given;
-  auto response = http.Send("GET", "/v1/populi/exec/leases", {}, {}, 30'000);
-  if (!response.ok()) return ControlPlaneStatus(response.status());
-  auto doc = mesh::ParseJson(response->body, 64);
-  const json::value* list =
-      doc.ok() && doc->is_object() ? doc->as_object().if_contains("leases") : nullptr;
-  if (list == nullptr || !list->is_array()) {
-    return Internal("the control plane sent a lease list without a leases array",
-                    "check that the CLI and the control plane are the same version");
-  }
+  auto live = api.Leases();
+  if (!live.ok()) return ControlPlaneStatus(live.status());
   std::vector<std::string> matches;
-  for (const json::value& item : list->as_array()) {
-    auto lease = mesh::ExecLeaseFromJson(item);
-    if (lease.ok() && lease->lease_id.rfind(given, 0) == 0) matches.push_back(lease->lease_id);
+  for (const mesh::ExecLease& lease : live->leases) {
+    if (lease.lease_id.rfind(given, 0) == 0) matches.push_back(lease.lease_id);
   }
   if (matches.empty()) {
     return NotFound("no live exec lease id starts with " + given,
@@ -74,18 +53,16 @@ Result<std::string> ResolveLeaseId(client::HttpClient& http, const std::string& 
 }
 
 int RunRevoke(Context& ctx, const std::string& given) {
-  auto http = TaskClient(ctx, nullptr);
-  if (!http.ok()) return ctx.Fail(http.status());
-  auto id = ResolveLeaseId(**http, given);
+  auto api = TaskClient(ctx, nullptr);
+  if (!api.ok()) return ctx.Fail(api.status());
+  auto id = ResolveLeaseId(*api, given);
   if (!id.ok()) return ctx.Fail(id.status());
-  auto doc = PostAdmin(**http, "/v1/populi/admin/exec-lease/revoke", {{"lease_id", *id}});
-  if (!doc.ok()) return ctx.Fail(doc.status());
+  auto lease = api->RevokeLease(*id);
+  if (!lease.ok()) return ctx.Fail(ControlPlaneStatus(lease.status()));
   if (ctx.global.json) {
-    *ctx.out << json::serialize(*doc) << "\n";
+    *ctx.out << json::serialize(mesh::ToJson(*lease)) << "\n";
     return ctx.exit_code = kExitOk;
   }
-  auto lease = mesh::ExecLeaseFromJson(*doc);
-  if (!lease.ok()) return ctx.Fail(lease.status().WithContext("revoked lease"));
   *ctx.out << "lease " << Printable(lease->lease_id) << " " << mesh::ToString(lease->state)
            << " (scope " << Printable(lease->scope_key) << ", holder "
            << Printable(lease->holder_node_id) << ", token " << lease->fencing_token << ")\n";
@@ -99,21 +76,20 @@ struct MaintenanceFlags {
 };
 
 // Prints the node record an admin route answered with, as `describe` says.
-int PrintNode(Context& ctx, const json::value& doc,
+int PrintNode(Context& ctx, const Result<mesh::NodeRecord>& node,
               std::string (*describe)(const mesh::NodeRecord&, int64_t now)) {
+  if (!node.ok()) return ctx.Fail(ControlPlaneStatus(node.status()));
   if (ctx.global.json) {
-    *ctx.out << json::serialize(doc) << "\n";
+    *ctx.out << json::serialize(mesh::ToJson(*node)) << "\n";
     return ctx.exit_code = kExitOk;
   }
-  auto node = mesh::NodeRecordFromJson(doc);
-  if (!node.ok()) return ctx.Fail(node.status().WithContext("node record from the control plane"));
   *ctx.out << "node " << Printable(node->id) << ": "
            << describe(*node, SystemClock::Instance().NowMs()) << "\n";
   return ctx.exit_code = kExitOk;
 }
 
 int RunMaintenance(Context& ctx, const MaintenanceFlags& flags) {
-  json::object body{{"node_id", flags.node}, {"on", !flags.off}};
+  mesh::MaintenanceRequest request{.node_id = flags.node, .on = !flags.off};
   if (!flags.for_text.empty()) {
     if (flags.off) {
       return ctx.FailUsage("--for applies only when turning maintenance on",
@@ -127,14 +103,12 @@ int RunMaintenance(Context& ctx, const MaintenanceFlags& flags) {
     if (*for_ms <= 0) {
       return ctx.FailUsage("--for must be longer than 0", "e.g. --for 1h, or leave it out");
     }
-    body["for_ms"] = *for_ms;
+    request.for_ms = *for_ms;
   }
-  auto http = TaskClient(ctx, nullptr);
-  if (!http.ok()) return ctx.Fail(http.status());
-  auto doc = PostAdmin(**http, "/v1/populi/admin/maintenance", body);
-  if (!doc.ok()) return ctx.Fail(doc.status());
+  auto api = TaskClient(ctx, nullptr);
+  if (!api.ok()) return ctx.Fail(api.status());
   return PrintNode(
-      ctx, *doc, +[](const mesh::NodeRecord& n, int64_t now) -> std::string {
+      ctx, api->Maintenance(request), +[](const mesh::NodeRecord& n, int64_t now) -> std::string {
         if (!n.maintenance) return "maintenance off";
         if (n.maintenance_until_ms > 0) {
           return "maintenance on, ends " + RelativeTime(n.maintenance_until_ms, now);
@@ -150,13 +124,11 @@ struct QuarantineFlags {
 };
 
 int RunQuarantine(Context& ctx, const QuarantineFlags& flags) {
-  auto http = TaskClient(ctx, nullptr);
-  if (!http.ok()) return ctx.Fail(http.status());
-  auto doc = PostAdmin(**http, "/v1/populi/admin/quarantine",
-                       {{"node_id", flags.node}, {"on", !flags.off}});
-  if (!doc.ok()) return ctx.Fail(doc.status());
+  auto api = TaskClient(ctx, nullptr);
+  if (!api.ok()) return ctx.Fail(api.status());
   return PrintNode(
-      ctx, *doc, +[](const mesh::NodeRecord& n, int64_t) -> std::string {
+      ctx, api->Quarantine({flags.node, !flags.off}),
+      +[](const mesh::NodeRecord& n, int64_t) -> std::string {
         return n.quarantined ? "quarantined: no new work, no lease grants or renewals"
                              : "not quarantined";
       });

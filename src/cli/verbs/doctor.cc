@@ -17,9 +17,8 @@
 
 #include "cli/verb.h"
 #include "cli/verbs/mesh_view.h"
-#include "client/http_client.h"
+#include "client/control_plane_api.h"
 #include "config/config.h"
-#include "mesh/json.h"
 #include "probe/capacity.h"
 #include "probe/config_options.h"
 #include "probe/pipeline.h"
@@ -189,76 +188,29 @@ std::string TokenHint(const config::Config& cfg) {
          "$VOX_HOME/config.toml";
 }
 
-void CheckControlPlane(const Context& ctx, const config::Config& cfg, Report& report) {
-  auto url = ResolveControlUrl(ctx, cfg);
-  if (!url.ok()) {
-    report.Add("control", "reachable", Level::kFail, url.status().message(), url.status().hint());
-    return;
-  }
-  // /health is open, but a presented token is still judged: ask without one, so a bad token
-  // shows up as the auth check below rather than as an unreachable control plane.
-  auto open_client = ControlClient(cfg, *url, /*with_token=*/false);
-  auto health = open_client->SendRaw("GET", "/health", {}, {}, kRequestTimeoutMs);
+// GET /health, asked without a token: /health is open, but a presented token is still judged,
+// so a bad token shows up in the auth check rather than as an unreachable control plane. False
+// when the control plane did not answer it.
+bool CheckReachable(const config::Config& cfg, const std::string& url, Report& report) {
+  client::ControlPlaneApi open_api = ControlClient(cfg, url, /*with_token=*/false);
+  auto health = open_api.Health({.timeout_ms = kRequestTimeoutMs});
   if (!health.ok()) {
-    Status s = ControlPlaneStatus(health.status());
-    report.Add("control", "reachable", Level::kFail, s.message(), s.hint());
-    return;
-  }
-  if (health->status != 200) {
+    const Status s = ControlPlaneStatus(health.status());
+    const bool unreachable = s.code() == Code::kUnavailable || s.code() == Code::kTimeout;
     report.Add("control", "reachable", Level::kFail,
-               "GET " + *url + "/health answered HTTP " + std::to_string(health->status),
-               "check that the URL points at a mesh control plane");
-    return;
+               unreachable ? s.message() : "GET " + url + "/health failed: " + s.message(),
+               s.hint());
+    return false;
   }
-  std::string version;
-  if (auto doc = mesh::ParseJson(health->body); doc.ok() && doc->is_object()) {
-    if (const auto* v = doc->as_object().if_contains("version"); v && v->is_string()) {
-      version = std::string(v->as_string());
-    }
-  }
+  const std::string& version = health->version;
   report.Add("control", "reachable", Level::kOk,
-             *url + " answers /health" + (version.empty() ? "" : " (version " + version + ")"));
+             url + " answers /health" + (version.empty() ? "" : " (version " + version + ")"));
+  return true;
+}
 
-  auto http = ControlClient(cfg, *url);
-  const Clock& clock = SystemClock::Instance();
-  const int64_t before = clock.NowMs();
-  auto nodes = http->SendRaw("GET", "/v1/populi/nodes", {}, {}, kRequestTimeoutMs);
-  const int64_t after = clock.NowMs();
-  if (!nodes.ok()) {
-    Status s = ControlPlaneStatus(nodes.status());
-    report.Add("control", "auth", Level::kFail, s.message(), s.hint());
-    return;
-  }
-  if (nodes->status == 401 || nodes->status == 403) {
-    Status s = client::HttpClient::StatusFromResponse(*nodes, *url);
-    report.Add("control", "auth", Level::kFail,
-               std::string(nodes->status == 401 ? "the control plane refused this node's token"
-                                                : "this node's token may not list nodes") +
-                   " (HTTP " + std::to_string(nodes->status) + ": " + s.message() + ")",
-               TokenHint(cfg));
-    return;
-  }
-  if (nodes->status < 200 || nodes->status >= 300) {
-    Status s = client::HttpClient::StatusFromResponse(*nodes, *url);
-    report.Add("control", "auth", Level::kFail, "GET /v1/populi/nodes: " + s.message(), s.hint());
-    return;
-  }
-  int64_t server_ms = 0;
-  size_t count = 0;
-  if (auto doc = mesh::ParseJson(nodes->body, 64); doc.ok() && doc->is_object()) {
-    const auto& o = doc->as_object();
-    if (const auto* t = o.if_contains("server_time_ms"); t && t->is_int64()) {
-      server_ms = t->as_int64();
-    }
-    if (const auto* list = o.if_contains("nodes"); list && list->is_array()) {
-      count = list->as_array().size();
-    }
-  }
-  report.Add(
-      "control", "auth", Level::kOk,
-      "token accepted (" + std::to_string(count) + " node" + (count == 1 ? "" : "s") + " listed)");
-  if (server_ms == 0) return;
-
+// The control plane's clock against this machine's, read halfway through a request that took
+// from `before` to `after` (this machine's clock).
+void CheckClock(int64_t server_ms, int64_t before, int64_t after, Report& report) {
   const int64_t offset = server_ms - (before + (after - before) / 2);
   const int64_t magnitude = offset < 0 ? -offset : offset;
   const std::string text = std::string(offset < 0 ? "-" : "+") + std::to_string(magnitude) +
@@ -274,6 +226,43 @@ void CheckControlPlane(const Context& ctx, const config::Config& cfg, Report& re
   } else {
     report.Add("clock", "offset", Level::kOk, text, {}, std::move(extra));
   }
+}
+
+void CheckControlPlane(const Context& ctx, const config::Config& cfg, Report& report) {
+  auto url = ResolveControlUrl(ctx, cfg);
+  if (!url.ok()) {
+    report.Add("control", "reachable", Level::kFail, url.status().message(), url.status().hint());
+    return;
+  }
+  if (!CheckReachable(cfg, *url, report)) return;
+
+  client::ControlPlaneApi api = ControlClient(cfg, *url);
+  const Clock& clock = SystemClock::Instance();
+  const int64_t before = clock.NowMs();
+  auto nodes = api.Nodes({.timeout_ms = kRequestTimeoutMs});
+  const int64_t after = clock.NowMs();
+  if (!nodes.ok()) {
+    const Status s = ControlPlaneStatus(nodes.status());
+    if (s.code() == Code::kUnauthenticated || s.code() == Code::kPermissionDenied) {
+      // The same refusals the server answers 401 and 403 (docs/api.md).
+      const bool refused = s.code() == Code::kUnauthenticated;
+      report.Add("control", "auth", Level::kFail,
+                 std::string(refused ? "the control plane refused this node's token (HTTP 401: "
+                                     : "this node's token may not list nodes (HTTP 403: ") +
+                     s.message() + ")",
+                 TokenHint(cfg));
+    } else if (s.code() == Code::kUnavailable || s.code() == Code::kTimeout) {
+      report.Add("control", "auth", Level::kFail, s.message(), s.hint());
+    } else {
+      report.Add("control", "auth", Level::kFail, "GET /v1/populi/nodes: " + s.message(), s.hint());
+    }
+    return;
+  }
+  const size_t count = nodes->nodes.size();
+  report.Add(
+      "control", "auth", Level::kOk,
+      "token accepted (" + std::to_string(count) + " node" + (count == 1 ? "" : "s") + " listed)");
+  CheckClock(nodes->server_time_ms, before, after, report);
 }
 
 // ---- probes and capacity ----

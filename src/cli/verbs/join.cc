@@ -11,7 +11,6 @@
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 #include <CLI/CLI.hpp>
-#include <boost/json.hpp>
 #include <filesystem>
 #include <fstream>
 #include <ostream>
@@ -19,8 +18,8 @@
 #include "cli/agent_setup.h"
 #include "cli/logging.h"
 #include "cli/verb.h"
-#include "client/http_client.h"
-#include "mesh/json.h"
+#include "client/control_plane_api.h"
+#include "mesh/replies.h"
 
 namespace populi::cli {
 namespace {
@@ -48,21 +47,14 @@ Status SaveToken(const std::string& path, const std::string& token) {
 
 Result<std::string> ExchangeBootstrap(const std::string& url, const std::string& bootstrap,
                                       const std::string& ca_file) {
-  client::HttpClient http(url);
-  if (!ca_file.empty()) http.set_tls_ca_file(ca_file);
-  mesh::BootstrapRequest request;
-  request.bootstrap_token = bootstrap;
-  POPULI_ASSIGN_OR_RETURN(auto response, http.Send("POST", "/v1/populi/bootstrap/exchange",
-                                                   boost::json::serialize(mesh::ToJson(request))));
-  boost::system::error_code ec;
-  auto v = boost::json::parse(response.body, ec);
-  const boost::json::value* token =
-      (!ec && v.is_object()) ? v.as_object().if_contains("mesh_token") : nullptr;
-  if (token == nullptr || !token->is_string() || token->as_string().empty()) {
+  client::ControlPlaneApi api(url);
+  if (!ca_file.empty()) api.http().set_tls_ca_file(ca_file);
+  POPULI_ASSIGN_OR_RETURN(mesh::BootstrapReply reply, api.BootstrapExchange({bootstrap}));
+  if (reply.mesh_token.empty()) {
     return Internal("the bootstrap answer carried no mesh token",
                     "check that the control plane has mesh.token set");
   }
-  return std::string(token->as_string());
+  return reply.mesh_token;
 }
 
 int Join(Context& ctx, const JoinFlags& flags) {

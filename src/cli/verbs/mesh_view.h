@@ -4,12 +4,11 @@
 #pragma once
 
 #include <cstdint>
-#include <memory>
 #include <string>
 #include <vector>
 
 #include "cli/verb.h"
-#include "client/http_client.h"
+#include "client/control_plane_api.h"
 #include "config/config.h"
 #include "mesh/types.h"
 #include "util/status.h"
@@ -17,13 +16,14 @@
 namespace populi::cli {
 
 // A client of `url` presenting mesh.token (when `with_token`) and trusting mesh.tls.ca_path.
-std::unique_ptr<client::HttpClient> ControlClient(const config::Config& cfg, const std::string& url,
-                                                  bool with_token = true);
+client::ControlPlaneApi ControlClient(const config::Config& cfg, const std::string& url,
+                                      bool with_token = true);
 // An unreachable control plane (kUnavailable, kTimeout) gets the CLI's hint; others pass through.
 Status ControlPlaneStatus(Status status);
-// GET /v1/populi/nodes; the control plane's and this machine's clocks at the answer.
-Result<std::vector<mesh::NodeRecord>> FetchNodes(client::HttpClient& http, int64_t* server_time_ms,
-                                                 int64_t* local_time_ms);
+// The nodes sorted by id; the control plane's and this machine's clocks at the answer.
+Result<std::vector<mesh::NodeRecord>> FetchNodes(client::ControlPlaneApi& api,
+                                                 int64_t* server_time_ms, int64_t* local_time_ms,
+                                                 int timeout_ms = 10'000);
 // Layer B free memory of a GPU (memory_allocatable_bytes, else the probed free memory).
 uint64_t GpuFreeBytes(const mesh::GpuDevice& gpu);
 // "2× H100 80G (71G free)"; "-" when there is no GPU.

@@ -14,9 +14,10 @@
 
 #include "cli/verb.h"
 #include "cli/verbs/mesh_view.h"
-#include "client/http_client.h"
+#include "client/control_plane_api.h"
 #include "config/config.h"
 #include "mesh/json.h"
+#include "mesh/replies.h"
 #include "mesh/types.h"
 #include "util/clock.h"
 
@@ -28,12 +29,11 @@ namespace json = boost::json;
 
 // A client of the control plane at `url` presenting this node's token (mesh.token, unless
 // `with_token` is false) and trusting mesh.tls.ca_path when set.
-std::unique_ptr<client::HttpClient> ControlClient(const config::Config& cfg, const std::string& url,
-                                                  bool with_token) {
-  auto http = std::make_unique<client::HttpClient>(
-      url, with_token ? cfg.GetString("mesh.token") : std::string());
-  if (cfg.IsSet("mesh.tls.ca_path")) http->set_tls_ca_file(cfg.GetString("mesh.tls.ca_path"));
-  return http;
+client::ControlPlaneApi ControlClient(const config::Config& cfg, const std::string& url,
+                                      bool with_token) {
+  client::ControlPlaneApi api(url, with_token ? cfg.GetString("mesh.token") : std::string());
+  if (cfg.IsSet("mesh.tls.ca_path")) api.http().set_tls_ca_file(cfg.GetString("mesh.tls.ca_path"));
+  return api;
 }
 
 // An unreachable control plane keeps its message and gets the CLI's own hint (exit 3).
@@ -47,31 +47,18 @@ Status ControlPlaneStatus(Status status) {
 // GET /v1/populi/nodes. `server_time_ms` is the control plane's clock in the reply and
 // `local_time_ms` this machine's clock halfway through the request, so their difference is the
 // clock offset.
-Result<std::vector<mesh::NodeRecord>> FetchNodes(client::HttpClient& http, int64_t* server_time_ms,
-                                                 int64_t* local_time_ms) {
+Result<std::vector<mesh::NodeRecord>> FetchNodes(client::ControlPlaneApi& api,
+                                                 int64_t* server_time_ms, int64_t* local_time_ms,
+                                                 int timeout_ms) {
   const Clock& clock = SystemClock::Instance();
   const int64_t before = clock.NowMs();
-  auto response = http.Send("GET", "/v1/populi/nodes", {}, {}, 10'000);
+  auto list = api.Nodes({.timeout_ms = timeout_ms});
   const int64_t after = clock.NowMs();
-  if (!response.ok()) return ControlPlaneStatus(response.status());
-  POPULI_ASSIGN_OR_RETURN(json::value doc, mesh::ParseJson(response->body, 64));
-  const json::object* o = doc.if_object();
-  const json::value* nodes = o != nullptr ? o->if_contains("nodes") : nullptr;
-  const json::value* now = o != nullptr ? o->if_contains("server_time_ms") : nullptr;
-  if (nodes == nullptr || !nodes->is_array() || now == nullptr || !now->is_int64()) {
-    return Internal(
-        "GET /v1/populi/nodes from " + http.base_url() + " returned no nodes list and server time",
-        "check that the URL points at a mesh control plane of the same version");
-  }
-  std::vector<mesh::NodeRecord> out;
-  for (const json::value& item : nodes->as_array()) {
-    auto node = mesh::NodeRecordFromJson(item);
-    if (!node.ok()) return node.status().WithContext("node record from the control plane");
-    out.push_back(std::move(*node));
-  }
+  if (!list.ok()) return ControlPlaneStatus(list.status());
+  std::vector<mesh::NodeRecord> out = std::move(list->nodes);
   std::sort(out.begin(), out.end(),
             [](const mesh::NodeRecord& a, const mesh::NodeRecord& b) { return a.id < b.id; });
-  *server_time_ms = now->as_int64();
+  *server_time_ms = list->server_time_ms;
   *local_time_ms = before + (after - before) / 2;
   return out;
 }
@@ -195,19 +182,11 @@ std::string StateText(const mesh::NodeRecord& n) {
 }
 
 // Live exec leases per holder, or nullopt when the control plane would not list them.
-std::optional<std::map<std::string, int64_t>> LeasesByHolder(client::HttpClient& http) {
-  auto response = http.Send("GET", "/v1/populi/exec/leases", {}, {}, 10'000);
-  if (!response.ok()) return std::nullopt;
-  auto doc = mesh::ParseJson(response->body, 64);
-  if (!doc.ok() || !doc->is_object()) return std::nullopt;
-  const json::value* leases = doc->as_object().if_contains("leases");
-  if (leases == nullptr || !leases->is_array()) return std::nullopt;
+std::optional<std::map<std::string, int64_t>> LeasesByHolder(client::ControlPlaneApi& api) {
+  auto list = api.Leases(/*live_only=*/true, {.timeout_ms = 10'000});
+  if (!list.ok()) return std::nullopt;
   std::map<std::string, int64_t> out;
-  for (const json::value& item : leases->as_array()) {
-    auto lease = mesh::ExecLeaseFromJson(item);
-    if (!lease.ok()) return std::nullopt;
-    out[lease->holder_node_id]++;
-  }
+  for (const mesh::ExecLease& lease : list->leases) out[lease.holder_node_id]++;
   return out;
 }
 
@@ -216,15 +195,15 @@ int RunPeers(Context& ctx, const PeersFlags& flags) {
   if (!cfg.ok()) return ctx.Fail(cfg.status());
   auto url = ResolveControlUrl(ctx, *cfg);
   if (!url.ok()) return ctx.Fail(url.status());
-  auto http = ControlClient(*cfg, *url, /*with_token=*/true);
+  client::ControlPlaneApi api = ControlClient(*cfg, *url, /*with_token=*/true);
   int64_t server_ms = 0, local_ms = 0;
-  auto nodes = FetchNodes(*http, &server_ms, &local_ms);
+  auto nodes = FetchNodes(api, &server_ms, &local_ms);
   if (!nodes.ok()) return ctx.Fail(nodes.status());
   std::vector<mesh::NodeRecord> shown;
   for (auto& n : *nodes) {
     if (flags.state.empty() || mesh::ToString(n.state) == flags.state) shown.push_back(n);
   }
-  const auto leases = LeasesByHolder(*http);
+  const auto leases = LeasesByHolder(api);
   auto lease_count = [&leases](const std::string& id) -> std::optional<int64_t> {
     if (!leases) return std::nullopt;
     auto it = leases->find(id);

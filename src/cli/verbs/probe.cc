@@ -1,16 +1,19 @@
 // `vox populi probe`: what this node thinks it has, with every probe's outcome, duration and
-// remediation hint. The report is kept in <data dir>/probe-cache.json and reused until
-// mesh.probe.cache_ttl_secs passes (or the options change); --refresh probes now.
+// remediation hint. The report is kept in <data dir>/probe-cache.json (the options it was made
+// with in probe-cache.options) and reused until mesh.probe.cache_ttl_secs passes (or the options
+// change); --refresh probes now.
 #include <CLI/CLI.hpp>
 #include <boost/json.hpp>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <optional>
 #include <ostream>
 #include <sstream>
 
 #include "cli/verb.h"
 #include "config/config.h"
+#include "mesh/json.h"
 #include "probe/config_options.h"
 #include "probe/pipeline.h"
 #include "probe/probes.h"
@@ -108,40 +111,54 @@ void PrintTable(const probe::ProbeReport& r, int64_t age_ms, int64_t ttl_secs, s
   out << total << " ms (cache ttl " << ttl_secs << " s; --refresh probes now)\n";
 }
 
-Result<std::optional<probe::ProbeReport>> ReadCache(const std::string& path,
-                                                    const std::string& fingerprint) {
+// The cache is two files: `path` holds the report as probe::ReportToJson writes it, and
+// `path`.options the fingerprint of the options that made it. The fingerprint is written last
+// and removed first, so a report is never reused for options it was not made with.
+std::string OptionsPath(const std::string& path) {
+  return path.substr(0, path.rfind('.')) + ".options";
+}
+
+std::string ReadFile(const std::string& path) {
   std::ifstream in(path);
-  if (!in) return std::optional<probe::ProbeReport>();
   std::stringstream buf;
   buf << in.rdbuf();
-  boost::system::error_code ec;
-  auto doc = boost::json::parse(buf.str(), ec);
-  if (ec || !doc.is_object()) return std::optional<probe::ProbeReport>();  // rewritten below
-  const auto* fp = doc.as_object().if_contains("options");
-  const auto* report = doc.as_object().if_contains("report");
-  if (fp == nullptr || !fp->is_string() || fp->as_string() != fingerprint || report == nullptr) {
-    return std::optional<probe::ProbeReport>();
+  return buf.str();
+}
+
+// The cached report when it was made with `fingerprint`; nothing when there is none, it was made
+// with other options or it cannot be read (it is rewritten then).
+std::optional<probe::ProbeReport> ReadCache(const std::string& path,
+                                            const std::string& fingerprint) {
+  if (ReadFile(OptionsPath(path)) != fingerprint) return std::nullopt;
+  auto doc = mesh::ParseJson(ReadFile(path), 64);
+  if (!doc.ok()) return std::nullopt;
+  auto parsed = probe::ReportFromJson(*doc);
+  if (!parsed.ok()) return std::nullopt;
+  return std::move(*parsed);
+}
+
+// Writes `text` to `path` through a temporary file and a rename; false when it could not.
+bool WriteFileAtomically(const std::string& path, const std::string& text) {
+  const std::string tmp = path + ".tmp";
+  {
+    std::ofstream out(tmp, std::ios::trunc);
+    if (!out) return false;
+    out << text;
+    if (!out.flush()) return false;
   }
-  auto parsed = probe::ReportFromJson(*report);
-  if (!parsed.ok()) return std::optional<probe::ProbeReport>();
-  return std::optional<probe::ProbeReport>(std::move(*parsed));
+  std::error_code ec;
+  std::filesystem::rename(tmp, path, ec);
+  return !ec;
 }
 
 void WriteCache(const std::string& path, const std::string& fingerprint,
                 const probe::ProbeReport& report) {
   std::error_code ec;
   std::filesystem::create_directories(std::filesystem::path(path).parent_path(), ec);
-  boost::json::object doc;
-  doc["options"] = fingerprint;
-  doc["report"] = probe::ReportToJson(report);
-  const std::string tmp = path + ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::trunc);
-    if (!out) return;  // a read-only data dir only costs the cache
-    out << boost::json::serialize(doc) << "\n";
-    if (!out) return;
-  }
-  std::filesystem::rename(tmp, path, ec);
+  std::filesystem::remove(OptionsPath(path), ec);
+  // A read-only data dir only costs the cache.
+  if (!WriteFileAtomically(path, mesh::Serialize(probe::ReportToJson(report)) + "\n")) return;
+  (void)WriteFileAtomically(OptionsPath(path), fingerprint);
 }
 
 int RunProbe(const ProbeFlags& flags, Context& ctx) {
@@ -168,10 +185,9 @@ int RunProbe(const ProbeFlags& flags, Context& ctx) {
   std::optional<probe::ProbeReport> report;
   if (!flags.refresh) {
     auto cached = ReadCache(cache_path, fingerprint);
-    if (cached.ok() && cached->has_value() &&
-        clock.NowMs() - (*cached)->probed_at_ms < options.cache_ttl_secs * 1000 &&
-        (*cached)->probed_at_ms <= clock.NowMs()) {
-      report = std::move(**cached);
+    if (cached && clock.NowMs() - cached->probed_at_ms < options.cache_ttl_secs * 1000 &&
+        cached->probed_at_ms <= clock.NowMs()) {
+      report = std::move(*cached);
     }
   }
   if (!report) {

@@ -11,6 +11,7 @@
 #include <CLI/CLI.hpp>
 #include <filesystem>
 #include <fstream>
+#include <memory>
 #include <optional>
 #include <ostream>
 
@@ -124,6 +125,54 @@ Status WriteUrlFile(const std::string& path, const std::string& url) {
   return Status::Ok();
 }
 
+// The store in `cfg`'s data directory, once the directory exists, holds no legacy-only store and
+// the configured backend is one that exists.
+Result<std::unique_ptr<store::MeshStore>> OpenStore(Context& ctx, const config::Config& cfg) {
+  const std::string data_dir = cfg.data_dir();
+  POPULI_RETURN_IF_ERROR(EnsureDataDir(data_dir));
+  POPULI_RETURN_IF_ERROR(store::RefuseLegacyOnlyDir(data_dir));
+  // The schema admits only the backends that exist; each gets its own opening here.
+  if (const std::string backend = cfg.GetString("mesh.store.backend"); backend != "sqlite") {
+    return FailedPrecondition("store backend '" + backend + "' is not available",
+                              "set [mesh.store] backend = \"sqlite\"");
+  }
+  store::SqliteOptions store_options;
+  store_options.directory = data_dir;
+  if (cfg.GetString("mesh.store.durability") == "buffered") {
+    store_options.durability = store::Durability::kBuffered;
+    ctx.Warn("store durability is 'buffered': a power loss can lose acknowledged writes",
+             "set [mesh.store] durability = \"full\" unless you accept that");
+  }
+  return store::OpenSqliteStore(store_options);
+}
+
+// The node agent a serve runs beside its control plane, unless --no-worker or mesh.enabled says
+// otherwise; nothing (with a warning saying why) when it cannot start.
+std::optional<AgentHandle> StartLocalWorker(Context& ctx, const config::Config& cfg,
+                                            const ServeFlags& flags, const std::string& url,
+                                            const std::string& local_worker_token,
+                                            const std::shared_ptr<spdlog::logger>& logger) {
+  if (flags.no_worker) {
+    logger->info("running the control plane only (--no-worker)");
+    return std::nullopt;
+  }
+  if (!cfg.GetBool("mesh.enabled")) {
+    logger->info("running the control plane only: mesh.enabled is false in this workspace");
+    return std::nullopt;
+  }
+  const std::string ca = cfg.GetString("mesh.tls.ca_path").empty()
+                             ? cfg.GetString("mesh.tls.cert_path")
+                             : cfg.GetString("mesh.tls.ca_path");
+  auto started = StartAgent(
+      cfg, url, local_worker_token.empty() ? NodeToken(cfg) : local_worker_token, ca, logger);
+  if (!started.ok()) {
+    // The control plane stays useful without its local worker; say why there is none.
+    ctx.Warn("local worker not started: " + started.status().message(), started.status().hint());
+    return std::nullopt;
+  }
+  return std::move(*started);
+}
+
 int Serve(Context& ctx, const ServeFlags& flags) {
   sigset_t stop_signals = BlockStopSignals();
 
@@ -132,24 +181,7 @@ int Serve(Context& ctx, const ServeFlags& flags) {
   if (!flags.data_dir.empty()) config_flags["mesh.store.path"] = flags.data_dir;
   auto cfg = LoadConfig(ctx, config_flags);
   if (!cfg.ok()) return ctx.Fail(cfg.status());
-
-  const std::string data_dir = cfg->data_dir();
-  if (Status s = EnsureDataDir(data_dir); !s.ok()) return ctx.Fail(s);
-  if (Status s = store::RefuseLegacyOnlyDir(data_dir); !s.ok()) return ctx.Fail(s);
-  // The schema admits only the backends that exist; each gets its own opening here.
-  if (const std::string backend = cfg->GetString("mesh.store.backend"); backend != "sqlite") {
-    return ctx.Fail(FailedPrecondition("store backend '" + backend + "' is not available",
-                                       "set [mesh.store] backend = \"sqlite\""));
-  }
-
-  store::SqliteOptions store_options;
-  store_options.directory = data_dir;
-  if (cfg->GetString("mesh.store.durability") == "buffered") {
-    store_options.durability = store::Durability::kBuffered;
-    ctx.Warn("store durability is 'buffered': a power loss can lose acknowledged writes",
-             "set [mesh.store] durability = \"full\" unless you accept that");
-  }
-  auto store = store::OpenSqliteStore(store_options);
+  auto store = OpenStore(ctx, *cfg);
   if (!store.ok()) return ctx.Fail(store.status());
 
   const Clock& clock = SystemClock::Instance();
@@ -164,13 +196,15 @@ int Serve(Context& ctx, const ServeFlags& flags) {
   control::ControlPlane plane(**store, ControlOptionsFrom(*cfg), clock);
   http::Router router;
   plane.RegisterRoutes(router);
-
-  auto made = MakeProcessLogger(*cfg, "vox-serve");
-  if (!made.ok()) {
+  // Every failed start below stops the plane and closes the store first.
+  auto fail_start = [&](const Status& status) {
     plane.Stop();
     (void)(*store)->Close();
-    return ctx.Fail(made.status());
-  }
+    return ctx.Fail(status);
+  };
+
+  auto made = MakeProcessLogger(*cfg, "vox-serve");
+  if (!made.ok()) return fail_start(made.status());
   std::shared_ptr<spdlog::logger> logger = *made;
   // Library code logs through the default logger; stdout carries only the `listening on` line.
   spdlog::set_default_logger(logger);
@@ -181,37 +215,19 @@ int Serve(Context& ctx, const ServeFlags& flags) {
   };
   auto server = http::Server::Start(server_options, router, **auth, logger);
   if (!server.ok()) {
-    plane.Stop();
-    (void)(*store)->Close();
-    ctx.Fail(server.status());
-    ctx.exit_code = kExitFailure;  // a bind failure is a failed start, not an unreachable peer
-    return ctx.exit_code;
+    fail_start(server.status());
+    return ctx.exit_code =
+               kExitFailure;  // a bind failure is a failed start, not an unreachable peer
   }
   plane.SetNotifier(&(*server)->notifier());
   plane.Start();
 
   const std::string url = (*server)->url();
-  const std::string url_file = data_dir + "/control-url";
+  const std::string url_file = cfg->data_dir() + "/control-url";
   if (Status s = WriteUrlFile(url_file, url); !s.ok()) ctx.Warn(s.message(), s.hint());
   *ctx.out << "listening on " << url << std::endl;
-  std::optional<AgentHandle> local_agent;
-  if (flags.no_worker) {
-    logger->info("running the control plane only (--no-worker)");
-  } else if (!cfg->GetBool("mesh.enabled")) {
-    logger->info("running the control plane only: mesh.enabled is false in this workspace");
-  } else {
-    const std::string ca = cfg->GetString("mesh.tls.ca_path").empty()
-                               ? cfg->GetString("mesh.tls.cert_path")
-                               : cfg->GetString("mesh.tls.ca_path");
-    auto started = StartAgent(
-        *cfg, url, local_worker_token.empty() ? NodeToken(*cfg) : local_worker_token, ca, logger);
-    if (started.ok()) {
-      local_agent = std::move(*started);
-    } else {
-      // The control plane stays useful without its local worker; say why there is none.
-      ctx.Warn("local worker not started: " + started.status().message(), started.status().hint());
-    }
-  }
+  std::optional<AgentHandle> local_agent =
+      StartLocalWorker(ctx, *cfg, flags, url, local_worker_token, logger);
 
   int signal_number = 0;
   sigwait(&stop_signals, &signal_number);

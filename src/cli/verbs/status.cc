@@ -5,13 +5,15 @@
 #include <memory>
 #include <optional>
 #include <ostream>
+#include <vector>
 
 #include "agent/identity.h"
 #include "cli/verb.h"
 #include "cli/verbs/mesh_view.h"
-#include "client/http_client.h"
+#include "client/control_plane_api.h"
 #include "config/config.h"
 #include "mesh/json.h"
+#include "mesh/replies.h"
 #include "mesh/types.h"
 
 namespace populi::cli {
@@ -29,24 +31,13 @@ struct ControlVersion {
   std::string wire_version;
 };
 
-// /v1/populi/version, else the version /health reports.
-ControlVersion FetchVersion(client::HttpClient& http) {
-  ControlVersion v;
-  for (const char* path : {"/v1/populi/version", "/health"}) {
-    auto response = http.Send("GET", path, {}, {}, 10'000);
-    if (!response.ok()) continue;
-    auto doc = mesh::ParseJson(response->body);
-    if (!doc.ok() || !doc->is_object()) continue;
-    const auto& o = doc->as_object();
-    if (const auto* version = o.if_contains("version"); version && version->is_string()) {
-      v.version = std::string(version->as_string());
-    }
-    if (const auto* wire = o.if_contains("wire_version"); wire && wire->is_string()) {
-      v.wire_version = std::string(wire->as_string());
-    }
-    if (!v.version.empty()) return v;
+// /v1/populi/version, else the version /health reports; empty fields when neither answers.
+ControlVersion FetchVersion(client::ControlPlaneApi& api) {
+  if (auto info = api.Version({.timeout_ms = 10'000}); info.ok() && !info->version.empty()) {
+    return {info->version, info->wire_version};
   }
-  return v;
+  if (auto health = api.Health({.timeout_ms = 10'000}); health.ok()) return {health->version, ""};
+  return {};
 }
 
 // This node's id: mesh.node_id, else the stored identity's; empty when it has neither.
@@ -115,103 +106,123 @@ MeshSummary Summarize(const std::vector<mesh::NodeRecord>& nodes) {
   return s;
 }
 
+// What `status` shows, gathered before any of it is printed.
+struct StatusView {
+  std::string url;
+  std::string id;                          // this node's id; empty when it has none
+  const mesh::NodeRecord* self = nullptr;  // this node in `nodes`, when it has joined
+  std::vector<mesh::NodeRecord> nodes;
+  MeshSummary summary;
+  ControlVersion version;
+  int64_t server_ms = 0;
+  int64_t offset_ms = 0;  // control plane minus this machine
+};
+
+std::string StatusJson(const StatusView& v) {
+  json::object node;
+  node["id"] = v.id.empty() ? json::value(nullptr) : json::value(v.id);
+  node["joined"] = v.self != nullptr;
+  if (v.self != nullptr) {
+    node["state"] = mesh::ToString(v.self->state);
+    node["last_seen_ms"] = v.self->last_seen_ms;
+    node["gpu_summary"] = GpuSummary(v.self->gpus);
+    node["gpus"] = v.self->gpus.size();
+    node["cpu"] = mesh::ToJson(v.self->cpu);
+    node["probe_failures"] = v.self->probe_failures.size();
+  } else {
+    node["hint"] = kJoinHint;
+  }
+  json::object summary{{"control_url", v.url},
+                       {"nodes", v.nodes.size()},
+                       {"alive", v.summary.alive},
+                       {"suspect", v.summary.suspect},
+                       {"down", v.summary.down},
+                       {"gpus", v.summary.gpus},
+                       {"free_vram_bytes", v.summary.free_vram_bytes},
+                       {"version", v.version.version},
+                       {"wire_version", v.version.wire_version}};
+  return json::serialize(json::object{{"node", std::move(node)},
+                                      {"mesh", std::move(summary)},
+                                      {"server_time_ms", v.server_ms},
+                                      {"clock_offset_ms", v.offset_ms}});
+}
+
+// The "This node" section for a node the control plane knows.
+std::string SelfText(const Context& ctx, const mesh::NodeRecord& self, int64_t server_ms) {
+  std::string seen =
+      self.last_seen_ms > 0 ? "seen " + RelativeTime(self.last_seen_ms, server_ms) : "never seen";
+  std::string out = Line("id", Printable(self.id));
+  out += Line("state",
+              Paint(ctx, StateColor(self.state), mesh::ToString(self.state)) + " (" + seen + ")");
+  out += Line("GPUs", GpuSummary(self.gpus));
+  const auto& c = self.cpu;
+  out +=
+      Line("CPU", c.cores == 0 && c.model.empty()
+                      ? std::string("-")
+                      : (c.model.empty() ? std::string("unknown CPU") : Printable(c.model)) + ": " +
+                            std::to_string(c.cores) + " cores / " + std::to_string(c.threads) +
+                            " threads, " + GiB(c.memory_total_bytes) + " RAM");
+  const size_t failures = self.probe_failures.size();
+  std::string failed = std::to_string(failures);
+  if (failures > 0) {
+    failed += " (";
+    for (size_t i = 0; i < failures; ++i) {
+      failed += (i ? ", " : "") + Printable(self.probe_failures[i].probe);
+    }
+    failed += "; `vox doctor` shows the hints)";
+  }
+  out += Line("probe failures", failures > 0 ? Paint(ctx, Color::kYellow, failed) : failed);
+  return out;
+}
+
+std::string StatusText(const Context& ctx, const StatusView& v, const std::string& data_dir) {
+  std::string out = Paint(ctx, Color::kBold, "This node") + "\n";
+  if (v.self == nullptr) {
+    out += Line("id", v.id.empty() ? "none yet (no node identity in " + data_dir + ")"
+                                   : v.id + " (not joined)");
+    out += Paint(ctx, Color::kYellow, "  this node has not joined the mesh") + "\n";
+    out += "  hint: " + std::string(kJoinHint) + "\n";
+  } else {
+    out += SelfText(ctx, *v.self, v.server_ms);
+  }
+  out += "\n" + Paint(ctx, Color::kBold, "Mesh") + "\n";
+  const size_t n = v.nodes.size();
+  out += Line("nodes", std::to_string(n) + " node" + (n == 1 ? "" : "s") + ": " +
+                           std::to_string(v.summary.alive) + " alive, " +
+                           std::to_string(v.summary.suspect) + " suspect, " +
+                           std::to_string(v.summary.down) + " down");
+  out += Line("GPUs", std::to_string(v.summary.gpus) + " on alive nodes, " +
+                          GiB(v.summary.free_vram_bytes) + " VRAM free");
+  out += Line(
+      "control plane",
+      v.url +
+          (v.version.version.empty() ? std::string(", version unknown")
+                                     : ", version " + Printable(v.version.version)) +
+          (v.version.wire_version.empty() ? "" : ", wire " + Printable(v.version.wire_version)));
+  out += Line("clock offset", Offset(v.offset_ms) + " (control plane minus this machine)");
+  return out;
+}
+
 int RunStatus(Context& ctx) {
   auto cfg = LoadConfig(ctx);
   if (!cfg.ok()) return ctx.Fail(cfg.status());
   auto url = ResolveControlUrl(ctx, *cfg);
   if (!url.ok()) return ctx.Fail(url.status());
-  auto http = ControlClient(*cfg, *url);
-  int64_t server_ms = 0, local_ms = 0;
-  auto nodes = FetchNodes(*http, &server_ms, &local_ms);
+  client::ControlPlaneApi api = ControlClient(*cfg, *url);
+  StatusView v;
+  v.url = *url;
+  int64_t local_ms = 0;
+  auto nodes = FetchNodes(api, &v.server_ms, &local_ms);
   if (!nodes.ok()) return ctx.Fail(nodes.status());
-  const ControlVersion version = FetchVersion(*http);
-  const int64_t offset_ms = server_ms - local_ms;
-  const std::string id = LocalNodeId(ctx, *cfg);
-  const mesh::NodeRecord* self = nullptr;
-  for (const auto& n : *nodes) {
-    if (!id.empty() && n.id == id) self = &n;
+  v.nodes = std::move(*nodes);
+  v.version = FetchVersion(api);
+  v.offset_ms = v.server_ms - local_ms;
+  v.id = LocalNodeId(ctx, *cfg);
+  for (const auto& n : v.nodes) {
+    if (!v.id.empty() && n.id == v.id) v.self = &n;
   }
-  const MeshSummary mesh_summary = Summarize(*nodes);
-
-  if (ctx.global.json) {
-    json::object node;
-    node["id"] = id.empty() ? json::value(nullptr) : json::value(id);
-    node["joined"] = self != nullptr;
-    if (self != nullptr) {
-      node["state"] = mesh::ToString(self->state);
-      node["last_seen_ms"] = self->last_seen_ms;
-      node["gpu_summary"] = GpuSummary(self->gpus);
-      node["gpus"] = self->gpus.size();
-      node["cpu"] = mesh::ToJson(self->cpu);
-      node["probe_failures"] = self->probe_failures.size();
-    } else {
-      node["hint"] = kJoinHint;
-    }
-    json::object summary{{"control_url", *url},
-                         {"nodes", nodes->size()},
-                         {"alive", mesh_summary.alive},
-                         {"suspect", mesh_summary.suspect},
-                         {"down", mesh_summary.down},
-                         {"gpus", mesh_summary.gpus},
-                         {"free_vram_bytes", mesh_summary.free_vram_bytes},
-                         {"version", version.version},
-                         {"wire_version", version.wire_version}};
-    *ctx.out << json::serialize(json::object{{"node", std::move(node)},
-                                             {"mesh", std::move(summary)},
-                                             {"server_time_ms", server_ms},
-                                             {"clock_offset_ms", offset_ms}})
-             << "\n";
-    return ctx.exit_code = kExitOk;
-  }
-
-  std::string out = Paint(ctx, Color::kBold, "This node") + "\n";
-  if (self == nullptr) {
-    out += Line("id", id.empty() ? "none yet (no node identity in " + cfg->data_dir() + ")"
-                                 : id + " (not joined)");
-    out += Paint(ctx, Color::kYellow, "  this node has not joined the mesh") + "\n";
-    out += "  hint: " + std::string(kJoinHint) + "\n";
-  } else {
-    std::string seen = self->last_seen_ms > 0
-                           ? "seen " + RelativeTime(self->last_seen_ms, server_ms)
-                           : "never seen";
-    out += Line("id", Printable(self->id));
-    out += Line("state", Paint(ctx, StateColor(self->state), mesh::ToString(self->state)) + " (" +
-                             seen + ")");
-    out += Line("GPUs", GpuSummary(self->gpus));
-    const auto& c = self->cpu;
-    out += Line("CPU", c.cores == 0 && c.model.empty()
-                           ? std::string("-")
-                           : (c.model.empty() ? std::string("unknown CPU") : Printable(c.model)) +
-                                 ": " + std::to_string(c.cores) + " cores / " +
-                                 std::to_string(c.threads) + " threads, " +
-                                 GiB(c.memory_total_bytes) + " RAM");
-    const size_t failures = self->probe_failures.size();
-    std::string failed = std::to_string(failures);
-    if (failures > 0) {
-      failed += " (";
-      for (size_t i = 0; i < failures; ++i) {
-        failed += (i ? ", " : "") + Printable(self->probe_failures[i].probe);
-      }
-      failed += "; `vox doctor` shows the hints)";
-    }
-    out += Line("probe failures", failures > 0 ? Paint(ctx, Color::kYellow, failed) : failed);
-  }
-  out += "\n" + Paint(ctx, Color::kBold, "Mesh") + "\n";
-  std::string states = std::to_string(nodes->size()) + " node" + (nodes->size() == 1 ? "" : "s") +
-                       ": " + std::to_string(mesh_summary.alive) + " alive, " +
-                       std::to_string(mesh_summary.suspect) + " suspect, " +
-                       std::to_string(mesh_summary.down) + " down";
-  out += Line("nodes", states);
-  out += Line("GPUs", std::to_string(mesh_summary.gpus) + " on alive nodes, " +
-                          GiB(mesh_summary.free_vram_bytes) + " VRAM free");
-  out +=
-      Line("control plane",
-           *url +
-               (version.version.empty() ? std::string(", version unknown")
-                                        : ", version " + Printable(version.version)) +
-               (version.wire_version.empty() ? "" : ", wire " + Printable(version.wire_version)));
-  out += Line("clock offset", Offset(offset_ms) + " (control plane minus this machine)");
-  *ctx.out << out;
+  v.summary = Summarize(v.nodes);
+  *ctx.out << (ctx.global.json ? StatusJson(v) + "\n" : StatusText(ctx, v, cfg->data_dir()));
   return ctx.exit_code = kExitOk;
 }
 

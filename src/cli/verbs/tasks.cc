@@ -12,7 +12,9 @@
 #include "cli/verb.h"
 #include "cli/verbs/task_client.h"
 #include "mesh/json.h"
+#include "mesh/replies_json.h"
 #include "mesh/task.h"
+#include "mesh/task_json.h"
 #include "util/clock.h"
 #include "util/units.h"
 
@@ -62,31 +64,18 @@ struct ListFlags {
 };
 
 int RunList(Context& ctx, const ListFlags& flags) {
-  auto http = TaskClient(ctx, nullptr);
-  if (!http.ok()) return ctx.Fail(http.status());
-  std::string path = "/v1/populi/tasks?limit=" + std::to_string(flags.limit);
-  if (!flags.state.empty()) path += "&state=" + flags.state;
-  auto response = (*http)->Send("GET", path, {}, {}, 30'000);
-  if (!response.ok()) return ctx.Fail(ControlPlaneStatus(response.status()));
-  auto doc = ReplyJson(*response, "GET /v1/populi/tasks");
-  if (!doc.ok()) return ctx.Fail(doc.status());
-  const json::value* list = doc->is_object() ? doc->as_object().if_contains("tasks") : nullptr;
-  if (list == nullptr || !list->is_array()) {
-    return ctx.Fail(MalformedReply("a task list without a tasks array"));
-  }
+  auto api = TaskClient(ctx, nullptr);
+  if (!api.ok()) return ctx.Fail(api.status());
+  auto list = api->ListTasks({.state = flags.state, .limit = flags.limit});
+  if (!list.ok()) return ctx.Fail(ControlPlaneStatus(list.status()));
   if (ctx.global.json) {
-    *ctx.out << json::serialize(*doc) << "\n";
+    *ctx.out << json::serialize(mesh::ToJson(*list)) << "\n";
     return ctx.exit_code = kExitOk;
   }
-  std::vector<mesh::Task> tasks;
-  for (const json::value& item : list->as_array()) {
-    auto task = ParseTaskDocument(item);
-    if (!task.ok()) return ctx.Fail(task.status());
-    tasks.push_back(std::move(*task));
-  }
+  const std::vector<mesh::Task>& tasks = list->tasks;
   if (tasks.empty()) {
     *ctx.out << (flags.state.empty() ? std::string("no tasks") : "no " + flags.state + " tasks")
-             << " on " << (*http)->base_url() << "\n";
+             << " on " << api->base_url() << "\n";
     return ctx.exit_code = kExitOk;
   }
   const int64_t now = SystemClock::Instance().NowMs();
@@ -123,23 +112,19 @@ int RunWait(Context& ctx, const WaitFlags& flags) {
     }
     timeout_ms = *parsed;
   }
-  auto http = TaskClient(ctx, nullptr);
-  if (!http.ok()) return ctx.Fail(http.status());
+  auto api = TaskClient(ctx, nullptr);
+  if (!api.ok()) return ctx.Fail(api.status());
   const Clock& clock = SystemClock::Instance();
   const int64_t deadline = timeout_ms > 0 ? clock.NowMs() + timeout_ms : 0;
   while (true) {
     const int64_t now = clock.NowMs();
     const int64_t poll_ms = deadline > 0 ? std::min<int64_t>(deadline - now, 30'000) : 30'000;
-    json::value raw;
-    auto task = RequestTask(
-        **http, "GET",
-        TaskPath(flags.id, "/wait?timeout_ms=" + std::to_string(std::max<int64_t>(poll_ms, 0))),
-        static_cast<int>(std::max<int64_t>(poll_ms, 0) + 15'000), &raw);
-    if (!task.ok()) return ctx.Fail(task.status());
+    auto task = api->Wait(flags.id, std::max<int64_t>(poll_ms, 0));
+    if (!task.ok()) return ctx.Fail(ControlPlaneStatus(task.status()));
     const bool ended = mesh::IsTerminal(task->state);
     if (ended || (deadline > 0 && clock.NowMs() >= deadline)) {
       if (ctx.global.json) {
-        *ctx.out << json::serialize(raw) << "\n";
+        *ctx.out << json::serialize(mesh::ToJson(*task)) << "\n";
       } else {
         *ctx.out << TaskStateLine(*task) << "\n";
       }
@@ -169,22 +154,30 @@ struct LogsFlags {
 };
 
 int RunLogs(Context& ctx, const LogsFlags& flags) {
-  auto http = TaskClient(ctx, nullptr);
-  if (!http.ok()) return ctx.Fail(http.status());
+  auto api = TaskClient(ctx, nullptr);
+  if (!api.ok()) return ctx.Fail(api.status());
   if (flags.follow) {
-    Status s = FollowTaskLogs(ctx, **http, flags.id, 0, ctx.global.json);
+    Status s = FollowTaskLogs(ctx, *api, flags.id, 0, ctx.global.json);
     return s.ok() ? (ctx.exit_code = kExitOk) : ctx.Fail(s);
   }
   json::array collected;
   int64_t after = 0;
   bool ended = false;
   for (int pages = 0; pages < 100'000; ++pages) {
-    auto page =
-        ReadLogPage(ctx, **http, flags.id, after, false, ctx.global.json ? &collected : nullptr);
-    if (!page.ok()) return ctx.Fail(page.status());
-    ended = page->ended;
-    if (page->count == 0 || page->next_after <= after) break;
-    after = page->next_after;
+    auto page = api->Logs(flags.id, after);
+    if (!page.ok()) return ctx.Fail(ControlPlaneStatus(page.status()));
+    int64_t next_after = std::max(after, page->next_after);
+    for (const mesh::LogRecord& record : page->logs) {
+      if (ctx.global.json) {
+        collected.push_back(mesh::ToJson(record));
+      } else {
+        WriteLogRecord(ctx, record, /*json_lines=*/false);
+      }
+      next_after = std::max(next_after, record.seq);
+    }
+    ended = mesh::IsTerminal(page->state);
+    if (page->logs.empty() || next_after <= after) break;
+    after = next_after;
   }
   if (ctx.global.json) {
     *ctx.out << json::serialize(json::object{{"task_id", flags.id},
@@ -197,51 +190,39 @@ int RunLogs(Context& ctx, const LogsFlags& flags) {
 }
 
 int RunCancel(Context& ctx, const std::string& id) {
-  auto http = TaskClient(ctx, nullptr);
-  if (!http.ok()) return ctx.Fail(http.status());
-  json::value raw;
-  auto task = RequestTask(**http, "POST", TaskPath(id, "/cancel"), 30'000, &raw);
-  if (!task.ok()) return ctx.Fail(task.status());
-  *ctx.out << (ctx.global.json ? json::serialize(raw) : TaskStateLine(*task)) << "\n";
+  auto api = TaskClient(ctx, nullptr);
+  if (!api.ok()) return ctx.Fail(api.status());
+  auto task = api->Cancel(id);
+  if (!task.ok()) return ctx.Fail(ControlPlaneStatus(task.status()));
+  *ctx.out << (ctx.global.json ? json::serialize(mesh::ToJson(*task)) : TaskStateLine(*task))
+           << "\n";
   return ctx.exit_code = kExitOk;
 }
 
 int RunExplain(Context& ctx, const std::string& id) {
-  auto http = TaskClient(ctx, nullptr);
-  if (!http.ok()) return ctx.Fail(http.status());
-  const std::string path = TaskPath(id, "/explain");
-  auto response = (*http)->Send("GET", path, {}, {}, 30'000);
-  if (!response.ok()) return ctx.Fail(ControlPlaneStatus(response.status()));
-  auto doc = ReplyJson(*response, path);
-  if (!doc.ok()) return ctx.Fail(doc.status());
+  auto api = TaskClient(ctx, nullptr);
+  if (!api.ok()) return ctx.Fail(api.status());
+  auto explained = api->Explain(id);
+  if (!explained.ok()) return ctx.Fail(ControlPlaneStatus(explained.status()));
   if (ctx.global.json) {
-    *ctx.out << json::serialize(*doc) << "\n";
+    *ctx.out << json::serialize(mesh::ToJson(*explained)) << "\n";
     return ctx.exit_code = kExitOk;
   }
-  if (!doc->is_object()) return ctx.Fail(MalformedReply("an explanation that is not an object"));
-  const json::object& o = doc->as_object();
-  std::string text = "task " + Printable(id) + ": " + Printable(JsonString(o, "state")) + "\n";
-  if (const std::string reason = JsonString(o, "pending_reason"); !reason.empty()) {
-    text += "pending: " + Printable(reason) + "\n";
+  std::string text =
+      "task " + Printable(id) + ": " + std::string(mesh::ToString(explained->state)) + "\n";
+  if (!explained->pending_reason.empty()) {
+    text += "pending: " + Printable(explained->pending_reason) + "\n";
   }
-  const json::value* attempts = o.if_contains("attempts");
-  if (attempts == nullptr || !attempts->is_array() || attempts->as_array().empty()) {
-    text += "no attempts yet\n";
-  } else {
-    for (const json::value& item : attempts->as_array()) {
-      if (!item.is_object()) continue;
-      const json::object& a = item.as_object();
-      auto or_dash = [](std::string s) { return s.empty() ? std::string("-") : Printable(s); };
-      text += "attempt " + std::to_string(JsonInt(a, "number", 0)) + ": node " +
-              or_dash(JsonString(a, "node_id")) + ", dispatch " +
-              or_dash(JsonString(a, "dispatch")) + ", " + or_dash(JsonString(a, "state")) + "\n";
-      if (const std::string s = JsonString(a, "placement_summary"); !s.empty()) {
-        text += "  placement: " + Printable(s) + "\n";
-      }
-      if (const std::string e = JsonString(a, "error"); !e.empty()) {
-        text += "  error: " + Printable(e) + "\n";
-      }
+  if (explained->attempts.empty()) text += "no attempts yet\n";
+  auto or_dash = [](std::string s) { return s.empty() ? std::string("-") : Printable(s); };
+  for (const mesh::ExplainedAttempt& a : explained->attempts) {
+    text += "attempt " + std::to_string(a.number) + ": node " + or_dash(a.node_id) + ", dispatch " +
+            std::string(mesh::ToString(a.dispatch)) + ", " + std::string(mesh::ToString(a.state)) +
+            "\n";
+    if (!a.placement_summary.empty()) {
+      text += "  placement: " + Printable(a.placement_summary) + "\n";
     }
+    if (!a.error.empty()) text += "  error: " + Printable(a.error) + "\n";
   }
   WritePaged(ctx, text);
   return ctx.exit_code = kExitOk;
@@ -267,32 +248,18 @@ Color LeaseStateColor(mesh::LeaseState state) {
 }
 
 int RunLeases(Context& ctx, const LeasesFlags& flags) {
-  auto http = TaskClient(ctx, nullptr);
-  if (!http.ok()) return ctx.Fail(http.status());
-  const std::string path =
-      std::string("/v1/populi/exec/leases") + (flags.all ? "?live_only=0" : "");
-  auto response = (*http)->Send("GET", path, {}, {}, 30'000);
-  if (!response.ok()) return ctx.Fail(ControlPlaneStatus(response.status()));
-  auto doc = ReplyJson(*response, path);
-  if (!doc.ok()) return ctx.Fail(doc.status());
-  const json::value* list = doc->is_object() ? doc->as_object().if_contains("leases") : nullptr;
-  if (list == nullptr || !list->is_array()) {
-    return ctx.Fail(MalformedReply("a lease list without a leases array"));
-  }
+  auto api = TaskClient(ctx, nullptr);
+  if (!api.ok()) return ctx.Fail(api.status());
+  auto list = api->Leases(/*live_only=*/!flags.all);
+  if (!list.ok()) return ctx.Fail(ControlPlaneStatus(list.status()));
   if (ctx.global.json) {
-    *ctx.out << json::serialize(*doc) << "\n";
+    *ctx.out << json::serialize(mesh::ToJson(*list)) << "\n";
     return ctx.exit_code = kExitOk;
   }
-  std::vector<mesh::ExecLease> leases;
-  for (const json::value& item : list->as_array()) {
-    auto lease = mesh::ExecLeaseFromJson(item);
-    if (!lease.ok())
-      return ctx.Fail(lease.status().WithContext("exec lease from the control plane"));
-    leases.push_back(std::move(*lease));
-  }
+  const std::vector<mesh::ExecLease>& leases = list->leases;
   if (leases.empty()) {
-    *ctx.out << (flags.all ? "no exec leases" : "no live exec leases") << " on "
-             << (*http)->base_url() << "\n";
+    *ctx.out << (flags.all ? "no exec leases" : "no live exec leases") << " on " << api->base_url()
+             << "\n";
     return ctx.exit_code = kExitOk;
   }
   const int64_t now = SystemClock::Instance().NowMs();

@@ -11,6 +11,7 @@
 #include <boost/json.hpp>
 #include <chrono>
 #include <iostream>
+#include <map>
 #include <memory>
 #include <ostream>
 #include <thread>
@@ -18,9 +19,10 @@
 #include "agent/identity.h"
 #include "cli/verb.h"
 #include "cli/verbs/task_client.h"
-#include "client/http_client.h"
+#include "client/control_plane_api.h"
 #include "config/config.h"
 #include "mesh/task.h"
+#include "mesh/task_json.h"
 #include "util/random.h"
 #include "util/units.h"
 
@@ -50,7 +52,8 @@ struct SubmitFlags {
 };
 
 // "k=v" pairs into `out`; a usage error names the flag.
-Status ParsePairs(const std::vector<std::string>& items, const char* flag, json::object* out) {
+Status ParsePairs(const std::vector<std::string>& items, const char* flag,
+                  std::map<std::string, std::string>* out) {
   for (const std::string& item : items) {
     const size_t eq = item.find('=');
     if (eq == std::string::npos || eq == 0) {
@@ -62,61 +65,49 @@ Status ParsePairs(const std::vector<std::string>& items, const char* flag, json:
   return Status::Ok();
 }
 
-json::array Strings(const std::vector<std::string>& items) {
-  json::array out;
-  for (const auto& s : items) out.emplace_back(s);
-  return out;
-}
-
-// The TaskSpec body for the flags; kInvalidArgument (a usage error) for a bad flag value.
-Result<json::object> BuildSpec(const SubmitFlags& flags, const std::string& client_key) {
+// The TaskSpec for the flags; kInvalidArgument (a usage error) for a bad flag value. What the
+// flags leave out keeps the TaskSpec default, which is the control plane's.
+Result<mesh::TaskSpec> BuildSpec(const SubmitFlags& flags, const std::string& client_key) {
   if (flags.command.empty()) {
     return InvalidArgument("missing the command to run after --",
                            "e.g. vox populi submit --gpus 1 -- python train.py");
   }
-  json::object resources{{"cpus", flags.cpus}};
-  uint64_t memory = 0, vram = 0;
+  mesh::TaskSpec spec;
+  spec.client_key = client_key;
+  spec.kind = "exec";
+  spec.command = flags.command.front();
+  spec.args.assign(flags.command.begin() + 1, flags.command.end());
+  spec.resources.cpus = static_cast<uint32_t>(flags.cpus);
   if (!flags.mem.empty()) {
     auto parsed = ParseSize(flags.mem);
     if (!parsed.ok()) return parsed.status().WithContext("--mem");
-    memory = *parsed;
+    spec.resources.memory_bytes = *parsed;
   }
   if (!flags.vram.empty()) {
     auto parsed = ParseSize(flags.vram);
     if (!parsed.ok()) return parsed.status().WithContext("--vram");
-    vram = *parsed;
+    spec.resources.gpu_memory_bytes = *parsed;
   }
   // --vram is per GPU: without --gpus it asks for one.
+  const uint64_t vram = spec.resources.gpu_memory_bytes;
   const int64_t gpus = flags.gpus >= 0 ? flags.gpus : (vram > 0 ? 1 : 0);
   if (gpus == 0 && vram > 0) {
     return InvalidArgument("--vram needs at least one GPU, but --gpus is 0",
                            "drop --gpus 0, or drop --vram");
   }
-  resources["memory_bytes"] = memory;
-  resources["gpus"] = gpus;
-  resources["gpu_memory_bytes"] = vram;
+  spec.resources.gpus = static_cast<uint32_t>(gpus);
 
-  json::object required, preferred, env;
-  POPULI_RETURN_IF_ERROR(ParsePairs(flags.labels, "--label", &required));
-  POPULI_RETURN_IF_ERROR(ParsePairs(flags.prefer, "--prefer", &preferred));
-  POPULI_RETURN_IF_ERROR(ParsePairs(flags.env, "--env", &env));
-
-  json::object spec{{"client_key", client_key},
-                    {"kind", "exec"},
-                    {"command", flags.command.front()},
-                    {"args", Strings({flags.command.begin() + 1, flags.command.end()})},
-                    {"resources", std::move(resources)},
-                    {"constraints", json::object{{"required_labels", std::move(required)},
-                                                 {"preferred_labels", std::move(preferred)},
-                                                 {"node_allow", Strings(flags.nodes)},
-                                                 {"node_deny", Strings(flags.not_nodes)}}}};
-  if (!env.empty()) spec["env"] = std::move(env);
+  POPULI_RETURN_IF_ERROR(ParsePairs(flags.labels, "--label", &spec.constraints.required_labels));
+  POPULI_RETURN_IF_ERROR(ParsePairs(flags.prefer, "--prefer", &spec.constraints.preferred_labels));
+  POPULI_RETURN_IF_ERROR(ParsePairs(flags.env, "--env", &spec.env));
+  spec.constraints.node_allow = flags.nodes;
+  spec.constraints.node_deny = flags.not_nodes;
   if (!flags.timeout.empty()) {
     auto timeout = ParseDurationMs(flags.timeout, BareUnit::kSeconds);
     if (!timeout.ok()) return timeout.status().WithContext("--timeout");
-    spec["timeout_ms"] = *timeout;
+    spec.timeout_ms = *timeout;
   }
-  if (flags.max_attempts > 0) spec["max_attempts"] = flags.max_attempts;
+  if (flags.max_attempts > 0) spec.max_attempts = static_cast<int32_t>(flags.max_attempts);
   return spec;
 }
 
@@ -172,6 +163,30 @@ bool Waiting(const mesh::Task& task) {
   return task.state == mesh::TaskState::kPending || task.state == mesh::TaskState::kPlaced;
 }
 
+// After a submit without --detach: the progress line while the task waits for a node, its output,
+// then its exit code.
+int FollowSubmitted(Context& ctx, client::ControlPlaneApi& api, const std::string& id) {
+  Progress progress(ctx);
+  if (progress.on()) {
+    auto task = api.GetTask(id);
+    while (task.ok() && Waiting(*task)) {
+      progress.Show(*task);
+      std::this_thread::sleep_for(std::chrono::milliseconds(250));
+      task = api.GetTask(id);
+    }
+    progress.Clear();
+  }
+  if (Status s = FollowTaskLogs(ctx, api, id, 0, /*json_lines=*/false); !s.ok()) {
+    return ctx.Fail(s);
+  }
+  // The stream said the task ended; the Task itself has the exit code and attempt errors.
+  while (true) {
+    auto task = api.Wait(id, 30'000);
+    if (!task.ok()) return ctx.Fail(ControlPlaneStatus(task.status()));
+    if (mesh::IsTerminal(task->state)) return ctx.exit_code = TaskExitCode(ctx, *task);
+  }
+}
+
 int RunSubmit(Context& ctx, const SubmitFlags& flags) {
   // `--json` among the command's own arguments is not ours.
   ctx.global.json = flags.json;
@@ -181,54 +196,19 @@ int RunSubmit(Context& ctx, const SubmitFlags& flags) {
   auto spec = BuildSpec(flags, client_key);
   if (!spec.ok()) return ctx.FailUsage(spec.status().message(), spec.status().hint());
   config::Config cfg;
-  auto http = TaskClient(ctx, &cfg);
-  if (!http.ok()) return ctx.Fail(http.status());
-  if (const std::string node = SubmitterNodeId(cfg); !node.empty()) {
-    (*spec)["submitter_node_id"] = node;
-  }
+  auto api = TaskClient(ctx, &cfg);
+  if (!api.ok()) return ctx.Fail(api.status());
+  spec->submitter_node_id = SubmitterNodeId(cfg);
 
-  auto response = (*http)->Send("POST", "/v1/populi/tasks", json::serialize(*spec),
-                                {{"idempotency-key", client_key}}, 30'000);
-  if (!response.ok()) return ctx.Fail(ControlPlaneStatus(response.status()));
-  boost::system::error_code ec;
-  json::value raw = json::parse(response->body, ec);
-  if (ec) {
-    return ctx.Fail(Internal("the control plane answered the submit with something not JSON",
-                             "check that the CLI and the control plane are the same version"));
-  }
-  const std::string id =
-      raw.is_object() && raw.as_object().contains("id") && raw.at("id").is_string()
-          ? std::string(raw.at("id").as_string())
-          : std::string();
-  if (id.empty()) {
-    return ctx.Fail(Internal("the control plane answered the submit without a task id",
-                             "check that the CLI and the control plane are the same version"));
-  }
+  // The spec's client key goes as the idempotency key too, so the client may retry the POST.
+  auto submitted = api->Submit(*spec);
+  if (!submitted.ok()) return ctx.Fail(ControlPlaneStatus(submitted.status()));
+  const std::string id = submitted->task.id;
   if (flags.detach) {
-    *ctx.out << (ctx.global.json ? json::serialize(raw) : id) << "\n";
+    *ctx.out << (ctx.global.json ? json::serialize(mesh::ToJson(submitted->task)) : id) << "\n";
     return ctx.exit_code = kExitOk;
   }
-
-  client::HttpClient& client = **http;
-  Progress progress(ctx);
-  if (progress.on()) {
-    auto task = RequestTask(client, "GET", TaskPath(id, ""), 30'000, nullptr);
-    while (task.ok() && Waiting(*task)) {
-      progress.Show(*task);
-      std::this_thread::sleep_for(std::chrono::milliseconds(250));
-      task = RequestTask(client, "GET", TaskPath(id, ""), 30'000, nullptr);
-    }
-    progress.Clear();
-  }
-  if (Status s = FollowTaskLogs(ctx, client, id, 0, /*json_lines=*/false); !s.ok()) {
-    return ctx.Fail(s);
-  }
-  // The stream said the task ended; the Task itself has the exit code and attempt errors.
-  while (true) {
-    auto task = RequestTask(client, "GET", TaskPath(id, "/wait?timeout_ms=30000"), 45'000, nullptr);
-    if (!task.ok()) return ctx.Fail(task.status());
-    if (mesh::IsTerminal(task->state)) return ctx.exit_code = TaskExitCode(ctx, *task);
-  }
+  return FollowSubmitted(ctx, *api, id);
 }
 
 }  // namespace

@@ -7,6 +7,7 @@
 #include <boost/json.hpp>
 
 #include "control/api/routes.h"
+#include "mesh/replies_json.h"
 #include "mesh/validate.h"
 #include "util/clock.h"
 
@@ -99,9 +100,10 @@ http::Response Deliver(ApiContext& ctx, http::Request& req) {
       },
       [&ctx, message, result] {
         if (!result->duplicate) ctx.Notify(InboxTopic(message->receiver));
-        return Json(json::object{{"accepted", true},
-                                 {"message_id", result->message_id},
-                                 {"duplicate", result->duplicate}});
+        mesh::DeliverReply reply;
+        reply.message_id = result->message_id;
+        reply.duplicate = result->duplicate;
+        return Json(mesh::ToJson(reply));
       });
 }
 
@@ -144,14 +146,14 @@ http::Response DeliverBatch(ApiContext& ctx, http::Request& req) {
       },
       [&ctx, messages, results] {
         std::set<std::string> woken;
-        json::array out;
+        mesh::DeliverBatchReply reply;
         for (size_t i = 0; i < results->size(); ++i) {
           const store::DeliverResult& r = (*results)[i];
           if (!r.duplicate && woken.insert((*messages)[i].receiver).second)
             ctx.Notify(InboxTopic((*messages)[i].receiver));
-          out.push_back(json::object{{"message_id", r.message_id}, {"duplicate", r.duplicate}});
+          reply.results.push_back({r.message_id, r.duplicate});
         }
-        return Json(json::object{{"accepted", true}, {"results", std::move(out)}});
+        return Json(mesh::ToJson(reply));
       });
 }
 
@@ -391,15 +393,7 @@ http::Response Ack(ApiContext& ctx, http::Request& req) {
         return Status::Ok();
       },
       [outcome] {
-        json::array acked;
-        for (int64_t id : outcome->acked) acked.push_back(id);
-        json::object body{{"acked", std::move(acked)}};
-        if (!outcome->fenced.empty()) {
-          json::array fenced;
-          for (int64_t id : outcome->fenced) fenced.push_back(id);
-          body["fenced"] = std::move(fenced);
-        }
-        return Json(std::move(body));
+        return Json(mesh::ToJson(mesh::AckReply{outcome->acked, outcome->fenced}));
       });
 }
 
@@ -416,7 +410,7 @@ http::Response RenewClaim(ApiContext& ctx, http::Request& req) {
                           now);
   });
   if (!s.ok()) return Error(s, req);
-  return Json(json::object{{"message_id", q->message_id}, {"claim_expires_ms", now + lease_ms}});
+  return Json(mesh::ToJson(mesh::ClaimRenewReply{q->message_id, now + lease_ms}));
 }
 
 // Bodies up to this size are decoded on the I/O thread; a larger one would hold that thread (and

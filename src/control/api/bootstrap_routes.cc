@@ -10,6 +10,7 @@
 #include <boost/json.hpp>
 
 #include "control/api/routes.h"
+#include "mesh/replies_json.h"
 
 namespace populi::control {
 namespace json = boost::json;
@@ -72,9 +73,7 @@ http::Response Exchange(ApiContext& ctx, http::Request& req) {
         .status();
   });
   if (!s.ok()) return Error(s, req);
-  json::object out{{"mesh_token", o.mesh_token}};
-  if (!o.scope_id.empty()) out["scope_id"] = o.scope_id;
-  return Json(out);
+  return Json(mesh::ToJson(mesh::BootstrapReply{o.mesh_token, o.scope_id}));
 }
 
 }  // namespace

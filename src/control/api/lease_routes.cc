@@ -2,6 +2,7 @@
 #include <boost/json.hpp>
 
 #include "control/api/routes.h"
+#include "mesh/replies_json.h"
 #include "mesh/validate.h"
 
 namespace populi::control {
@@ -79,9 +80,7 @@ http::Response List(ApiContext& ctx, http::Request& req) {
   }
   auto leases = ctx.store.ListLeases(*live == 1, ctx.NowMs());
   if (!leases.ok()) return Error(leases.status(), req);
-  json::array arr;
-  for (const auto& l : *leases) arr.push_back(mesh::ToJson(l));
-  return Json(json::object{{"leases", std::move(arr)}});
+  return Json(mesh::ToJson(mesh::LeaseList{std::move(*leases)}));
 }
 
 }  // namespace

@@ -3,6 +3,7 @@
 
 #include "control/api/routes.h"
 #include "dispatch/attempts.h"
+#include "mesh/replies_json.h"
 #include "mesh/validate.h"
 
 namespace populi::control {
@@ -23,15 +24,14 @@ http::Response ListNodes(ApiContext& ctx, http::Request& req) {
   auto nodes = ctx.store.ListNodes();
   if (!nodes.ok()) return Error(nodes.status(), req);
   const int64_t now = ctx.NowMs();
-  json::array arr;
+  mesh::NodeList list;
+  list.server_time_ms = now;
   for (auto& stored : *nodes) {
     mesh::NodeRecord n = dispatch::WithLiveness(ctx.liveness, std::move(stored), now);
     if (*stale > 0 && now - n.last_seen_ms > *stale) continue;
-    arr.push_back(mesh::ToJson(n));
+    list.nodes.push_back(std::move(n));
   }
-  return Json(json::object{{"schema_version", mesh::kRecordSchemaVersion},
-                           {"server_time_ms", now},
-                           {"nodes", std::move(arr)}});
+  return Json(mesh::ToJson(list));
 }
 
 http::Response Join(ApiContext& ctx, http::Request& req) {
@@ -67,12 +67,10 @@ http::Response Join(ApiContext& ctx, http::Request& req) {
   if (!s.ok()) return Error(s, req);
   ctx.liveness.Touch(node->id, now);
   ctx.Notify(dispatch::kEventsTopic);
-  json::object o = mesh::ToJson(stored ? *stored : *node);
-  o["heartbeat_ms"] = ctx.options.heartbeat_ms;
-  // Agents cap their retry delay below this so a recovered control plane hears from every live
-  // node before it would judge one down.
-  o["down_after_ms"] = ctx.options.down_ms();
-  return Json(o);
+  // Agents cap their retry delay below down_after_ms so a recovered control plane hears from every
+  // live node before it would judge one down.
+  return Json(mesh::ToJson(
+      mesh::JoinReply{stored ? *stored : *node, ctx.options.heartbeat_ms, ctx.options.down_ms()}));
 }
 
 http::Response Heartbeat(ApiContext& ctx, http::Request& req) {
@@ -108,10 +106,8 @@ http::Response Heartbeat(ApiContext& ctx, http::Request& req) {
     ctx.Notify(dispatch::kEventsTopic);
   }
   ctx.liveness.Touch(hb->node_id, now);
-  return Json(json::object{{"node_id", hb->node_id},
-                           {"state", "alive"},
-                           {"server_time_ms", now},
-                           {"heartbeat_ms", ctx.options.heartbeat_ms}});
+  return Json(mesh::ToJson(
+      mesh::HeartbeatReply{hb->node_id, mesh::NodeState::kAlive, now, ctx.options.heartbeat_ms}));
 }
 
 http::Response Leave(ApiContext& ctx, http::Request& req) {

@@ -2,6 +2,7 @@
 #include <boost/json.hpp>
 
 #include "control/api/routes.h"
+#include "mesh/replies_json.h"
 
 namespace populi::control {
 namespace json = boost::json;
@@ -13,18 +14,14 @@ void AddSystemRoutes(http::Router& router, ApiContext& ctx) {
               0,
               "health",
               [&ctx](http::Request&) {
-                json::object o{{"status", "ok"}, {"version", ctx.options.version}};
-                return Json(o);
+                return Json(mesh::ToJson(mesh::Health{"ok", ctx.options.version}));
               },
               /*runs_inline=*/true});
 
   router.Add({http::Method::kGet, "/v1/populi/version", AnyRole(), 0, "version",
               [&ctx](http::Request&) {
-                json::object o{{"version", ctx.options.version},
-                               {"wire_version", ctx.options.wire_version},
-                               {"api", "v1"}};
-                if (!ctx.options.scope_id.empty()) o["scope_id"] = ctx.options.scope_id;
-                return Json(o);
+                return Json(mesh::ToJson(mesh::VersionInfo{
+                    ctx.options.version, ctx.options.wire_version, "v1", ctx.options.scope_id}));
               },
               /*runs_inline=*/true});
 
@@ -37,13 +34,11 @@ void AddSystemRoutes(http::Router& router, ApiContext& ctx) {
                 const int n = static_cast<int>(std::clamp<int64_t>(*limit, 1, 1000));
                 auto events = ctx.store.ListEvents(*after, n);
                 if (!events.ok()) return Error(events.status(), req);
-                json::array arr;
-                int64_t next = *after;
-                for (const auto& e : *events) {
-                  arr.push_back(mesh::ToJson(e));
-                  next = std::max(next, e.id);
-                }
-                return Json(json::object{{"events", std::move(arr)}, {"next_after", next}});
+                mesh::EventPage page;
+                page.next_after = *after;
+                for (auto& e : *events) page.next_after = std::max(page.next_after, e.id);
+                page.events = std::move(*events);
+                return Json(mesh::ToJson(page));
               }});
 }
 

@@ -4,6 +4,7 @@
 
 #include "control/api/routes.h"
 #include "dispatch/scopes.h"
+#include "mesh/replies_json.h"
 #include "mesh/task_json.h"
 #include "mesh/validate.h"
 #include "util/clock.h"
@@ -78,9 +79,7 @@ http::Response List(ApiContext& ctx, http::Request& req) {
   q.limit = static_cast<int>(std::clamp<int64_t>(*limit, 1, 1000));
   auto tasks = ctx.store.ListTasks(q);
   if (!tasks.ok()) return Error(tasks.status(), req);
-  json::array arr;
-  for (const auto& t : *tasks) arr.push_back(mesh::ToJson(t));
-  return Json(json::object{{"tasks", std::move(arr)}});
+  return Json(mesh::ToJson(mesh::TaskList{std::move(*tasks)}));
 }
 
 http::Response Get(ApiContext& ctx, http::Request& req) {
@@ -162,11 +161,7 @@ http::Response Wait(ApiContext& ctx, http::Request& req) {
 }
 
 json::object ChunkJson(const store::TaskLogChunk& c) {
-  return json::object{{"seq", c.seq},
-                      {"attempt", c.attempt},
-                      {"stream", c.stream},
-                      {"data", c.data},
-                      {"ts_ms", c.ts_ms}};
+  return mesh::ToJson(mesh::LogRecord{c.seq, c.attempt, c.stream, c.data, c.ts_ms});
 }
 
 http::Response Logs(ApiContext& ctx, http::Request& req) {
@@ -180,14 +175,14 @@ http::Response Logs(ApiContext& ctx, http::Request& req) {
   if (!follow) {
     auto chunks = ctx.store.ListTaskLogs(id, *after, 1000);
     if (!chunks.ok()) return Error(chunks.status(), req);
-    json::array arr;
-    int64_t next = *after;
+    mesh::LogPage page;
+    page.next_after = *after;
+    page.state = task->state;
     for (const auto& c : *chunks) {
-      arr.push_back(ChunkJson(c));
-      next = c.seq;
+      page.logs.push_back({c.seq, c.attempt, c.stream, c.data, c.ts_ms});
+      page.next_after = c.seq;
     }
-    return Json(json::object{
-        {"logs", std::move(arr)}, {"next_after", next}, {"state", mesh::ToString(task->state)}});
+    return Json(mesh::ToJson(page));
   }
   auto stream = std::make_shared<http::EventStream>();
   stream->topic = dispatch::TaskTopic(id);
@@ -209,9 +204,7 @@ http::Response Logs(ApiContext& ctx, http::Request& req) {
     }
     if (terminal && chunks->size() < 256) {
       out += "event: end\ndata: " +
-             json::serialize(json::object{{"state", mesh::ToString((*t)->state)},
-                                          {"exit_code", (*t)->exit_code}}) +
-             "\n\n";
+             json::serialize(mesh::ToJson(mesh::LogEnd{(*t)->state, (*t)->exit_code})) + "\n\n";
       *ended = true;
     }
     return out;
@@ -224,20 +217,7 @@ http::Response Logs(ApiContext& ctx, http::Request& req) {
 http::Response Explain(ApiContext& ctx, http::Request& req) {
   auto task = LoadTask(ctx, req);
   if (!task.ok()) return Error(task.status(), req);
-  json::array attempts;
-  for (const auto& a : task->attempts) {
-    attempts.push_back(json::object{{"number", a.number},
-                                    {"node_id", a.node_id},
-                                    {"dispatch", mesh::ToString(a.dispatch)},
-                                    {"state", mesh::ToString(a.state)},
-                                    {"placement_summary", a.placement_summary},
-                                    {"error", a.error},
-                                    {"exit_code", a.exit_code}});
-  }
-  return Json(json::object{{"task_id", task->id},
-                           {"state", mesh::ToString(task->state)},
-                           {"pending_reason", task->pending_reason},
-                           {"attempts", std::move(attempts)}});
+  return Json(mesh::ToJson(mesh::Explain(*task)));
 }
 
 }  // namespace
