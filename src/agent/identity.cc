@@ -11,6 +11,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "mesh/json_reader.h"
 #include "mesh/validate.h"
 #include "util/random.h"
 
@@ -41,28 +42,51 @@ std::string DefaultNodeId(const std::string& hostname) {
 
 namespace {
 
+constexpr std::string_view kCorruptHint =
+    "restore it from a backup; deleting it gives this node a new id and key";
+
+// The file's fields: written by LoadOrCreateIdentity, read by a strict reader (mesh/json_reader.h).
+// The public key is written for people and tools reading the file; the seed alone is the key.
+struct IdentityFile {
+  std::string node_id;
+  std::string seed_b64;
+  std::string public_key_b64;
+};
+
+json::object ToJson(const IdentityFile& f) {
+  return {{"node_id", f.node_id},
+          {"ed25519_seed_b64", f.seed_b64},
+          {"ed25519_public_key_b64", f.public_key_b64}};
+}
+
+Result<IdentityFile> IdentityFileFromJson(const json::value& v) {
+  mesh::FieldReader r(v, "", {std::string(kCorruptHint), mesh::UnknownFields::kIgnore});
+  IdentityFile f;
+  r.Str("node_id", f.node_id, true);
+  r.Str("ed25519_seed_b64", f.seed_b64, true);
+  r.Str("ed25519_public_key_b64", f.public_key_b64);
+  if (!r.ok()) return r.status();
+  return f;
+}
+
 Result<NodeIdentity> Parse(const std::string& path, const std::string& text,
                            const std::string& configured_node_id) {
   auto corrupt = [&](const std::string& why) {
     return Status(Code::kFailedPrecondition, "node identity " + path + " is unreadable: " + why,
-                  "restore it from a backup; deleting it gives this node a new id and key");
+                  std::string(kCorruptHint));
   };
   boost::system::error_code ec;
   json::value v = json::parse(text, ec);
   if (ec || !v.is_object()) return corrupt(ec ? ec.message() : "not a JSON object");
-  const json::object& o = v.get_object();
-  const json::value* id = o.if_contains("node_id");
-  const json::value* seed = o.if_contains("ed25519_seed_b64");
-  if (id == nullptr || !id->is_string() || seed == nullptr || !seed->is_string())
-    return corrupt("node_id or ed25519_seed_b64 missing");
-  auto raw = crypto::FromBase64(seed->get_string());
+  auto file = IdentityFileFromJson(v);
+  if (!file.ok()) return corrupt(file.status().message());
+  auto raw = crypto::FromBase64(file->seed_b64);
   if (!raw.ok() || raw->size() != 32) return corrupt("ed25519_seed_b64 is not 32 bytes");
   std::array<uint8_t, 32> seed_bytes{};
   std::memcpy(seed_bytes.data(), raw->data(), 32);
   POPULI_ASSIGN_OR_RETURN(auto keys, crypto::Ed25519FromSeed(seed_bytes));
   NodeIdentity identity;
-  identity.node_id =
-      configured_node_id.empty() ? std::string(id->get_string()) : configured_node_id;
+  identity.node_id = configured_node_id.empty() ? file->node_id : configured_node_id;
   identity.keys = keys;
   identity.path = path;
   POPULI_RETURN_IF_ERROR(mesh::ValidateId("node_id", identity.node_id));
@@ -131,10 +155,9 @@ Result<NodeIdentity> LoadOrCreateIdentity(const std::string& data_dir,
   const auto seed = crypto::SeedOf(identity.keys);
   // The stored id is the generated one even when a configured id overrides it, so removing the
   // setting returns the node to its own stable id.
-  json::object o{{"node_id", configured_node_id.empty() ? identity.node_id : DefaultNodeId(host)},
-                 {"ed25519_seed_b64", crypto::Base64(seed.data(), seed.size())},
-                 {"ed25519_public_key_b64", identity.public_key_b64()}};
-  POPULI_RETURN_IF_ERROR(WriteAtomically(identity.path, json::serialize(o) + "\n"));
+  const IdentityFile file{configured_node_id.empty() ? identity.node_id : DefaultNodeId(host),
+                          crypto::Base64(seed.data(), seed.size()), identity.public_key_b64()};
+  POPULI_RETURN_IF_ERROR(WriteAtomically(identity.path, json::serialize(ToJson(file)) + "\n"));
   return identity;
 }
 

@@ -23,8 +23,9 @@ struct NodeIdentity {
 std::string IdentityPath(const std::string& data_dir);
 
 // Loads the identity, creating the directory and the file (0600) when absent. A file readable by
-// others is refused (kPermissionDenied with a chmod hint); a corrupt file is kDataLoss, never
-// silently replaced (the node would change identity).
+// others is refused (kPermissionDenied with a chmod hint); a corrupt file (not JSON, a missing or
+// mistyped field, named in the message, a bad seed) is kFailedPrecondition, never silently
+// replaced (the node would change identity). Unknown fields in the file are ignored.
 Result<NodeIdentity> LoadOrCreateIdentity(const std::string& data_dir,
                                           const std::string& configured_node_id);
 

@@ -15,53 +15,6 @@ namespace populi::mesh {
 namespace json = boost::json;
 using namespace json_internal;  // NOLINT(google-build-using-namespace)
 namespace {
-Result<GpuDevice> GpuFromJson(const json::value& v, std::string path) {
-  Reader r(v, std::move(path));
-  GpuDevice g;
-  r.Str("uuid", g.uuid);
-  r.Str("name", g.name);
-  r.Str("vendor", g.vendor);
-  r.Str("pci_bus_id", g.pci_bus_id);
-  r.U64("memory_total_bytes", g.memory_total_bytes);
-  r.U64("memory_used_bytes", g.memory_used_bytes);
-  r.U64("memory_free_bytes", g.memory_free_bytes);
-  if (r.Raw("utilization_pct") != nullptr && !r.Raw("utilization_pct")->is_null()) {
-    uint32_t pct = 0;
-    r.Num("utilization_pct", pct);
-    g.utilization_pct = pct;
-  }
-  if (r.Raw("temperature_c") != nullptr && !r.Raw("temperature_c")->is_null()) {
-    uint32_t t = 0;
-    r.Num("temperature_c", t);
-    g.temperature_c = t;
-  }
-  r.Str("driver_version", g.driver_version);
-  r.Str("cuda_driver_version", g.cuda_driver_version);
-  r.Bool("mig_enabled", g.mig_enabled);
-  r.Str("source", g.source);
-  r.List("confirmed_by", g.confirmed_by,
-         [](const json::value& e, const std::string& path) -> Result<std::string> {
-           if (!e.is_string())
-             return InvalidArgument(path + ": expected a string",
-                                    "see docs/api.md for the field's type");
-           return std::string(e.get_string());
-         });
-  r.U64("memory_allocatable_bytes", g.memory_allocatable_bytes);
-  if (!r.ok()) return r.status();
-  return g;
-}
-
-Result<ProbeFailure> ProbeFailureFromJson(const json::value& v, std::string path) {
-  Reader r(v, std::move(path));
-  ProbeFailure f;
-  r.Str("probe", f.probe);
-  r.Str("kind", f.kind);
-  r.Str("message", f.message);
-  r.Str("hint", f.hint);
-  if (!r.ok()) return r.status();
-  return f;
-}
-
 void ReadNewMessageFields(Reader& r, NewMessage& m) {
   r.Str("sender", m.sender, true);
   r.Str("receiver", m.receiver, true);
@@ -131,50 +84,6 @@ std::string Serialize(const json::value& value) {
   return json::serialize(value);
 }
 
-json::object ToJson(const GpuDevice& g) {
-  json::object o;
-  PutStr(o, "uuid", g.uuid);
-  PutStr(o, "name", g.name);
-  PutStr(o, "vendor", g.vendor);
-  PutStr(o, "pci_bus_id", g.pci_bus_id);
-  o["memory_total_bytes"] = g.memory_total_bytes;
-  o["memory_used_bytes"] = g.memory_used_bytes;
-  o["memory_free_bytes"] = g.memory_free_bytes;
-  if (g.utilization_pct) o["utilization_pct"] = *g.utilization_pct;
-  if (g.temperature_c) o["temperature_c"] = *g.temperature_c;
-  PutStr(o, "driver_version", g.driver_version);
-  PutStr(o, "cuda_driver_version", g.cuda_driver_version);
-  o["mig_enabled"] = g.mig_enabled;
-  PutStr(o, "source", g.source);
-  if (!g.confirmed_by.empty()) {
-    json::array probes;
-    for (const auto& name : g.confirmed_by) probes.emplace_back(name);
-    o["confirmed_by"] = std::move(probes);
-  }
-  o["memory_allocatable_bytes"] = g.memory_allocatable_bytes;
-  return o;
-}
-
-json::object ToJson(const CpuInfo& c) {
-  json::object o;
-  PutStr(o, "model", c.model);
-  o["cores"] = c.cores;
-  o["threads"] = c.threads;
-  o["numa_nodes"] = c.numa_nodes;
-  o["memory_total_bytes"] = c.memory_total_bytes;
-  o["memory_available_bytes"] = c.memory_available_bytes;
-  return o;
-}
-
-json::object ToJson(const ProbeFailure& f) {
-  json::object o;
-  PutStr(o, "probe", f.probe);
-  PutStr(o, "kind", f.kind);
-  PutStr(o, "message", f.message);
-  PutStr(o, "hint", f.hint);
-  return o;
-}
-
 json::object ToJson(const NodeRecord& n) {
   json::object o;
   o["id"] = n.id;
@@ -235,18 +144,17 @@ Result<NodeRecord> NodeRecordFromJson(const json::value& v) {
   r.Enum("trust_tier", n.trust_tier, ParseTrustTier);
   r.Str("ed25519_pub_key_b64", n.ed25519_pub_key_b64);
   r.Str("host", n.host);
-  if (r.ok() && r.Raw("cpu") != nullptr && !r.Raw("cpu")->is_null()) {
-    Reader c(*r.Raw("cpu"), "cpu");
-    c.Str("model", n.cpu.model);
-    c.Num("cores", n.cpu.cores);
-    c.Num("threads", n.cpu.threads);
-    c.Num("numa_nodes", n.cpu.numa_nodes);
-    c.U64("memory_total_bytes", n.cpu.memory_total_bytes);
-    c.U64("memory_available_bytes", n.cpu.memory_available_bytes);
-    if (!c.ok()) return c.status();
+  if (const json::value* cpu = r.Object("cpu")) {
+    auto decoded = CpuInfoFromJson(*cpu, r.Path("cpu"), r.options());
+    if (!decoded.ok()) return decoded.status();
+    n.cpu = std::move(*decoded);
   }
-  r.List("gpus", n.gpus, GpuFromJson);
-  r.List("probe_failures", n.probe_failures, ProbeFailureFromJson);
+  r.List("gpus", n.gpus, [&r](const json::value& e, std::string path) {
+    return GpuDeviceFromJson(e, std::move(path), r.options());
+  });
+  r.List("probe_failures", n.probe_failures, [&r](const json::value& e, std::string path) {
+    return ProbeFailureFromJson(e, std::move(path), r.options());
+  });
   r.Str("gpu_inventory_source", n.gpu_inventory_source);
   r.Str("gpu_truth_layer", n.gpu_truth_layer);
   r.List("running_tasks", n.running_tasks,

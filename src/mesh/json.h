@@ -20,6 +20,7 @@
 
 #include <boost/json/value.hpp>
 
+#include "mesh/json_reader.h"
 #include "mesh/types.h"
 #include "util/status.h"
 
@@ -51,6 +52,15 @@ Event MakeEvent(int64_t now_ms, std::string kind, std::string subject,
                 const boost::json::object& data = {});
 
 Result<NodeRecord> NodeRecordFromJson(const boost::json::value& v);
+// The probe vocabulary (mesh/probe_json.cc), also read from the probe report and the mock
+// fixture: `path` prefixes error paths; `options` carries the hint and the unknown-field rule
+// down from an enclosing reader.
+Result<GpuDevice> GpuDeviceFromJson(const boost::json::value& v, std::string path = {},
+                                    const ReadOptions& options = {});
+Result<CpuInfo> CpuInfoFromJson(const boost::json::value& v, std::string path = {},
+                                const ReadOptions& options = {});
+Result<ProbeFailure> ProbeFailureFromJson(const boost::json::value& v, std::string path = {},
+                                          const ReadOptions& options = {});
 Result<NewMessage> NewMessageFromJson(const boost::json::value& v);
 Result<A2AMessage> A2AMessageFromJson(const boost::json::value& v);
 Result<ExecLease> ExecLeaseFromJson(const boost::json::value& v);

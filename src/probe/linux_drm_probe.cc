@@ -6,6 +6,7 @@
 #include <cerrno>
 #include <cstring>
 #include <map>
+#include <optional>
 #include <string>
 
 #include "probe/probes.h"
@@ -87,93 +88,15 @@ class LinuxDrmProbe final : public HardwareProbe {
   }
 
   ProbeResult Probe() override {
-    const std::string drm = JoinRoot(root_, "sys/class/drm");
     std::string nvidia_driver;
-    int err = 0;
-    if (auto v = ReadSmallFile(JoinRoot(root_, "proc/driver/nvidia/version"), &err)) {
-      nvidia_driver = FirstVersionToken(ValueAfterKey(*v, "Kernel Module"));
-      if (nvidia_driver.empty()) nvidia_driver = FirstVersionToken(*v);
-    } else if (err == EACCES) {
-      return PermissionFailure(JoinRoot(root_, "proc/driver/nvidia/version"));
-    }
-
+    if (auto failed = ReadNvidiaDriverVersion(nvidia_driver)) return std::move(*failed);
+    const std::string drm = JoinRoot(root_, "sys/class/drm");
     std::map<std::string, mesh::GpuDevice> by_bus;  // ordered by bus id: stable output
     for (const auto& node : ListDir(drm)) {
       if (!IsDrmNode(node)) continue;
-      const std::string dev = drm + "/" + node + "/device";
-      auto vendor_text = ReadSmallFile(dev + "/vendor", &err);
-      if (!vendor_text) {
-        if (err == ENOENT) continue;  // a virtual DRM device without a PCI parent (vgem, …)
-        if (err == EACCES) return PermissionFailure(dev + "/vendor");
-        return ProbeResult::Failed(kName, kFailureError,
-                                   "cannot read " + dev + "/vendor: " + std::strerror(err),
-                                   "check that sysfs is mounted and readable at " + drm);
-      }
-      auto vendor = ParseHexId(*vendor_text);
-      if (!vendor) continue;
-      std::string bus = internal::NormalizePciBusId(ReadLinkBasename(dev));
-      if (bus.empty()) {
-        if (auto uevent = ReadSmallFile(dev + "/uevent", &err)) {
-          bus = internal::NormalizePciBusId(ValueAfterKey(*uevent, "PCI_SLOT_NAME="));
-        }
-      }
-      if (bus.empty()) bus = "drm:" + node;  // no PCI address: still one device per node
-      if (by_bus.count(bus) != 0) continue;  // card0 and renderD128 of the same GPU
-
-      mesh::GpuDevice gpu;
-      gpu.source = std::string(kName);
-      gpu.vendor = std::string(internal::VendorName(*vendor));
-      gpu.pci_bus_id = bus.rfind("drm:", 0) == 0 ? std::string() : bus;
-      uint64_t device_id = 0;
-      if (auto d = ReadSmallFile(dev + "/device", &err)) device_id = ParseHexId(*d).value_or(0);
-      const std::string driver = ReadLinkBasename(dev + "/driver");
-      char ids[32];
-      std::snprintf(ids, sizeof(ids), "%04x:%04x", static_cast<unsigned>(*vendor),
-                    static_cast<unsigned>(device_id));
-      gpu.uuid = std::string(ids) + "@" + bus;
-
-      if (driver == "amdgpu") {
-        auto total = ReadSmallFile(dev + "/mem_info_vram_total", &err);
-        if (!total && err == EACCES) return PermissionFailure(dev + "/mem_info_vram_total");
-        auto used = ReadSmallFile(dev + "/mem_info_vram_used", &err);
-        if (!used && err == EACCES) return PermissionFailure(dev + "/mem_info_vram_used");
-        gpu.memory_total_bytes = total ? ParseDecimal(*total).value_or(0) : 0;
-        gpu.memory_used_bytes = used ? ParseDecimal(*used).value_or(0) : 0;
-        if (gpu.memory_used_bytes > gpu.memory_total_bytes) gpu.memory_used_bytes = 0;
-        gpu.memory_free_bytes = gpu.memory_total_bytes - gpu.memory_used_bytes;
-      }
-      if (auto product = ReadSmallFile(dev + "/product_name", &err); product && !product->empty()) {
-        gpu.name = *product;
-      }
-      if (*vendor == internal::kPciVendorNvidia) {
-        gpu.driver_version = nvidia_driver;
-        if (gpu.name.empty()) gpu.name = NvidiaModel(gpu.pci_bus_id);
-      }
-      if (gpu.name.empty()) {
-        gpu.name = DisplayVendor(gpu.vendor) + " GPU [" + ids + "]" +
-                   (driver.empty() ? std::string() : " (" + driver + ")");
-      }
-      by_bus.emplace(bus, std::move(gpu));
+      if (auto failed = AddDrmNode(drm, node, nvidia_driver, by_bus)) return std::move(*failed);
     }
-
-    // The proprietary NVIDIA driver without nvidia-drm loaded has no DRM node; its procfs
-    // directory still lists every GPU by bus id.
-    if (!nvidia_driver.empty()) {
-      for (const auto& entry : ListDir(JoinRoot(root_, "proc/driver/nvidia/gpus"))) {
-        std::string bus = internal::NormalizePciBusId(entry);
-        if (bus.empty() || by_bus.count(bus) != 0) continue;
-        mesh::GpuDevice gpu;
-        gpu.source = std::string(kName);
-        gpu.vendor = "nvidia";
-        gpu.pci_bus_id = bus;
-        gpu.uuid = "10de:0000@" + bus;
-        gpu.name = NvidiaModel(bus);
-        if (gpu.name.empty()) gpu.name = "NVIDIA GPU";
-        gpu.driver_version = nvidia_driver;
-        by_bus.emplace(bus, std::move(gpu));
-      }
-    }
-
+    AddProcfsNvidiaGpus(nvidia_driver, by_bus);
     if (by_bus.empty()) {
       return ProbeResult::NoDevice("no DRM card or render node with a PCI device under " + drm);
     }
@@ -184,6 +107,122 @@ class LinuxDrmProbe final : public HardwareProbe {
   }
 
  private:
+  // The NVIDIA kernel module's version from procfs ("" without the module); a failure only when
+  // the file is there but unreadable.
+  std::optional<ProbeResult> ReadNvidiaDriverVersion(std::string& version) const {
+    const std::string path = JoinRoot(root_, "proc/driver/nvidia/version");
+    int err = 0;
+    if (auto v = ReadSmallFile(path, &err)) {
+      version = FirstVersionToken(ValueAfterKey(*v, "Kernel Module"));
+      if (version.empty()) version = FirstVersionToken(*v);
+    } else if (err == EACCES) {
+      return PermissionFailure(path);
+    }
+    return std::nullopt;
+  }
+
+  // Adds the GPU behind DRM node `node` (card0, renderD128) unless it has no PCI vendor or is
+  // already there through its other node; a failure when its files cannot be read.
+  std::optional<ProbeResult> AddDrmNode(const std::string& drm, const std::string& node,
+                                        const std::string& nvidia_driver,
+                                        std::map<std::string, mesh::GpuDevice>& by_bus) const {
+    const std::string dev = drm + "/" + node + "/device";
+    int err = 0;
+    auto vendor_text = ReadSmallFile(dev + "/vendor", &err);
+    if (!vendor_text) {
+      if (err == ENOENT) return std::nullopt;  // a virtual DRM device without a PCI parent (vgem…)
+      if (err == EACCES) return PermissionFailure(dev + "/vendor");
+      return ProbeResult::Failed(kName, kFailureError,
+                                 "cannot read " + dev + "/vendor: " + std::strerror(err),
+                                 "check that sysfs is mounted and readable at " + drm);
+    }
+    auto vendor = ParseHexId(*vendor_text);
+    if (!vendor) return std::nullopt;
+    const std::string bus = DrmBusId(dev, node);
+    if (by_bus.count(bus) != 0) return std::nullopt;  // card0 and renderD128 of the same GPU
+
+    mesh::GpuDevice gpu;
+    gpu.source = std::string(kName);
+    gpu.vendor = std::string(internal::VendorName(*vendor));
+    gpu.pci_bus_id = bus.rfind("drm:", 0) == 0 ? std::string() : bus;
+    uint64_t device_id = 0;
+    if (auto d = ReadSmallFile(dev + "/device", &err)) device_id = ParseHexId(*d).value_or(0);
+    const std::string driver = ReadLinkBasename(dev + "/driver");
+    char ids[32];
+    std::snprintf(ids, sizeof(ids), "%04x:%04x", static_cast<unsigned>(*vendor),
+                  static_cast<unsigned>(device_id));
+    gpu.uuid = std::string(ids) + "@" + bus;
+    if (driver == "amdgpu") {
+      if (auto failed = ReadAmdgpuVram(dev, gpu)) return failed;
+    }
+    if (*vendor == internal::kPciVendorNvidia) gpu.driver_version = nvidia_driver;
+    gpu.name = DeviceName(dev, gpu, ids, driver);
+    by_bus.emplace(bus, std::move(gpu));
+    return std::nullopt;
+  }
+
+  // The PCI bus id of a DRM node's device: the device link's name, else the uevent's
+  // PCI_SLOT_NAME, else "drm:<node>" (no PCI address: still one device per node).
+  static std::string DrmBusId(const std::string& dev, const std::string& node) {
+    std::string bus = internal::NormalizePciBusId(ReadLinkBasename(dev));
+    int err = 0;
+    if (bus.empty()) {
+      if (auto uevent = ReadSmallFile(dev + "/uevent", &err)) {
+        bus = internal::NormalizePciBusId(ValueAfterKey(*uevent, "PCI_SLOT_NAME="));
+      }
+    }
+    return bus.empty() ? "drm:" + node : bus;
+  }
+
+  // amdgpu exports VRAM size and use; unreadable (permission) files fail the probe.
+  static std::optional<ProbeResult> ReadAmdgpuVram(const std::string& dev, mesh::GpuDevice& gpu) {
+    int err = 0;
+    auto total = ReadSmallFile(dev + "/mem_info_vram_total", &err);
+    if (!total && err == EACCES) return PermissionFailure(dev + "/mem_info_vram_total");
+    auto used = ReadSmallFile(dev + "/mem_info_vram_used", &err);
+    if (!used && err == EACCES) return PermissionFailure(dev + "/mem_info_vram_used");
+    gpu.memory_total_bytes = total ? ParseDecimal(*total).value_or(0) : 0;
+    gpu.memory_used_bytes = used ? ParseDecimal(*used).value_or(0) : 0;
+    if (gpu.memory_used_bytes > gpu.memory_total_bytes) gpu.memory_used_bytes = 0;
+    gpu.memory_free_bytes = gpu.memory_total_bytes - gpu.memory_used_bytes;
+    return std::nullopt;
+  }
+
+  // The product name where the driver exports one, NVIDIA's procfs model, else a made-up
+  // "<Vendor> GPU [vvvv:dddd] (driver)".
+  std::string DeviceName(const std::string& dev, const mesh::GpuDevice& gpu, const char* ids,
+                         const std::string& driver) const {
+    int err = 0;
+    if (auto product = ReadSmallFile(dev + "/product_name", &err); product && !product->empty()) {
+      return *product;
+    }
+    if (gpu.vendor == "nvidia") {
+      if (std::string model = NvidiaModel(gpu.pci_bus_id); !model.empty()) return model;
+    }
+    return DisplayVendor(gpu.vendor) + " GPU [" + ids + "]" +
+           (driver.empty() ? std::string() : " (" + driver + ")");
+  }
+
+  // The proprietary NVIDIA driver without nvidia-drm loaded has no DRM node; its procfs
+  // directory still lists every GPU by bus id.
+  void AddProcfsNvidiaGpus(const std::string& nvidia_driver,
+                           std::map<std::string, mesh::GpuDevice>& by_bus) const {
+    if (nvidia_driver.empty()) return;
+    for (const auto& entry : ListDir(JoinRoot(root_, "proc/driver/nvidia/gpus"))) {
+      std::string bus = internal::NormalizePciBusId(entry);
+      if (bus.empty() || by_bus.count(bus) != 0) continue;
+      mesh::GpuDevice gpu;
+      gpu.source = std::string(kName);
+      gpu.vendor = "nvidia";
+      gpu.pci_bus_id = bus;
+      gpu.uuid = "10de:0000@" + bus;
+      gpu.name = NvidiaModel(bus);
+      if (gpu.name.empty()) gpu.name = "NVIDIA GPU";
+      gpu.driver_version = nvidia_driver;
+      by_bus.emplace(bus, std::move(gpu));
+    }
+  }
+
   static std::string DisplayVendor(const std::string& vendor) {
     if (vendor == "nvidia") return "NVIDIA";
     if (vendor == "amd") return "AMD";

@@ -1,5 +1,6 @@
-// JSON codecs for probe output: the `vox populi probe --json` report, attempt events, and the
-// device / CPU objects (also the mock fixture format). Field names match the C++ members.
+// JSON codecs for probe output: the `vox populi probe --json` report and attempt events. The
+// device, CPU and failure objects inside use the mesh codecs (mesh/json.h). Field names match the
+// C++ members.
 #pragma once
 
 #include <boost/json.hpp>
@@ -17,12 +18,9 @@ boost::json::object AttemptToJson(const ProbeAttempt& attempt);
 // {"probed_at_ms", "duration_ms", "cpu" (or null), "gpus", "failures", "attempts"}.
 boost::json::object ReportToJson(const ProbeReport& report);
 
-// Reads a report written by ReportToJson (the CLI's on-disk cache).
+// Reads a report written by ReportToJson (the CLI's on-disk cache) with the mesh codecs for the
+// CPU, GPUs and failures: strict types, errors naming the field path ("gpus[1].name: expected a
+// string"), unknown fields ignored, an attempt's name and outcome required.
 Result<ProbeReport> ReportFromJson(const boost::json::value& value);
-
-// Reads a GpuDevice / CpuInfo object as written by the *ToJson functions (also the mock fixture
-// format); unknown keys are rejected so fixture typos surface.
-Result<mesh::GpuDevice> GpuDeviceFromJson(const boost::json::value& value);
-Result<mesh::CpuInfo> CpuInfoFromJson(const boost::json::value& value);
 
 }  // namespace populi::probe

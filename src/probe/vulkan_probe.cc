@@ -4,6 +4,7 @@
 #include <cstdio>
 #include <cstring>
 #include <string>
+#include <variant>
 
 #include "probe/dl_library.h"
 #include "probe/probes.h"
@@ -29,14 +30,6 @@ struct VulkanApi {
   PFN_vkEnumerateDeviceExtensionProperties extensions = nullptr;
 };
 
-template <typename Fn>
-Fn Resolve(const internal::DlLibrary& lib, PFN_vkGetInstanceProcAddr get_proc, VkInstance instance,
-           const char* name) {
-  PFN_vkVoidFunction fn = get_proc(instance, name);
-  if (fn != nullptr) return reinterpret_cast<Fn>(fn);
-  return lib.Symbol<Fn>(name);
-}
-
 bool HasExtension(const VulkanApi& api, VkPhysicalDevice dev, const char* name) {
   if (api.extensions == nullptr) return false;
   uint32_t count = 0;
@@ -51,58 +44,69 @@ bool HasExtension(const VulkanApi& api, VkPhysicalDevice dev, const char* name) 
   return false;
 }
 
-class VulkanProbe final : public HardwareProbe {
+// Entry points through vkGetInstanceProcAddr for `instance` (null: the global ones), with the
+// loader's own export of the same name where it gives none.
+internal::SymbolTable InstanceSymbols(const internal::DlLibrary& lib,
+                                      PFN_vkGetInstanceProcAddr get_proc, VkInstance instance) {
+  return internal::SymbolTable([&lib, get_proc, instance](const char* name) -> void* {
+    if (PFN_vkVoidFunction fn = get_proc(instance, name)) return reinterpret_cast<void*>(fn);
+    return lib.RawSymbol(name);
+  });
+}
+
+// The physical devices of `instance`, or the failure that stops the probe.
+std::variant<std::vector<VkPhysicalDevice>, ProbeResult> ListDevices(const VulkanApi& api,
+                                                                     VkInstance instance) {
+  auto failed = [](VkResult rc) {
+    return ProbeResult::Failed(
+        kName, kFailureError,
+        "vkEnumeratePhysicalDevices failed with VkResult " + std::to_string(rc),
+        "run `vulkaninfo --summary` to see what the loader reports");
+  };
+  uint32_t count = 0;
+  VkResult rc = api.enumerate_devices(instance, &count, nullptr);
+  if (rc != kSuccess) return failed(rc);
+  std::vector<VkPhysicalDevice> devices(count);
+  if (count > 0) {
+    rc = api.enumerate_devices(instance, &count, devices.data());
+    if (rc != kSuccess && rc != kIncomplete) return failed(rc);
+    devices.resize(count);
+  }
+  return devices;
+}
+
+class VulkanProbe final : public internal::LibraryProbe {
  public:
   VulkanProbe(std::string library, std::string root)
-      : library_(std::move(library)), root_(std::move(root)) {}
+      : LibraryProbe(std::move(library), std::move(root)) {}
   std::string_view name() const override { return kName; }
-  bool applicable() const override {
-#if defined(__linux__) || defined(_WIN32)
-    return true;
-#else
-    return false;  // macOS: Vulkan only through MoltenVK; the metal probe covers it
-#endif
+
+ protected:
+  bool HardwarePresent() const override { return internal::AnyGpuHardwarePresent(sysfs_root()); }
+  std::string NoHardwareDetail() const override {
+    return "no GPU on the PCI bus and " + library() + " is not installed";
+  }
+  std::string InstallHint() const override {
+    return "install the Vulkan loader and drivers (Debian: apt install libvulkan1 "
+           "mesa-vulkan-drivers), or drop vulkan from mesh.probe.order";
   }
 
-  ProbeResult Probe() override {
-    internal::DlLibrary lib(library_);
-    if (!lib.ok()) {
-      if (!internal::AnyGpuHardwarePresent(root_)) {
-        return ProbeResult::NoDevice("no GPU on the PCI bus and " + library_ + " is not installed");
-      }
-      return ProbeResult::Failed(kName, kFailureLibraryMissing,
-                                 "cannot load " + library_ + ": " + lib.error(),
-                                 "install the Vulkan loader and drivers (Debian: apt install "
-                                 "libvulkan1 mesa-vulkan-drivers), or drop vulkan from "
-                                 "mesh.probe.order");
-    }
+  ProbeResult ProbeLibrary(const internal::DlLibrary& lib) override {
     VulkanApi api;
-    api.get_proc = lib.Symbol<PFN_vkGetInstanceProcAddr>("vkGetInstanceProcAddr");
-    if (api.get_proc == nullptr) {
-      return ProbeResult::Failed(kName, kFailureDriverMismatch,
-                                 library_ + " does not export vkGetInstanceProcAddr",
-                                 "the file is not a Vulkan loader: reinstall libvulkan1");
+    internal::SymbolTable exported(lib);
+    exported.Required(api.get_proc, "vkGetInstanceProcAddr");
+    if (!exported.complete()) {
+      return MissingSymbol(exported, "not a Vulkan loader", "reinstall libvulkan1");
     }
-    api.create_instance =
-        Resolve<PFN_vkCreateInstance>(lib, api.get_proc, nullptr, "vkCreateInstance");
-    if (api.create_instance == nullptr) {
-      return ProbeResult::Failed(kName, kFailureDriverMismatch,
-                                 library_ + " does not provide vkCreateInstance",
-                                 "reinstall libvulkan1");
-    }
+    internal::SymbolTable global = InstanceSymbols(lib, api.get_proc, nullptr);
+    global.Required(api.create_instance, "vkCreateInstance");
+    if (!global.complete())
+      return MissingSymbol(global, "not a Vulkan loader", "reinstall libvulkan1");
 
-    VkApplicationInfo app{};
-    app.sType = kStructureTypeApplicationInfo;
-    app.pApplicationName = "vox-probe";
-    app.pEngineName = "populi";
-    app.apiVersion = kApiVersion11;
-    VkInstanceCreateInfo info{};
-    info.sType = kStructureTypeInstanceCreateInfo;
-    info.pApplicationInfo = &app;
     VkInstance instance = nullptr;
-    VkResult rc = api.create_instance(&info, nullptr, &instance);
+    VkResult rc = CreateInstance(api, &instance);
     if (rc == kErrorIncompatibleDriver) {
-      if (!internal::AnyGpuHardwarePresent(root_)) {
+      if (!HardwarePresent()) {
         return ProbeResult::NoDevice("the Vulkan loader found no driver (ICD) and no GPU");
       }
       return ProbeResult::Failed(kName, kFailureDriverMismatch,
@@ -121,47 +125,34 @@ class VulkanProbe final : public HardwareProbe {
   }
 
  private:
+  static VkResult CreateInstance(const VulkanApi& api, VkInstance* instance) {
+    VkApplicationInfo app{};
+    app.sType = kStructureTypeApplicationInfo;
+    app.pApplicationName = "vox-probe";
+    app.pEngineName = "populi";
+    app.apiVersion = kApiVersion11;
+    VkInstanceCreateInfo info{};
+    info.sType = kStructureTypeInstanceCreateInfo;
+    info.pApplicationInfo = &app;
+    return api.create_instance(&info, nullptr, instance);
+  }
+
   ProbeResult ProbeInstance(const internal::DlLibrary& lib, VulkanApi& api,
                             VkInstance instance) const {
-    api.destroy_instance =
-        Resolve<PFN_vkDestroyInstance>(lib, api.get_proc, instance, "vkDestroyInstance");
-    api.enumerate_devices = Resolve<PFN_vkEnumeratePhysicalDevices>(lib, api.get_proc, instance,
-                                                                    "vkEnumeratePhysicalDevices");
-    api.properties = Resolve<PFN_vkGetPhysicalDeviceProperties>(lib, api.get_proc, instance,
-                                                                "vkGetPhysicalDeviceProperties");
-    api.properties2 = Resolve<PFN_vkGetPhysicalDeviceProperties2>(lib, api.get_proc, instance,
-                                                                  "vkGetPhysicalDeviceProperties2");
-    api.memory = Resolve<PFN_vkGetPhysicalDeviceMemoryProperties>(
-        lib, api.get_proc, instance, "vkGetPhysicalDeviceMemoryProperties");
-    api.memory2 = Resolve<PFN_vkGetPhysicalDeviceMemoryProperties2>(
-        lib, api.get_proc, instance, "vkGetPhysicalDeviceMemoryProperties2");
-    api.extensions = Resolve<PFN_vkEnumerateDeviceExtensionProperties>(
-        lib, api.get_proc, instance, "vkEnumerateDeviceExtensionProperties");
-    if (api.destroy_instance == nullptr || api.enumerate_devices == nullptr ||
-        api.properties == nullptr || api.memory == nullptr) {
-      return ProbeResult::Failed(kName, kFailureDriverMismatch,
-                                 library_ + " lacks a Vulkan 1.0 core entry point",
-                                 "reinstall libvulkan1");
+    internal::SymbolTable symbols = InstanceSymbols(lib, api.get_proc, instance);
+    symbols.Required(api.destroy_instance, "vkDestroyInstance");
+    symbols.Required(api.enumerate_devices, "vkEnumeratePhysicalDevices");
+    symbols.Required(api.properties, "vkGetPhysicalDeviceProperties");
+    symbols.Optional(api.properties2, "vkGetPhysicalDeviceProperties2");
+    symbols.Required(api.memory, "vkGetPhysicalDeviceMemoryProperties");
+    symbols.Optional(api.memory2, "vkGetPhysicalDeviceMemoryProperties2");
+    symbols.Optional(api.extensions, "vkEnumerateDeviceExtensionProperties");
+    if (!symbols.complete()) {
+      return MissingSymbol(symbols, "not a Vulkan 1.0 loader", "reinstall libvulkan1");
     }
-    uint32_t count = 0;
-    VkResult rc = api.enumerate_devices(instance, &count, nullptr);
-    if (rc != kSuccess) {
-      return ProbeResult::Failed(
-          kName, kFailureError,
-          "vkEnumeratePhysicalDevices failed with VkResult " + std::to_string(rc),
-          "run `vulkaninfo --summary` to see what the loader reports");
-    }
-    std::vector<VkPhysicalDevice> devices(count);
-    if (count > 0) {
-      rc = api.enumerate_devices(instance, &count, devices.data());
-      if (rc != kSuccess && rc != kIncomplete) {
-        return ProbeResult::Failed(
-            kName, kFailureError,
-            "vkEnumeratePhysicalDevices failed with VkResult " + std::to_string(rc),
-            "run `vulkaninfo --summary` to see what the loader reports");
-      }
-      devices.resize(count);
-    }
+    auto listed = ListDevices(api, instance);
+    if (auto* failed = std::get_if<ProbeResult>(&listed)) return std::move(*failed);
+    const auto& devices = std::get<std::vector<VkPhysicalDevice>>(listed);
     std::vector<mesh::GpuDevice> gpus;
     for (size_t i = 0; i < devices.size(); ++i) {
       if (auto gpu = DescribeDevice(api, devices[i], i)) gpus.push_back(std::move(*gpu));
@@ -188,7 +179,6 @@ class VulkanProbe final : public HardwareProbe {
     if (p.deviceType == kTypeCpu) return std::nullopt;  // llvmpipe / lavapipe
 
     mesh::GpuDevice gpu;
-    gpu.source = std::string(kName);
     char name[257];
     std::memcpy(name, p.deviceName, sizeof(p.deviceName));
     name[256] = '\0';
@@ -233,9 +223,6 @@ class VulkanProbe final : public HardwareProbe {
     if (!have_budget) gpu.memory_free_bytes = gpu.memory_total_bytes;
     return gpu;
   }
-
-  std::string library_;
-  std::string root_;
 };
 
 }  // namespace

@@ -9,6 +9,7 @@
 #include <set>
 #include <sstream>
 
+#include "mesh/json_reader.h"
 #include "store/sqlite.h"
 
 namespace populi::store {
@@ -20,62 +21,33 @@ namespace json = boost::json;
 constexpr char kFixHint[] =
     "fix or remove that record, then run `vox populi store migrate --from DIR` again";
 
-// Reads one record's fields, remembering where it came from for error messages.
-class Fields {
- public:
-  Fields(const json::value& v, std::string where) : where_(std::move(where)) {
-    if (v.is_object()) obj_ = &v.get_object();
+// Integers of the earlier version: JSON numbers, or decimal strings (it wrote lease ids as
+// strings on the wire and numbers on disk).
+Result<int64_t> LegacyInt(const json::value& v) {
+  if (v.is_int64()) return v.get_int64();
+  if (v.is_uint64() && v.get_uint64() <= static_cast<uint64_t>(INT64_MAX)) {
+    return static_cast<int64_t>(v.get_uint64());
   }
-  bool is_object() const { return obj_ != nullptr; }
-  const std::string& where() const { return where_; }
+  if (v.is_string()) {
+    const std::string s(v.get_string());
+    if (!s.empty() && s.size() <= 18 && s.find_first_not_of("0123456789") == std::string::npos) {
+      return static_cast<int64_t>(std::stoll(s));
+    }
+  }
+  return InvalidArgument("expected an integer or a decimal string", kFixHint);
+}
 
-  Status Bad(std::string_view field, std::string_view why) const {
-    return InvalidArgument(where_ + ": " + std::string(field) + " " + std::string(why), kFixHint);
-  }
-  const json::value* Get(std::string_view field) const {
-    const json::value* v = obj_->if_contains(field);
-    return v == nullptr || v->is_null() ? nullptr : v;
-  }
-  Result<std::string> Text(std::string_view field, bool required) const {
-    const json::value* v = Get(field);
-    if (v == nullptr) {
-      if (required) return Bad(field, "is missing");
-      return std::string();
-    }
-    if (!v->is_string()) return Bad(field, "must be a string");
-    return std::string(v->get_string());
-  }
-  // Integers may be JSON numbers or decimal strings (the earlier version wrote lease ids as
-  // strings on the wire and numbers on disk).
-  Result<int64_t> Int(std::string_view field, bool required) const {
-    const json::value* v = Get(field);
-    if (v == nullptr) {
-      if (required) return Bad(field, "is missing");
-      return int64_t{0};
-    }
-    if (v->is_int64()) return v->get_int64();
-    if (v->is_uint64() && v->get_uint64() <= static_cast<uint64_t>(INT64_MAX)) {
-      return static_cast<int64_t>(v->get_uint64());
-    }
-    if (v->is_string()) {
-      const std::string s(v->get_string());
-      if (!s.empty() && s.size() <= 18 && s.find_first_not_of("0123456789") == std::string::npos) {
-        return static_cast<int64_t>(std::stoll(s));
-      }
-    }
-    return Bad(field, "must be a non-negative integer");
-  }
-  Result<bool> Bool(std::string_view field) const {
-    const json::value* v = Get(field);
-    if (v == nullptr) return false;
-    if (!v->is_bool()) return Bad(field, "must be true or false");
-    return v->get_bool();
-  }
+// A record's reader: its path names the file and the record ("a2a-store.json: messages[3]"), so
+// an error reads "a2a-store.json: messages[3].sender_agent_id: expected a string".
+mesh::FieldReader RecordReader(const json::value& record, std::string where) {
+  return mesh::FieldReader(record, std::move(where), {kFixHint, mesh::UnknownFields::kIgnore});
+}
 
- private:
-  const json::object* obj_ = nullptr;
-  std::string where_;
-};
+// Records `what` at `field` (the first error wins) and returns the reader's error.
+Status Bad(mesh::FieldReader& r, std::string_view field, const std::string& what) {
+  r.Fail(field, what);
+  return r.status();
+}
 
 // The records array of a legacy file: either a bare array or an object with `key`: [...].
 Result<std::vector<json::value>> ReadRecords(const fs::path& path, std::string_view key) {
@@ -91,12 +63,10 @@ Result<std::vector<json::value>> ReadRecords(const fs::path& path, std::string_v
     return InvalidArgument(path.string() + " is not valid JSON: " + ec.message(),
                            "restore it from a backup, or move it away to start empty");
   }
-  const json::array* records = nullptr;
-  if (doc.is_array()) {
-    records = &doc.get_array();
-  } else if (doc.is_object()) {
-    const json::value* inner = doc.get_object().if_contains(key);
-    if (inner != nullptr && inner->is_array()) records = &inner->get_array();
+  const json::array* records = doc.if_array();
+  if (doc.is_object()) {
+    mesh::FieldReader file(doc, "");
+    if (const json::value* inner = file.Raw(key)) records = inner->if_array();
   }
   if (records == nullptr) {
     return InvalidArgument(path.string() + " holds no `" + std::string(key) + "` array",
@@ -105,37 +75,42 @@ Result<std::vector<json::value>> ReadRecords(const fs::path& path, std::string_v
   return std::vector<json::value>(records->begin(), records->end());
 }
 
-Result<mesh::A2AMessage> ParseMessage(const Fields& f, int64_t now_ms) {
-  if (!f.is_object()) return InvalidArgument(f.where() + " is not an object", kFixHint);
+Result<mesh::A2AMessage> ParseMessage(const json::value& record, std::string where,
+                                      int64_t now_ms) {
+  mesh::FieldReader r = RecordReader(record, std::move(where));
   mesh::A2AMessage m;
-  POPULI_ASSIGN_OR_RETURN(m.id, f.Int("id", true));
-  if (m.id <= 0) return f.Bad("id", "must be positive");
-  POPULI_ASSIGN_OR_RETURN(m.sender, f.Text("sender_agent_id", true));
-  POPULI_ASSIGN_OR_RETURN(m.receiver, f.Text("receiver_agent_id", true));
-  if (m.sender.empty()) return f.Bad("sender_agent_id", "is empty");
-  if (m.receiver.empty()) return f.Bad("receiver_agent_id", "is empty");
-  POPULI_ASSIGN_OR_RETURN(m.message_type, f.Text("message_type", true));
-  POPULI_ASSIGN_OR_RETURN(m.payload, f.Text("payload", true));
-  POPULI_ASSIGN_OR_RETURN(m.created_ms, f.Int("created_unix_ms", true));
-  POPULI_ASSIGN_OR_RETURN(std::string privacy, f.Text("privacy_class", false));
-  if (privacy.empty()) privacy = "public";  // the earlier version's default
-  auto privacy_class = mesh::ParsePrivacyClass(privacy);
-  if (!privacy_class.ok()) return f.Bad("privacy_class", "is not a known privacy class");
+  std::string privacy = "public";  // the earlier version's default
+  int64_t priority = 128;
+  bool acknowledged = false;
+  std::string holder;
+  int64_t claim_expires = 0;
+  r.Field("id", m.id, LegacyInt, true);
+  r.Str("sender_agent_id", m.sender, true);
+  r.Str("receiver_agent_id", m.receiver, true);
+  r.Str("message_type", m.message_type, true);
+  r.Str("payload", m.payload, true);
+  r.Field("created_unix_ms", m.created_ms, LegacyInt, true);
+  r.Str("privacy_class", privacy);
+  r.Field("priority", priority, LegacyInt);
+  r.Str("idempotency_dedupe_key", m.idempotency_key);
+  r.Str("payload_blake3_hex", m.payload_blake3_hex);
+  r.Str("worker_ed25519_sig_b64", m.signature_b64);
+  r.Str("jwe_payload", m.jwe_payload);
+  r.Str("task_kind", m.task_kind);
+  r.Str("model_id", m.model_id);
+  r.Str("traceparent", m.traceparent);
+  r.Bool("acknowledged", acknowledged);
+  r.Str("lease_holder_node_id", holder);
+  r.Field("lease_expires_unix_ms", claim_expires, LegacyInt);
+  if (!r.ok()) return r.status();
+  if (m.id <= 0) return Bad(r, "id", "must be positive");
+  if (m.sender.empty()) return Bad(r, "sender_agent_id", "is empty");
+  if (m.receiver.empty()) return Bad(r, "receiver_agent_id", "is empty");
+  auto privacy_class = mesh::ParsePrivacyClass(privacy.empty() ? "public" : privacy);
+  if (!privacy_class.ok()) return Bad(r, "privacy_class", "is not a known privacy class");
   m.privacy_class = *privacy_class;
-  POPULI_ASSIGN_OR_RETURN(int64_t priority, f.Int("priority", false));
-  if (f.Get("priority") == nullptr) priority = 128;
-  if (priority > 255) return f.Bad("priority", "must be 0..255");
+  if (priority < 0 || priority > 255) return Bad(r, "priority", "must be 0..255");
   m.priority = static_cast<uint8_t>(priority);
-  POPULI_ASSIGN_OR_RETURN(m.idempotency_key, f.Text("idempotency_dedupe_key", false));
-  POPULI_ASSIGN_OR_RETURN(m.payload_blake3_hex, f.Text("payload_blake3_hex", false));
-  POPULI_ASSIGN_OR_RETURN(m.signature_b64, f.Text("worker_ed25519_sig_b64", false));
-  POPULI_ASSIGN_OR_RETURN(m.jwe_payload, f.Text("jwe_payload", false));
-  POPULI_ASSIGN_OR_RETURN(m.task_kind, f.Text("task_kind", false));
-  POPULI_ASSIGN_OR_RETURN(m.model_id, f.Text("model_id", false));
-  POPULI_ASSIGN_OR_RETURN(m.traceparent, f.Text("traceparent", false));
-  POPULI_ASSIGN_OR_RETURN(bool acknowledged, f.Bool("acknowledged"));
-  POPULI_ASSIGN_OR_RETURN(std::string holder, f.Text("lease_holder_node_id", false));
-  POPULI_ASSIGN_OR_RETURN(int64_t claim_expires, f.Int("lease_expires_unix_ms", false));
   if (acknowledged) {
     m.state = mesh::MessageState::kAcked;
     m.acked_ms = now_ms;  // unknown in the old format: retention counts from the import
@@ -150,26 +125,26 @@ Result<mesh::A2AMessage> ParseMessage(const Fields& f, int64_t now_ms) {
   return m;
 }
 
-Result<mesh::ExecLease> ParseLease(const Fields& f, int64_t now_ms) {
-  if (!f.is_object()) return InvalidArgument(f.where() + " is not an object", kFixHint);
+Result<mesh::ExecLease> ParseLease(const json::value& record, std::string where, int64_t now_ms) {
+  mesh::FieldReader r = RecordReader(record, std::move(where));
   mesh::ExecLease l;
-  POPULI_ASSIGN_OR_RETURN(int64_t legacy_id, f.Int("lease_id", true));
+  int64_t legacy_id = 0;
+  std::string state = "granted";
+  r.Field("lease_id", legacy_id, LegacyInt, true);
+  r.Str("scope_key", l.scope_key, true);
+  r.Str("holder_node_id", l.holder_node_id, true);
+  r.Field("expires_unix_ms", l.expires_ms, LegacyInt, true);
+  r.Field("granted_unix_ms", l.granted_ms, LegacyInt);
+  if (l.granted_ms == 0) r.Field("granted_at", l.granted_ms, LegacyInt);  // an older spelling
+  r.Str("state", state);
+  if (!r.ok()) return r.status();
   l.lease_id = LegacyLeaseId(static_cast<uint64_t>(legacy_id));
-  POPULI_ASSIGN_OR_RETURN(l.scope_key, f.Text("scope_key", true));
   if (l.scope_key.empty() || l.scope_key.size() > 2048) {
-    return f.Bad("scope_key", "must be 1..2048 bytes");
+    return Bad(r, "scope_key", "must be 1..2048 bytes");
   }
-  POPULI_ASSIGN_OR_RETURN(l.holder_node_id, f.Text("holder_node_id", true));
-  if (l.holder_node_id.empty()) return f.Bad("holder_node_id", "is empty");
-  POPULI_ASSIGN_OR_RETURN(l.expires_ms, f.Int("expires_unix_ms", true));
-  POPULI_ASSIGN_OR_RETURN(l.granted_ms, f.Int("granted_unix_ms", false));
-  if (l.granted_ms == 0) {
-    POPULI_ASSIGN_OR_RETURN(l.granted_ms, f.Int("granted_at", false));
-  }
-  POPULI_ASSIGN_OR_RETURN(std::string state, f.Text("state", false));
-  if (state.empty()) state = "granted";
-  auto parsed = mesh::ParseLeaseState(state);
-  if (!parsed.ok()) return f.Bad("state", "is not a known lease state");
+  if (l.holder_node_id.empty()) return Bad(r, "holder_node_id", "is empty");
+  auto parsed = mesh::ParseLeaseState(state.empty() ? "granted" : state);
+  if (!parsed.ok()) return Bad(r, "state", "is not a known lease state");
   l.state = *parsed;
   if (!mesh::IsTerminal(l.state) && l.expires_ms <= now_ms) l.state = mesh::LeaseState::kExpired;
   if (mesh::IsTerminal(l.state)) l.ended_ms = now_ms;
@@ -209,9 +184,12 @@ Result<LegacyImportReport> ImportLegacyJson(MeshStore& store, const std::string&
     POPULI_ASSIGN_OR_RETURN(std::vector<json::value> records, ReadRecords(a2a_path, "messages"));
     std::set<int64_t> ids;
     for (size_t i = 0; i < records.size(); ++i) {
-      Fields f(records[i], std::string(kLegacyA2aFile) + ": messages[" + std::to_string(i) + "]");
-      POPULI_ASSIGN_OR_RETURN(mesh::A2AMessage m, ParseMessage(f, now_ms));
-      if (!ids.insert(m.id).second) return f.Bad("id", "repeats an earlier message id");
+      const std::string where =
+          std::string(kLegacyA2aFile) + ": messages[" + std::to_string(i) + "]";
+      POPULI_ASSIGN_OR_RETURN(mesh::A2AMessage m, ParseMessage(records[i], where, now_ms));
+      if (!ids.insert(m.id).second) {
+        return InvalidArgument(where + ".id: repeats an earlier message id", kFixHint);
+      }
       messages.push_back(std::move(m));
     }
   }
@@ -220,9 +198,12 @@ Result<LegacyImportReport> ImportLegacyJson(MeshStore& store, const std::string&
     POPULI_ASSIGN_OR_RETURN(std::vector<json::value> records, ReadRecords(lease_path, "leases"));
     std::set<std::string> ids;
     for (size_t i = 0; i < records.size(); ++i) {
-      Fields f(records[i], std::string(kLegacyLeaseFile) + ": leases[" + std::to_string(i) + "]");
-      POPULI_ASSIGN_OR_RETURN(mesh::ExecLease l, ParseLease(f, now_ms));
-      if (!ids.insert(l.lease_id).second) return f.Bad("lease_id", "repeats an earlier lease id");
+      const std::string where =
+          std::string(kLegacyLeaseFile) + ": leases[" + std::to_string(i) + "]";
+      POPULI_ASSIGN_OR_RETURN(mesh::ExecLease l, ParseLease(records[i], where, now_ms));
+      if (!ids.insert(l.lease_id).second) {
+        return InvalidArgument(where + ".lease_id: repeats an earlier lease id", kFixHint);
+      }
       leases.push_back(std::move(l));
     }
     // Fencing tokens follow the legacy ids' order within a scope; of several live leases on one

@@ -3,6 +3,7 @@
 
 #include <gtest/gtest.h>
 
+#include <boost/json.hpp>
 #include <filesystem>
 #include <fstream>
 #include <set>
@@ -78,6 +79,49 @@ TEST_F(IdentityTest, ReadableByOthersOrCorruptIsRefusedNotReplaced) {
   std::ifstream in(path);
   std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   EXPECT_EQ(text, "{\"node_id\": \"x\"}");
+}
+
+// The identity file's reader: the written file reads back, its fields are type-checked by name,
+// a missing field is named, unknown fields are ignored.
+TEST_F(IdentityTest, FileFieldsAreReadStrictly) {
+  auto created = LoadOrCreateIdentity(dir_.string(), "");
+  ASSERT_TRUE(created.ok());
+  const std::string path = IdentityPath(dir_.string());
+  std::ifstream in(path);
+  const std::string written((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  auto parsed = boost::json::parse(written);
+  ASSERT_TRUE(parsed.is_object()) << written;
+  auto& file = parsed.as_object();
+  EXPECT_EQ(file.at("node_id").as_string(), created->node_id);
+  EXPECT_EQ(file.at("ed25519_public_key_b64").as_string(), created->public_key_b64());
+  const std::string seed(file.at("ed25519_seed_b64").as_string());
+
+  auto write_and_load = [&](const std::string& text) {
+    std::ofstream(path, std::ios::trunc) << text;
+    return LoadIdentity(dir_.string(), "");
+  };
+  auto extra = write_and_load(R"({"node_id":")" + created->node_id + R"(","ed25519_seed_b64":")" +
+                              seed + R"(","comment":"moved from box-1","version":2})");
+  ASSERT_TRUE(extra.ok()) << extra.status().ToString();
+  ASSERT_TRUE(extra->has_value());
+  EXPECT_EQ((*extra)->node_id, created->node_id);
+  EXPECT_EQ((*extra)->public_key_b64(), created->public_key_b64());
+
+  auto wrong_type = write_and_load(R"({"node_id":42,"ed25519_seed_b64":")" + seed + R"("})");
+  ASSERT_FALSE(wrong_type.ok());
+  EXPECT_EQ(wrong_type.status().code(), Code::kFailedPrecondition);
+  EXPECT_NE(wrong_type.status().message().find("node_id: expected a string"), std::string::npos)
+      << wrong_type.status().message();
+  EXPECT_FALSE(wrong_type.status().hint().empty());
+
+  auto missing = write_and_load(R"({"node_id":"n1"})");
+  ASSERT_FALSE(missing.ok());
+  EXPECT_NE(missing.status().message().find("ed25519_seed_b64: required field is missing"),
+            std::string::npos)
+      << missing.status().message();
+  auto not_object = write_and_load("[1]");
+  ASSERT_FALSE(not_object.ok());
+  EXPECT_NE(not_object.status().message().find("not a JSON object"), std::string::npos);
 }
 
 TEST(DefaultNodeId, SanitisesTheHostNameAndAddsASuffix) {

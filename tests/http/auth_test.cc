@@ -3,6 +3,8 @@
 
 #include <gtest/gtest.h>
 
+#include <boost/json.hpp>
+
 #include "control/http/rate_limit.h"
 
 namespace populi::http {
@@ -144,6 +146,61 @@ TEST(Jwt, ValidExpiredReplayedAndForged) {
       admin_token.substr(0, admin_token.rfind('.')) + token.substr(token.rfind('.'));
   EXPECT_FALSE(auth->Authenticate(BearerHeaderValue(spliced)).ok());
   EXPECT_FALSE(auth->Authenticate(BearerHeaderValue("a.b.c")).ok());
+}
+
+TEST(JwtClaims, RoundTripAndStrictReading) {
+  const JwtClaims claims{Role::kSubmitter, 1'700'000'030, "j-1"};
+  auto back = JwtClaimsFromJson(boost::json::parse(boost::json::serialize(ToJson(claims))));
+  ASSERT_TRUE(back.ok()) << back.status().ToString();
+  EXPECT_EQ(back->role, Role::kSubmitter);
+  EXPECT_EQ(back->exp_unix_s, 1'700'000'030);
+  EXPECT_EQ(back->jti, "j-1");
+
+  auto extra = JwtClaimsFromJson(boost::json::parse(
+      R"({"role":"worker","exp":5,"jti":"j","iss":"ci","aud":["mesh"],"nbf":1})"));
+  ASSERT_TRUE(extra.ok()) << extra.status().ToString();
+  EXPECT_EQ(extra->role, Role::kWorker);
+
+  auto string_exp =
+      JwtClaimsFromJson(boost::json::parse(R"({"role":"worker","exp":"5","jti":"j"})"));
+  ASSERT_FALSE(string_exp.ok());
+  EXPECT_EQ(string_exp.status().code(), Code::kInvalidArgument);
+  EXPECT_EQ(string_exp.status().message().rfind("exp: expected an integer", 0), 0u)
+      << string_exp.status().message();
+  auto huge_exp = JwtClaimsFromJson(
+      boost::json::parse(R"({"role":"worker","exp":9223372036854775807,"jti":"j"})"));
+  ASSERT_FALSE(huge_exp.ok());
+  EXPECT_EQ(huge_exp.status().message().rfind("exp: number out of range", 0), 0u);
+  auto role = JwtClaimsFromJson(boost::json::parse(R"({"role":"root","exp":5,"jti":"j"})"));
+  ASSERT_FALSE(role.ok());
+  EXPECT_EQ(role.status().message().rfind("role: unknown role", 0), 0u) << role.status().message();
+  auto missing = JwtClaimsFromJson(boost::json::parse(R"({"role":"worker","exp":5})"));
+  ASSERT_FALSE(missing.ok());
+  EXPECT_EQ(missing.status().message(), "jti: required field is missing");
+  EXPECT_FALSE(missing.status().hint().empty());
+}
+
+TEST(Jwt, MalformedClaimsAreRefusedNamingTheClaim) {
+  ManualClock clock(1'700'000'000'000);
+  InMemoryJtiStore store(clock);
+  auto auth = Make(clock, &store);
+  const int64_t exp = clock.NowMs() / 1000 + 30;
+  auto numeric_jti = auth->Authenticate(
+      BearerHeaderValue(SignJwt(kJwtSecret, {{"role", "worker"}, {"exp", exp}, {"jti", 7}})));
+  ASSERT_FALSE(numeric_jti.ok());
+  EXPECT_EQ(numeric_jti.status().code(), Code::kUnauthenticated);
+  EXPECT_NE(numeric_jti.status().message().find("jti: expected a string"), std::string::npos)
+      << numeric_jti.status().message();
+  auto float_exp = auth->Authenticate(
+      BearerHeaderValue(SignJwt(kJwtSecret, {{"role", "worker"}, {"exp", 1.5e9}, {"jti", "f"}})));
+  ASSERT_FALSE(float_exp.ok());
+  EXPECT_NE(float_exp.status().message().find("exp: expected an integer"), std::string::npos);
+  // Claims this mesh does not use are ignored.
+  auto extra = auth->Authenticate(BearerHeaderValue(
+      SignJwt(kJwtSecret, {{"role", "worker"}, {"exp", exp}, {"jti", "x"}, {"sub", "ci"}})));
+  ASSERT_TRUE(extra.ok()) << extra.status().ToString();
+  EXPECT_EQ(extra->token_label, "jwt:x");
+  EXPECT_EQ(store.size(), 1u);  // refused tokens never reached the replay store
 }
 
 // Only a JWT consults the replay store (a durable write in the server), so only a JWT is sent off

@@ -48,7 +48,27 @@ TEST(MockProbe, FixtureCanSimulateAFailure) {
   auto result = MakeMockProbe(dir / "f.json")->Probe();
   ASSERT_EQ(result.outcome, ProbeOutcome::kFailed);
   EXPECT_EQ(result.failure.kind, "permission_denied");
+  EXPECT_EQ(result.failure.message, "m");
   EXPECT_EQ(result.failure.hint, "h");
+}
+
+TEST(MockProbe, FixtureDefaultsAndExplicitValues) {
+  TempDir dir;
+  // Unknown top-level keys are room for notes; a GPU's explicit free memory is kept.
+  WriteFile(dir / "f.json", R"({"note": "demo box", "gpus": [
+    {"name": "A", "memory_total_bytes": 100, "memory_used_bytes": 10, "memory_free_bytes": 50},
+    {"name": "B", "pci_bus_id": "0000:02:00.0", "utilization_pct": null}]})");
+  auto result = MakeMockProbe(dir / "f.json")->Probe();
+  ASSERT_EQ(result.outcome, ProbeOutcome::kFound) << result.failure.message;
+  ASSERT_EQ(result.gpus.size(), 2u);
+  EXPECT_EQ(result.gpus[0].memory_free_bytes, 50u);
+  EXPECT_EQ(result.gpus[1].vendor, "unknown");
+  EXPECT_EQ(result.gpus[1].uuid, "mock:B@0000:02:00.0");
+  EXPECT_FALSE(result.gpus[1].utilization_pct.has_value());
+  EXPECT_FALSE(result.cpu.has_value());
+  WriteFile(dir / "over.json",
+            R"({"gpus": [{"name": "A", "memory_total_bytes": 1, "memory_used_bytes": 2}]})");
+  EXPECT_EQ(MakeMockProbe(dir / "over.json")->Probe().outcome, ProbeOutcome::kFailed);
 }
 
 TEST(MockProbe, BadFixturesFailWithTheReason) {
@@ -57,6 +77,25 @@ TEST(MockProbe, BadFixturesFailWithTheReason) {
   auto typo = MakeMockProbe(dir / "typo.json")->Probe();
   ASSERT_EQ(typo.outcome, ProbeOutcome::kFailed);
   EXPECT_NE(typo.failure.message.find("memory_totl_bytes"), std::string::npos);
+  WriteFile(dir / "wrong_type.json",
+            R"({"gpus": [{"name": "A"}, {"name": "B", "mig_enabled": 1}]})");
+  auto wrong_type = MakeMockProbe(dir / "wrong_type.json")->Probe();
+  ASSERT_EQ(wrong_type.outcome, ProbeOutcome::kFailed);
+  EXPECT_NE(wrong_type.failure.message.find("gpus[1].mig_enabled: expected true or false"),
+            std::string::npos)
+      << wrong_type.failure.message;
+  EXPECT_FALSE(wrong_type.failure.hint.empty());
+  WriteFile(dir / "cpu_typo.json", R"({"cpu": {"model": "C", "thread": 4}})");
+  auto cpu_typo = MakeMockProbe(dir / "cpu_typo.json")->Probe();
+  ASSERT_EQ(cpu_typo.outcome, ProbeOutcome::kFailed);
+  EXPECT_NE(cpu_typo.failure.message.find("cpu.thread: unknown field"), std::string::npos)
+      << cpu_typo.failure.message;
+  WriteFile(dir / "nameless.json", R"({"gpus": [{"vendor": "amd"}]})");
+  auto nameless = MakeMockProbe(dir / "nameless.json")->Probe();
+  ASSERT_EQ(nameless.outcome, ProbeOutcome::kFailed);
+  EXPECT_NE(nameless.failure.message.find("gpus[0].name: required field is missing"),
+            std::string::npos)
+      << nameless.failure.message;
   WriteFile(dir / "broken.json", "{not json");
   EXPECT_EQ(MakeMockProbe(dir / "broken.json")->Probe().outcome, ProbeOutcome::kFailed);
   EXPECT_EQ(MakeMockProbe(dir / "missing.json")->Probe().outcome, ProbeOutcome::kFailed);

@@ -108,11 +108,58 @@ TEST_F(LegacyImport, InvalidRecordIsRefusedWithItsPlaceAndNothingIsWritten) {
   auto report = ImportLegacyJson(*store_, legacy_.path(), kNow);
   ASSERT_FALSE(report.ok());
   EXPECT_EQ(report.status().code(), Code::kInvalidArgument);
-  EXPECT_EQ(report.status().message(), "a2a-store.json: messages[1]: receiver_agent_id is missing");
+  EXPECT_EQ(report.status().message(),
+            "a2a-store.json: messages[1].receiver_agent_id: required field is missing");
   EXPECT_FALSE(report.status().hint().empty());
   EXPECT_TRUE(Exists(kLegacyA2aFile));
   EXPECT_FALSE((*store_->GetMessage(1)).has_value());
   EXPECT_TRUE(store_->ListLeases(false, kNow)->empty());
+}
+
+TEST_F(LegacyImport, WrongTypesNameTheRecordAndFieldAndUnknownFieldsAreIgnored) {
+  const fs::path a2a = fs::path(legacy_.path()) / kLegacyA2aFile;
+  const fs::path leases = fs::path(legacy_.path()) / kLegacyLeaseFile;
+  std::ofstream(a2a, std::ios::trunc)
+      << R"([{"id": 1, "sender_agent_id": "1", "receiver_agent_id": "2", "message_type": "t",
+             "payload": 5, "created_unix_ms": 1}])";
+  auto payload = ImportLegacyJson(*store_, legacy_.path(), kNow);
+  ASSERT_FALSE(payload.ok());
+  EXPECT_EQ(payload.status().message(), "a2a-store.json: messages[0].payload: expected a string");
+
+  std::ofstream(a2a, std::ios::trunc)
+      << R"([{"id": "one", "sender_agent_id": "1", "receiver_agent_id": "2", "message_type": "t",
+             "payload": "", "created_unix_ms": 1}])";
+  auto id = ImportLegacyJson(*store_, legacy_.path(), kNow);
+  ASSERT_FALSE(id.ok());
+  EXPECT_EQ(id.status().message(),
+            "a2a-store.json: messages[0].id: expected an integer or a decimal string");
+  EXPECT_FALSE(id.status().hint().empty());
+
+  std::ofstream(a2a, std::ios::trunc)
+      << R"([{"id": 1, "sender_agent_id": "1", "receiver_agent_id": "2", "message_type": "t",
+             "payload": "", "created_unix_ms": 1, "priority": -1}])";
+  auto priority = ImportLegacyJson(*store_, legacy_.path(), kNow);
+  ASSERT_FALSE(priority.ok());
+  EXPECT_EQ(priority.status().message(), "a2a-store.json: messages[0].priority: must be 0..255");
+
+  // Fields the earlier version wrote that this one has no use for are skipped; ids may be
+  // decimal strings.
+  std::ofstream(a2a, std::ios::trunc)
+      << R"({"version": 3, "messages": [{"id": "12", "sender_agent_id": "1",
+             "receiver_agent_id": "2", "message_type": "t", "payload": "p",
+             "created_unix_ms": "5", "ui_color": "blue"}]})";
+  std::ofstream(leases, std::ios::trunc)
+      << R"({"leases": [{"lease_id": 4, "scope_key": "s", "holder_node_id": "n",
+             "expires_unix_ms": 1, "state": "granted", "legacy_note": {"x": 1}}]})";
+  auto imported = ImportLegacyJson(*store_, legacy_.path(), kNow);
+  ASSERT_TRUE(imported.ok()) << imported.status().ToString();
+  EXPECT_EQ(imported->messages_imported, 1);
+  EXPECT_EQ(imported->leases_imported, 1);
+  auto m = *store_->GetMessage(12);
+  ASSERT_TRUE(m.has_value());
+  EXPECT_EQ(m->created_ms, 5);
+  EXPECT_EQ(m->payload, "p");
+  EXPECT_EQ((*store_->GetLease(LegacyLeaseId(4)))->state, mesh::LeaseState::kExpired);
 }
 
 TEST_F(LegacyImport, MalformedJsonIsRefused) {

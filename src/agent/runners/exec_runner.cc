@@ -23,6 +23,9 @@ namespace populi::runners {
 
 namespace {
 
+constexpr char kDescriptorHint[] =
+    "the agent may be out of file descriptors: raise its open-files limit (ulimit -n)";
+
 // After the task's processes are gone, how long output is still read before the pipes are
 // abandoned (only something outside the task's process tree can hold them open that long).
 constexpr int64_t kDrainAfterExitMs = 1000;
@@ -95,8 +98,100 @@ RunSpec RunSpecForTask(const mesh::Task& task, int32_t attempt_number,
   return spec;
 }
 
+namespace {
+
+// What Start() settles before it creates anything: the program (nullopt: not found on the PATH
+// the task will see), the agent's own PATH, and bwrap's path when the run is sandboxed.
+struct LaunchPlan {
+  std::string agent_path;
+  std::optional<std::string> program;
+  std::string bwrap;
+};
+
+Result<LaunchPlan> PlanLaunch(const RunSpec& spec, const ExecPolicy& policy) {
+  POPULI_RETURN_IF_ERROR(internal::ValidateSpec(spec));
+  LaunchPlan plan;
+  plan.agent_path = internal::AgentPath();
+  const auto child_path = spec.env.find("PATH");
+  plan.program = internal::ResolveCommand(
+      spec.command, child_path != spec.env.end() ? child_path->second : plan.agent_path,
+      spec.working_dir);
+  POPULI_RETURN_IF_ERROR(
+      internal::CheckPolicy(policy, spec.command, plan.program, plan.agent_path));
+  if (policy.sandbox == Sandbox::kBwrap) {
+    POPULI_ASSIGN_OR_RETURN(plan.bwrap, internal::FindBwrap(policy, plan.agent_path));
+  }
+  return plan;
+}
+
+// A run that ends before it starts, reported the way a shell would (127, 126).
+struct EarlyEnd {
+  std::string error;
+  int exit_code = 0;
+};
+
+std::optional<EarlyEnd> WhyItCannotStart(const RunSpec& spec, const LaunchPlan& plan) {
+  if (!plan.program) return EarlyEnd{"command not found: " + spec.command, kExitCommandNotFound};
+  if (!spec.working_dir.empty()) {
+    struct stat st {};
+    const bool exists = ::stat(spec.working_dir.c_str(), &st) == 0;
+    if (!exists || !S_ISDIR(st.st_mode)) {
+      const std::string why = exists ? "Not a directory" : std::strerror(errno);
+      return EarlyEnd{"working dir: " + spec.working_dir + ": " + why, kExitCannotExecute};
+    }
+  }
+  return std::nullopt;
+}
+
+// The child's program, arguments, environment, directory and limits (the pipes come later).
+internal::ChildSetup ChildSetupFor(const RunSpec& spec, const LaunchPlan& plan,
+                                   const std::string& scratch_dir) {
+  internal::ChildSetup setup;
+  setup.cwd = spec.working_dir.empty() ? scratch_dir : spec.working_dir;
+  setup.envp = internal::ChildEnvironment(spec, plan.agent_path, scratch_dir);
+  setup.limits = internal::PrepareLimits(spec.limits);
+  if (plan.bwrap.empty()) {
+    setup.program = *plan.program;
+    setup.argv.push_back(spec.command);
+    setup.argv.insert(setup.argv.end(), spec.args.begin(), spec.args.end());
+  } else {
+    setup.program = plan.bwrap;
+    setup.argv = internal::BwrapArgv(plan.bwrap, scratch_dir, setup.cwd, *plan.program, spec.args);
+  }
+  return setup;
+}
+
+}  // namespace
+
 // Everything the runner's thread needs; built by Start().
 struct ExecRun::Launch {
+  explicit Launch(const RunSpec& spec)
+      : command(spec.command),
+        timeout_ms(spec.timeout_ms),
+        kill_grace_ms(spec.kill_grace_ms),
+        keep_scratch(spec.keep_scratch),
+        run_records_dir(spec.run_records_dir),
+        task_id(spec.task_id),
+        attempt(spec.attempt),
+        tails{TailBuffer(spec.output_cap_bytes), TailBuffer(spec.output_cap_bytes)} {}
+
+  // The task's stdout and stderr pipes: write ends to the child, read ends non-blocking here.
+  Status OpenPipes() {
+    int out_pipe[2];
+    int err_pipe[2];
+    if (::pipe2(out_pipe, O_CLOEXEC) != 0)
+      return Unavailable("pipe: " + std::string(std::strerror(errno)), kDescriptorHint);
+    stdout_read = out_pipe[0];
+    setup.stdout_fd = out_pipe[1];
+    if (::pipe2(err_pipe, O_CLOEXEC) != 0)
+      return Unavailable("pipe: " + std::string(std::strerror(errno)), kDescriptorHint);
+    stderr_read = err_pipe[0];
+    setup.stderr_fd = err_pipe[1];
+    ::fcntl(stdout_read, F_SETFL, O_NONBLOCK);
+    ::fcntl(stderr_read, F_SETFL, O_NONBLOCK);
+    return Status::Ok();
+  }
+
   internal::ChildSetup setup;
   std::string command;
   int stdout_read = -1;
@@ -123,81 +218,30 @@ struct ExecRun::Launch {
 
 Result<std::unique_ptr<ExecRun>> ExecRun::Start(RunSpec spec, ExecPolicy policy,
                                                 OutputFn on_output) {
-  POPULI_RETURN_IF_ERROR(internal::ValidateSpec(spec));
-  const std::string agent_path = internal::AgentPath();
-  const auto child_path = spec.env.find("PATH");
-  const std::optional<std::string> program = internal::ResolveCommand(
-      spec.command, child_path != spec.env.end() ? child_path->second : agent_path,
-      spec.working_dir);
-  POPULI_RETURN_IF_ERROR(internal::CheckPolicy(policy, spec.command, program, agent_path));
-  std::string bwrap;
-  if (policy.sandbox == Sandbox::kBwrap) {
-    POPULI_ASSIGN_OR_RETURN(bwrap, internal::FindBwrap(policy, agent_path));
-  }
-
+  POPULI_ASSIGN_OR_RETURN(const LaunchPlan plan, PlanLaunch(spec, policy));
   std::unique_ptr<ExecRun> run(new ExecRun());
   run->on_output_ = std::move(on_output);
-  auto finished_early = [&](std::string error, int exit_code) {
-    run->result_.spawn_error = std::move(error);
-    run->result_.exit_code = exit_code;
+  if (std::optional<EarlyEnd> early = WhyItCannotStart(spec, plan)) {
+    run->result_.spawn_error = std::move(early->error);
+    run->result_.exit_code = early->exit_code;
     run->result_.started_ms = run->result_.ended_ms = NowMs();
     run->done_ = true;
-    return std::move(run);
-  };
-  if (!program) return finished_early("command not found: " + spec.command, kExitCommandNotFound);
-  if (!spec.working_dir.empty()) {
-    struct stat st {};
-    const bool exists = ::stat(spec.working_dir.c_str(), &st) == 0;
-    if (!exists || !S_ISDIR(st.st_mode)) {
-      const std::string why = exists ? "Not a directory" : std::strerror(errno);
-      return finished_early("working dir: " + spec.working_dir + ": " + why, kExitCannotExecute);
-    }
+    return run;
   }
 
   POPULI_ASSIGN_OR_RETURN(
       run->scratch_dir_, internal::CreateScratchDir(spec.scratch_root, spec.task_id, spec.attempt));
   run->result_.scratch_dir = run->scratch_dir_;
-  auto launch = std::make_unique<Launch>();
-  launch->command = spec.command;
-  launch->timeout_ms = spec.timeout_ms;
-  launch->kill_grace_ms = spec.kill_grace_ms;
-  launch->tails[0] = TailBuffer(spec.output_cap_bytes);
-  launch->tails[1] = TailBuffer(spec.output_cap_bytes);
-  launch->keep_scratch = spec.keep_scratch;
-  launch->run_records_dir = spec.run_records_dir;
-  launch->task_id = spec.task_id;
-  launch->attempt = spec.attempt;
-  internal::ChildSetup& setup = launch->setup;
-  setup.cwd = spec.working_dir.empty() ? run->scratch_dir_ : spec.working_dir;
-  setup.envp = internal::ChildEnvironment(spec, agent_path, run->scratch_dir_);
-  setup.limits = internal::PrepareLimits(spec.limits);
-  if (bwrap.empty()) {
-    setup.program = *program;
-    setup.argv.push_back(spec.command);
-    setup.argv.insert(setup.argv.end(), spec.args.begin(), spec.args.end());
-  } else {
-    setup.program = bwrap;
-    setup.argv = internal::BwrapArgv(bwrap, run->scratch_dir_, setup.cwd, *program, spec.args);
-  }
-
+  auto launch = std::make_unique<Launch>(spec);
+  launch->setup = ChildSetupFor(spec, plan, run->scratch_dir_);
   auto fail = [&](Status status) -> Status {
     (void)internal::RemoveScratchDir(run->scratch_dir_);
     return status;
   };
-  int out_pipe[2];
-  int err_pipe[2];
-  if (::pipe2(out_pipe, O_CLOEXEC) != 0)
-    return fail(Unavailable("pipe: " + std::string(std::strerror(errno))));
-  launch->stdout_read = out_pipe[0];
-  setup.stdout_fd = out_pipe[1];
-  if (::pipe2(err_pipe, O_CLOEXEC) != 0)
-    return fail(Unavailable("pipe: " + std::string(std::strerror(errno))));
-  launch->stderr_read = err_pipe[0];
-  setup.stderr_fd = err_pipe[1];
-  ::fcntl(launch->stdout_read, F_SETFL, O_NONBLOCK);
-  ::fcntl(launch->stderr_read, F_SETFL, O_NONBLOCK);
+  if (Status piped = launch->OpenPipes(); !piped.ok()) return fail(piped);
   run->wake_fd_ = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-  if (run->wake_fd_ < 0) return fail(Unavailable("eventfd: " + std::string(std::strerror(errno))));
+  if (run->wake_fd_ < 0)
+    return fail(Unavailable("eventfd: " + std::string(std::strerror(errno)), kDescriptorHint));
 
   // The supervisor is forked from the runner's thread, which lives until it has reaped it: the
   // supervisor's PR_SET_PDEATHSIG watches the thread that forked it, not the agent as a whole.

@@ -10,6 +10,8 @@
 #include <boost/json/value.hpp>
 #include <set>
 
+#include "mesh/json_reader.h"
+
 namespace populi::http {
 namespace {
 
@@ -50,6 +52,24 @@ void Sha256(std::string_view data, unsigned char out[32]) {
 
 Status Unauthenticated(std::string message) {
   return Status(Code::kUnauthenticated, std::move(message), std::string(kUnauthenticatedHint));
+}
+
+// The JOSE header names HS256 (the only algorithm accepted; the signature was checked with it).
+bool HeaderNamesHs256(const std::string& text) {
+  boost::system::error_code ec;
+  boost::json::value header = boost::json::parse(text, ec);
+  if (ec) return false;
+  mesh::FieldReader r(header, "");
+  std::string alg;
+  r.Str("alg", alg, true);
+  return r.ok() && alg == "HS256";
+}
+
+Result<JwtClaims> ParseClaims(const std::string& text) {
+  boost::system::error_code ec;
+  boost::json::value claims = boost::json::parse(text, ec);
+  if (ec) return InvalidArgument("not JSON: " + ec.message(), std::string(kUnauthenticatedHint));
+  return JwtClaimsFromJson(claims);
 }
 
 std::string RoleList(const std::vector<Role>& roles) {
@@ -200,37 +220,25 @@ Result<Principal> Authenticator::AuthenticateJwt(std::string_view token) const {
       !Base64UrlDecode(token.substr(first_dot + 1, second_dot - first_dot - 1), &claims_json)) {
     return Unauthenticated("the JWT is not base64url encoded");
   }
-  boost::system::error_code ec;
-  boost::json::value header = boost::json::parse(header_json, ec);
-  if (ec || !header.is_object() || header.as_object().if_contains("alg") == nullptr ||
-      *header.as_object().if_contains("alg") != "HS256") {
+  if (!HeaderNamesHs256(header_json))
     return Unauthenticated("the JWT header does not name alg HS256");
+  auto claims = ParseClaims(claims_json);
+  if (!claims.ok()) {
+    return Unauthenticated("the JWT claims are invalid: " + claims.status().message());
   }
-  boost::json::value claims = boost::json::parse(claims_json, ec);
-  if (ec || !claims.is_object()) return Unauthenticated("the JWT claims are not a JSON object");
-  const auto& object = claims.as_object();
-  const auto* role_claim = object.if_contains("role");
-  const auto* exp_claim = object.if_contains("exp");
-  const auto* jti_claim = object.if_contains("jti");
-  if (role_claim == nullptr || !role_claim->is_string() || exp_claim == nullptr ||
-      !exp_claim->is_int64() || jti_claim == nullptr || !jti_claim->is_string()) {
-    return Unauthenticated("the JWT lacks a string role, an integer exp or a string jti");
-  }
-  auto role = ParseRole(role_claim->as_string());
-  if (!role.ok()) return Unauthenticated("the JWT names an unknown role");
-  std::string_view jti = jti_claim->as_string();
+  const std::string& jti = claims->jti;
   if (jti.empty() || jti.size() > kMaxJtiBytes) {
     return Unauthenticated("the JWT jti is empty or longer than 128 characters");
   }
-  const int64_t exp_ms = exp_claim->as_int64() * 1000;
+  const int64_t exp_ms = claims->exp_unix_s * 1000;
   if (exp_ms + jwt_leeway_ms_ < clock_->NowMs()) return Unauthenticated("the JWT has expired");
   auto inserted = jti_store_->InsertIfAbsent(jti, exp_ms + jwt_leeway_ms_);
   if (!inserted.ok()) return inserted.status();
   if (!*inserted) return Unauthenticated("the JWT was already used (jti replayed)");
   Principal principal;
   principal.anonymous = false;
-  principal.role = *role;
-  principal.token_label = "jwt:" + std::string(jti);
+  principal.role = claims->role;
+  principal.token_label = "jwt:" + jti;
   return principal;
 }
 
@@ -247,11 +255,25 @@ Status Authenticator::Authorize(const Principal& principal, const std::vector<Ro
                 "use a token with one of those roles");
 }
 
+boost::json::object ToJson(const JwtClaims& claims) {
+  return {{"role", ToString(claims.role)}, {"exp", claims.exp_unix_s}, {"jti", claims.jti}};
+}
+
+Result<JwtClaims> JwtClaimsFromJson(const boost::json::value& v) {
+  mesh::FieldReader r(v, "", {std::string(kUnauthenticatedHint), mesh::UnknownFields::kIgnore});
+  JwtClaims claims;
+  r.Enum("role", claims.role, ParseRole, true);
+  r.Int("exp", claims.exp_unix_s, 0, kMaxJwtExpUnixS, true);
+  r.Str("jti", claims.jti, true);
+  if (!r.ok()) return r.status();
+  return claims;
+}
+
 std::string MintJwt(std::string_view secret, Role role, int64_t exp_unix_s, std::string_view jti) {
-  boost::json::object claims;
-  claims["role"] = ToString(role);
-  claims["exp"] = exp_unix_s;
-  claims["jti"] = jti;
+  return SignJwt(secret, ToJson(JwtClaims{role, exp_unix_s, std::string(jti)}));
+}
+
+std::string SignJwt(std::string_view secret, const boost::json::object& claims) {
   std::string signing_input = Base64UrlEncode(R"({"alg":"HS256","typ":"JWT"})") + "." +
                               Base64UrlEncode(boost::json::serialize(claims));
   unsigned char signature[32];

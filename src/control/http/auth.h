@@ -19,6 +19,8 @@
 #include <string_view>
 #include <vector>
 
+#include <boost/json/value.hpp>
+
 #include "control/http/http.h"
 #include "util/clock.h"
 #include "util/status.h"
@@ -120,5 +122,21 @@ class Authenticator {
 // An HS256 JWT with claims role, exp (Unix seconds) and jti, signed with `secret`. For the CLI
 // and tests; the control plane only verifies.
 std::string MintJwt(std::string_view secret, Role role, int64_t exp_unix_s, std::string_view jti);
+// An HS256 JWT over any claims object (MintJwt's signing; tests use it for malformed claims).
+std::string SignJwt(std::string_view secret, const boost::json::object& claims);
+
+// The claims of a JWT (docs/auth.md).
+struct JwtClaims {
+  Role role = Role::kReadOnly;
+  int64_t exp_unix_s = 0;  // 0..kMaxJwtExpUnixS, so that exp in ms plus the leeway cannot overflow
+  std::string jti;
+};
+inline constexpr int64_t kMaxJwtExpUnixS = int64_t{1} << 50;  // year ~35 million
+
+boost::json::object ToJson(const JwtClaims& claims);
+// Strict (mesh/json_reader.h): role, exp and jti are required; a wrong type, an exp out of range
+// or an unknown role is kInvalidArgument naming the claim; other claims are ignored. The jti's
+// length is checked by the Authenticator, not here.
+Result<JwtClaims> JwtClaimsFromJson(const boost::json::value& v);
 
 }  // namespace populi::http
