@@ -15,14 +15,18 @@ bool SodiumReady() {
 }  // namespace
 
 Result<Ed25519KeyPair> GenerateEd25519() {
-  if (!SodiumReady()) return Internal("libsodium failed to initialise");
+  if (!SodiumReady())
+    return Internal("libsodium failed to initialise",
+                    "reinstall libsodium; the process cannot make keys without it");
   Ed25519KeyPair keys;
   crypto_sign_keypair(keys.public_key.data(), keys.secret_key.data());
   return keys;
 }
 
 Result<Ed25519KeyPair> Ed25519FromSeed(const std::array<uint8_t, 32>& seed) {
-  if (!SodiumReady()) return Internal("libsodium failed to initialise");
+  if (!SodiumReady())
+    return Internal("libsodium failed to initialise",
+                    "reinstall libsodium; the process cannot make keys without it");
   Ed25519KeyPair keys;
   crypto_sign_seed_keypair(keys.public_key.data(), keys.secret_key.data(), seed.data());
   return keys;

@@ -41,7 +41,8 @@ std::string_view CodeName(Code code);
 class [[nodiscard]] Status {
  public:
   Status() = default;  // ok
-  Status(Code code, std::string message, std::string hint = {})
+  // Every error carries a hint: what the caller can do next (never empty; see docs/api.md).
+  Status(Code code, std::string message, std::string hint)
       : code_(code), message_(std::move(message)), hint_(std::move(hint)) {}
 
   static Status Ok() { return {}; }
@@ -63,22 +64,22 @@ class [[nodiscard]] Status {
   std::string hint_;
 };
 
-inline Status InvalidArgument(std::string msg, std::string hint = {}) {
+inline Status InvalidArgument(std::string msg, std::string hint) {
   return {Code::kInvalidArgument, std::move(msg), std::move(hint)};
 }
-inline Status NotFound(std::string msg, std::string hint = {}) {
+inline Status NotFound(std::string msg, std::string hint) {
   return {Code::kNotFound, std::move(msg), std::move(hint)};
 }
-inline Status Conflict(std::string msg, std::string hint = {}) {
+inline Status Conflict(std::string msg, std::string hint) {
   return {Code::kConflict, std::move(msg), std::move(hint)};
 }
-inline Status FailedPrecondition(std::string msg, std::string hint = {}) {
+inline Status FailedPrecondition(std::string msg, std::string hint) {
   return {Code::kFailedPrecondition, std::move(msg), std::move(hint)};
 }
-inline Status Internal(std::string msg, std::string hint = {}) {
+inline Status Internal(std::string msg, std::string hint) {
   return {Code::kInternal, std::move(msg), std::move(hint)};
 }
-inline Status Unavailable(std::string msg, std::string hint = {}) {
+inline Status Unavailable(std::string msg, std::string hint) {
   return {Code::kUnavailable, std::move(msg), std::move(hint)};
 }
 

@@ -15,12 +15,12 @@ using ::testing::HasSubstr;
 
 TEST(HelpersTest, ExitCodesFollowTheDocumentedTable) {
   EXPECT_EQ(ExitCodeFor(Status::Ok()), 0);
-  EXPECT_EQ(ExitCodeFor(NotFound("x")), 1);
-  EXPECT_EQ(ExitCodeFor(InvalidArgument("x")), 1);
-  EXPECT_EQ(ExitCodeFor(Unavailable("x")), 3);
-  EXPECT_EQ(ExitCodeFor(Status(Code::kTimeout, "x")), 3);
-  EXPECT_EQ(ExitCodeFor(Status(Code::kUnauthenticated, "x")), 4);
-  EXPECT_EQ(ExitCodeFor(Status(Code::kPermissionDenied, "x")), 4);
+  EXPECT_EQ(ExitCodeFor(NotFound("x", "a test hint")), 1);
+  EXPECT_EQ(ExitCodeFor(InvalidArgument("x", "a test hint")), 1);
+  EXPECT_EQ(ExitCodeFor(Unavailable("x", "a test hint")), 3);
+  EXPECT_EQ(ExitCodeFor(Status(Code::kTimeout, "x", "a test hint")), 3);
+  EXPECT_EQ(ExitCodeFor(Status(Code::kUnauthenticated, "x", "a test hint")), 4);
+  EXPECT_EQ(ExitCodeFor(Status(Code::kPermissionDenied, "x", "a test hint")), 4);
 }
 
 TEST(HelpersTest, FailPrintsErrorAndHintOrJson) {

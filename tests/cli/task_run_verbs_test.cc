@@ -33,7 +33,7 @@ using ::testing::MatchesRegex;
 using ::testing::Not;
 using ::testing::StartsWith;
 
-constexpr char kAdminToken[] = "task-verbs-test-admin-token-0123456789ab";
+constexpr char kRunAdminToken[] = "task-run-test-admin-token-0123456789abcd";
 
 // ---- with the task routes ----
 
@@ -49,7 +49,7 @@ class TaskRoutesTest : public ::testing::Test {
     options.env = {{"VOX_MESH_PROBE_ORDER", "mock"},
                    {"VOX_MESH_PROBE_MOCK_FIXTURE", root + "/cpu-only.json"},
                    {"VOX_MESH_POLICY_ALLOWED_COMMANDS", "sh"}};
-    serve_ = new ServeProcess(root, kAdminToken, options);
+    serve_ = new ServeProcess(root, kRunAdminToken, options);
     ASSERT_TRUE(serve_->Start());
   }
   static void TearDownTestSuite() {
@@ -62,7 +62,7 @@ class TaskRoutesTest : public ::testing::Test {
 
   // True when POST /v1/populi/tasks exists (an empty spec is refused by it, not by the router).
   static bool HasTaskRoutes() {
-    auto refused = client::ControlPlaneApi(serve_->url(), kAdminToken).Submit(mesh::TaskSpec{});
+    auto refused = client::ControlPlaneApi(serve_->url(), kRunAdminToken).Submit(mesh::TaskSpec{});
     return refused.ok() || refused.status().code() != Code::kNotFound ||
            refused.status().message().find("no route") == std::string::npos;
   }
@@ -239,7 +239,7 @@ TEST_F(TaskRoutesTest, OnATerminalSubmitShowsWhyTheTaskWaitsAndExits130WhenCance
         const size_t at = terminal.find(" pending: ");
         if (!id.empty() || at == std::string::npos) return;
         id = terminal.substr(terminal.rfind("t-", at), at - terminal.rfind("t-", at));
-        auto cancelled = client::ControlPlaneApi(serve_->url(), kAdminToken).Cancel(id);
+        auto cancelled = client::ControlPlaneApi(serve_->url(), kRunAdminToken).Cancel(id);
         EXPECT_TRUE(cancelled.ok()) << cancelled.status().ToString();
       });
   ASSERT_THAT(id, StartsWith("t-")) << run.err;

@@ -121,7 +121,9 @@ TEST_F(ApiServerTest, DeliverClaimRenewAndAckAMessage) {
   EXPECT_EQ(page->messages[0].payload, R"({"hello":1})");
   EXPECT_EQ(page->messages[0].state, mesh::MessageState::kClaimed);
 
-  auto renewed = api.RenewClaim({"w1", first->message_id, "w1", 30'000});
+  const std::string token = page->messages[0].claim_token;
+  EXPECT_FALSE(token.empty());
+  auto renewed = api.RenewClaim({"w1", first->message_id, "w1", token, 30'000});
   ASSERT_TRUE(renewed.ok()) << renewed.status().ToString();
   EXPECT_EQ(renewed->message_id, first->message_id);
   EXPECT_EQ(renewed->claim_expires_ms, clock_.NowMs() + 30'000);
@@ -129,6 +131,7 @@ TEST_F(ApiServerTest, DeliverClaimRenewAndAckAMessage) {
   mesh::AckRequest ack;
   ack.receiver = "w1";
   ack.message_ids = {first->message_id};
+  ack.claim_token = token;
   auto acked = api.Ack(ack);
   ASSERT_TRUE(acked.ok()) << acked.status().ToString();
   EXPECT_EQ(acked->acked, std::vector<int64_t>{first->message_id});

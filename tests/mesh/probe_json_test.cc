@@ -173,13 +173,13 @@ TEST(FieldReader, NumbersObjectsAndCustomFields) {
   EXPECT_EQ(r.Object("missing"), nullptr);
   int64_t parsed = 0;
   r.Field("s", parsed, [](const json::value& v) -> Result<int64_t> {
-    if (!v.is_string()) return InvalidArgument("expected a decimal string");
+    if (!v.is_string()) return InvalidArgument("expected a decimal string", "a test hint");
     return std::stoll(std::string(v.get_string()));
   });
   EXPECT_EQ(parsed, 12);
   ASSERT_TRUE(r.ok()) << r.status().ToString();
   r.Field("d", parsed, [](const json::value& v) -> Result<int64_t> {
-    if (!v.is_string()) return InvalidArgument("expected a decimal string");
+    if (!v.is_string()) return InvalidArgument("expected a decimal string", "a test hint");
     return int64_t{0};
   });
   ASSERT_FALSE(r.ok());

@@ -1,6 +1,8 @@
 // Capacity layers: Layer B arithmetic, and Layer C hints that never add capacity (MESH-049).
 #include <gtest/gtest.h>
 
+#include "probe/probe_test_util.h"
+
 #include <cstdlib>
 #include <map>
 
@@ -8,8 +10,6 @@
 
 namespace populi::probe {
 namespace {
-
-constexpr uint64_t kGiB = 1024ull * 1024 * 1024;
 
 ProbeReport TwoGpuReport() {
   ProbeReport r;

@@ -16,8 +16,6 @@ using testing::AddPciGpu;
 using testing::TempDir;
 using testing::WriteFile;
 
-constexpr uint64_t kGiB = 1024ull * 1024 * 1024;
-
 TEST(LinuxDrmProbe, AmdCardReportsVramFromDriverFiles) {
   TempDir root;
   auto dev = AddPciGpu(root, "card0", "0000:03:00.0", "0x1002", "0x744c", "amdgpu");

@@ -17,8 +17,6 @@ using testing::AddPciGpu;
 using testing::TempDir;
 using testing::WriteFile;
 
-constexpr uint64_t kGiB = 1024ull * 1024 * 1024;
-
 TEST(ValidateProbeOrder, AcceptsKnownNamesOnce) {
   EXPECT_TRUE(ValidateProbeOrder({"hwloc", "nvml", "linux_drm", "vulkan"}).ok());
   EXPECT_TRUE(ValidateProbeOrder({"mock", "dxgi", "metal"}).ok());

@@ -1,6 +1,8 @@
 // Helpers for laying out sysfs / procfs fixture trees in a temp dir.
 #pragma once
 
+#include <cstdint>
+
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -9,6 +11,12 @@
 #include <fstream>
 #include <sstream>
 #include <string>
+
+namespace populi::probe {
+
+inline constexpr uint64_t kGiB = 1024ull * 1024 * 1024;
+
+}  // namespace populi::probe
 
 namespace populi::probe::testing {
 

@@ -16,8 +16,6 @@ using testing::AddPciGpu;
 using testing::ReadAll;
 using testing::TempDir;
 
-constexpr uint64_t kGiB = 1024ull * 1024 * 1024;
-
 class VulkanProbeTest : public ::testing::Test {
  protected:
   void SetUp() override {

@@ -36,8 +36,9 @@ TEST(WalSyncer, CompletesCallersOnlyAfterAFlushAndPassesFailuresThrough) {
       if (i == 2) seen.set_value(*results);
     });
   }
-  syncer.Enqueue(std::move(dones),
-                 {Status::Ok(), Conflict("message 7 is not claimed by n1"), Status::Ok()});
+  syncer.Enqueue(
+      std::move(dones),
+      {Status::Ok(), Conflict("message 7 is not claimed by n1", "a test hint"), Status::Ok()});
   auto got = seen.get_future().get();
   ASSERT_EQ(got.size(), 3u);
   EXPECT_TRUE(got[0].first.ok());

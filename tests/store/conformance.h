@@ -43,7 +43,7 @@ class StoreConformance : public ::testing::TestWithParam<Backend> {
   }
 
   Result<DeliverResult> Deliver(const mesh::NewMessage& m, int64_t now_ms = 1000) {
-    Result<DeliverResult> out = Internal("not run");
+    Result<DeliverResult> out = Internal("not run", "a test hint");
     Status status = store_->Write([&](WriteTxn& txn) -> Status {
       out = txn.Deliver(m, now_ms);
       return out.status();
@@ -55,7 +55,7 @@ class StoreConformance : public ::testing::TestWithParam<Backend> {
   // Runs one write function that returns a Result<T> and hands the result back.
   template <typename T>
   Result<T> Do(std::function<Result<T>(WriteTxn&)> fn) {
-    Result<T> out = Internal("not run");
+    Result<T> out = Internal("not run", "a test hint");
     Status status = store_->Write([&](WriteTxn& txn) -> Status {
       out = fn(txn);
       return out.status();

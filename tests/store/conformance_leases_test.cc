@@ -28,7 +28,7 @@ class Leases : public StoreConformance {
         auto expired =
             Do<std::vector<ExecLease>>([&](WriteTxn& t) { return t.ExpireLeases(5000); });
         EXPECT_TRUE(expired.ok());
-        moved = NotFound("not expired");
+        moved = NotFound("not expired", "a test hint");
         for (const ExecLease& e : *expired) {
           if (e.lease_id == lease->lease_id) moved = e;
         }

@@ -325,7 +325,7 @@ TEST_P(StoreConformance, PendingCountFollowsEveryStateChange) {
   EXPECT_EQ(pending("r"), 4);
   Status rolled_back = store_->Write([](WriteTxn& txn) -> Status {
     POPULI_RETURN_IF_ERROR(txn.Deliver(Msg("s", "r", "gone"), 1000).status());
-    return Internal("give up after delivering");
+    return Internal("give up after delivering", "a test hint");
   });
   EXPECT_FALSE(rolled_back.ok());
   EXPECT_EQ(pending("r"), 4);

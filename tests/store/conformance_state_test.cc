@@ -13,7 +13,7 @@ TEST_P(StoreConformance, FailedWriteLeavesNothing) {
     POPULI_RETURN_IF_ERROR(t.Deliver(Msg("a", "b", "k"), 1).status());
     POPULI_RETURN_IF_ERROR(t.PutKv("ns", "k", "v"));
     POPULI_RETURN_IF_ERROR(t.GrantLease("task:1", "n1", 1000, 1).status());
-    return Conflict("changed my mind");
+    return Conflict("changed my mind", "a test hint");
   });
   EXPECT_EQ(status.code(), Code::kConflict);
   EXPECT_EQ(*store_->CountPending("b"), 0);
@@ -42,7 +42,8 @@ TEST_P(StoreConformance, FailingWriteDoesNotDisturbItsBatch) {
     store_->SubmitWrite(
         [i](WriteTxn& t) -> Status {
           POPULI_RETURN_IF_ERROR(t.PutKv("ns", "k" + std::to_string(i), "v"));
-          if (i % 3 == 1) return InvalidArgument("write " + std::to_string(i) + " fails");
+          if (i % 3 == 1)
+            return InvalidArgument("write " + std::to_string(i) + " fails", "a test hint");
           return Status::Ok();
         },
         [&done, i](Status s) { done[i].set_value(s); });
@@ -76,10 +77,11 @@ TEST_P(StoreConformance, WriteSeesItsOwnWrites) {
   Status status = store_->Write([](WriteTxn& t) -> Status {
     POPULI_RETURN_IF_ERROR(t.PutKv("pair", "code", "1234"));
     POPULI_ASSIGN_OR_RETURN(auto value, t.GetKv("pair", "code"));
-    if (value != std::optional<std::string>("1234")) return Internal("own write invisible");
+    if (value != std::optional<std::string>("1234"))
+      return Internal("own write invisible", "a test hint");
     POPULI_RETURN_IF_ERROR(t.DeleteKv("pair", "code"));
     POPULI_ASSIGN_OR_RETURN(value, t.GetKv("pair", "code"));
-    if (value.has_value()) return Internal("own delete invisible");
+    if (value.has_value()) return Internal("own delete invisible", "a test hint");
     return t.PutKv("pair", "code", "5678");
   });
   ASSERT_TRUE(status.ok()) << status.ToString();

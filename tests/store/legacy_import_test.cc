@@ -71,8 +71,9 @@ TEST_F(LegacyImport, ImportsEveryRecordAndRenamesTheInputs) {
                     POPULI_ASSIGN_OR_RETURN(fresh, t.Deliver(Msg("100", "200"), kNow));
                     POPULI_ASSIGN_OR_RETURN(auto lease,
                                             t.GrantLease("task:b", "node-z", 1000, kNow));
-                    return lease.fencing_token == 2 ? Status::Ok()
-                                                    : Internal("fencing token did not continue");
+                    return lease.fencing_token == 2
+                               ? Status::Ok()
+                               : Internal("fencing token did not continue", "a test hint");
                   })
                   .ok());
   EXPECT_TRUE(dup.duplicate);

@@ -266,7 +266,8 @@ TEST(SqliteStore, CheckFindsViolationsAndRepairFixesThemKeepingRows) {
   EXPECT_TRUE(store->Check()->ok);
   auto lease = store->Write([](WriteTxn& t) -> Status {
     POPULI_ASSIGN_OR_RETURN(auto l, t.GrantLease("task:1", "h", 1000, 10));
-    return l.fencing_token == 2 ? Status::Ok() : Internal("token reused after repair");
+    return l.fencing_token == 2 ? Status::Ok()
+                                : Internal("token reused after repair", "a test hint");
   });
   EXPECT_TRUE(lease.ok()) << lease.ToString();
 }

@@ -218,7 +218,7 @@ TEST_P(TaskStore, FailedWriteLeavesNoTaskNoLogsAndNoKey) {
   Status status = store_->Write([](WriteTxn& t) -> Status {
     POPULI_RETURN_IF_ERROR(t.PutTask(MakeTask("t-1", mesh::TaskState::kPending, 1, 1, "key")));
     POPULI_RETURN_IF_ERROR(t.AppendTaskLog("t-1", 1, "stdout", "hello", 1).status());
-    return Conflict("changed my mind");
+    return Conflict("changed my mind", "a test hint");
   });
   EXPECT_EQ(status.code(), Code::kConflict);
   EXPECT_FALSE(store_->GetTask("t-1")->has_value());

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <type_traits>
+
 #include "mesh/types.h"
 
 namespace populi {
@@ -25,6 +27,22 @@ TEST(Status, OkAndErrorCarryCodeMessageHint) {
   EXPECT_EQ(s.ToString(), "not_found: node n1 is not registered (hint: run vox populi peers)");
   EXPECT_EQ(s.WithContext("leave").message(), "leave: node n1 is not registered");
   EXPECT_EQ(s.WithContext("leave").hint(), "run vox populi peers");
+}
+
+// Every error carries a hint (docs/api.md): no constructor or helper makes one without it, so a
+// hintless error is a compile error rather than an empty field on the wire or in the CLI.
+TEST(Status, NoErrorCanBeMadeWithoutAHint) {
+  static_assert(!std::is_constructible_v<Status, Code, std::string>);
+  static_assert(std::is_constructible_v<Status, Code, std::string, std::string>);
+  static_assert(!std::is_invocable_v<decltype(&InvalidArgument), std::string>);
+  static_assert(!std::is_invocable_v<decltype(&NotFound), std::string>);
+  static_assert(!std::is_invocable_v<decltype(&Conflict), std::string>);
+  static_assert(!std::is_invocable_v<decltype(&FailedPrecondition), std::string>);
+  static_assert(!std::is_invocable_v<decltype(&Internal), std::string>);
+  static_assert(!std::is_invocable_v<decltype(&Unavailable), std::string>);
+  const Status s = NotFound("node n1 is not registered", "join it first");
+  EXPECT_EQ(s.hint(), "join it first");
+  EXPECT_EQ(s.WithContext("heartbeat").hint(), "join it first");
 }
 
 TEST(Status, CodeNamesAreStableSnakeCase) {

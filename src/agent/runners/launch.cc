@@ -52,28 +52,36 @@ std::string ErrnoText(int err) {
 
 Status ValidateSpec(const RunSpec& spec) {
   if (spec.command.empty()) return InvalidArgument("run spec has no command", "set the command");
-  if (HasNul(spec.command)) return InvalidArgument("command contains a NUL byte");
+  if (HasNul(spec.command))
+    return InvalidArgument("command contains a NUL byte", "pass the command as plain text");
   for (const auto& a : spec.args) {
-    if (HasNul(a)) return InvalidArgument("an argument contains a NUL byte");
+    if (HasNul(a))
+      return InvalidArgument("an argument contains a NUL byte", "pass each argument as plain text");
   }
   for (const auto& [name, value] : spec.env) {
     if (name.empty() || name.find('=') != std::string::npos || HasNul(name)) {
       return InvalidArgument("bad environment variable name \"" + name + "\"",
                              "names are non-empty and contain no '=' or NUL");
     }
-    if (HasNul(value)) return InvalidArgument("environment variable " + name + " contains NUL");
+    if (HasNul(value))
+      return InvalidArgument("environment variable " + name + " contains NUL",
+                             "remove the NUL byte from the value");
   }
   if (!spec.working_dir.empty() && spec.working_dir.front() != '/') {
-    return InvalidArgument("working_dir must be absolute: " + spec.working_dir);
+    return InvalidArgument("working_dir must be absolute: " + spec.working_dir,
+                           "give an absolute path, or none for a fresh scratch directory");
   }
   if (!spec.scratch_root.empty() && spec.scratch_root.front() != '/') {
-    return InvalidArgument("scratch_root must be absolute: " + spec.scratch_root);
+    return InvalidArgument("scratch_root must be absolute: " + spec.scratch_root,
+                           "set an absolute scratch root");
   }
   if (HasNul(spec.working_dir) || HasNul(spec.scratch_root)) {
-    return InvalidArgument("a directory path contains a NUL byte");
+    return InvalidArgument("a directory path contains a NUL byte",
+                           "remove the NUL byte from the path");
   }
   if (spec.timeout_ms < 0 || spec.kill_grace_ms < 0) {
-    return InvalidArgument("timeout_ms and kill_grace_ms must not be negative");
+    return InvalidArgument("timeout_ms and kill_grace_ms must not be negative",
+                           "use 0 for no limit");
   }
   if (spec.gpus_requested > 0 && spec.gpu_uuids.empty()) {
     return InvalidArgument(
@@ -82,7 +90,8 @@ Status ValidateSpec(const RunSpec& spec) {
   }
   for (const auto& uuid : spec.gpu_uuids) {
     if (uuid.empty() || uuid.find(',') != std::string::npos || HasNul(uuid)) {
-      return InvalidArgument("bad GPU uuid \"" + uuid + "\"");
+      return InvalidArgument("bad GPU uuid \"" + uuid + "\"",
+                             "pass the GPU UUIDs the probe reported");
     }
   }
   return Status::Ok();
@@ -255,7 +264,9 @@ Status RemoveScratchDir(const std::string& dir) {
   MakeRemovable(dir);
   ec.clear();
   fs::remove_all(dir, ec);
-  if (ec) return Internal("cannot remove scratch dir " + dir + ": " + ec.message());
+  if (ec)
+    return Internal("cannot remove scratch dir " + dir + ": " + ec.message(),
+                    "check the directory's permissions; it is removed again on the next start");
   return Status::Ok();
 }
 
@@ -350,13 +361,16 @@ SpawnOutcome Spawn(const ChildSetup& setup, const std::string& command) {
     return outcome;
   }
   if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, control) != 0) {
-    outcome.failure = Unavailable("socketpair: " + ErrnoText(errno));
+    outcome.failure =
+        Unavailable("socketpair: " + ErrnoText(errno),
+                    "the agent is out of file descriptors; raise its limit (ulimit -n)");
     CloseBoth(report);
     return outcome;
   }
   const int devnull = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
   if (devnull < 0) {
-    outcome.failure = Internal("open /dev/null: " + ErrnoText(errno));
+    outcome.failure = Internal("open /dev/null: " + ErrnoText(errno),
+                               "check that /dev/null exists and is readable");
     CloseBoth(report);
     CloseBoth(control);
     return outcome;

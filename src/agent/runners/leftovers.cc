@@ -159,10 +159,13 @@ Status WriteRunRecord(const std::string& dir, const RunRecord& r) {
     out << kRecordTag << ' ' << r.agent << ' ' << r.agent_start << ' ' << r.supervisor << ' '
         << r.supervisor_start << ' ' << r.task << ' ' << r.task_start << ' ' << r.attempt << ' '
         << r.task_id << '\n';
-    if (!out.flush()) return Internal("cannot write run record " + tmp);
+    if (!out.flush())
+      return Internal("cannot write run record " + tmp,
+                      "check free space and permissions under the data directory");
   }
   if (::rename(tmp.c_str(), path.c_str()) != 0) {
-    return Internal("cannot write run record " + path + ": " + std::strerror(errno));
+    return Internal("cannot write run record " + path + ": " + std::strerror(errno),
+                    "check free space and permissions under the data directory");
   }
   return Status::Ok();
 }

@@ -118,7 +118,7 @@ std::string OptionsPath(const std::string& path) {
   return path.substr(0, path.rfind('.')) + ".options";
 }
 
-std::string ReadFile(const std::string& path) {
+std::string ReadCacheFile(const std::string& path) {
   std::ifstream in(path);
   std::stringstream buf;
   buf << in.rdbuf();
@@ -129,8 +129,8 @@ std::string ReadFile(const std::string& path) {
 // with other options or it cannot be read (it is rewritten then).
 std::optional<probe::ProbeReport> ReadCache(const std::string& path,
                                             const std::string& fingerprint) {
-  if (ReadFile(OptionsPath(path)) != fingerprint) return std::nullopt;
-  auto doc = mesh::ParseJson(ReadFile(path), 64);
+  if (ReadCacheFile(OptionsPath(path)) != fingerprint) return std::nullopt;
+  auto doc = mesh::ParseJson(ReadCacheFile(path), 64);
   if (!doc.ok()) return std::nullopt;
   auto parsed = probe::ReportFromJson(*doc);
   if (!parsed.ok()) return std::nullopt;

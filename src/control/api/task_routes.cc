@@ -96,7 +96,9 @@ http::Response Cancel(ApiContext& ctx, http::Request& req) {
   std::string node_to_tell;
   Status s = ctx.store.Write([&](store::WriteTxn& txn) -> Status {
     POPULI_ASSIGN_OR_RETURN(auto current, txn.GetTask(loaded->id));
-    if (!current) return NotFound("task " + loaded->id + " does not exist");
+    if (!current)
+      return NotFound("task " + loaded->id + " does not exist",
+                      "list tasks with GET /v1/populi/tasks");
     if (mesh::IsTerminal(current->state)) {
       return Status(Code::kFailedPrecondition,
                     "task " + current->id + " already ended (" +

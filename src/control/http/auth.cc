@@ -50,6 +50,7 @@ void Sha256(std::string_view data, unsigned char out[32]) {
   crypto_hash_sha256(out, reinterpret_cast<const unsigned char*>(data.data()), data.size());
 }
 
+// Every 401 carries the same hint: which check failed is in the message, never a different remedy.
 Status Unauthenticated(std::string message) {
   return Status(Code::kUnauthenticated, std::move(message), std::string(kUnauthenticatedHint));
 }
@@ -108,7 +109,9 @@ size_t InMemoryJtiStore::size() const {
 }
 
 Result<std::unique_ptr<Authenticator>> Authenticator::Create(AuthConfig config) {
-  if (sodium_init() < 0) return Internal("libsodium failed to initialise");
+  if (sodium_init() < 0)
+    return Internal("libsodium failed to initialise",
+                    "reinstall libsodium; the process cannot make keys without it");
   std::unique_ptr<Authenticator> auth(new Authenticator());
   std::set<std::string> labels;
   std::set<std::string> secrets;

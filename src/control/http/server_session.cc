@@ -258,7 +258,7 @@ class Session {
   asio::awaitable<bool> Authenticate(const bhttp::request<bhttp::string_body>& head, Exchange& ex) {
     Request& req = ex.request;
     const std::string_view authorization = head[bhttp::field::authorization];
-    Result<Principal> principal = Internal("not authenticated yet");
+    Result<Principal> principal = Internal("not authenticated yet", "report this as a bug");
     // A JWT's id is recorded durably (replay guard): a store write, so off the I/O thread.
     if (server_.auth_.MayWaitOnReplayStore(authorization)) {
       auto checked = co_await OnPool<std::optional<Result<Principal>>>(*server_.handler_pool_, [&] {

@@ -145,7 +145,8 @@ Result<StoreStats> CollectStats(Db& db, const std::string& database_path) {
 }
 
 Result<RetentionResult> DeleteExpiredRows(Db& db, int64_t cutoff_ms, int batch) {
-  if (batch <= 0) return InvalidArgument("retention batch must be positive");
+  if (batch <= 0)
+    return InvalidArgument("retention batch must be positive", "pass a batch size of at least 1");
   RetentionResult result;
   struct Target {
     const char* sql;

@@ -20,7 +20,8 @@ Status SqliteStatus(int rc, sqlite3* db, std::string_view what) {
     case SQLITE_LOCKED:
       return {Code::kUnavailable, message, "the store is busy; retry shortly"};
     case SQLITE_CONSTRAINT:
-      return {Code::kConflict, message};
+      return {Code::kConflict, message,
+              "the row changed or already exists; read it again and retry"};
     case SQLITE_CORRUPT:
     case SQLITE_NOTADB:
       return {Code::kStoreIo, message, "run `vox populi store check`, then `store repair`"};
@@ -29,7 +30,7 @@ Status SqliteStatus(int rc, sqlite3* db, std::string_view what) {
     case SQLITE_READONLY:
       return {Code::kStoreIo, message, "check the store directory exists and is writable"};
     default:
-      return Internal(message);
+      return Internal(message, "report this as a bug, with the message above");
   }
 }
 

@@ -23,7 +23,8 @@ Result<std::unique_ptr<DirLock>> DirLock::Acquire(const std::string& lock_path,
     const ssize_t n = ::pread(fd, buffer, sizeof(buffer) - 1, 0);
     ::close(fd);
     if (error != EWOULDBLOCK) {
-      return Status(Code::kStoreIo, "lock " + lock_path + ": " + std::strerror(error));
+      return Status(Code::kStoreIo, "lock " + lock_path + ": " + std::strerror(error),
+                    "check that the data directory is writable by this user");
     }
     std::string pid = n > 0 ? std::string(buffer, static_cast<size_t>(n)) : "unknown";
     while (!pid.empty() && (pid.back() == '\n' || pid.back() == ' ')) pid.pop_back();
@@ -34,7 +35,8 @@ Result<std::unique_ptr<DirLock>> DirLock::Acquire(const std::string& lock_path,
   const std::string pid = std::to_string(::getpid()) + "\n";
   if (::ftruncate(fd, 0) != 0 || ::pwrite(fd, pid.data(), pid.size(), 0) < 0) {
     ::close(fd);
-    return Status(Code::kStoreIo, "write lock file " + lock_path + ": " + std::strerror(errno));
+    return Status(Code::kStoreIo, "write lock file " + lock_path + ": " + std::strerror(errno),
+                  "check free space and permissions of the data directory");
   }
   return std::unique_ptr<DirLock>(new DirLock(fd));
 }

@@ -46,9 +46,9 @@ Status RunGuarded(const WriteFn& fn, WriteTxn& txn) {
   try {
     return fn(txn);
   } catch (const std::exception& e) {
-    return Internal(std::string("write function threw: ") + e.what());
+    return Internal(std::string("write function threw: ") + e.what(), "report this as a bug");
   } catch (...) {
-    return Internal("write function threw");
+    return Internal("write function threw", "report this as a bug");
   }
 }
 
@@ -261,7 +261,9 @@ class SqliteStore final : public MeshStore {
         txn.pending_delta().Clear();
         if (status.ok()) status = RunGuarded(batch[i].fn, txn);
         if (db.AutoCommit()) {
-          results[i] = status.ok() ? Internal("transaction ended inside a write") : status;
+          results[i] = status.ok()
+                           ? Internal("transaction ended inside a write", "report this as a bug")
+                           : status;
           retry.assign(todo.begin(), todo.begin() + static_cast<ptrdiff_t>(k));
           abandoned = true;
           continue;
@@ -349,7 +351,8 @@ Result<std::unique_ptr<MeshStore>> OpenSqliteStore(const SqliteOptions& options)
   }
   if (options.reader_pool_size < 1 || options.max_batch < 1 || options.checkpoint_frames < 1) {
     return InvalidArgument(
-        "store reader_pool_size, max_batch and checkpoint_frames must be at least 1");
+        "store reader_pool_size, max_batch and checkpoint_frames must be at least 1",
+        "set each to 1 or more");
   }
   std::error_code ec;
   std::filesystem::create_directories(options.directory, ec);

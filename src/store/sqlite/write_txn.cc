@@ -107,7 +107,8 @@ Result<int64_t> SqliteWriteTxn::AppendEvent(const mesh::Event& event) {
 
 Status SqliteWriteTxn::PutKv(std::string_view ns, std::string_view key, std::string_view value) {
   if (ns.empty() || key.empty()) {
-    return InvalidArgument("kv namespace and key must be non-empty");
+    return InvalidArgument("kv namespace and key must be non-empty",
+                           "name both the namespace and the key");
   }
   POPULI_ASSIGN_OR_RETURN(Stmt stmt,
                           db_.Prepare("INSERT INTO kv(ns, key, value, schema_version) VALUES "

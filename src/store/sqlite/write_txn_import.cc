@@ -9,10 +9,13 @@
 namespace populi::store::sqlite {
 
 Result<bool> SqliteWriteTxn::ImportMessage(const mesh::A2AMessage& m) {
-  if (m.id <= 0) return InvalidArgument("imported message id must be positive");
+  if (m.id <= 0)
+    return InvalidArgument("imported message id must be positive",
+                           "check the export file; ids there are positive");
   if (m.sender.empty() || m.receiver.empty()) {
-    return InvalidArgument("imported message " + std::to_string(m.id) +
-                           " needs a sender and a receiver");
+    return InvalidArgument(
+        "imported message " + std::to_string(m.id) + " needs a sender and a receiver",
+        "check the export file; every message names both");
   }
   POPULI_ASSIGN_OR_RETURN(std::optional<mesh::A2AMessage> existing, QueryMessage(db_, m.id));
   if (existing) return false;
@@ -43,7 +46,8 @@ Result<bool> SqliteWriteTxn::ImportMessage(const mesh::A2AMessage& m) {
 
 Result<bool> SqliteWriteTxn::ImportLease(const mesh::ExecLease& lease) {
   if (lease.lease_id.empty() || lease.scope_key.empty() || lease.holder_node_id.empty()) {
-    return InvalidArgument("imported lease needs a lease id, scope key and holder");
+    return InvalidArgument("imported lease needs a lease id, scope key and holder",
+                           "check the export file; every lease names all three");
   }
   POPULI_ASSIGN_OR_RETURN(std::optional<mesh::ExecLease> existing, QueryLease(db_, lease.lease_id));
   if (existing) return false;
@@ -56,7 +60,8 @@ Result<bool> SqliteWriteTxn::ImportLease(const mesh::ExecLease& lease) {
                     "last_token + 1 ELSE max(last_token, ?2) END RETURNING last_token"));
     counter.Bind(1, lease.scope_key).Bind(2, token);
     POPULI_ASSIGN_OR_RETURN(bool row, counter.Step());
-    if (!row) return Internal("fencing counter update returned no row");
+    if (!row)
+      return Internal("fencing counter update returned no row", "run vox populi store check");
     if (token == 0) token = counter.Int(0);
     POPULI_RETURN_IF_ERROR(counter.Run());
   }

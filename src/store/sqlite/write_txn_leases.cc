@@ -65,10 +65,13 @@ Result<mesh::ExecLease> SqliteWriteTxn::GrantLease(std::string_view scope_key,
                                                    std::string_view holder, int64_t ttl_ms,
                                                    int64_t now_ms) {
   if (scope_key.empty() || scope_key.size() > 2048) {
-    return InvalidArgument("lease scope_key must be 1..2048 bytes");
+    return InvalidArgument("lease scope_key must be 1..2048 bytes",
+                           "give a scope key of 1 to 2048 bytes");
   }
-  if (holder.empty()) return InvalidArgument("lease holder node id is empty");
-  if (ttl_ms <= 0) return InvalidArgument("lease ttl must be positive");
+  if (holder.empty())
+    return InvalidArgument("lease holder node id is empty", "name the node that holds the lease");
+  if (ttl_ms <= 0)
+    return InvalidArgument("lease ttl must be positive", "omit ttl_ms for the default");
   POPULI_ASSIGN_OR_RETURN(std::optional<mesh::ExecLease> current, QueryActiveLease(db_, scope_key));
   if (current) {
     if (current->expires_ms > now_ms) {
@@ -90,7 +93,7 @@ Result<mesh::ExecLease> SqliteWriteTxn::GrantLease(std::string_view scope_key,
                                 "RETURNING last_token"));
   counter.Bind(1, scope_key);
   POPULI_ASSIGN_OR_RETURN(bool row, counter.Step());
-  if (!row) return Internal("fencing counter update returned no row");
+  if (!row) return Internal("fencing counter update returned no row", "run vox populi store check");
   mesh::ExecLease lease;
   lease.fencing_token = counter.Int(0);
   POPULI_RETURN_IF_ERROR(counter.Run());
@@ -119,7 +122,8 @@ Result<mesh::ExecLease> SqliteWriteTxn::GrantLease(std::string_view scope_key,
 Result<mesh::ExecLease> SqliteWriteTxn::RenewLease(std::string_view lease_id,
                                                    std::string_view holder, int64_t ttl_ms,
                                                    int64_t now_ms) {
-  if (ttl_ms <= 0) return InvalidArgument("lease ttl must be positive");
+  if (ttl_ms <= 0)
+    return InvalidArgument("lease ttl must be positive", "omit ttl_ms for the default");
   POPULI_ASSIGN_OR_RETURN(mesh::ExecLease lease, LiveLeaseOrRefuse(lease_id, "renew", now_ms));
   if (lease.holder_node_id != holder) return WrongHolder(lease, holder);
   POPULI_ASSIGN_OR_RETURN(Stmt stmt,

@@ -13,7 +13,8 @@ using std::string_literals::operator""s;
 
 Result<DeliverResult> SqliteWriteTxn::Deliver(const mesh::NewMessage& msg, int64_t now_ms) {
   if (msg.sender.empty() || msg.receiver.empty()) {
-    return InvalidArgument("message sender and receiver must be non-empty");
+    return InvalidArgument("message sender and receiver must be non-empty",
+                           "name both the sender and the receiver");
   }
   if (!msg.idempotency_key.empty()) {
     POPULI_ASSIGN_OR_RETURN(
@@ -37,10 +38,12 @@ Result<DeliverResult> SqliteWriteTxn::Deliver(const mesh::NewMessage& msg, int64
 
 Result<std::vector<mesh::A2AMessage>> SqliteWriteTxn::Claim(const ClaimRequest& req) {
   if (req.receiver.empty() || req.claimer_node_id.empty()) {
-    return InvalidArgument("claim needs a receiver and a claimer node id");
+    return InvalidArgument("claim needs a receiver and a claimer node id",
+                           "name the receiver and the claimer node id");
   }
   if (req.max_messages <= 0 || req.lease_ms <= 0) {
-    return InvalidArgument("claim max_messages and lease_ms must be positive");
+    return InvalidArgument("claim max_messages and lease_ms must be positive",
+                           "omit them for the defaults");
   }
   std::vector<mesh::A2AMessage> claimed;
   const std::string token = RandomHex(16);

@@ -73,7 +73,8 @@ Result<int64_t> SqliteWriteTxn::AppendTaskLog(std::string_view task_id, int32_t 
     return InvalidArgument("unknown log stream '" + std::string(stream.substr(0, 64)) + "'",
                            "use stdout, stderr or system");
   }
-  if (attempt < 0) return InvalidArgument("log attempt must not be negative");
+  if (attempt < 0)
+    return InvalidArgument("log attempt must not be negative", "give the task an id");
   {
     POPULI_ASSIGN_OR_RETURN(Stmt exists, db_.Prepare("SELECT 1 FROM tasks WHERE id = ?"));
     exists.Bind(1, task_id);
@@ -96,7 +97,7 @@ Result<int64_t> SqliteWriteTxn::AppendTaskLog(std::string_view task_id, int32_t 
       .Bind(5, data)
       .Bind(6, int64_t{mesh::kRecordSchemaVersion});
   POPULI_ASSIGN_OR_RETURN(bool row, insert.Step());
-  if (!row) return Internal("task log insert returned no row");
+  if (!row) return Internal("task log insert returned no row", "run vox populi store check");
   const int64_t seq = insert.Int(0);
   POPULI_RETURN_IF_ERROR(insert.Run());
   return seq;
