@@ -11,11 +11,9 @@
 set -euo pipefail
 vox=$(realpath "$1"); rounds=${2:-10}
 work=$(mktemp -d)
-trap 'kill $(jobs -p) 2>/dev/null || true; kill -CONT $cp 2>/dev/null || true; rm -rf "$work"' EXIT
+trap 'kill $(jobs -p) 2>/dev/null || true; kill -CONT ${cp:-} 2>/dev/null || true; rm -rf "$work"' EXIT
 export VOX_MESH_POLICY_EXEC=permissive NO_COLOR=1
-port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-ms() { date +%s%3N; }
-pct() { sort -n | awk -v p="$1" '{a[NR]=$1} END {i=int(p*(NR-1))+1; print a[i]}'; }
+. "$(dirname "$0")/lib.sh"
 p=$(port); api=http://127.0.0.1:$p/v1/populi
 state() { curl -s "$api/nodes" | jq -r --arg id "$1" '.nodes[] | select(.id==$id) | .state'; }
 downs() { curl -s "$api/events?after=0&limit=1000" | jq '[.events[] | select(.kind=="node.down")] | length'; }

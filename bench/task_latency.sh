@@ -12,9 +12,7 @@ vox=$(realpath "$1"); n=${2:-50}; rounds=${3:-10}
 work=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$work"' EXIT
 export VOX_MESH_POLICY_EXEC=permissive NO_COLOR=1
-port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-ms() { date +%s%3N; }
-pct() { sort -n | awk -v p="$1" '{a[NR]=$1} END {i=int(p*(NR-1))+1; print a[i]}'; }
+. "$(dirname "$0")/lib.sh"
 
 # 1. submit → result
 p=$(port)
