@@ -311,5 +311,44 @@ TEST(ExecRunTreeTest, TheRecordsOfALiveAgentAreLeftAlone) {
   KillMarked(marker);
 }
 
+// The start time of a process read while it exits is its start time or 0, never an exception: a
+// /proc file opened just before its process is reaped fails its read with ESRCH. Many short-lived
+// children, each read from several threads until it is gone.
+TEST(ExecRunTreeTest, ReadingTheStartOfAnExitingProcessNeverThrows) {
+  const uint64_t own_start = ProcessStartTime(::getpid());
+  ASSERT_NE(own_start, 0u);
+  int seen_alive = 0;
+  for (int round = 0; round < 200; ++round) {
+    const pid_t child = ::fork();
+    ASSERT_GE(child, 0);
+    if (child == 0) ::_exit(0);
+    std::atomic<bool> reaped{false};
+    std::atomic<int> thrown{0};
+    std::atomic<uint64_t> start{0};
+    std::vector<std::thread> readers;
+    for (int t = 0; t < 3; ++t) {
+      readers.emplace_back([&] {
+        while (!reaped) {
+          try {
+            if (const uint64_t s = ProcessStartTime(child); s != 0) start = s;
+          } catch (...) {
+            ++thrown;
+          }
+        }
+      });
+    }
+    ::waitpid(child, nullptr, 0);
+    reaped = true;
+    for (auto& r : readers) r.join();
+    ASSERT_EQ(thrown.load(), 0) << "round " << round;
+    if (start != 0) {
+      ++seen_alive;
+      EXPECT_GE(start.load(), own_start);  // a child starts after its parent
+    }
+  }
+  EXPECT_GT(seen_alive, 0);  // the reads did overlap the children's lives
+  EXPECT_EQ(ProcessStartTime(::getpid()), own_start);
+}
+
 }  // namespace
 }  // namespace populi::runners

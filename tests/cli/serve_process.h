@@ -16,6 +16,7 @@
 #include <chrono>
 #include <filesystem>
 #include <functional>
+#include <iostream>
 #include <map>
 #include <string>
 #include <thread>
@@ -191,11 +192,26 @@ class ServeProcess {
 
   // SIGTERM (a graceful stop: serve removes its control-url file) and wait, or SIGKILL when
   // `graceful` is false.
+  // A failed test gets the tail of serve's log in its output, so a serve that died is explained.
   void Stop(bool graceful = true) {
     if (pid_ <= 0) return;
-    kill(pid_, graceful ? SIGTERM : SIGKILL);
-    internal::WaitExit(pid_);
+    int early_status = 0;
+    const bool died_early = waitpid(pid_, &early_status, WNOHANG) == pid_;
+    if (!died_early) {
+      kill(pid_, graceful ? SIGTERM : SIGKILL);
+      internal::WaitExit(pid_);
+    }
     pid_ = -1;
+    if (died_early || ::testing::UnitTest::GetInstance()->failed_test_count() > 0) {
+      std::string log = ReadFile(root_ + "/serve.log");
+      if (log.size() > 8000) log = "...\n" + log.substr(log.size() - 8000);
+      std::cerr << "---- serve.log"
+                << (died_early ? " (serve ended before the test stopped it: status " +
+                                     std::to_string(early_status) + ")"
+                               : std::string())
+                << " ----\n"
+                << log << "---- end of serve.log ----\n";
+    }
   }
 
   // vox with this serve's environment (plus `vars`), killed at the deadline (exit code -2).

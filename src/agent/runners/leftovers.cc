@@ -1,14 +1,15 @@
 #include "agent/runners/leftovers.h"
 
+#include <fcntl.h>
 #include <signal.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <charconv>
 #include <chrono>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
-#include <iterator>
 #include <optional>
 #include <sstream>
 #include <thread>
@@ -29,9 +30,26 @@ struct ProcInfo {
   uint64_t start = 0;
 };
 
+// The whole file, or what was read before an error. Plain read(2), not a stream: a /proc file of
+// a process that exits mid-read fails with ESRCH, which libstdc++'s filebuf throws as an
+// exception even with no exception mask set.
 std::string ReadWhole(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  std::string out;
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return out;
+  char buf[4096];
+  for (;;) {
+    const ssize_t n = ::read(fd, buf, sizeof(buf));
+    if (n > 0) {
+      out.append(buf, static_cast<size_t>(n));
+    } else if (n < 0 && errno == EINTR) {
+      continue;
+    } else {
+      break;
+    }
+  }
+  ::close(fd);
+  return out;
 }
 
 // State, session and start time from /proc/PID/stat ("pid (comm) state ppid pgrp session ...").
@@ -45,8 +63,13 @@ std::optional<ProcInfo> ReadProc(pid_t pid) {
   if (fields.size() < 20) return std::nullopt;
   ProcInfo info;
   info.state = fields[0].empty() ? '?' : fields[0][0];
-  info.session = static_cast<pid_t>(std::stol(fields[3]));
-  info.start = std::stoull(fields[19]);
+  long session = 0;
+  const auto parsed_session =
+      std::from_chars(fields[3].data(), fields[3].data() + fields[3].size(), session);
+  const auto parsed_start =
+      std::from_chars(fields[19].data(), fields[19].data() + fields[19].size(), info.start);
+  if (parsed_session.ec != std::errc() || parsed_start.ec != std::errc()) return std::nullopt;
+  info.session = static_cast<pid_t>(session);
   return info;
 }
 
