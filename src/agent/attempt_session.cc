@@ -7,6 +7,7 @@
 #include <thread>
 
 #include "agent/task_worker.h"
+#include "obs/span_json.h"
 
 namespace populi::agent {
 namespace {
@@ -115,6 +116,14 @@ void AttemptSession::ReportResult(const runners::RunResult& result,
       return;
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  }
+}
+
+void AttemptSession::SendSpans(const std::vector<obs::Span>& spans) {
+  for (size_t at = 0; at < spans.size(); at += obs::kMaxSpansPerBatch) {
+    const size_t n = std::min(spans.size() - at, obs::kMaxSpansPerBatch);
+    (void)api_.SendSpans(std::vector<obs::Span>(spans.begin() + static_cast<ptrdiff_t>(at),
+                                                spans.begin() + static_cast<ptrdiff_t>(at + n)));
   }
 }
 

@@ -40,6 +40,9 @@ class AttemptSession {
   // Renews the lease when TTL/3 has passed since the last renewal.
   void RenewIfDue();
 
+  // Sends this agent's recorded spans; a failure only loses them (they are diagnostics).
+  void SendSpans(const std::vector<obs::Span>& spans);
+
   bool lost() const { return lost_; }
   void MarkLost() { lost_ = true; }
 

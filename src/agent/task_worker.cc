@@ -15,6 +15,8 @@
 namespace populi::agent {
 
 struct TaskWorker::Assignment : mesh::TaskAssignment {
+  std::string traceparent;  // the delivering message's: this attempt's spans continue it
+  int64_t message_id = 0;
   std::mutex mu;
   runners::ExecRun* run = nullptr;  // while the process runs
   bool cancelled = false;           // Stop() asked to kill it
@@ -179,6 +181,8 @@ void TaskWorker::PollLoop() {
         logger_->warn("task assignment {} unreadable: {}", msg->id, a.status().message());
         continue;
       }
+      (*a)->traceparent = msg->traceparent;
+      (*a)->message_id = msg->id;
       const std::string key = (*a)->task_id + "#" + std::to_string((*a)->attempt);
       std::lock_guard lock(mu_);
       if (stopping_ || running_.count(key) != 0) continue;  // a redelivery of a running attempt
@@ -198,21 +202,42 @@ void TaskWorker::PollLoop() {
 }
 
 void TaskWorker::RunAttempt(std::shared_ptr<Assignment> a) {
+  // task.run spans the attempt here, in the trace its assignment message carried; it is current
+  // on this thread, so every report below (start, logs, renewals, result) continues it.
+  obs::TraceContext delivered;
+  if (auto parent = obs::ParseTraceparent(a->traceparent); parent.ok()) delivered = *parent;
+  obs::ActiveSpan run_span(&spans_, "task.run", obs::SpanKind::kConsumer, delivered, "vox-agent",
+                           options_.node_id);
+  run_span.Set("vox.mesh.task_id", a->task_id)
+      .Set("vox.mesh.attempt", static_cast<int64_t>(a->attempt))
+      .Set("vox.mesh.node_id", options_.node_id)
+      .Set("vox.mesh.lease_id", a->lease_id)
+      .Set("vox.mesh.fencing_token", a->fencing_token)
+      .Set("vox.mesh.message_id", a->message_id)
+      .Set("vox.mesh.message_type", std::string("task_submit"));
+  obs::ScopedContext current(run_span.context());
   AttemptSession session(options_, *a);
   if (Status s = session.ReportStart(); !s.ok()) {
     logger_->info("task {} attempt {}: start refused ({}); not running it", a->task_id, a->attempt,
                   s.message());
+    run_span.SetError("start refused: " + s.message());
+    run_span.End();
+    session.SendSpans(spans_.Take());
     FinishAttempt(*a);
     return;
   }
   PublishRunning();
-  runners::RunResult result = RunProcess(*a, session);
+  runners::RunResult result = RunProcess(*a, session, run_span.context());
   {
     std::lock_guard lock(a->mu);
     if (a->cancelled) session.MarkLost();  // stopping: the attempt is abandoned, not reported
   }
   session.Flush();
   if (!session.lost()) session.ReportResult(result, keys_, *logger_);
+  run_span.Set("vox.mesh.exit_code", static_cast<int64_t>(result.exit_code));
+  if (session.lost()) run_span.SetError("lease lost");
+  run_span.End();
+  session.SendSpans(spans_.Take());
   FinishAttempt(*a);
 }
 
@@ -224,7 +249,8 @@ void TaskWorker::FinishAttempt(const Assignment& a) {
   PublishRunning();
 }
 
-runners::RunResult TaskWorker::RunProcess(Assignment& a, AttemptSession& session) {
+runners::RunResult TaskWorker::RunProcess(Assignment& a, AttemptSession& session,
+                                          const obs::TraceContext& run_context) {
   auto on_output = [&session](runners::OutputStream stream, std::string_view chunk) {
     session.OnOutput(stream, chunk);
   };
@@ -239,11 +265,25 @@ runners::RunResult TaskWorker::RunProcess(Assignment& a, AttemptSession& session
   runners::RunSpec spec = runners::RunSpecForTask(task, a.attempt, a.gpu_uuids);
   spec.scratch_root = options_.scratch_root;
   spec.run_records_dir = options_.run_records_dir;
-  auto started = refusal.empty()
-                     ? runners::ExecRun::Start(spec, options_.policy, on_output)
-                     : Result<std::unique_ptr<runners::ExecRun>>(Status(
-                           Code::kPermissionDenied, refusal, "[mesh.donation] on this node"));
+  // task.process spans the task's own process; its context is the process's TRACEPARENT, so
+  // user code that traces continues this trace under it.
+  obs::ActiveSpan process_span(&spans_, "task.process", obs::SpanKind::kInternal, run_context,
+                               "vox-agent", options_.node_id);
+  spec.env["TRACEPARENT"] = process_span.context().Traceparent();
+  if (!run_context.tracestate.empty()) spec.env["TRACESTATE"] = run_context.tracestate;
+  auto started = [&] {
+    obs::ActiveSpan start_span(&spans_, "runner.start", obs::SpanKind::kInternal, run_context,
+                               "vox-agent", options_.node_id);
+    start_span.Set("vox.mesh.runner", std::string("exec"));
+    auto s = refusal.empty()
+                 ? runners::ExecRun::Start(spec, options_.policy, on_output)
+                 : Result<std::unique_ptr<runners::ExecRun>>(
+                       Status(Code::kPermissionDenied, refusal, "[mesh.donation] on this node"));
+    if (!s.ok()) start_span.SetError(s.status().message());
+    return s;
+  }();
   if (!started.ok()) {
+    process_span.SetError("not started");
     runners::RunResult result;
     result.exit_code = -1;
     result.spawn_error = "refused: " + started.status().message();
@@ -260,6 +300,8 @@ runners::RunResult TaskWorker::RunProcess(Assignment& a, AttemptSession& session
     if (a.cancelled) run->Kill("agent_stopping");
   }
   runners::RunResult result = Supervise(a, *run, session);
+  process_span.Set("vox.mesh.exit_code", static_cast<int64_t>(result.exit_code));
+  if (result.exit_code != 0) process_span.SetError("exit code " + std::to_string(result.exit_code));
   std::lock_guard lock(a.mu);
   a.run = nullptr;
   return result;

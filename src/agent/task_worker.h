@@ -22,6 +22,7 @@
 #include "agent/runners/exec_runner.h"
 #include "crypto/ed25519.h"
 #include "mesh/types.h"
+#include "obs/span_store.h"
 #include "probe/capacity.h"
 
 namespace spdlog {
@@ -75,7 +76,8 @@ class TaskWorker {
   void PollLoop();
   void RunAttempt(std::shared_ptr<Assignment> a);
   // Starts the process (or refuses it) and supervises it to its end.
-  runners::RunResult RunProcess(Assignment& a, AttemptSession& session);
+  runners::RunResult RunProcess(Assignment& a, AttemptSession& session,
+                                const obs::TraceContext& run_context);
   // Flushes output and renews the lease while `run` runs; kills it when the lease is lost.
   runners::RunResult Supervise(const Assignment& a, runners::ExecRun& run, AttemptSession& session);
   void FinishAttempt(const Assignment& a);
@@ -88,6 +90,9 @@ class TaskWorker {
   crypto::Ed25519KeyPair keys_;
   RunningFn on_running_;
   std::shared_ptr<spdlog::logger> logger_;
+  // The attempts' spans (task.run, runner.start, task.process), sent to the control plane when
+  // each attempt ends.
+  obs::SpanBuffer spans_;
 
   mutable std::mutex mu_;
   std::condition_variable cv_;

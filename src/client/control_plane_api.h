@@ -25,6 +25,7 @@
 #include "mesh/replies.h"
 #include "mesh/task.h"
 #include "mesh/types.h"
+#include "obs/span.h"
 #include "util/status.h"
 
 namespace populi::client {
@@ -67,6 +68,12 @@ class ControlPlaneApi {
   Result<mesh::VersionInfo> Version(CallOptions options = {});
   // Events with id > after, oldest first, at most `limit` (the control plane clamps 1..1000).
   Result<mesh::EventPage> Events(int64_t after, int limit, CallOptions options = {});
+
+  // ---- traces ----
+  // An agent's recorded spans (at most obs::kMaxSpansPerBatch per call).
+  Status SendSpans(const std::vector<obs::Span>& spans, CallOptions options = {});
+  // The spans of trace `trace_id` (32 hex) the control plane holds, by start time.
+  Result<std::vector<obs::Span>> Trace(const std::string& trace_id, CallOptions options = {});
 
   // ---- nodes ----
   Result<mesh::NodeList> Nodes(CallOptions options = {});

@@ -8,6 +8,7 @@
 #include "client/connection.h"
 #include "mesh/json.h"
 #include "mesh/replies_json.h"
+#include "obs/span.h"
 #include "util/random.h"
 
 namespace populi::client {
@@ -101,6 +102,18 @@ HeaderList HttpClient::BuildHeaders(const HeaderList& extra, bool has_body) cons
   if (!node_id_.empty()) headers.emplace_back("x-vox-node-id", node_id_);
   if (has_body) headers.emplace_back("Content-Type", "application/json");
   headers.insert(headers.end(), extra.begin(), extra.end());
+  // Every call carries a trace context: the thread's current one (an agent running a task), or
+  // a new root, so the server's span of this call is findable by the id the caller holds.
+  const bool has_trace = std::any_of(extra.begin(), extra.end(),
+                                     [](const auto& h) { return h.first == "traceparent"; });
+  if (!has_trace) {
+    if (const obs::TraceContext* current = obs::CurrentContext()) {
+      headers.emplace_back("traceparent", current->Traceparent());
+      if (!current->tracestate.empty()) headers.emplace_back("tracestate", current->tracestate);
+    } else {
+      headers.emplace_back("traceparent", obs::NewRootContext().Traceparent());
+    }
+  }
   return headers;
 }
 

@@ -25,6 +25,12 @@ void ControlPlane::RegisterRoutes(http::Router& router) {
   AddBootstrapRoutes(router, ctx_);
   AddTaskRoutes(router, ctx_);
   AddTaskReportRoutes(router, ctx_);
+  AddTraceRoutes(router, ctx_);
+}
+
+void ControlPlane::SetSpanStore(obs::SpanStore* spans) {
+  ctx_.spans = spans;
+  dispatcher_.SetSpanSink(spans);
 }
 
 void ControlPlane::SetNotifier(http::Notifier* notifier) {

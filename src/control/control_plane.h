@@ -37,6 +37,9 @@ class ControlPlane {
   void RegisterRoutes(http::Router& router);
   // Where deliveries and state changes are announced (the server's notifier); may be null.
   void SetNotifier(http::Notifier* notifier);
+  // Where spans are kept: the server's and the placer's, and those agents send (null: tracing
+  // off; the trace routes then answer that). Set before the server starts; must outlive it.
+  void SetSpanStore(obs::SpanStore* spans);
 
   // Starts the sweeper thread: every options.sweep_interval_ms of real time, and earlier at the
   // next node's liveness deadline or when a held connection drops.

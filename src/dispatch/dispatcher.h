@@ -52,6 +52,8 @@ class Dispatcher {
   // The one "place pending work now" entry point: after a submit, a lost attempt, a revoke, a
   // node leaving, and at the end of every sweep. Returns how many tasks were placed.
   Result<int> PlacePending() { return placer_.PlacePending(); }
+  // Where placement spans go (null: none); set before the first pass.
+  void SetSpanSink(obs::SpanSink* spans) { placer_.set_spans(spans); }
 
   // One sweeper pass at the clock's current time: the named passes below, in order.
   Result<SweepReport> Sweep();

@@ -89,10 +89,21 @@ mesh::DispatchKind KindOf(const mesh::Task& task, const std::string& node_id) {
                                                 : mesh::DispatchKind::kRemote;
 }
 
-// The decision placed the task: lease, attempt, assignment message and events, together.
+// What a placement wrote, for its spans.
+struct Placed {
+  mesh::ExecLease lease;
+  int64_t message_id = 0;
+  int32_t attempt = 0;
+  std::string dispatch;
+};
+
+// The decision placed the task: lease, attempt, assignment message and events, together. The
+// message carries `traceparent` (the delivery's span), so the claiming agent continues the trace.
 Status RecordPlacement(store::WriteTxn& txn, mesh::Task& task, const mesh::PlacementDecision& d,
-                       int64_t ttl_ms, int64_t now) {
+                       int64_t ttl_ms, int64_t now, const std::string& traceparent,
+                       Placed& placed) {
   POPULI_ASSIGN_OR_RETURN(auto lease, txn.GrantLease(TaskScope(task.id), d.node_id, ttl_ms, now));
+  placed.lease = lease;
   mesh::Attempt a;
   a.number = static_cast<int32_t>(task.attempts.size()) + 1;
   a.node_id = d.node_id;
@@ -119,8 +130,11 @@ Status RecordPlacement(store::WriteTxn& txn, mesh::Task& task, const mesh::Place
   msg.idempotency_key = task.id + ":" + std::to_string(a.number);
   msg.priority = task.spec.priority;
   msg.privacy_class = task.spec.privacy_class;
-  msg.traceparent = task.spec.traceparent;
-  POPULI_RETURN_IF_ERROR(txn.Deliver(msg, now).status());
+  msg.traceparent = traceparent;
+  POPULI_ASSIGN_OR_RETURN(auto delivered, txn.Deliver(msg, now));
+  placed.message_id = delivered.message_id;
+  placed.attempt = a.number;
+  placed.dispatch = std::string(mesh::ToString(a.dispatch));
   POPULI_RETURN_IF_ERROR(txn.AppendEvent(mesh::MakeEvent(now, "lease.granted", lease.lease_id,
                                                          {{"scope_key", lease.scope_key},
                                                           {"holder_node_id", d.node_id},
@@ -135,6 +149,65 @@ Status RecordPlacement(store::WriteTxn& txn, mesh::Task& task, const mesh::Place
                                     {"summary", d.summary}}))
       .status();
 }
+
+// The spans of one placement, in the task's trace (the submit request's, from its spec): a
+// task.place span with lease.grant and a2a.deliver children. Their ids exist before the write so
+// the delivered message can carry the delivery span's context; they are recorded only when the
+// task was placed (a pass that leaves a task pending records nothing).
+class PlacementSpans {
+ public:
+  PlacementSpans(obs::SpanSink* sink, const std::string& task_traceparent)
+      : sink_(sink), start_ns_(obs::UnixNanosNow()) {
+    if (auto parent = obs::ParseTraceparent(task_traceparent); parent.ok()) parent_ = *parent;
+    place_ = obs::ChildOf(parent_);
+    grant_ = obs::ChildOf(place_);
+    deliver_ = obs::ChildOf(place_);
+  }
+  std::string DeliveryTraceparent() const { return deliver_.Traceparent(); }
+
+  void Record(const mesh::Task& task, const mesh::PlacementDecision& d, const Placed& p) const {
+    if (sink_ == nullptr || (parent_.valid() && !parent_.sampled())) return;
+    const int64_t end_ns = std::max(obs::UnixNanosNow(), start_ns_);
+    obs::Span place = Make(place_, parent_, "task.place", end_ns);
+    place.Set("vox.mesh.task_id", task.id)
+        .Set("vox.mesh.node_id", d.node_id)
+        .Set("vox.mesh.attempt", static_cast<int64_t>(p.attempt))
+        .Set("vox.mesh.dispatch_kind", p.dispatch)
+        .Set("vox.mesh.placement_summary", d.summary);
+    obs::Span grant = Make(grant_, place_, "lease.grant", end_ns);
+    grant.Set("vox.mesh.lease_id", p.lease.lease_id)
+        .Set("vox.mesh.scope_key", p.lease.scope_key)
+        .Set("vox.mesh.node_id", d.node_id)
+        .Set("vox.mesh.fencing_token", p.lease.fencing_token);
+    obs::Span deliver = Make(deliver_, place_, "a2a.deliver", end_ns);
+    deliver.kind = obs::SpanKind::kProducer;
+    deliver.Set("vox.mesh.message_id", p.message_id)
+        .Set("vox.mesh.message_type", std::string("task_submit"))
+        .Set("vox.mesh.peer_id", d.node_id)
+        .Set("vox.mesh.privacy_class", std::string(mesh::ToString(task.spec.privacy_class)));
+    sink_->Record(std::move(place));
+    sink_->Record(std::move(grant));
+    sink_->Record(std::move(deliver));
+  }
+
+ private:
+  obs::Span Make(const obs::TraceContext& self, const obs::TraceContext& parent, std::string name,
+                 int64_t end_ns) const {
+    obs::Span s;
+    s.trace_id = self.trace_id;
+    s.span_id = self.span_id;
+    if (parent.valid()) s.parent_span_id = parent.span_id;
+    s.name = std::move(name);
+    s.start_unix_ns = start_ns_;
+    s.end_unix_ns = end_ns;
+    s.service = "vox-control-plane";
+    return s;
+  }
+
+  obs::SpanSink* sink_;
+  int64_t start_ns_;
+  obs::TraceContext parent_, place_, grant_, deliver_;
+};
 
 }  // namespace
 
@@ -156,19 +229,23 @@ Result<int> Placer::PlacePending() {
 
   int placed = 0;
   for (const mesh::Task* task : pending) {
+    const PlacementSpans spans(spans_, task->spec.traceparent);
     const mesh::PlacementDecision d = scheduler::Place(task->spec, board.candidates(), now);
     std::optional<mesh::Task> updated;
+    Placed wrote;
     POPULI_RETURN_IF_ERROR(store_.Write([&](store::WriteTxn& txn) -> Status {
       POPULI_ASSIGN_OR_RETURN(auto current, txn.GetTask(task->id));
       if (!current || current->state != mesh::TaskState::kPending) return Status::Ok();
       bool changed = d.placed;
-      POPULI_RETURN_IF_ERROR(
-          d.placed ? RecordPlacement(txn, *current, d, options_.exec_lease_ttl_ms, now)
-                   : RecordNoFit(txn, *current, d, now, &changed));
+      POPULI_RETURN_IF_ERROR(d.placed
+                                 ? RecordPlacement(txn, *current, d, options_.exec_lease_ttl_ms,
+                                                   now, spans.DeliveryTraceparent(), wrote)
+                                 : RecordNoFit(txn, *current, d, now, &changed));
       if (changed) updated = std::move(current);
       return Status::Ok();
     }));
     if (!updated) continue;
+    if (updated->state == mesh::TaskState::kPlaced) spans.Record(*updated, d, wrote);
     if (announce_) announce_(TaskTopic(updated->id));
     if (updated->state != mesh::TaskState::kPlaced) continue;
     ++placed;

@@ -14,6 +14,7 @@
 #include "dispatch/liveness.h"
 #include "dispatch/options.h"
 #include "dispatch/scopes.h"
+#include "obs/span.h"
 #include "store/mesh_store.h"
 #include "util/clock.h"
 #include "util/status.h"
@@ -29,6 +30,9 @@ class Placer {
 
   // Tries to place every pending task. Returns how many were placed.
   Result<int> PlacePending();
+  // Where placement spans go (a task.place span with lease.grant and a2a.deliver children, in
+  // the task's trace); null records none. Set before the first pass.
+  void set_spans(obs::SpanSink* spans) { spans_ = spans; }
 
  private:
   store::MeshStore& store_;
@@ -36,6 +40,7 @@ class Placer {
   const Clock& clock_;
   const Liveness& liveness_;
   const Announce& announce_;
+  obs::SpanSink* spans_ = nullptr;
   std::mutex mu_;
 };
 

@@ -18,6 +18,7 @@
 #include "cli/agent_setup.h"
 #include "cli/build_info.h"
 #include "cli/logging.h"
+#include "cli/tracing_setup.h"
 #include "cli/verb.h"
 #include "config/config.h"
 #include "control/control_plane.h"
@@ -193,7 +194,15 @@ int Serve(Context& ctx, const ServeFlags& flags) {
     return ctx.Fail(auth.status());
   }
 
+  // Declared before the plane and the server, so both are gone before the spans' store.
+  auto tracing = TracingFrom(*cfg, GetBuildInfo().version);
+  if (!tracing.ok()) {
+    (void)(*store)->Close();
+    return ctx.Fail(tracing.status());
+  }
+
   control::ControlPlane plane(**store, ControlOptionsFrom(*cfg), clock);
+  plane.SetSpanStore(tracing->spans.get());
   http::Router router;
   plane.RegisterRoutes(router);
   // Every failed start below stops the plane and closes the store first.
@@ -213,6 +222,7 @@ int Serve(Context& ctx, const ServeFlags& flags) {
   server_options.on_long_poll_dropped = [&plane](const std::string& node_id) {
     plane.ConnectionDropped(node_id);
   };
+  server_options.spans = tracing->spans.get();
   auto server = http::Server::Start(server_options, router, **auth, logger);
   if (!server.ok()) {
     fail_start(server.status());

@@ -90,6 +90,8 @@ http::Response Deliver(ApiContext& ctx, http::Request& req) {
   if (Status s = mesh::ValidateNewMessage(*msg, ctx.options.limits); !s.ok()) return Error(s, req);
   if (auto full = InboxFull(ctx, msg->receiver, 1, req)) return std::move(*full);
   const int64_t now = ctx.NowMs();
+  // A message without its own trace joins the delivering request's; the claim returns it.
+  if (msg->traceparent.empty()) msg->traceparent = req.trace.Traceparent();
   auto message = std::make_shared<mesh::NewMessage>(std::move(*msg));
   auto result = std::make_shared<store::DeliverResult>();
   return AnswerOnCommit(
@@ -132,6 +134,9 @@ http::Response DeliverBatch(ApiContext& ctx, http::Request& req) {
     if (auto full = InboxFull(ctx, receiver, count, req)) return std::move(*full);
   }
   const int64_t now = ctx.NowMs();
+  for (auto& m : batch->messages) {
+    if (m.traceparent.empty()) m.traceparent = req.trace.Traceparent();
+  }
   auto messages = std::make_shared<std::vector<mesh::NewMessage>>(std::move(batch->messages));
   auto results = std::make_shared<std::vector<store::DeliverResult>>();
   return AnswerOnCommit(

@@ -15,6 +15,7 @@
 #include "mesh/json.h"
 #include "mesh/policy.h"
 #include "mesh/types.h"
+#include "obs/span_store.h"
 #include "store/mesh_store.h"
 #include "util/clock.h"
 #include "util/status.h"
@@ -31,6 +32,7 @@ struct ApiContext {
   dispatch::Dispatcher& dispatch;  // placement and the attempt lifecycle
   dispatch::Liveness& liveness;    // dispatch's
   std::atomic<http::Notifier*> notifier{nullptr};
+  obs::SpanStore* spans = nullptr;  // set before serving; null when tracing is off
 
   int64_t NowMs() const { return clock.NowMs(); }
   void Notify(std::string_view topic) const {

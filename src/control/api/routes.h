@@ -16,5 +16,6 @@ void AddAdminRoutes(http::Router& router, ApiContext& ctx);       // maintenance
 void AddBootstrapRoutes(http::Router& router, ApiContext& ctx);   // one-time token exchange
 void AddTaskRoutes(http::Router& router, ApiContext& ctx);        // submit, list, wait, logs …
 void AddTaskReportRoutes(http::Router& router, ApiContext& ctx);  // agent: start, logs, result
+void AddTraceRoutes(http::Router& router, ApiContext& ctx);       // agents' spans, one trace
 
 }  // namespace populi::control

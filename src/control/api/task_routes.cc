@@ -32,6 +32,8 @@ http::Response Submit(ApiContext& ctx, http::Request& req) {
   if (Status s = mesh::ValidateTaskSpec(*spec, ctx.options.limits); !s.ok()) return Error(s, req);
   if (spec->submitter_node_id.empty())
     spec->submitter_node_id = std::string(req.Header("x-vox-node-id"));
+  // The task's trace continues from this request's span unless the spec names its own parent.
+  if (spec->traceparent.empty()) spec->traceparent = req.trace.Traceparent();
   const int64_t now = ctx.NowMs();
   mesh::Task task;
   bool duplicate = false;

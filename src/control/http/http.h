@@ -19,6 +19,7 @@
 #include <utility>
 #include <vector>
 
+#include "obs/trace_context.h"
 #include "util/status.h"
 
 namespace populi::http {
@@ -55,6 +56,11 @@ struct Request {
   std::string request_id;  // the client's x-request-id if valid, else generated
   std::string remote_addr;
   Principal principal;
+  // This request's server span: a child of the caller's `traceparent` (kept in `trace_parent`,
+  // invalid when absent or malformed), else a new root. Handlers pass `trace` on to the work
+  // they start (a task, a message) so later hops join the same trace.
+  obs::TraceContext trace;
+  obs::TraceContext trace_parent;
 
   // First header with this (case-insensitive) name, or empty.
   std::string_view Header(std::string_view name) const;

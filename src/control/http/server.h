@@ -15,6 +15,7 @@
 
 #include "control/http/auth.h"
 #include "control/http/http.h"
+#include "obs/span.h"
 #include "util/status.h"
 
 namespace spdlog {
@@ -47,6 +48,9 @@ struct ServerOptions {
   // LongPoll::holder closes its connection before the poll's deadline. A close after the
   // deadline is not reported: that client gave up on a server that had stopped answering.
   std::function<void(const std::string& node_id)> on_long_poll_dropped;
+  // Every answered request is a server span recorded here (null: none are recorded); it must
+  // outlive the server. Record() runs on an I/O thread, so it must not block.
+  obs::SpanSink* spans = nullptr;
   std::string tls_cert_path;  // both set → HTTPS (PEM files)
   std::string tls_key_path;
   std::string tls_min_version = "1.3";  // "1.2" or "1.3": older handshakes are refused

@@ -195,6 +195,12 @@ class Session {
                      [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
       req.headers.emplace_back(std::move(name), std::string(field.value()));
     }
+    // A malformed traceparent is not the request's fault: the server starts a new trace.
+    if (auto parent = obs::ParseTraceparent(req.Header("traceparent"), req.Header("tracestate"));
+        parent.ok()) {
+      req.trace_parent = std::move(*parent);
+    }
+    req.trace = obs::ChildOf(req.trace_parent);
     // A rejected request's body is never read, so the connection can only be reused when it
     // has none.
     ex.close_after = !parser.is_done() || !head.keep_alive();
@@ -580,9 +586,42 @@ class Session {
     co_return true;
   }
 
+  // The request's server span, with the OpenTelemetry HTTP names where they fit. Never the
+  // query string, headers or body: those may carry tokens and secrets.
+  void RecordSpan(const Exchange& ex, int status, double ms) {
+    const Request& req = ex.request;
+    if (opts_.spans == nullptr || !req.trace.valid() || !req.trace.sampled()) return;
+    obs::Span span;
+    span.trace_id = req.trace.trace_id;
+    span.span_id = req.trace.span_id;
+    if (req.trace_parent.valid()) span.parent_span_id = req.trace_parent.span_id;
+    const std::string_view method = ToString(req.method);
+    span.name =
+        ex.route != nullptr ? std::string(method) + " " + ex.route->pattern : std::string(method);
+    span.kind = obs::SpanKind::kServer;
+    span.end_unix_ns = obs::UnixNanosNow();
+    span.start_unix_ns = span.end_unix_ns - static_cast<int64_t>(ms * 1e6);
+    span.service = "vox-control-plane";
+    span.error = status >= 500;
+    span.Set("http.request.method", std::string(method));
+    if (ex.route != nullptr) span.Set("http.route", ex.route->pattern);
+    span.Set("url.path", req.path);
+    span.Set("http.response.status_code", static_cast<int64_t>(status));
+    span.Set("client.address", remote_ip_);
+    span.Set("vox.mesh.route", ex.route_name);
+    span.Set("vox.mesh.request_id", req.request_id);
+    if (!req.principal.token_label.empty())
+      span.Set("vox.mesh.principal", req.principal.token_label);
+    if (auto node = req.Header("x-vox-node-id"); !node.empty()) {
+      span.Set("vox.mesh.peer_id", std::string(node));
+    }
+    opts_.spans->Record(std::move(span));
+  }
+
   void Log(const Exchange& ex, int status) {
     const double ms =
         std::chrono::duration<double, std::milli>(SteadyClock::now() - ex.started).count();
+    RecordSpan(ex, status, ms);
     // Only the label is logged, never the credential; the query string is left out because
     // clients sometimes put secrets there.
     server_.logger_->info(

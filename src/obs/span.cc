@@ -1,0 +1,108 @@
+#include "obs/span.h"
+
+#include <algorithm>
+
+namespace populi::obs {
+namespace {
+
+thread_local const TraceContext* current_context = nullptr;
+
+std::string Bounded(std::string_view s) {
+  if (s.size() <= kMaxAttributeBytes) return std::string(s);
+  // Cut on a UTF-8 boundary so the value stays valid text.
+  size_t n = kMaxAttributeBytes;
+  while (n > 0 && (static_cast<unsigned char>(s[n]) & 0xC0) == 0x80) --n;
+  return std::string(s.substr(0, n));
+}
+
+}  // namespace
+
+std::string_view ToString(SpanKind kind) {
+  switch (kind) {
+    case SpanKind::kServer:
+      return "server";
+    case SpanKind::kClient:
+      return "client";
+    case SpanKind::kProducer:
+      return "producer";
+    case SpanKind::kConsumer:
+      return "consumer";
+    case SpanKind::kInternal:
+      break;
+  }
+  return "internal";
+}
+
+Span& Span::SetValue(std::string_view key, AttributeValue value) {
+  if (auto* s = std::get_if<std::string>(&value)) *s = Bounded(*s);
+  for (auto& a : attributes) {
+    if (a.key == key) {
+      a.value = std::move(value);
+      return *this;
+    }
+  }
+  if (attributes.size() >= kMaxAttributes) {
+    ++dropped_attributes;
+    return *this;
+  }
+  attributes.push_back({Bounded(key), std::move(value)});
+  return *this;
+}
+
+const AttributeValue* Span::Find(std::string_view key) const {
+  for (const auto& a : attributes) {
+    if (a.key == key) return &a.value;
+  }
+  return nullptr;
+}
+
+bool Span::has_parent() const {
+  return std::any_of(parent_span_id.begin(), parent_span_id.end(), [](uint8_t b) { return b; });
+}
+
+int64_t UnixNanosNow() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+ActiveSpan::ActiveSpan(SpanSink* sink, std::string name, SpanKind kind, const TraceContext& parent,
+                       std::string service, std::string node_id)
+    : sink_(parent.valid() && !parent.sampled() ? nullptr : sink), context_(ChildOf(parent)) {
+  span_.trace_id = context_.trace_id;
+  span_.span_id = context_.span_id;
+  if (parent.valid()) span_.parent_span_id = parent.span_id;
+  span_.name = Bounded(name);
+  span_.kind = kind;
+  span_.service = std::move(service);
+  span_.node_id = std::move(node_id);
+  span_.start_unix_ns = UnixNanosNow();
+}
+
+void ActiveSpan::SetError(std::string_view message) {
+  span_.error = true;
+  span_.status_message = Bounded(message);
+}
+
+void ActiveSpan::End() {
+  if (ended_) return;
+  ended_ = true;
+  if (sink_ == nullptr) return;
+  span_.end_unix_ns = std::max(UnixNanosNow(), span_.start_unix_ns);
+  sink_->Record(std::move(span_));
+}
+
+const TraceContext* CurrentContext() {
+  return current_context;
+}
+
+ScopedContext::ScopedContext(const TraceContext& context)
+    : context_(context), previous_(current_context) {
+  current_context = &context_;
+}
+
+ScopedContext::~ScopedContext() {
+  current_context = previous_;
+}
+
+}  // namespace populi::obs

@@ -1,0 +1,77 @@
+// The control plane's recent spans, by trace, for `vox populi trace` and GET
+// /v1/populi/traces/{trace_id}. In memory and bounded: when more than `max_spans` are held, whole
+// traces are evicted, least recently extended first, so a trace that is still growing (a running
+// task) outlives a burst of one-span traces (heartbeats). Durable history is the OTLP
+// collector's job (`forward`). One trace holds at most `max_spans_per_trace` (a long task's log
+// reports would otherwise crowd out everything else); later spans of it are only forwarded and
+// counted. Thread-safe.
+#pragma once
+
+#include <cstdint>
+#include <list>
+#include <mutex>
+#include <unordered_map>
+#include <vector>
+
+#include "obs/span.h"
+
+namespace populi::obs {
+
+class SpanStore final : public SpanSink {
+ public:
+  // `forward` (may be null) also receives every recorded span, e.g. an OtlpExporter.
+  explicit SpanStore(size_t max_spans, SpanSink* forward = nullptr,
+                     size_t max_spans_per_trace = 2'000);
+
+  void Record(Span span) override;
+  // The spans of one trace, ordered by start time; empty when none are held.
+  std::vector<Span> Trace(const TraceId& trace_id) const;
+
+  struct Stats {
+    size_t spans = 0;
+    size_t traces = 0;
+    uint64_t recorded = 0;
+    uint64_t evicted_spans = 0;
+    uint64_t over_trace_limit = 0;  // spans not kept because their trace was full
+  };
+  Stats stats() const;
+
+ private:
+  struct Held {
+    std::vector<Span> spans;
+    std::list<TraceId>::iterator in_order;  // position in recency_
+  };
+  struct IdHash {
+    size_t operator()(const TraceId& id) const;
+  };
+
+  const size_t max_spans_;
+  const size_t max_per_trace_;
+  SpanSink* const forward_;
+  mutable std::mutex mu_;
+  std::unordered_map<TraceId, Held, IdHash> traces_;
+  std::list<TraceId> recency_;  // least recently extended first
+  size_t spans_ = 0;
+  uint64_t recorded_ = 0;
+  uint64_t evicted_ = 0;
+  uint64_t over_trace_limit_ = 0;
+};
+
+// Spans waiting to be sent elsewhere (an agent's, sent to the control plane with its reports):
+// at most `max_spans`, later ones dropped and counted. Thread-safe.
+class SpanBuffer final : public SpanSink {
+ public:
+  explicit SpanBuffer(size_t max_spans = 4'096) : max_spans_(max_spans) {}
+  void Record(Span span) override;
+  // Everything buffered, oldest first; the buffer is empty afterwards.
+  std::vector<Span> Take();
+  uint64_t dropped() const;
+
+ private:
+  const size_t max_spans_;
+  mutable std::mutex mu_;
+  std::vector<Span> spans_;
+  uint64_t dropped_ = 0;
+};
+
+}  // namespace populi::obs
