@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # /health throughput of the HTTP server layer: wrk with 64 connections against a server with a
 # tiny route set (tests/http/bench_server.cc), request logging to a file as in production.
-# Usage: bench/http_health.sh [BUILD_DIR] [DURATION]   (defaults: build/bench, 10s)
+# Usage: bench/http_health.sh [BUILD_DIR] [DURATION] [SERVER FLAGS…]   (defaults: build/bench, 10s)
+#   e.g. bench/http_health.sh build/bench 8s --tracing off
 # Target: >= 40,000 req/s on the development machine (2 cores, wrk on the same machine).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 build="${1:-build/bench}"
 duration="${2:-10s}"
+shift $(( $# > 2 ? 2 : $# ))
 command -v wrk >/dev/null || { echo "wrk is not installed (apt-get install wrk)" >&2; exit 1; }
 if [[ ! -x "$build/tests/http/http_bench_server" ]]; then
   cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
@@ -15,7 +17,7 @@ fi
 log="$(mktemp)"
 fifo="$(mktemp -u)"
 mkfifo "$fifo"
-"$build/tests/http/http_bench_server" --log "$log" <"$fifo" >"$log.url" &
+"$build/tests/http/http_bench_server" --log "$log" "$@" <"$fifo" >"$log.url" &
 server=$!
 exec 3>"$fifo"  # the server runs until this is closed
 trap 'exec 3>&-; wait "$server" 2>/dev/null; rm -f "$fifo" "$log" "$log.url"' EXIT

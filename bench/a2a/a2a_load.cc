@@ -2,7 +2,7 @@
 //
 //   a2a_load [--clients 64] [--seconds 10] [--batch 1] [--deliver batch|each] [--ack request|next]
 //            [--durability full|buffered] [--driver threads|epoll] [--driver-threads 1]
-//            [--handler-threads N]
+//            [--handler-threads N] [--tracing on|off]
 //   a2a_load --enqueue-only 2000
 //
 // Starts the control plane and the HTTP server in this process on 127.0.0.1:0 over a SQLite
@@ -43,6 +43,7 @@
 #include "control/control_plane.h"
 #include "control/http/auth.h"
 #include "control/http/server.h"
+#include "obs/span_store.h"
 #include "store/sqlite.h"
 #include "util/clock.h"
 #include "util/random.h"
@@ -70,6 +71,7 @@ int main(int argc, char** argv) {
   bool deliver_each = false;
   bool ack_next = false;
   int enqueue_only = 0;
+  bool tracing = true;  // as `vox populi serve` runs by default
   for (int i = 1; i + 1 < argc; i += 2) {
     std::string k = argv[i];
     if (k == "--clients") clients = std::atoi(argv[i + 1]);
@@ -82,6 +84,7 @@ int main(int argc, char** argv) {
     if (k == "--driver-threads") driver_threads = std::max(1, std::atoi(argv[i + 1]));
     if (k == "--handler-threads") handler_threads = std::max(1, std::atoi(argv[i + 1]));
     if (k == "--enqueue-only") enqueue_only = std::max(1, std::atoi(argv[i + 1]));
+    if (k == "--tracing") tracing = std::string(argv[i + 1]) != "off";
   }
   using namespace populi;
   const auto dir = std::filesystem::temp_directory_path() / ("a2a-load-" + RandomHex(6));
@@ -96,7 +99,10 @@ int main(int argc, char** argv) {
   }
   control::ControlOptions co;
   co.inbox_cap = 1'000'000;
+  // Spans as serve keeps them (in memory, the default retention), or none with --tracing off.
+  obs::SpanStore spans(50'000);
   control::ControlPlane plane(**st, co, SystemClock::Instance());
+  if (tracing) plane.SetSpanStore(&spans);
   http::Router router;
   plane.RegisterRoutes(router);
   auto auth = http::Authenticator::Open();
@@ -105,6 +111,7 @@ int main(int argc, char** argv) {
   // Default: a handler thread per client, so blocking handlers never limit the writes in flight.
   sopt.handler_threads = handler_threads > 0 ? handler_threads : std::max(64, clients);
   sopt.max_connections = clients + 16;
+  if (tracing) sopt.spans = &spans;
   // One log line per request, written to a file as a deployed server's are (stdout would make the
   // terminal, or whatever reads the pipe, part of the measurement).
   auto request_log = spdlog::basic_logger_mt("a2a-load", (dir / "requests.log").string());

@@ -47,6 +47,8 @@ TEST_F(ApiServerTest, SubmitThenGetTaskRoundTripsTheSpec) {
   spec.priority = 7;
   spec.timeout_ms = 90'000;
   spec.max_attempts = 2;
+  // Set, so the server keeps it (an empty one becomes the submit request's span).
+  spec.traceparent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
   auto submitted = api.Submit(spec);
   ASSERT_TRUE(submitted.ok()) << submitted.status().ToString();
   EXPECT_TRUE(submitted->created);

@@ -1,5 +1,7 @@
 // A control-plane-shaped server with a tiny route set, for bench/http_health.sh. Prints the URL
-// on stdout, serves until stdin closes. Usage: http_bench_server [--log FILE] [--io-threads N]
+// on stdout, serves until stdin closes.
+// Usage: http_bench_server [--log FILE] [--io-threads N] [--tracing on|off]
+// Tracing (default on, as in `vox populi serve`) records each request's server span in memory.
 #include <spdlog/sinks/basic_file_sink.h>
 #include <spdlog/sinks/null_sink.h>
 #include <spdlog/spdlog.h>
@@ -10,16 +12,22 @@
 #include <string>
 
 #include "control/http/server.h"
+#include "obs/span_store.h"
 
 int main(int argc, char** argv) {
   using namespace populi::http;
   std::string log_file;
   ServerOptions options;
   options.bind = "127.0.0.1:0";
+  populi::obs::SpanStore spans(50'000);
+  options.spans = &spans;
   for (int i = 1; i + 1 < argc; i += 2) {
     if (std::strcmp(argv[i], "--log") == 0) log_file = argv[i + 1];
     if (std::strcmp(argv[i], "--io-threads") == 0) options.io_threads = std::stoi(argv[i + 1]);
     if (std::strcmp(argv[i], "--bind") == 0) options.bind = argv[i + 1];
+    if (std::strcmp(argv[i], "--tracing") == 0 && std::strcmp(argv[i + 1], "off") == 0) {
+      options.spans = nullptr;
+    }
   }
   std::shared_ptr<spdlog::logger> logger =
       log_file.empty() ? spdlog::null_logger_mt("bench")
