@@ -15,6 +15,7 @@ void AddTaskVerbs(CLI::App& root, CLI::App& populi, Context& ctx);
 void AddAdminVerbs(CLI::App& root, CLI::App& populi, Context& ctx);
 void AddDoctorVerbs(CLI::App& root, CLI::App& populi, Context& ctx);
 void AddInitVerbs(CLI::App& root, CLI::App& populi, Context& ctx);
+void AddEventsVerbs(CLI::App& root, CLI::App& populi, Context& ctx);
 
 namespace {
 const VerbGroup kGroups[] = {
@@ -22,6 +23,7 @@ const VerbGroup kGroups[] = {
     {"config", AddConfigVerbs}, {"store", AddStoreVerbs},   {"probe", AddProbeVerbs},
     {"status", AddStatusVerbs}, {"peers", AddPeersVerbs},   {"tasks", AddTaskVerbs},
     {"admin", AddAdminVerbs},   {"doctor", AddDoctorVerbs}, {"version", AddVersionVerbs},
+    {"events", AddEventsVerbs},
 };
 }  // namespace
 
