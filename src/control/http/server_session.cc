@@ -596,8 +596,9 @@ class Session {
         ex.request.principal.token_label.empty() ? "-" : ex.request.principal.token_label,
         ex.route_name, ToString(ex.request.method), ex.request.path, status, ms, remote_);
     if (opts_.on_request_done) {
+      const Principal& who = ex.request.principal;
       opts_.on_request_done({ex.route_name, ex.request.method, status, ms, ex.refusal,
-                             ex.request.principal.token_label, remote_ip_});
+                             who.anonymous ? std::string_view() : who.token_label, remote_ip_});
     }
   }
 
