@@ -42,6 +42,15 @@ struct TaskQuery {
 
 // What a submit gave: the task, and whether this call created it (201) or the control plane
 // already had a task with the spec's client_key (200, the same task).
+// GET /v1/populi/events: ids after `after`; `kind` is comma-separated kinds or prefixes ending
+// in '.' ("node.,lease.expired"); `node` keeps events about that node.
+struct EventQuery {
+  int64_t after = 0;
+  int limit = 100;
+  std::string kind;
+  std::string node;
+};
+
 struct Submitted {
   mesh::Task task;
   bool created = false;
@@ -68,6 +77,15 @@ class ControlPlaneApi {
   Result<mesh::VersionInfo> Version(CallOptions options = {});
   // Events with id > after, oldest first, at most `limit` (the control plane clamps 1..1000).
   Result<mesh::EventPage> Events(int64_t after, int limit, CallOptions options = {});
+  // The same with the kind / node filters (docs/events.md); event_api.cc.
+  Result<mesh::EventPage> Events(const EventQuery& query, CallOptions options = {});
+  // Follows the event stream (server-sent events) from query.after: on_event gets each matching
+  // event once, in id order. A dropped connection or a stream the server ended is resumed with
+  // Last-Event-ID after a backoff (100 ms doubling to 5 s, reset by an event), so nothing is
+  // lost or repeated. Returns ok once on_event returns false, or an error retrying cannot fix
+  // (unauthenticated, permission denied, invalid argument, an event it cannot read).
+  Status FollowEvents(const EventQuery& query,
+                      const std::function<bool(const mesh::Event&)>& on_event);
 
   // ---- traces ----
   // An agent's recorded spans (at most obs::kMaxSpansPerBatch per call).

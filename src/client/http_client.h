@@ -79,8 +79,9 @@ class HttpClient {
 
   // Reads a text/event-stream at `path`, calling on_event per event until it returns false, the
   // server ends the stream (ok), or an error. Uses its own connection. timeout_ms 0 = no limit.
+  // `extra_headers` go with the request (Last-Event-ID when resuming).
   Status StreamEvents(std::string_view path, const std::function<bool(const SseEvent&)>& on_event,
-                      int timeout_ms = 0);
+                      int timeout_ms = 0, const HeaderList& extra_headers = {});
 
   // The Status an error response stands for (ok for 2xx).
   static Status StatusFromResponse(const ClientResponse& response, std::string_view url);

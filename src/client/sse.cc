@@ -67,11 +67,13 @@ class EventParser {
 
 Status HttpClient::StreamEvents(std::string_view path,
                                 const std::function<bool(const SseEvent&)>& on_event,
-                                int timeout_ms) {
+                                int timeout_ms, const HeaderList& extra_headers) {
   // Its own connection: the stream holds it until the server or the callback ends it.
   internal::Connection connection(base_url_, ca_file_);
   EventParser parser(on_event);
-  const HeaderList headers = BuildHeaders({{"Accept", "text/event-stream"}}, false);
+  HeaderList wanted{{"Accept", "text/event-stream"}};
+  wanted.insert(wanted.end(), extra_headers.begin(), extra_headers.end());
+  const HeaderList headers = BuildHeaders(wanted, false);
   bool stopped = false;
   auto head = connection.Stream(
       {"GET", path, &headers, {}}, timeout_ms,

@@ -18,6 +18,7 @@ ControlPlane::~ControlPlane() {
 
 void ControlPlane::RegisterRoutes(http::Router& router) {
   AddSystemRoutes(router, ctx_);
+  AddEventRoutes(router, ctx_);
   AddNodeRoutes(router, ctx_);
   AddA2ARoutes(router, ctx_);
   AddLeaseRoutes(router, ctx_);
@@ -75,6 +76,8 @@ void ControlPlane::SweeperLoop() {
     last_pass = now;
     (void)NoteSweepGap(elapsed);
     (void)SweepOnce();  // errors (store full, I/O) are retried on the next pass
+    // A pass may have recorded events (node suspect / down, lease expiry): wake event streams.
+    ctx_.Notify(dispatch::kEventsTopic);
     lock.lock();
   }
 }
@@ -86,6 +89,10 @@ void ControlPlane::ConnectionDropped(const std::string& node_id) {
     wake_ = true;
   }
   cv_.notify_all();
+}
+
+void ControlPlane::ObserveRequest(const http::RequestRecord& record) {
+  metrics_.ObserveRequest(record);
 }
 
 void ControlPlane::RecordAuthLockout(const std::string& remote_ip) {

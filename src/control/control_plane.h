@@ -15,6 +15,7 @@
 
 #include "control/api/context.h"
 #include "control/api/options.h"
+#include "control/control_metrics.h"
 #include "control/http/http.h"
 #include "dispatch/dispatcher.h"
 #include "store/mesh_store.h"
@@ -62,6 +63,9 @@ class ControlPlane {
   // on_long_poll_dropped): the node is suspect at once and down after the drop grace unless it
   // is heard from again. Never blocks: wakes the sweeper, which judges and records it.
   void ConnectionDropped(const std::string& node_id);
+  // One finished HTTP request (the server's on_request_done): request metrics, and refusal
+  // events coalesced per source and window. Never blocks.
+  void ObserveRequest(const http::RequestRecord& record);
 
   const ControlOptions& options() const { return options_; }
 
@@ -71,6 +75,7 @@ class ControlPlane {
   ControlOptions options_;
   dispatch::Dispatcher dispatcher_;
   ApiContext ctx_;
+  ControlMetrics metrics_{ctx_};
 
   std::mutex mu_;
   std::condition_variable cv_;

@@ -6,6 +6,7 @@
 
 #include "mesh/json.h"
 #include "mesh/task_json.h"
+#include "obs/metrics.h"
 #include "scheduler/scheduler.h"
 
 namespace populi::dispatch {
@@ -211,6 +212,37 @@ class PlacementSpans {
 
 }  // namespace
 
+namespace {
+
+// Placement metrics (docs/metrics.md): decisions by outcome, why nodes were passed over, and
+// how long a placed task waited since it was submitted.
+void RecordDecisionMetrics(const mesh::PlacementDecision& d, const mesh::Task& task, int64_t now) {
+  static obs::CounterFamily& decisions = obs::Registry::Default().Counters(
+      "populi_placement_decisions_total",
+      "Placement decisions that changed a pending task: placed, or left pending (no fit).",
+      {"outcome"}, 4);
+  static obs::CounterFamily& rejected = obs::Registry::Default().Counters(
+      "populi_placement_rejected_nodes_total",
+      "Nodes passed over by placement decisions that left a task pending, by reason code.",
+      {"reason"}, 64);
+  static obs::HistogramFamily& waited = obs::Registry::Default().Histograms(
+      "populi_placement_latency_seconds",
+      "Time from a task's submission to its placement (attempt: first, or retry).", {"attempt"},
+      obs::LatencyBuckets(), 4);
+  if (task.state == mesh::TaskState::kPlaced) {
+    decisions.With({"placed"}).Inc();
+    waited.With({task.attempts.size() <= 1 ? "first" : "retry"})
+        .Observe(static_cast<double>(now - task.created_ms) / 1000.0);
+    return;
+  }
+  decisions.With({"pending"}).Inc();
+  for (const auto& [reason, nodes] : d.rejected) {
+    rejected.With({reason}).Inc(static_cast<uint64_t>(std::max(nodes, 0)));
+  }
+}
+
+}  // namespace
+
 Result<int> Placer::PlacePending() {
   std::lock_guard lock(mu_);
   store::TaskQuery query;
@@ -247,6 +279,7 @@ Result<int> Placer::PlacePending() {
     if (!updated) continue;
     if (updated->state == mesh::TaskState::kPlaced) spans.Record(*updated, d, wrote);
     if (announce_) announce_(TaskTopic(updated->id));
+    RecordDecisionMetrics(d, *updated, now);
     if (updated->state != mesh::TaskState::kPlaced) continue;
     ++placed;
     if (announce_) announce_(NodeInboxTopic(mesh::TaskInboxFor(d.node_id)));

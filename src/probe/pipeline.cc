@@ -6,9 +6,27 @@
 #include <chrono>
 #include <cstdio>
 
+#include "obs/metrics.h"
 #include "probe/sysfs.h"
 
 namespace populi::probe {
+namespace {
+
+// Every probe run lands in the process's metric registry (docs/metrics.md): the node agent, and
+// the local worker inside `vox populi serve`, whose GET /metrics then shows them.
+void RecordAttemptMetrics(const ProbeAttempt& a) {
+  static obs::HistogramFamily& duration = obs::Registry::Default().Histograms(
+      "populi_probe_duration_seconds", "Wall time of one hardware probe run, per probe.", {"probe"},
+      obs::LatencyBuckets(), 32);
+  static obs::CounterFamily& runs = obs::Registry::Default().Counters(
+      "populi_probe_runs_total",
+      "Hardware probe runs by probe and outcome (found, no_device, not_applicable, failed).",
+      {"probe", "outcome"}, 128);
+  duration.With({a.probe}).Observe(a.duration_ms / 1000.0);
+  runs.With({a.probe, ToString(a.outcome)}).Inc();
+}
+
+}  // namespace
 
 void LogAttempt(const ProbeAttempt& a) {
   if (a.outcome == ProbeOutcome::kFailed) {
@@ -58,6 +76,7 @@ ProbeReport ProbePipeline::Run() {
         break;
     }
     if (sink_) sink_(attempt);
+    RecordAttemptMetrics(attempt);
     report.attempts.push_back(std::move(attempt));
   }
   report.gpus = MergeGpus(found);

@@ -212,6 +212,9 @@ class MeshStore {
   // Messages of `receiver` in state pending or claimed. Constant time and never touches the
   // database, so a request thread may call it before every deliver (the inbox cap check).
   virtual Result<int64_t> CountPending(std::string_view receiver) = 0;
+  // Every receiver with pending or claimed messages and their number, from the same in-memory
+  // counts (the inbox-depth metric). A backend without such counts returns none.
+  virtual std::vector<std::pair<std::string, int64_t>> PendingByReceiver() { return {}; }
   virtual Result<std::optional<mesh::ExecLease>> GetLease(std::string_view lease_id) = 0;
   // The live (granted/renewed, unexpired at now_ms) lease of scope_key, if any.
   virtual Result<std::optional<mesh::ExecLease>> LiveLeaseForScope(std::string_view scope_key,

@@ -140,6 +140,7 @@ struct ServeOptions {
   bool worker = false;                     // run the local agent too (no --no-worker)
   std::string extra_config;                // appended to the user config after the token lines
   std::map<std::string, std::string> env;  // extra environment for serve and every vox run
+  std::string bind = "127.0.0.1:0";        // a fixed port lets a restarted serve keep its URL
 };
 
 // A `vox populi serve` in its own VOX_HOME under `root`, with `admin_token` as both the admin
@@ -147,7 +148,7 @@ struct ServeOptions {
 class ServeProcess {
  public:
   ServeProcess(const std::string& root, const std::string& admin_token, ServeOptions options = {})
-      : root_(root), worker_(options.worker) {
+      : root_(root), worker_(options.worker), bind_(options.bind) {
     std::filesystem::create_directories(root_ + "/ws");
     std::filesystem::create_directories(root_ + "/scratch");
     std::filesystem::create_directories(root_ + "/home");
@@ -175,7 +176,7 @@ class ServeProcess {
       dup2(out[1], STDOUT_FILENO);
       const int log = open((root_ + "/serve.log").c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
       dup2(log, STDERR_FILENO);
-      std::vector<std::string> args = {"populi", "serve", "--bind", "127.0.0.1:0"};
+      std::vector<std::string> args = {"populi", "serve", "--bind", bind_};
       if (!worker_) args.push_back("--no-worker");
       internal::ExecVox(env_, args);
     }
@@ -243,6 +244,7 @@ class ServeProcess {
 
   std::string root_;
   bool worker_;
+  std::string bind_;
   VoxEnv env_;
   pid_t pid_ = -1;
   std::string url_;

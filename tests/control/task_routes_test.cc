@@ -3,6 +3,10 @@
 // lease expiry → lost → re-placed, and a revoke after a result that must not flap the task.
 #include <gtest/gtest.h>
 
+#include <map>
+#include <string>
+#include <vector>
+
 #include "control/fixture.h"
 #include "crypto/ed25519.h"
 #include "mesh/task.h"
@@ -145,6 +149,63 @@ TEST_F(TaskRoutesTest, BadSpecsAreRefusedWithTheField) {
   EXPECT_EQ(r.status, 400);
   EXPECT_EQ(Get("/v1/populi/tasks").obj().at("tasks").as_array().size(), 0u);
   EXPECT_EQ(Get("/v1/populi/tasks/t-nope").status, 404);
+}
+
+// MESH-124 / MESH-161: every transition of a task's lease is an event about that lease, with the
+// task's scope: granted at placement, renewed by the holder, completed by the result, revoked by
+// an admin, expired by the sweeper.
+TEST_F(TaskRoutesTest, EveryTaskLeaseTransitionIsAnEventAboutThatLease) {
+  auto completed = Submit();
+  const std::string completed_lease(Last(completed).at("lease_id").as_string());
+  ASSERT_EQ(
+      Post("/v1/populi/exec/lease/renew",
+           json::object{{"lease_id", completed_lease}, {"holder_node_id", "w1"}, {"ttl_ms", 3'000}})
+          .status,
+      200);
+  const std::string completed_base =
+      "/v1/populi/tasks/" + std::string(completed.at("id").as_string());
+  ASSERT_EQ(Post(completed_base + "/start", Report(completed)).status, 200);
+  ASSERT_EQ(Post(completed_base + "/result", Result(completed, 0, keys_)).status, 200);
+
+  auto revoked = Submit();
+  const std::string revoked_lease(Last(revoked).at("lease_id").as_string());
+  ASSERT_EQ(
+      Post("/v1/populi/admin/exec-lease/revoke", json::object{{"lease_id", revoked_lease}}).status,
+      200);
+
+  auto cancelled = Submit();
+  const std::string cancelled_lease(Last(cancelled).at("lease_id").as_string());
+  ASSERT_EQ(Post("/v1/populi/tasks/" + std::string(cancelled.at("id").as_string()) + "/cancel",
+                 json::object{})
+                .status,
+            200);
+
+  auto expired = Submit();
+  const std::string expired_lease(Last(expired).at("lease_id").as_string());
+  clock_.Advance(3'500);
+  // The node stays alive (so its attempts are not lost to node_down); only the lease lapses.
+  Join("w1", {{"ed25519_pub_key_b64", crypto::Base64(keys_.public_key.data(), 32)}});
+  ASSERT_TRUE(plane_->SweepOnce().ok());
+
+  std::map<std::string, std::vector<std::string>> kinds_by_lease;
+  std::map<std::string, std::string> scope_by_lease;
+  const Reply events = Get("/v1/populi/events", {{"limit", "1000"}, {"kind", "lease."}});
+  ASSERT_EQ(events.status, 200);
+  for (const auto& v : events.obj().at("events").as_array()) {
+    const auto& e = v.as_object();
+    const std::string lease(e.at("subject").as_string());
+    kinds_by_lease[lease].emplace_back(e.at("kind").as_string());
+    scope_by_lease[lease] = std::string(e.at("data").at("scope_key").as_string());
+  }
+  using Kinds = std::vector<std::string>;
+  EXPECT_EQ(kinds_by_lease[completed_lease],
+            (Kinds{"lease.granted", "lease.renewed", "lease.completed"}));
+  EXPECT_EQ(kinds_by_lease[revoked_lease], (Kinds{"lease.granted", "lease.revoked"}));
+  EXPECT_EQ(kinds_by_lease[cancelled_lease], (Kinds{"lease.granted", "lease.revoked"}));
+  EXPECT_EQ(kinds_by_lease[expired_lease], (Kinds{"lease.granted", "lease.expired"}));
+  EXPECT_EQ(scope_by_lease[completed_lease], "task:" + std::string(completed.at("id").as_string()));
+  EXPECT_EQ(scope_by_lease[revoked_lease], "task:" + std::string(revoked.at("id").as_string()));
+  EXPECT_EQ(scope_by_lease[expired_lease], "task:" + std::string(expired.at("id").as_string()));
 }
 
 }  // namespace

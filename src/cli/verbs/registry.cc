@@ -16,14 +16,15 @@ void AddAdminVerbs(CLI::App& root, CLI::App& populi, Context& ctx);
 void AddDoctorVerbs(CLI::App& root, CLI::App& populi, Context& ctx);
 void AddInitVerbs(CLI::App& root, CLI::App& populi, Context& ctx);
 void AddTraceVerbs(CLI::App& root, CLI::App& populi, Context& ctx);
+void AddEventsVerbs(CLI::App& root, CLI::App& populi, Context& ctx);
 
 namespace {
 const VerbGroup kGroups[] = {
-    {"init", AddInitVerbs},       {"serve", AddServeVerbs}, {"join", AddJoinVerbs},
-    {"config", AddConfigVerbs},   {"store", AddStoreVerbs}, {"probe", AddProbeVerbs},
-    {"status", AddStatusVerbs},   {"peers", AddPeersVerbs}, {"tasks", AddTaskVerbs},
-    {"admin", AddAdminVerbs},     {"trace", AddTraceVerbs}, {"doctor", AddDoctorVerbs},
-    {"version", AddVersionVerbs},
+    {"init", AddInitVerbs},     {"serve", AddServeVerbs},   {"join", AddJoinVerbs},
+    {"config", AddConfigVerbs}, {"store", AddStoreVerbs},   {"probe", AddProbeVerbs},
+    {"status", AddStatusVerbs}, {"peers", AddPeersVerbs},   {"tasks", AddTaskVerbs},
+    {"admin", AddAdminVerbs},   {"events", AddEventsVerbs}, {"trace", AddTraceVerbs},
+    {"doctor", AddDoctorVerbs}, {"version", AddVersionVerbs},
 };
 }  // namespace
 

@@ -103,6 +103,11 @@ Result<std::unique_ptr<http::Authenticator>> AuthenticatorFrom(const config::Con
     }
     auth.tokens.push_back({std::string(http::ToString(role)), role, cfg.GetString(key)});
   }
+  // A read-only credential for the metrics scraper, confined to GET /metrics (docs/metrics.md).
+  if (cfg.IsSet("mesh.observability.metrics_token")) {
+    auth.tokens.push_back({std::string(http::kMetricsTokenLabel), http::Role::kReadOnly,
+                           cfg.GetString("mesh.observability.metrics_token")});
+  }
   auth.jwt_secret = cfg.GetString("mesh.auth.jwt_hmac_secret");
   if (!auth.jwt_secret.empty()) auth.jti_store = jti_store;
   if (!auth.tokens.empty() || !auth.jwt_secret.empty()) {
@@ -223,6 +228,9 @@ int Serve(Context& ctx, const ServeFlags& flags) {
     plane.ConnectionDropped(node_id);
   };
   server_options.spans = tracing->spans.get();
+  server_options.on_request_done = [&plane](const http::RequestRecord& r) {
+    plane.ObserveRequest(r);
+  };
   auto server = http::Server::Start(server_options, router, **auth, logger);
   if (!server.ok()) {
     fail_start(server.status());

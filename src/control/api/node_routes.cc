@@ -18,6 +18,19 @@ Status CheckScope(const ApiContext& ctx, const std::string& scope_id) {
       "set mesh.scope_id on the node to the control plane's scope"};
 }
 
+// Whether the node's reported probe failures (probe and kind) differ from its stored record's.
+bool ProbeFailuresChanged(const std::optional<mesh::NodeRecord>& before,
+                          const mesh::NodeRecord& now) {
+  if (!before || before->probe_failures.size() != now.probe_failures.size()) return true;
+  for (size_t i = 0; i < now.probe_failures.size(); ++i) {
+    if (before->probe_failures[i].probe != now.probe_failures[i].probe ||
+        before->probe_failures[i].kind != now.probe_failures[i].kind) {
+      return true;
+    }
+  }
+  return false;
+}
+
 http::Response ListNodes(ApiContext& ctx, http::Request& req) {
   auto stale = QueryIntParam(req, "stale_after_ms", 0);
   if (!stale.ok()) return Error(stale.status(), req);
@@ -59,6 +72,19 @@ http::Response Join(ApiContext& ctx, http::Request& req) {
       POPULI_RETURN_IF_ERROR(
           txn.AppendEvent(MakeEvent(now, before ? "node.rejoined" : "node.joined", node->id,
                                     {{"version", node->version}, {"gpus", node->gpus.size()}}))
+              .status());
+    }
+    // Probe failures the node reports (MESH-129) are an event when they appear or change, not
+    // on every re-join that repeats them.
+    if (!node->probe_failures.empty() && ProbeFailuresChanged(before, *node)) {
+      json::array failures;
+      for (const auto& f : node->probe_failures) {
+        failures.push_back(
+            json::object{{"probe", f.probe}, {"kind", f.kind}, {"message", f.message}});
+      }
+      POPULI_RETURN_IF_ERROR(
+          txn.AppendEvent(MakeEvent(now, "node.probe_failed", node->id,
+                                    {{"node_id", node->id}, {"failures", std::move(failures)}}))
               .status());
     }
     POPULI_ASSIGN_OR_RETURN(stored, txn.GetNode(node->id));

@@ -8,7 +8,8 @@
 
 namespace populi::control {
 
-void AddSystemRoutes(http::Router& router, ApiContext& ctx);      // health, version, events
+void AddSystemRoutes(http::Router& router, ApiContext& ctx);      // health, version
+void AddEventRoutes(http::Router& router, ApiContext& ctx);       // events (page, stream), metrics
 void AddNodeRoutes(http::Router& router, ApiContext& ctx);        // nodes, join, heartbeat, leave
 void AddA2ARoutes(http::Router& router, ApiContext& ctx);         // deliver, inbox, ack, renew
 void AddLeaseRoutes(http::Router& router, ApiContext& ctx);       // exec lease grant … list

@@ -7,6 +7,7 @@
 #include "dispatch/attempts.h"
 #include "mesh/task_json.h"
 #include "mesh/validate.h"
+#include "obs/metrics.h"
 
 namespace populi::control {
 namespace {
@@ -42,10 +43,12 @@ http::Response Start(ApiContext& ctx, http::Request& req) {
   const std::string id = req.params.at("id");
   const int64_t now = ctx.NowMs();
   mesh::Task task;
+  bool started_now = false;
   Status s = ctx.store.Write([&](store::WriteTxn& txn) -> Status {
     POPULI_ASSIGN_OR_RETURN(task, dispatch::CheckReporter(txn, id, *r, now));
     mesh::Attempt& a = task.attempts.back();
     if (a.state == mesh::AttemptState::kRunning) return Status::Ok();  // a retried start
+    started_now = true;
     a.state = mesh::AttemptState::kRunning;
     a.started_ms = now;
     task.state = mesh::TaskState::kRunning;
@@ -61,6 +64,15 @@ http::Response Start(ApiContext& ctx, http::Request& req) {
     return Error(s, req);
   }
   ctx.Notify(dispatch::TaskTopic(id));
+  if (started_now) {
+    // MESH-087: dispatch → receipt per node, the placement to the worker's start report.
+    static obs::HistogramFamily& receipt = obs::Registry::Default().Histograms(
+        "populi_dispatch_receipt_seconds",
+        "Time from a task attempt's placement to its node's start report, per node.", {"node"},
+        obs::LatencyBuckets());
+    const mesh::Attempt& a = task.attempts.back();
+    receipt.With({a.node_id}).Observe(static_cast<double>(now - a.placed_ms) / 1000.0);
+  }
   return Json(mesh::ToJson(task));
 }
 

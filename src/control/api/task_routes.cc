@@ -115,6 +115,14 @@ http::Response Cancel(ApiContext& ctx, http::Request& req) {
         auto revoked = txn.RevokeLease(a.lease_id, now);
         if (!revoked.ok() && revoked.status().code() != Code::kFailedPrecondition)
           return revoked.status();
+        if (revoked.ok()) {
+          POPULI_RETURN_IF_ERROR(
+              txn.AppendEvent(MakeEvent(now, "lease.revoked", revoked->lease_id,
+                                        {{"scope_key", revoked->scope_key},
+                                         {"holder_node_id", revoked->holder_node_id},
+                                         {"by", "cancel"}}))
+                  .status());
+        }
         a.state = mesh::AttemptState::kCancelled;
         a.ended_ms = now;
         a.error = "cancelled";

@@ -249,6 +249,12 @@ Status Authenticator::Authorize(const Principal& principal, const std::vector<Ro
                                 std::string_view route_name) const {
   if (roles.empty() || principal.role == Role::kAdmin) return Status::Ok();
   if (principal.anonymous) return Unauthenticated("this route needs a bearer token");
+  if (!principal.anonymous && principal.token_label == kMetricsTokenLabel &&
+      route_name != kMetricsRouteName) {
+    return Status(Code::kPermissionDenied,
+                  std::string(route_name) + " is not open to the metrics token",
+                  "the metrics token reads GET /metrics only; use a read_only token");
+  }
   for (Role r : roles) {
     if (r == principal.role) return Status::Ok();
   }

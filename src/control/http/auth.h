@@ -32,6 +32,10 @@ inline constexpr std::string_view kBearerPrefix = "Bearer ";
 inline constexpr std::string_view kNodeIdHeader = "x-vox-node-id";
 inline constexpr std::string_view kRequestIdHeader = "x-request-id";
 inline constexpr std::string_view kWireVersionHeader = "x-populi-wire-version";
+// The static token labelled kMetricsTokenLabel (mesh.observability.metrics_token) has the
+// read_only role on the route named kMetricsRouteName (GET /metrics) and nothing else.
+inline constexpr std::string_view kMetricsTokenLabel = "metrics";
+inline constexpr std::string_view kMetricsRouteName = "metrics";
 inline constexpr std::string_view kUnauthenticatedHint =
     "set VOX_MESH_TOKEN or mesh.token in ~/.vox/config.toml";
 

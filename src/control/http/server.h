@@ -12,6 +12,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <string_view>
 
 #include "control/http/auth.h"
 #include "control/http/http.h"
@@ -23,6 +24,20 @@ class logger;
 }
 
 namespace populi::http {
+
+// One finished request, as the access log records it (ServerOptions::on_request_done).
+struct RequestRecord {
+  std::string_view route;  // the route's name; "-" when no route matched
+  Method method = Method::kGet;
+  int status = 0;  // 200 for an event stream, reported when its head is written
+  double duration_ms = 0;
+  // Why the server refused it before its handler: "rate_limit" (per token / node id),
+  // "auth" (401 or 403), "auth_lockout" (a source address over its failed-authentication
+  // budget); empty otherwise.
+  std::string_view refusal;
+  std::string_view principal;  // the token's label, never the secret; empty when anonymous
+  std::string_view remote_ip;
+};
 
 struct ServerOptions {
   std::string bind = "127.0.0.1:9847";         // HOST:PORT; port 0 picks a free port
@@ -51,6 +66,9 @@ struct ServerOptions {
   // Every answered request is a server span recorded here (null: none are recorded); it must
   // outlive the server. Record() runs on an I/O thread, so it must not block.
   obs::SpanSink* spans = nullptr;
+  // Called (from an I/O thread; must not block) once per finished request, where its access
+  // log line is written: metrics and refusal events hook in here.
+  std::function<void(const RequestRecord&)> on_request_done;
   std::string tls_cert_path;  // both set → HTTPS (PEM files)
   std::string tls_key_path;
   std::string tls_min_version = "1.3";  // "1.2" or "1.3": older handshakes are refused

@@ -74,6 +74,7 @@ struct Exchange {
   std::string route_name = "-";
   Response response;
   bool close_after = false;  // the body was not read or the client asked: close afterwards
+  std::string_view refusal;  // RequestRecord::refusal
   SteadyClock::time_point started = SteadyClock::now();
 };
 
@@ -245,6 +246,7 @@ class Session {
           req.request_id);
       ex.response.SetHeader("retry-after",
                             std::to_string(std::max<int64_t>(1, (*locked_ms + 999) / 1000)));
+      ex.refusal = "auth_lockout";
       return false;
     }
     if (parser.chunked()) {
@@ -280,6 +282,7 @@ class Session {
                          : principal.status();
     if (!allowed.ok()) {
       ex.response = ErrorResponse(allowed, req.request_id);
+      ex.refusal = "auth";
       co_return false;
     }
     if (auto retry_ms = ex.route->liveness ? std::nullopt : RateLimited(req)) {
@@ -289,6 +292,7 @@ class Session {
                         req.request_id);
       ex.response.SetHeader("retry-after",
                             std::to_string(std::max<int64_t>(1, (*retry_ms + 999) / 1000)));
+      ex.refusal = "rate_limit";
       co_return false;
     }
     co_return true;
@@ -630,6 +634,11 @@ class Session {
         ex.request.request_id,
         ex.request.principal.token_label.empty() ? "-" : ex.request.principal.token_label,
         ex.route_name, ToString(ex.request.method), ex.request.path, status, ms, remote_);
+    if (opts_.on_request_done) {
+      const Principal& who = ex.request.principal;
+      opts_.on_request_done({ex.route_name, ex.request.method, status, ms, ex.refusal,
+                             who.anonymous ? std::string_view() : who.token_label, remote_ip_});
+    }
   }
 
   asio::awaitable<void> Close() {

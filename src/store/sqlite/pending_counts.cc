@@ -37,6 +37,11 @@ int64_t PendingCounts::Get(std::string_view receiver) const {
   return it == counts_.end() ? 0 : it->second;
 }
 
+std::vector<std::pair<std::string, int64_t>> PendingCounts::Snapshot() const {
+  std::lock_guard<std::mutex> guard(mu_);
+  return {counts_.begin(), counts_.end()};
+}
+
 void PendingCounts::Apply(const PendingDelta& delta) {
   if (delta.empty()) return;
   std::lock_guard<std::mutex> guard(mu_);

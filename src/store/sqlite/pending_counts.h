@@ -14,6 +14,8 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <utility>
+#include <vector>
 
 #include "store/sqlite/db.h"
 #include "util/status.h"
@@ -46,6 +48,8 @@ class PendingCounts {
   // Replaces the counts with those of the committed table.
   Status Load(Db& db);
   int64_t Get(std::string_view receiver) const;
+  // Every receiver with pending rows and its count.
+  std::vector<std::pair<std::string, int64_t>> Snapshot() const;
   // Call once per committed transaction, with the deltas of the writes it committed.
   void Apply(const PendingDelta& delta);
 

@@ -18,6 +18,7 @@
 #include "store/sqlite/pending_counts.h"
 #include "store/sqlite/queries.h"
 #include "store/sqlite/schema.h"
+#include "store/sqlite/store_metrics.h"
 #include "store/sqlite/wal_syncer.h"
 #include "store/sqlite/write_txn.h"
 
@@ -105,6 +106,9 @@ class SqliteStore final : public MeshStore {
   // O(1): the in-memory counts, which reflect every committed write (pending_counts.h).
   Result<int64_t> CountPending(std::string_view receiver) override {
     return pending_->Get(receiver);
+  }
+  std::vector<std::pair<std::string, int64_t>> PendingByReceiver() override {
+    return pending_->Snapshot();
   }
   Result<std::optional<mesh::ExecLease>> GetLease(std::string_view lease_id) override {
     return WithReader([&](Db& db) { return QueryLease(db, lease_id); });
@@ -242,8 +246,10 @@ class SqliteStore final : public MeshStore {
     Db& db = *writer_;
     SqliteWriteTxn txn(db);
     PendingDelta committed_delta;  // of the write functions released into this transaction
+    std::vector<std::string> committed_kinds;  // events those functions appended
     while (!todo.empty()) {
       committed_delta.Clear();
+      committed_kinds.clear();
       Status begin = db.RunCached("BEGIN IMMEDIATE");
       if (!begin.ok()) {
         for (size_t i : todo) results[i] = begin;
@@ -259,6 +265,7 @@ class SqliteStore final : public MeshStore {
         }
         Status status = db.RunCached("SAVEPOINT write_fn");
         txn.pending_delta().Clear();
+        txn.event_kinds().clear();
         if (status.ok()) status = RunGuarded(batch[i].fn, txn);
         if (db.AutoCommit()) {
           results[i] = status.ok()
@@ -270,7 +277,10 @@ class SqliteStore final : public MeshStore {
         }
         if (status.ok()) {
           status = db.RunCached("RELEASE write_fn");
-          if (status.ok()) committed_delta.Merge(txn.pending_delta());
+          if (status.ok()) {
+            committed_delta.Merge(txn.pending_delta());
+            for (auto& kind : txn.event_kinds()) committed_kinds.push_back(std::move(kind));
+          }
         } else {
           (void)db.RunCached("ROLLBACK TO write_fn");
           (void)db.RunCached("RELEASE write_fn");
@@ -289,6 +299,7 @@ class SqliteStore final : public MeshStore {
         }
       } else {
         pending_->Apply(committed_delta);
+        StoreMetrics::Get().Committed(todo.size(), committed_kinds);
       }
       break;
     }

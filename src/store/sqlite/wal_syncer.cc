@@ -1,11 +1,14 @@
 #include "store/sqlite/wal_syncer.h"
 
+#include "store/sqlite/store_metrics.h"
+
 #include <fcntl.h>
 #include <pthread.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <chrono>
 #include <cstring>
 
 namespace populi::store::sqlite {
@@ -53,7 +56,11 @@ void WalSyncer::Loop() {
       work.swap(pending_);
     }
     // Every batch in `work` committed before this point, so one flush covers all of them.
+    const auto flush_started = std::chrono::steady_clock::now();
     Status flushed = Flush();
+    StoreMetrics::Get().Flushed(
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - flush_started).count(),
+        flushed.ok());
     {
       std::lock_guard<std::mutex> guard(mu_);
       ++flushes_;

@@ -102,6 +102,7 @@ Result<int64_t> SqliteWriteTxn::AppendEvent(const mesh::Event& event) {
       .Bind(4, event.data_json.empty() ? std::string_view("{}") : event.data_json)
       .Bind(5, int64_t{mesh::kRecordSchemaVersion});
   POPULI_RETURN_IF_ERROR(stmt.Run());
+  event_kinds_.push_back(event.kind);
   return db_.LastInsertId();
 }
 

@@ -16,6 +16,8 @@ class SqliteWriteTxn final : public WriteTxn {
   Db& db() { return db_; }
   // Pending messages added (+) or finished (-) per receiver by the writes since the last Clear().
   PendingDelta& pending_delta() { return pending_; }
+  // Kinds of the events the current write function appended (counted once it commits).
+  std::vector<std::string>& event_kinds() { return event_kinds_; }
 
   Status UpsertNode(const mesh::NodeRecord& node, bool replace_admin_fields) override;
   Status RemoveNode(std::string_view node_id) override;
@@ -70,6 +72,7 @@ class SqliteWriteTxn final : public WriteTxn {
 
   Db& db_;
   PendingDelta pending_;
+  std::vector<std::string> event_kinds_;
 };
 
 }  // namespace populi::store::sqlite
