@@ -2,7 +2,7 @@
 //
 //   a2a_load [--clients 64] [--seconds 10] [--batch 1] [--deliver batch|each] [--ack request|next]
 //            [--durability full|buffered] [--driver threads|epoll] [--driver-threads 1]
-//            [--handler-threads N] [--tracing on|off]
+//            [--handler-threads N] [--tracing on|off] [--metrics on|off]
 //   a2a_load --enqueue-only 2000
 //
 // Starts the control plane and the HTTP server in this process on 127.0.0.1:0 over a SQLite
@@ -72,6 +72,7 @@ int main(int argc, char** argv) {
   bool ack_next = false;
   int enqueue_only = 0;
   bool tracing = true;  // as `vox populi serve` runs by default
+  bool metrics = true;
   for (int i = 1; i + 1 < argc; i += 2) {
     std::string k = argv[i];
     if (k == "--clients") clients = std::atoi(argv[i + 1]);
@@ -85,6 +86,7 @@ int main(int argc, char** argv) {
     if (k == "--handler-threads") handler_threads = std::max(1, std::atoi(argv[i + 1]));
     if (k == "--enqueue-only") enqueue_only = std::max(1, std::atoi(argv[i + 1]));
     if (k == "--tracing") tracing = std::string(argv[i + 1]) != "off";
+    if (k == "--metrics") metrics = std::string(argv[i + 1]) != "off";
   }
   using namespace populi;
   const auto dir = std::filesystem::temp_directory_path() / ("a2a-load-" + RandomHex(6));
@@ -112,6 +114,11 @@ int main(int argc, char** argv) {
   sopt.handler_threads = handler_threads > 0 ? handler_threads : std::max(64, clients);
   sopt.max_connections = clients + 16;
   if (tracing) sopt.spans = &spans;
+  // Per-request metrics as serve records them (the store's and the plane's own counters are
+  // always on).
+  if (metrics) {
+    sopt.on_request_done = [&plane](const http::RequestRecord& r) { plane.ObserveRequest(r); };
+  }
   // One log line per request, written to a file as a deployed server's are (stdout would make the
   // terminal, or whatever reads the pipe, part of the measurement).
   auto request_log = spdlog::basic_logger_mt("a2a-load", (dir / "requests.log").string());

@@ -245,6 +245,55 @@ TEST_F(ServeTest, KillBetweenDeliverAndClaimLosesNothing) {
   EXPECT_EQ(Stop(second, SIGTERM), 0);
 }
 
+// Two serves on one PostgreSQL schema (two control-plane replicas): what one accepted, the other
+// serves, and an exec lease one granted is refused to another holder by the other.
+TEST_F(ServeTest, TwoServesOnOnePostgresSchemaShareTheirState) {
+  const char* dsn = std::getenv("POPULI_TEST_PG_DSN");
+  if (dsn == nullptr || *dsn == '\0') {
+    const char* how =
+        "no PostgreSQL server: set POPULI_TEST_PG_DSN (scripts/test starts one; by "
+        "hand: scripts/pg-test-server start DIR prints the DSN)";
+    if (std::getenv("POPULI_TEST_PG_REQUIRED") != nullptr) FAIL() << how;
+    GTEST_SKIP() << how;
+  }
+  const std::vector<std::string> env = {
+      "VOX_MESH_STORE_BACKEND=postgres",
+      // trust auth ignores the password; the log must not
+      std::string("VOX_MESH_STORE_DSN=") + dsn + " password=pg-secret-value",
+      "VOX_MESH_STORE_SCHEMA=serve_" + RandomHex(6)};
+  ServeProcess a = Start("127.0.0.1:0", env);
+  ASSERT_GT(a.port, 0) << a.first_line;
+  ServeProcess b = Start("127.0.0.1:0", env);
+  ASSERT_GT(b.port, 0) << b.first_line;
+  ASSERT_EQ(HttpCall(a.port, "POST", "/v1/populi/join", R"({"id":"w1"})").status, 200);
+  ASSERT_EQ(HttpCall(b.port, "POST", "/v1/populi/join", R"({"id":"w2"})").status, 200);
+  HttpReply d = HttpCall(a.port, "POST", "/v1/populi/a2a/deliver",
+                         R"({"sender":"s","receiver":"w1","message_type":"task_submit",)"
+                         R"("payload":"through a"})");
+  ASSERT_EQ(d.status, 200) << d.body;
+  HttpReply c = HttpCall(b.port, "POST", "/v1/populi/a2a/inbox",
+                         R"({"receiver":"w1","claimer_node_id":"w1"})");
+  EXPECT_EQ(c.status, 200);
+  EXPECT_NE(c.body.find("\"payload\":\"through a\""), std::string::npos) << c.body;
+  HttpReply granted = HttpCall(a.port, "POST", "/v1/populi/exec/lease/grant",
+                               R"({"scope_key":"job:1","holder_node_id":"w1"})");
+  ASSERT_EQ(granted.status, 200) << granted.body;
+  HttpReply refused = HttpCall(b.port, "POST", "/v1/populi/exec/lease/grant",
+                               R"({"scope_key":"job:1","holder_node_id":"w2"})");
+  EXPECT_EQ(refused.status, 409) << refused.body;
+  EXPECT_EQ(Stop(a, SIGTERM), 0);
+  kill(b.pid, SIGTERM);
+  int status = 0;
+  waitpid(b.pid, &status, 0);
+  const std::string log = ReadAll(b.stderr_fd);
+  close(b.stdout_fd);
+  close(b.stderr_fd);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << log;
+  EXPECT_NE(log.find("store: postgres"), std::string::npos) << log;
+  EXPECT_NE(log.find("password=***"), std::string::npos) << log;
+  EXPECT_EQ(log.find("pg-secret-value"), std::string::npos) << log;
+}
+
 TEST_F(ServeTest, PortInUseFailsWithExitCode1AndAClearMessage) {
   int fd = socket(AF_INET, SOCK_STREAM, 0);
   sockaddr_in addr{};

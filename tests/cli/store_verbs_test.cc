@@ -21,12 +21,18 @@ struct VoxRun {
   std::string out;  // stdout and stderr together
 };
 
-VoxRun Vox(const std::string& args) {
+// `postgres_home`: run with that VOX_HOME and a PostgreSQL store configured in the environment.
+VoxRun Vox(const std::string& args, const std::string& postgres_home = {}) {
   const char* vox = std::getenv("VOX_BIN");
   EXPECT_NE(vox, nullptr) << "VOX_BIN is not set (run through ctest)";
   VoxRun run;
   if (vox == nullptr) return run;
-  FILE* pipe = ::popen((std::string(vox) + " " + args + " 2>&1").c_str(), "r");
+  const std::string env =
+      postgres_home.empty()
+          ? std::string()
+          : "VOX_HOME=" + postgres_home +
+                " VOX_MESH_STORE_BACKEND=postgres VOX_MESH_STORE_DSN='host=db password=pw-value' ";
+  FILE* pipe = ::popen((env + std::string(vox) + " " + args + " 2>&1").c_str(), "r");
   char buffer[4096];
   size_t n;
   while ((n = std::fread(buffer, 1, sizeof(buffer), pipe)) > 0) run.out.append(buffer, n);
@@ -85,6 +91,14 @@ TEST(StoreCli, CheckWithoutAStoreSaysWhatToDo) {
   VoxRun legacy = Vox("populi store check --data-dir " + dir.path());
   EXPECT_EQ(legacy.exit_code, 1);
   EXPECT_NE(legacy.out.find("vox populi store migrate --from"), std::string::npos) << legacy.out;
+}
+
+TEST(StoreCli, VerbsSayTheyAreForSqliteWhenTheStoreIsInPostgres) {
+  TempDir home;
+  VoxRun run = Vox("populi store check", home.path());
+  EXPECT_EQ(run.exit_code, 1) << run.out;
+  EXPECT_NE(run.out.find("keeps it in PostgreSQL"), std::string::npos) << run.out;
+  EXPECT_EQ(run.out.find("pw-value"), std::string::npos) << run.out;
 }
 
 TEST(StoreCli, MigrateImportsFixturesOnceAndRenamesThem) {

@@ -129,6 +129,24 @@ TEST_F(LoadTest, MeshTokenInWorkspaceIsRefusedToo) {
   EXPECT_THAT(OnlyError().message, HasSubstr("mesh.token is a secret"));
 }
 
+// The PostgreSQL store's connection string may carry a password: a secret like the tokens.
+TEST_F(LoadTest, StoreDsnInWorkspaceIsRefusedButComesFromTheEnvironment) {
+  WriteWorkspace("[mesh.store]\nbackend = \"postgres\"\ndsn = \"host=db password=pw-value\"\n");
+  Diagnostic d = OnlyError();
+  EXPECT_THAT(d.message, HasSubstr("mesh.store.dsn is a secret"));
+  EXPECT_THAT(d.ToString(), Not(HasSubstr("pw-value")));
+  EXPECT_THAT(d.hint, HasSubstr("VOX_MESH_STORE_DSN"));
+
+  WriteWorkspace("[mesh.store]\nbackend = \"postgres\"\n");
+  opts_.env["VOX_MESH_STORE_DSN"] = "host=db password=pw-value";
+  auto cfg = Load(opts_);
+  ASSERT_TRUE(cfg.ok()) << cfg.status().ToString();
+  EXPECT_EQ(cfg->GetString("mesh.store.backend"), "postgres");
+  EXPECT_EQ(cfg->GetString("mesh.store.dsn"), "host=db password=pw-value");
+  EXPECT_EQ(cfg->OriginOf("mesh.store.dsn").source, Source::kEnv);
+  EXPECT_EQ(cfg->GetString("mesh.store.schema"), "populi");
+}
+
 TEST_F(LoadTest, SecretsLoadFromPrivateUserConfig) {
   WriteUser("[mesh]\ntoken = \"t1\"\n[mesh.auth]\nadmin_token = \"a1\"\n", 0600);
   auto cfg = Load(opts_);

@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdlib>
 #include <functional>
 #include <memory>
 #include <ostream>
@@ -19,7 +20,26 @@ struct Backend {
   std::string name;
   // Opens (or reopens) the backend's store for `dir`.
   std::function<Result<std::unique_ptr<MeshStore>>(const std::string& dir)> open;
+  // Why the backend cannot run here, with how to make it run ("" = it can). A backend that
+  // cannot run is skipped, unless POPULI_TEST_PG_REQUIRED is set (scripts/test sets it): then
+  // the test fails.
+  std::function<std::string()> unavailable = [] { return std::string(); };
 };
+
+// The PostgreSQL server the tests use (POPULI_TEST_PG_DSN), or "" when none is configured.
+std::string TestPostgresDsn();
+// The message a PostgreSQL test gives when TestPostgresDsn() is empty.
+std::string NoPostgresMessage();
+// Skips (or, under scripts/test, fails) the current test when no PostgreSQL server is configured.
+#define POPULI_REQUIRE_POSTGRES()                                    \
+  do {                                                               \
+    if (::populi::store::testing::TestPostgresDsn().empty()) {       \
+      if (std::getenv("POPULI_TEST_PG_REQUIRED") != nullptr) {       \
+        FAIL() << ::populi::store::testing::NoPostgresMessage();     \
+      }                                                              \
+      GTEST_SKIP() << ::populi::store::testing::NoPostgresMessage(); \
+    }                                                                \
+  } while (false)
 
 const std::vector<Backend>& Backends();
 
@@ -30,7 +50,13 @@ inline void PrintTo(const Backend& backend, std::ostream* os) {
 
 class StoreConformance : public ::testing::TestWithParam<Backend> {
  protected:
-  void SetUp() override { Reopen(); }
+  void SetUp() override {
+    if (const std::string why = GetParam().unavailable(); !why.empty()) {
+      if (std::getenv("POPULI_TEST_PG_REQUIRED") != nullptr) FAIL() << why;
+      GTEST_SKIP() << why;
+    }
+    Reopen();
+  }
 
   void Reopen() {
     if (store_) {

@@ -1,4 +1,5 @@
-// `vox populi serve`: the control plane (HTTP API + sweeper) on the embedded SQLite store.
+// `vox populi serve`: the control plane (HTTP API + sweeper) on the embedded SQLite store (or a
+// PostgreSQL database, [mesh.store] backend = "postgres").
 //
 // Start-up order matters: SIGTERM/SIGINT are blocked before any thread exists (so only sigwait
 // sees them), the store is opened before the server accepts, and the one stdout line
@@ -26,6 +27,7 @@
 #include "control/http/server.h"
 #include "control/jti_store.h"
 #include "store/legacy_import.h"
+#include "store/postgres.h"
 #include "store/sqlite.h"
 #include "util/clock.h"
 #include "util/random.h"
@@ -138,9 +140,20 @@ Result<std::unique_ptr<store::MeshStore>> OpenStore(Context& ctx, const config::
   POPULI_RETURN_IF_ERROR(EnsureDataDir(data_dir));
   POPULI_RETURN_IF_ERROR(store::RefuseLegacyOnlyDir(data_dir));
   // The schema admits only the backends that exist; each gets its own opening here.
-  if (const std::string backend = cfg.GetString("mesh.store.backend"); backend != "sqlite") {
-    return FailedPrecondition("store backend '" + backend + "' is not available",
-                              "set [mesh.store] backend = \"sqlite\"");
+  if (cfg.GetString("mesh.store.backend") == "postgres") {
+    store::PostgresOptions pg_options;
+    pg_options.dsn = cfg.GetString("mesh.store.dsn");
+    pg_options.schema = cfg.GetString("mesh.store.schema");
+    if (pg_options.dsn.empty()) {
+      return FailedPrecondition(
+          "[mesh.store] backend = \"postgres\" needs a connection string",
+          "set mesh.store.dsn in the user config or VOX_MESH_STORE_DSN (never in Vox.toml)");
+    }
+    if (cfg.GetString("mesh.store.durability") == "buffered") {
+      ctx.Warn("store durability 'buffered' does not apply to the postgres backend",
+               "it always commits with synchronous_commit = on");
+    }
+    return store::OpenPostgresStore(pg_options);
   }
   store::SqliteOptions store_options;
   store_options.directory = data_dir;
@@ -222,6 +235,10 @@ int Serve(Context& ctx, const ServeFlags& flags) {
   std::shared_ptr<spdlog::logger> logger = *made;
   // Library code logs through the default logger; stdout carries only the `listening on` line.
   spdlog::set_default_logger(logger);
+  if (cfg->GetString("mesh.store.backend") == "postgres") {
+    // The DSN may carry a password: only its redacted form is ever shown.
+    logger->info("store: postgres {}", store::RedactPostgresDsn(cfg->GetString("mesh.store.dsn")));
+  }
   http::ServerOptions server_options = ServerOptionsFrom(*cfg, flags);
   server_options.on_auth_lockout = [&plane](const std::string& ip) { plane.RecordAuthLockout(ip); };
   server_options.on_long_poll_dropped = [&plane](const std::string& node_id) {

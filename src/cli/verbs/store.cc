@@ -31,6 +31,12 @@ int64_t NowMs() {
 Result<std::string> ResolveDataDir(const StoreFlags& flags) {
   if (!flags.data_dir.empty()) return flags.data_dir;
   POPULI_ASSIGN_OR_RETURN(config::Config cfg, config::Load());
+  if (cfg.GetString("mesh.store.backend") == "postgres") {
+    return FailedPrecondition(
+        "the store verbs work on the SQLite store; this configuration keeps it in PostgreSQL",
+        "check a PostgreSQL store with its own tools (pg_dump, amcheck), or pass --data-dir DIR "
+        "for a SQLite store directory");
+  }
   return cfg.data_dir();
 }
 

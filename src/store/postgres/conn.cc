@@ -1,0 +1,219 @@
+#include "store/postgres/conn.h"
+
+#include <cstdlib>
+#include <cstring>
+
+#include "store/postgres.h"
+
+namespace populi::store::postgres {
+namespace {
+
+// `?` → `$k` (k counting up) and `?N` → `$N`, outside string literals.
+std::string Rewrite(std::string_view sql) {
+  std::string out;
+  out.reserve(sql.size() + 16);
+  int next = 0;
+  bool quoted = false;
+  for (size_t i = 0; i < sql.size(); ++i) {
+    const char c = sql[i];
+    if (c == '\'') quoted = !quoted;
+    if (c != '?' || quoted) {
+      out += c;
+      continue;
+    }
+    out += '$';
+    if (i + 1 < sql.size() && sql[i + 1] >= '0' && sql[i + 1] <= '9') continue;
+    out += std::to_string(++next);
+  }
+  return out;
+}
+
+void IgnoreNotice(void*, const char*) {}
+
+}  // namespace
+
+Status PgStatus(PGconn* conn, const PGresult* result, std::string_view what) {
+  const char* state = result ? PQresultErrorField(result, PG_DIAG_SQLSTATE) : nullptr;
+  const std::string code = state ? state : "";
+  std::string detail = result ? PQresultErrorMessage(result) : "";
+  if (detail.empty() && conn) detail = PQerrorMessage(conn);
+  while (!detail.empty() && (detail.back() == '\n' || detail.back() == ' ')) detail.pop_back();
+  const std::string msg = std::string(what) + ": " + detail;
+  if (code == "53100") {
+    return {Code::kStoreFull, msg, "free space on the PostgreSQL server's disk"};
+  }
+  if (code == "23505" || code == "23P01") return Conflict(msg, "the row exists already");
+  if (code == "40P01" || code == "40001") {
+    return Unavailable(msg, "another control plane wrote the same rows at once; retry");
+  }
+  if (code == "22021" || code == "22P05" || code == "54000") {
+    return InvalidArgument(msg, "send valid UTF-8 text without NUL bytes");
+  }
+  if (code.rfind("08", 0) == 0 || code.rfind("57P", 0) == 0 ||
+      (conn && PQstatus(conn) != CONNECTION_OK)) {
+    return Unavailable(msg, "check that the PostgreSQL server is up and reachable");
+  }
+  return {Code::kStoreIo, msg, "check the PostgreSQL server's log"};
+}
+
+std::string QuoteIdent(std::string_view name) {
+  std::string out = "\"";
+  for (char c : name) {
+    if (c == '"') out += '"';
+    out += c;
+  }
+  return out + "\"";
+}
+
+Stmt::Stmt(Stmt&& other) noexcept
+    : conn_(other.conn_),
+      sql_(std::move(other.sql_)),
+      params_(std::move(other.params_)),
+      result_(other.result_),
+      row_(other.row_) {
+  other.result_ = nullptr;
+}
+
+Stmt::~Stmt() {
+  if (result_) PQclear(result_);
+}
+
+Stmt& Stmt::Bind(int index, int64_t value) {
+  return Bind(index, std::string_view(std::to_string(value)));
+}
+
+Stmt& Stmt::Bind(int index, std::string_view value) {
+  if (static_cast<int>(params_.size()) < index) params_.resize(index);
+  params_[index - 1] = Param{std::string(value), false};
+  return *this;
+}
+
+Stmt& Stmt::BindBlob(int index, std::string_view bytes) {
+  if (static_cast<int>(params_.size()) < index) params_.resize(index);
+  params_[index - 1] = Param{std::string(bytes), true};
+  return *this;
+}
+
+Stmt& Stmt::BindNull(int index) {
+  if (static_cast<int>(params_.size()) < index) params_.resize(index);
+  params_[index - 1] = Param{};
+  return *this;
+}
+
+Status Stmt::Execute() {
+  std::vector<const char*> values;
+  std::vector<int> lengths;
+  std::vector<int> formats;
+  for (const Param& p : params_) {
+    if (p.value && !p.binary && p.value->find('\0') != std::string::npos) {
+      return InvalidArgument("text with a NUL byte cannot be stored",
+                             "send text without NUL bytes");
+    }
+    values.push_back(p.value ? p.value->c_str() : nullptr);
+    lengths.push_back(p.value ? static_cast<int>(p.value->size()) : 0);
+    formats.push_back(p.binary ? 1 : 0);
+  }
+  const std::string sql = Rewrite(sql_);
+  result_ = PQexecParams(conn_->raw(), sql.c_str(), static_cast<int>(values.size()), nullptr,
+                         values.data(), lengths.data(), formats.data(), 0);
+  const ExecStatusType st = result_ ? PQresultStatus(result_) : PGRES_FATAL_ERROR;
+  if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
+    Status status = PgStatus(conn_->raw(), result_, "postgres statement failed");
+    if (result_) PQclear(result_);
+    result_ = nullptr;
+    return status;
+  }
+  row_ = -1;
+  return Status::Ok();
+}
+
+Result<bool> Stmt::Step() {
+  if (!result_) POPULI_RETURN_IF_ERROR(Execute());
+  ++row_;
+  return row_ < PQntuples(result_);
+}
+
+Status Stmt::Run() {
+  if (result_) return Status::Ok();
+  return Execute();
+}
+
+int64_t Stmt::Int(int column) const {
+  const char* v = PQgetvalue(result_, row_, column);
+  if (v[0] == 't') return 1;  // a boolean column
+  return std::strtoll(v, nullptr, 10);
+}
+
+std::string Stmt::Text(int column) const {
+  return std::string(PQgetvalue(result_, row_, column),
+                     static_cast<size_t>(PQgetlength(result_, row_, column)));
+}
+
+std::string Stmt::Blob(int column) const {
+  size_t n = 0;
+  unsigned char* bytes = PQunescapeBytea(
+      reinterpret_cast<const unsigned char*>(PQgetvalue(result_, row_, column)), &n);
+  if (!bytes) return {};
+  std::string out(reinterpret_cast<const char*>(bytes), n);
+  PQfreemem(bytes);
+  return out;
+}
+
+bool Stmt::IsNull(int column) const {
+  return PQgetisnull(result_, row_, column) != 0;
+}
+
+int64_t Stmt::Changes() const {
+  const char* n = result_ ? PQcmdTuples(result_) : "";
+  return n[0] ? std::strtoll(n, nullptr, 10) : 0;
+}
+
+Result<std::unique_ptr<Conn>> Conn::Open(const std::string& dsn, const std::string& schema) {
+  PGconn* raw = PQconnectdb(dsn.c_str());
+  if (!raw) return Unavailable("cannot allocate a PostgreSQL connection", "check free memory");
+  std::unique_ptr<Conn> conn(new Conn(raw, schema));
+  if (PQstatus(raw) != CONNECTION_OK) {
+    std::string detail = PQerrorMessage(raw);
+    while (!detail.empty() && detail.back() == '\n') detail.pop_back();
+    return Unavailable("connect to PostgreSQL (" + RedactPostgresDsn(dsn) + "): " + detail,
+                       "check [mesh.store] dsn (or VOX_MESH_STORE_DSN) and that the server is up");
+  }
+  PQsetNoticeProcessor(raw, IgnoreNotice, nullptr);
+  POPULI_RETURN_IF_ERROR(conn->Setup());
+  return conn;
+}
+
+Conn::~Conn() {
+  PQfinish(conn_);
+}
+
+Status Conn::Setup() {
+  return Exec("SET search_path TO " + QuoteIdent(schema_) +
+              "; SET synchronous_commit TO on; SET client_encoding TO 'UTF8'");
+}
+
+Status Conn::Reset() {
+  PQreset(conn_);
+  if (PQstatus(conn_) != CONNECTION_OK) return PgStatus(conn_, nullptr, "reconnect to PostgreSQL");
+  PQsetNoticeProcessor(conn_, IgnoreNotice, nullptr);
+  return Setup();
+}
+
+Status Conn::Exec(std::string_view sql) {
+  PGresult* result = PQexec(conn_, std::string(sql).c_str());
+  const ExecStatusType st = result ? PQresultStatus(result) : PGRES_FATAL_ERROR;
+  Status status = Status::Ok();
+  if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
+    status = PgStatus(conn_, result, "postgres statement failed");
+  }
+  if (result) PQclear(result);
+  return status;
+}
+
+Result<int64_t> Conn::QueryInt(const std::string& sql) {
+  POPULI_ASSIGN_OR_RETURN(Stmt stmt, Prepare(sql));
+  POPULI_ASSIGN_OR_RETURN(bool row, stmt.Step());
+  return row ? stmt.Int(0) : 0;
+}
+
+}  // namespace populi::store::postgres

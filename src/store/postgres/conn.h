@@ -1,0 +1,103 @@
+// A thin RAII layer over libpq for the PostgreSQL backend: a connection, and a statement that
+// collects parameters and runs once with PQexecParams. The only header of the store that
+// includes libpq (no other module sees it).
+//
+// Statements are written with `?` (the next parameter) or `?N` (parameter N), as in the SQLite
+// backend, and rewritten to `$N`. Parameters go as text and take their type from the column or
+// operator they meet; blobs go as binary bytea. Errors become Status: disk full → kStoreFull, a
+// unique or exclusion violation → kConflict, a deadlock or serialization failure →
+// kUnavailable, text that is not UTF-8 → kInvalidArgument, the rest → kStoreIo.
+#pragma once
+
+#include <libpq-fe.h>
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "util/status.h"
+
+namespace populi::store::postgres {
+
+class Conn;
+
+class Stmt {
+ public:
+  Stmt(Stmt&& other) noexcept;
+  Stmt(const Stmt&) = delete;
+  Stmt& operator=(const Stmt&) = delete;
+  ~Stmt();
+
+  Stmt& Bind(int index, int64_t value);
+  Stmt& Bind(int index, std::string_view value);
+  Stmt& BindBlob(int index, std::string_view bytes);
+  Stmt& BindNull(int index);
+
+  // Runs the statement on the first call; then returns true while a row is available.
+  Result<bool> Step();
+  // Runs the statement (when Step did not already), expecting no rows back.
+  Status Run();
+
+  int64_t Int(int column) const;
+  std::string Text(int column) const;
+  std::string Blob(int column) const;  // a bytea column, decoded
+  bool IsNull(int column) const;
+  // Rows the statement changed (INSERT/UPDATE/DELETE).
+  int64_t Changes() const;
+
+ private:
+  friend class Conn;
+  Stmt(Conn& conn, std::string sql) : conn_(&conn), sql_(std::move(sql)) {}
+  Status Execute();
+
+  struct Param {
+    std::optional<std::string> value;
+    bool binary = false;
+  };
+  Conn* conn_;
+  std::string sql_;
+  std::vector<Param> params_;
+  PGresult* result_ = nullptr;
+  int row_ = -1;
+};
+
+class Conn {
+ public:
+  // Connects and sets the session up: search_path = `schema` (created when missing),
+  // synchronous_commit = on. Failures are kUnavailable with the DSN's password left out.
+  static Result<std::unique_ptr<Conn>> Open(const std::string& dsn, const std::string& schema);
+  ~Conn();
+  Conn(const Conn&) = delete;
+  Conn& operator=(const Conn&) = delete;
+
+  // Runs one or more statements without parameters or results.
+  Status Exec(std::string_view sql);
+  Result<Stmt> Prepare(const std::string& sql) { return Stmt(*this, sql); }
+  // The first column of the first row of `sql` as an integer (0 when there is no row).
+  Result<int64_t> QueryInt(const std::string& sql);
+
+  // True when the connection to the server was lost (the next use reconnects).
+  bool Broken() const { return PQstatus(conn_) != CONNECTION_OK; }
+  // Reconnects a broken connection and sets the session up again.
+  Status Reset();
+  // False when a transaction is open (or aborted) on the connection.
+  bool Idle() const { return PQtransactionStatus(conn_) == PQTRANS_IDLE; }
+  PGconn* raw() const { return conn_; }
+
+ private:
+  Conn(PGconn* conn, std::string schema) : conn_(conn), schema_(std::move(schema)) {}
+  Status Setup();
+  PGconn* conn_;
+  std::string schema_;
+};
+
+// The status of a failed libpq result (or of the connection when `result` is null).
+Status PgStatus(PGconn* conn, const PGresult* result, std::string_view what);
+
+// `name` quoted as an SQL identifier.
+std::string QuoteIdent(std::string_view name);
+
+}  // namespace populi::store::postgres

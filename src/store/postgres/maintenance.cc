@@ -1,0 +1,171 @@
+#include "store/postgres/maintenance.h"
+
+#include <string>
+#include <utility>
+
+#include "mesh/types.h"
+#include "store/postgres/schema.h"
+
+namespace populi::store::postgres {
+namespace {
+
+constexpr const char* kTables[] = {"nodes",  "messages", "exec_leases", "fencing_counters",
+                                   "events", "kv",       "tasks",       "task_logs"};
+
+// One invariant: `count_sql` counts violations; zero passes.
+struct Invariant {
+  const char* name;
+  const char* count_sql;
+  const char* what;  // what a violation is, for the detail line
+};
+
+constexpr Invariant kInvariants[] = {
+    {"one_row_per_dedupe_key",
+     "SELECT count(*) FROM (SELECT 1 FROM messages WHERE idempotency_key <> '' "
+     "GROUP BY sender, receiver, idempotency_key HAVING count(*) > 1) AS d",
+     "idempotency keys held by more than one message"},
+    {"one_live_lease_per_scope",
+     "SELECT count(*) FROM (SELECT 1 FROM exec_leases WHERE state IN ('granted', 'renewed') "
+     "GROUP BY scope_key HAVING count(*) > 1) AS d",
+     "scope keys with more than one live lease"},
+    {"fencing_counter_covers_tokens",
+     "SELECT count(*) FROM (SELECT scope_key, max(fencing_token) AS top FROM exec_leases "
+     "GROUP BY scope_key) AS l LEFT JOIN fencing_counters AS c USING (scope_key) "
+     "WHERE c.last_token IS NULL OR c.last_token < l.top",
+     "scope keys whose fencing counter is missing or behind an issued token"},
+    {"fencing_tokens_unique",
+     "SELECT count(*) FROM (SELECT 1 FROM exec_leases GROUP BY scope_key, fencing_token "
+     "HAVING count(*) > 1) AS d",
+     "fencing tokens issued twice on one scope key"},
+    {"no_orphan_claims",
+     "SELECT count(*) FROM messages WHERE (state = 'claimed' AND (claimer_node_id = '' OR "
+     "claim_expires_ms = 0)) OR (state <> 'claimed' AND (claimer_node_id <> '' OR "
+     "claim_expires_ms <> 0 OR claim_token <> ''))",
+     "messages whose claim state is inconsistent"},
+    {"known_states",
+     "SELECT (SELECT count(*) FROM messages WHERE state NOT IN ('pending', 'claimed', 'acked', "
+     "'dead_letter')) + (SELECT count(*) FROM exec_leases WHERE state NOT IN ('granted', "
+     "'renewed', 'expired', 'revoked', 'released', 'completed'))",
+     "rows in an unknown state"},
+    {"ended_leases_have_end_time",
+     "SELECT count(*) FROM exec_leases WHERE state NOT IN ('granted', 'renewed') AND "
+     "ended_ms = 0",
+     "terminal leases without an end time"},
+    {"known_task_states",
+     "SELECT count(*) FROM tasks WHERE state NOT IN ('pending', 'placed', 'running', "
+     "'succeeded', 'failed', 'cancelled')",
+     "tasks in an unknown state"},
+    {"no_orphan_task_logs",
+     "SELECT count(*) FROM task_logs WHERE task_id NOT IN (SELECT id FROM tasks)",
+     "task log chunks whose task is gone"},
+};
+
+Result<int64_t> CountBadEnvelopes(Conn& conn) {
+  int64_t bad = 0;
+  for (const char* table : kTables) {
+    if (std::string(table) == "fencing_counters") continue;
+    POPULI_ASSIGN_OR_RETURN(int64_t n,
+                            conn.QueryInt(std::string("SELECT count(*) FROM ") + table +
+                                          " WHERE schema_version < 1 OR schema_version > " +
+                                          std::to_string(mesh::kRecordSchemaVersion)));
+    bad += n;
+  }
+  return bad;
+}
+
+Result<CheckReport> RunChecks(Conn& conn) {
+  CheckReport report;
+  POPULI_ASSIGN_OR_RETURN(int64_t server_version, conn.QueryInt("SHOW server_version_num"));
+  report.items.push_back(
+      {"server_reachable", true, "PostgreSQL server version " + std::to_string(server_version)});
+  POPULI_ASSIGN_OR_RETURN(report.schema_version, ReadSchemaVersion(conn));
+  const bool version_ok = report.schema_version == LatestSchemaVersion();
+  report.items.push_back({"schema_version", version_ok,
+                          "database " + std::to_string(report.schema_version) + ", binary " +
+                              std::to_string(LatestSchemaVersion())});
+  POPULI_ASSIGN_OR_RETURN(int64_t bad_envelopes, CountBadEnvelopes(conn));
+  report.items.push_back(
+      {"row_schema_versions", bad_envelopes == 0,
+       std::to_string(bad_envelopes) + " rows with an unknown envelope version"});
+  for (const Invariant& invariant : kInvariants) {
+    POPULI_ASSIGN_OR_RETURN(int64_t violations, conn.QueryInt(invariant.count_sql));
+    report.items.push_back(
+        {invariant.name, violations == 0, std::to_string(violations) + " " + invariant.what});
+  }
+  for (const CheckItem& item : report.items) report.ok = report.ok && item.ok;
+  return report;
+}
+
+// Runs `f` in one read-only snapshot of the database.
+template <typename F>
+auto InSnapshot(Conn& conn, F&& f) -> decltype(f()) {
+  POPULI_RETURN_IF_ERROR(conn.Exec("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"));
+  auto result = f();
+  (void)conn.Exec(result.ok() ? "COMMIT" : "ROLLBACK");
+  return result;
+}
+
+}  // namespace
+
+Result<CheckReport> RunCheck(Conn& conn) {
+  return InSnapshot(conn, [&] { return RunChecks(conn); });
+}
+
+Result<StoreStats> CollectStats(Conn& conn, const std::string& location) {
+  return InSnapshot(conn, [&]() -> Result<StoreStats> {
+    StoreStats stats;
+    stats.backend = "postgres";
+    stats.location = location;
+    POPULI_ASSIGN_OR_RETURN(stats.schema_version, ReadSchemaVersion(conn));
+    POPULI_ASSIGN_OR_RETURN(
+        stats.size_bytes,
+        conn.QueryInt("SELECT coalesce(sum(pg_total_relation_size(c.oid)), 0) FROM pg_class c "
+                      "JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = "
+                      "current_schema() AND c.relkind = 'r'"));
+    for (const char* table : kTables) {
+      POPULI_ASSIGN_OR_RETURN(int64_t rows,
+                              conn.QueryInt(std::string("SELECT count(*) FROM ") + table));
+      stats.row_counts.emplace_back(table, rows);
+    }
+    return stats;
+  });
+}
+
+Result<RetentionResult> DeleteExpiredRows(Conn& conn, int64_t cutoff_ms, int batch) {
+  if (batch <= 0)
+    return InvalidArgument("retention batch must be positive", "pass a batch size of at least 1");
+  RetentionResult result;
+  struct Target {
+    const char* sql;
+    int64_t* deleted;
+  };
+  const Target targets[] = {
+      {"DELETE FROM messages WHERE id IN (SELECT id FROM messages WHERE state IN ('acked', "
+       "'dead_letter') AND finished_ms < ?1 ORDER BY finished_ms LIMIT ?2)",
+       &result.messages_deleted},
+      {"DELETE FROM exec_leases WHERE lease_id IN (SELECT lease_id FROM exec_leases WHERE "
+       "ended_ms > 0 AND ended_ms < ?1 ORDER BY ended_ms LIMIT ?2)",
+       &result.leases_deleted},
+      {"DELETE FROM events WHERE id IN (SELECT id FROM events WHERE ts_ms < ?1 ORDER BY ts_ms "
+       "LIMIT ?2)",
+       &result.events_deleted},
+      // A task's logs go with it: both statements pick the same tasks, the logs first.
+      {"DELETE FROM task_logs WHERE task_id IN (SELECT id FROM tasks WHERE state IN "
+       "('succeeded', 'failed', 'cancelled') AND updated_ms < ?1 ORDER BY updated_ms, id "
+       "LIMIT ?2)",
+       &result.task_logs_deleted},
+      {"DELETE FROM tasks WHERE id IN (SELECT id FROM tasks WHERE state IN "
+       "('succeeded', 'failed', 'cancelled') AND updated_ms < ?1 ORDER BY updated_ms, id "
+       "LIMIT ?2)",
+       &result.tasks_deleted},
+  };
+  for (const Target& target : targets) {
+    POPULI_ASSIGN_OR_RETURN(Stmt stmt, conn.Prepare(target.sql));
+    stmt.Bind(1, cutoff_ms).Bind(2, int64_t{batch});
+    POPULI_RETURN_IF_ERROR(stmt.Run());
+    *target.deleted = stmt.Changes();
+  }
+  return result;
+}
+
+}  // namespace populi::store::postgres

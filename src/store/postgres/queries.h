@@ -1,0 +1,35 @@
+// Read queries shared by the writer (reads inside a transaction see its own writes) and the
+// reader connections.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "mesh/types.h"
+#include "store/mesh_store.h"
+#include "store/postgres/conn.h"
+
+namespace populi::store::postgres {
+
+Result<std::optional<mesh::NodeRecord>> QueryNode(Conn& db, std::string_view node_id);
+Result<std::vector<mesh::NodeRecord>> QueryNodes(Conn& db);
+Result<std::optional<mesh::A2AMessage>> QueryMessage(Conn& db, int64_t id);
+Result<std::vector<mesh::A2AMessage>> QueryInbox(Conn& db, const InboxQuery& q);
+Result<std::optional<mesh::ExecLease>> QueryLease(Conn& db, std::string_view lease_id);
+// The lease in state granted/renewed on scope_key (at most one by a unique index), regardless of
+// its expiry time.
+Result<std::optional<mesh::ExecLease>> QueryActiveLease(Conn& db, std::string_view scope_key);
+Result<std::vector<mesh::ExecLease>> QueryLeases(Conn& db, bool live_only, int64_t now_ms);
+Result<std::vector<mesh::Event>> QueryEvents(Conn& db, int64_t after_id, int limit);
+Result<std::optional<std::string>> QueryKv(Conn& db, std::string_view ns, std::string_view key);
+
+// Tasks (queries_tasks.cc). A stored body that does not decode is kStoreIo.
+Result<std::optional<mesh::Task>> QueryTask(Conn& db, std::string_view task_id);
+Result<std::optional<mesh::Task>> QueryTaskByClientKey(Conn& db, std::string_view client_key);
+Result<std::vector<mesh::Task>> QueryTasks(Conn& db, const TaskQuery& q);
+Result<std::vector<TaskLogChunk>> QueryTaskLogs(Conn& db, std::string_view task_id,
+                                                int64_t after_seq, int limit);
+
+}  // namespace populi::store::postgres

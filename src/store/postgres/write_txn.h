@@ -1,0 +1,76 @@
+// The WriteTxn of the PostgreSQL backend: runs on the writer connection inside a SAVEPOINT that the
+// writer opened. Statements run at READ COMMITTED, so each sees what other replicas committed
+// before it started; the writes that must not interleave with another replica's take a lock first
+// (an advisory lock per lease scope, FOR UPDATE on the rows they change).
+#pragma once
+
+#include "store/mesh_store.h"
+#include "store/postgres/conn.h"
+
+namespace populi::store::postgres {
+
+class PgWriteTxn final : public WriteTxn {
+ public:
+  explicit PgWriteTxn(Conn& db) : db_(db) {}
+  PgWriteTxn(const PgWriteTxn&) = delete;
+  PgWriteTxn& operator=(const PgWriteTxn&) = delete;
+  // The connection, for the backend's own maintenance writes (retention, import).
+  Conn& db() { return db_; }
+
+  Status UpsertNode(const mesh::NodeRecord& node, bool replace_admin_fields) override;
+  Status RemoveNode(std::string_view node_id) override;
+  Status TouchNode(std::string_view node_id, int64_t last_seen_ms) override;
+  Status SetNodeState(std::string_view node_id, mesh::NodeState state) override;
+  Status SetMaintenance(std::string_view node_id, bool on, int64_t until_ms) override;
+  Status SetQuarantine(std::string_view node_id, bool on) override;
+
+  Result<DeliverResult> Deliver(const mesh::NewMessage& msg, int64_t now_ms) override;
+  Result<std::vector<mesh::A2AMessage>> Claim(const ClaimRequest& req) override;
+  Status RenewClaim(std::string_view receiver, int64_t message_id, std::string_view claimer,
+                    std::string_view claim_token, int64_t lease_ms, int64_t now_ms) override;
+  Result<std::vector<int64_t>> Ack(std::string_view receiver, const std::vector<int64_t>& ids,
+                                   std::string_view claim_token, int64_t now_ms,
+                                   std::vector<int64_t>* fenced) override;
+  Result<SweepResult> SweepExpiredClaims(int64_t now_ms, int max_deliveries) override;
+
+  Result<mesh::ExecLease> GrantLease(std::string_view scope_key, std::string_view holder,
+                                     int64_t ttl_ms, int64_t now_ms) override;
+  Result<mesh::ExecLease> RenewLease(std::string_view lease_id, std::string_view holder,
+                                     int64_t ttl_ms, int64_t now_ms) override;
+  Result<mesh::ExecLease> ReleaseLease(std::string_view lease_id, std::string_view holder,
+                                       int64_t now_ms) override;
+  Result<mesh::ExecLease> CompleteLease(std::string_view lease_id, std::string_view holder,
+                                        int64_t fencing_token, int64_t now_ms) override;
+  Result<mesh::ExecLease> RevokeLease(std::string_view lease_id, int64_t now_ms) override;
+  Result<std::vector<mesh::ExecLease>> ExpireLeases(int64_t now_ms) override;
+
+  Result<bool> ImportMessage(const mesh::A2AMessage& msg) override;
+  Result<bool> ImportLease(const mesh::ExecLease& lease) override;
+
+  Result<int64_t> AppendEvent(const mesh::Event& event) override;
+  Status PutKv(std::string_view ns, std::string_view key, std::string_view value) override;
+  Status DeleteKv(std::string_view ns, std::string_view key) override;
+  Result<std::optional<std::string>> GetKv(std::string_view ns, std::string_view key) override;
+  Result<std::optional<mesh::NodeRecord>> GetNode(std::string_view node_id) override;
+  Result<std::optional<mesh::ExecLease>> GetLease(std::string_view lease_id) override;
+
+  // write_txn_tasks.cc
+  Status PutTask(const mesh::Task& task) override;
+  Result<std::optional<mesh::Task>> GetTask(std::string_view task_id) override;
+  Result<std::optional<mesh::Task>> FindTaskByClientKey(std::string_view client_key) override;
+  Result<int64_t> AppendTaskLog(std::string_view task_id, int32_t attempt, std::string_view stream,
+                                std::string_view data, int64_t ts_ms) override;
+
+ private:
+  // Moves a lease to a terminal state (or renews it) after the caller checked the transition.
+  Result<mesh::ExecLease> EndLease(mesh::ExecLease lease, mesh::LeaseState state, int64_t now_ms);
+  Result<mesh::ExecLease> LiveLeaseOrRefuse(std::string_view lease_id, std::string_view action,
+                                            int64_t now_ms);
+  Status UpdateNodeColumn(std::string_view node_id, const std::string& sql, int64_t value);
+  // Serializes lease writes on one scope across replicas until the transaction ends.
+  Status LockScope(std::string_view scope_key);
+
+  Conn& db_;
+};
+
+}  // namespace populi::store::postgres

@@ -1,0 +1,220 @@
+// Two PostgreSQL stores on one schema, as two control-plane replicas would open them (each with
+// its own writer and reader connections): lease grants, claims and deliveries raced through both
+// keep one owner, strictly increasing fencing tokens and one row per dedupe key.
+#include <algorithm>
+#include <atomic>
+#include <map>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "store/conformance.h"
+#include "store/postgres.h"
+#include "util/random.h"
+
+namespace populi::store::testing {
+namespace {
+
+class PostgresReplicas : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    POPULI_REQUIRE_POSTGRES();
+    const std::string schema = "replicas_" + RandomHex(6);
+    for (int i = 0; i < 2; ++i) {
+      PostgresOptions options;
+      options.dsn = TestPostgresDsn();
+      options.schema = schema;
+      options.reader_pool_size = 2;
+      auto store = OpenPostgresStore(options);
+      ASSERT_TRUE(store.ok()) << store.status().ToString();
+      replicas_.push_back(std::move(store).value());
+    }
+  }
+
+  std::vector<std::unique_ptr<MeshStore>> replicas_;
+};
+
+struct Win {
+  std::string holder;
+  int64_t token = 0;
+};
+
+TEST_F(PostgresReplicas, LeaseGrantsRacedThroughTwoReplicasHaveOneOwnerAndRisingTokens) {
+  constexpr int kScopes = 4;
+  constexpr int kRounds = 12;
+  constexpr int kThreadsPerReplica = 3;
+  // wins[round][scope]: every grant that succeeded. Each round's clock is past the previous
+  // round's expiry, so every round hands each scope to a new holder with a new token.
+  std::vector<std::vector<std::vector<Win>>> wins(kRounds, std::vector<std::vector<Win>>(kScopes));
+  std::mutex mu;
+  std::atomic<int> unexpected{0};
+  for (int round = 0; round < kRounds; ++round) {
+    const int64_t now = 1000 * (round + 1);
+    std::vector<std::thread> threads;
+    for (int r = 0; r < 2; ++r) {
+      for (int t = 0; t < kThreadsPerReplica; ++t) {
+        threads.emplace_back([&, r, t] {
+          MeshStore& store = *replicas_[r];
+          const std::string holder = std::string(r == 0 ? "a" : "b") + std::to_string(t);
+          for (int k = 0; k < kScopes; ++k) {
+            const int scope = (k + t + r) % kScopes;  // threads start on different scopes
+            const std::string key = "task:" + std::to_string(scope);
+            for (int attempt = 0; attempt < 50; ++attempt) {
+              mesh::ExecLease lease;
+              Status status = store.Write([&](WriteTxn& txn) -> Status {
+                POPULI_ASSIGN_OR_RETURN(lease, txn.GrantLease(key, holder, 500, now));
+                return Status::Ok();
+              });
+              if (status.ok()) {
+                std::lock_guard<std::mutex> guard(mu);
+                wins[round][scope].push_back({holder, lease.fencing_token});
+                break;
+              }
+              if (status.code() == Code::kConflict) break;  // another holder has it
+              // kUnavailable: two replicas' batches waited on each other; a client retries.
+              if (status.code() != Code::kUnavailable) {
+                ++unexpected;
+                ADD_FAILURE() << status.ToString();
+                break;
+              }
+            }
+          }
+        });
+      }
+    }
+    for (std::thread& thread : threads) thread.join();
+  }
+  ASSERT_EQ(unexpected.load(), 0);
+  std::set<std::string> holders_seen;
+  for (int scope = 0; scope < kScopes; ++scope) {
+    int64_t previous = 0;
+    for (int round = 0; round < kRounds; ++round) {
+      const auto& round_wins = wins[round][scope];
+      ASSERT_EQ(round_wins.size(), 1u) << "round " << round << " scope " << scope;
+      EXPECT_GT(round_wins[0].token, previous) << "round " << round << " scope " << scope;
+      previous = round_wins[0].token;
+      holders_seen.insert(round_wins[0].holder);
+    }
+  }
+  // Both replicas won grants: the race really ran through both.
+  EXPECT_TRUE(std::any_of(holders_seen.begin(), holders_seen.end(),
+                          [](const std::string& h) { return h[0] == 'a'; }));
+  EXPECT_TRUE(std::any_of(holders_seen.begin(), holders_seen.end(),
+                          [](const std::string& h) { return h[0] == 'b'; }));
+  // Stored history: one lease per scope and round, tokens never reused, one live lease at most.
+  for (auto& replica : replicas_) {
+    auto leases = replica->ListLeases(false, 0);
+    ASSERT_TRUE(leases.ok()) << leases.status().ToString();
+    EXPECT_EQ(leases->size(), static_cast<size_t>(kScopes * kRounds));
+    std::set<std::pair<std::string, int64_t>> tokens;
+    for (const mesh::ExecLease& lease : *leases) {
+      EXPECT_TRUE(tokens.insert({lease.scope_key, lease.fencing_token}).second);
+    }
+    auto live = replica->ListLeases(true, 1000 * kRounds);
+    ASSERT_TRUE(live.ok());
+    EXPECT_EQ(live->size(), static_cast<size_t>(kScopes));
+    auto report = replica->Check();
+    ASSERT_TRUE(report.ok()) << report.status().ToString();
+    for (const CheckItem& item : report->items) EXPECT_TRUE(item.ok) << item.name << item.detail;
+  }
+}
+
+TEST_F(PostgresReplicas, ClaimsRacedThroughTwoReplicasTakeEachMessageOnce) {
+  constexpr int kMessages = 120;
+  for (int i = 0; i < kMessages; ++i) {
+    ASSERT_TRUE(replicas_[i % 2]
+                    ->Write([&](WriteTxn& txn) { return txn.Deliver(Msg("s", "r"), 10).status(); })
+                    .ok());
+  }
+  std::mutex mu;
+  std::map<int64_t, std::string> owner;  // message id → claimer
+  std::atomic<int> duplicates{0};
+  std::vector<std::thread> threads;
+  for (int r = 0; r < 2; ++r) {
+    for (int t = 0; t < 3; ++t) {
+      threads.emplace_back([&, r, t] {
+        for (int round = 0; round < 40; ++round) {
+          // A new claimer each time (a re-claim by the same one would refresh its own rows).
+          const std::string claimer =
+              "n" + std::to_string(r) + std::to_string(t) + "-" + std::to_string(round);
+          std::vector<mesh::A2AMessage> got;
+          Status status = replicas_[r]->Write([&](WriteTxn& txn) -> Status {
+            ClaimRequest req;
+            req.receiver = "r";
+            req.claimer_node_id = claimer;
+            req.max_messages = 3;
+            req.lease_ms = 1'000'000;
+            req.now_ms = 20;
+            POPULI_ASSIGN_OR_RETURN(got, txn.Claim(req));
+            return Status::Ok();
+          });
+          if (!status.ok()) continue;  // a deadlock between replicas' batches: retry
+          std::lock_guard<std::mutex> guard(mu);
+          for (const mesh::A2AMessage& m : got) {
+            auto [it, inserted] = owner.emplace(m.id, claimer);
+            if (!inserted && it->second != claimer) ++duplicates;
+          }
+        }
+      });
+    }
+  }
+  for (std::thread& thread : threads) thread.join();
+  EXPECT_EQ(duplicates.load(), 0);
+  EXPECT_EQ(owner.size(), static_cast<size_t>(kMessages));
+  // The database agrees: every row claimed once, by the claimer that was told so.
+  auto inbox = replicas_[0]->ListInbox({"r", 0, kMessages + 1, true});
+  ASSERT_TRUE(inbox.ok());
+  ASSERT_EQ(inbox->size(), static_cast<size_t>(kMessages));
+  for (const mesh::A2AMessage& m : *inbox) {
+    EXPECT_EQ(m.delivery_count, 1) << m.id;
+    EXPECT_EQ(m.claimer_node_id, owner[m.id]) << m.id;
+  }
+}
+
+TEST_F(PostgresReplicas, OneDedupeKeyDeliveredThroughBothReplicasIsOneRow) {
+  for (int i = 0; i < 10; ++i) {
+    const std::string key = "k" + std::to_string(i);
+    DeliverResult results[2];
+    std::thread threads[2];
+    for (int r = 0; r < 2; ++r) {
+      threads[r] = std::thread([&, r] {
+        Status status = replicas_[r]->Write([&](WriteTxn& txn) -> Status {
+          POPULI_ASSIGN_OR_RETURN(results[r], txn.Deliver(Msg("s", "r", key), 10));
+          return Status::Ok();
+        });
+        EXPECT_TRUE(status.ok()) << status.ToString();
+      });
+    }
+    for (std::thread& thread : threads) thread.join();
+    EXPECT_EQ(results[0].message_id, results[1].message_id) << key;
+    EXPECT_NE(results[0].duplicate, results[1].duplicate) << key;
+  }
+  EXPECT_EQ(*replicas_[1]->CountPending("r"), 10);
+}
+
+TEST(PostgresDsn, PasswordsAreRedactedInEveryForm) {
+  EXPECT_EQ(RedactPostgresDsn("host=db user=u password=s3cret dbname=x"),
+            "host=db user=u password=*** dbname=x");
+  EXPECT_EQ(RedactPostgresDsn("password = 'a b\\' c' host=db"), "password=*** host=db");
+  EXPECT_EQ(RedactPostgresDsn("postgresql://u:s3cret@db:5432/x"), "postgresql://u:***@db:5432/x");
+  EXPECT_EQ(RedactPostgresDsn("postgres://db/x?user=u&password=s3cret&sslmode=require"),
+            "postgres://db/x?user=u&password=***&sslmode=require");
+  EXPECT_EQ(RedactPostgresDsn("host=db dbname=x"), "host=db dbname=x");
+}
+
+TEST(PostgresDsn, AFailedConnectNamesTheServerButNotThePassword) {
+  PostgresOptions options;
+  // Port 1 on loopback: nothing listens, the connect is refused at once.
+  options.dsn = "host=127.0.0.1 port=1 user=u password=s3cret-value dbname=x connect_timeout=2";
+  auto store = OpenPostgresStore(options);
+  ASSERT_FALSE(store.ok());
+  EXPECT_EQ(store.status().code(), Code::kUnavailable);
+  EXPECT_EQ(store.status().ToString().find("s3cret-value"), std::string::npos)
+      << store.status().ToString();
+  EXPECT_NE(store.status().message().find("port=1"), std::string::npos);
+  EXPECT_FALSE(store.status().hint().empty());
+}
+
+}  // namespace
+}  // namespace populi::store::testing
