@@ -15,6 +15,7 @@
 
 #include "control/api/context.h"
 #include "control/api/options.h"
+#include "control/audit_recorder.h"
 #include "control/http/http.h"
 #include "dispatch/dispatcher.h"
 #include "store/mesh_store.h"
@@ -64,6 +65,8 @@ class ControlPlane {
   void ConnectionDropped(const std::string& node_id);
 
   const ControlOptions& options() const { return options_; }
+  // The HTTP layer's audit events (the server's on_auth_refused and on_authenticated).
+  AuditRecorder& audit() { return audit_; }
 
  private:
   void SweeperLoop();
@@ -71,6 +74,7 @@ class ControlPlane {
   ControlOptions options_;
   dispatch::Dispatcher dispatcher_;
   ApiContext ctx_;
+  AuditRecorder audit_;
 
   std::mutex mu_;
   std::condition_variable cv_;

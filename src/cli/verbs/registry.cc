@@ -16,6 +16,7 @@ void AddAdminVerbs(CLI::App& root, CLI::App& populi, Context& ctx);
 void AddDoctorVerbs(CLI::App& root, CLI::App& populi, Context& ctx);
 void AddInitVerbs(CLI::App& root, CLI::App& populi, Context& ctx);
 void AddTraceVerbs(CLI::App& root, CLI::App& populi, Context& ctx);
+void AddAuditVerbs(CLI::App& root, CLI::App& populi, Context& ctx);
 
 namespace {
 const VerbGroup kGroups[] = {
@@ -23,7 +24,7 @@ const VerbGroup kGroups[] = {
     {"config", AddConfigVerbs},   {"store", AddStoreVerbs}, {"probe", AddProbeVerbs},
     {"status", AddStatusVerbs},   {"peers", AddPeersVerbs}, {"tasks", AddTaskVerbs},
     {"admin", AddAdminVerbs},     {"trace", AddTraceVerbs}, {"doctor", AddDoctorVerbs},
-    {"version", AddVersionVerbs},
+    {"version", AddVersionVerbs}, {"audit", AddAuditVerbs},
 };
 }  // namespace
 

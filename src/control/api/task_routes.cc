@@ -115,6 +115,14 @@ http::Response Cancel(ApiContext& ctx, http::Request& req) {
         auto revoked = txn.RevokeLease(a.lease_id, now);
         if (!revoked.ok() && revoked.status().code() != Code::kFailedPrecondition)
           return revoked.status();
+        if (revoked.ok()) {
+          POPULI_RETURN_IF_ERROR(txn.AppendAudit(AuditOf(req, now, "lease.revoked", a.lease_id,
+                                                         {{"scope_key", revoked->scope_key},
+                                                          {"holder_node_id", a.node_id},
+                                                          {"task_id", current->id},
+                                                          {"why", "task cancelled"}}))
+                                     .status());
+        }
         a.state = mesh::AttemptState::kCancelled;
         a.ended_ms = now;
         a.error = "cancelled";
