@@ -8,6 +8,7 @@
 #include <utility>
 
 #include "client/api_call.h"
+#include "mesh/audit_json.h"
 #include "mesh/json.h"
 #include "mesh/replies_json.h"
 
@@ -70,6 +71,12 @@ Result<mesh::EventPage> ControlPlaneApi::Events(int64_t after, int limit, CallOp
   const std::string path =
       "/v1/populi/events?after=" + std::to_string(after) + "&limit=" + std::to_string(limit);
   return Call<mesh::EventPage>(*http_, "GET", path, {}, Timeout(options), mesh::EventPageFromJson);
+}
+
+Result<mesh::AuditPage> ControlPlaneApi::Audit(int64_t after, int limit, CallOptions options) {
+  const std::string path =
+      "/v1/populi/audit?after=" + std::to_string(after) + "&limit=" + std::to_string(limit);
+  return Call<mesh::AuditPage>(*http_, "GET", path, {}, Timeout(options), mesh::AuditPageFromJson);
 }
 
 // ---- nodes ----

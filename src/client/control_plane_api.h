@@ -21,6 +21,7 @@
 #include <string_view>
 
 #include "client/http_client.h"
+#include "mesh/audit.h"
 #include "mesh/json.h"
 #include "mesh/replies.h"
 #include "mesh/task.h"
@@ -124,6 +125,9 @@ class ControlPlaneApi {
   Result<mesh::NodeRecord> Quarantine(const mesh::QuarantineRequest& request,
                                       CallOptions options = {});
   Result<mesh::ExecLease> RevokeLease(const std::string& lease_id, CallOptions options = {});
+  // The audit log: entries with seq > after, oldest first, at most `limit` (the control plane
+  // clamps 1..1000), and the chain head read in the same snapshot (docs/audit.md).
+  Result<mesh::AuditPage> Audit(int64_t after, int limit, CallOptions options = {});
 
   // ---- bootstrap (open) ----
   Result<mesh::BootstrapReply> BootstrapExchange(const mesh::BootstrapRequest& request,

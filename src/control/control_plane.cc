@@ -10,7 +10,8 @@ namespace populi::control {
 ControlPlane::ControlPlane(store::MeshStore& store, ControlOptions options, const Clock& clock)
     : options_(std::move(options)),
       dispatcher_(store, options_, clock, [this](std::string_view topic) { ctx_.Notify(topic); }),
-      ctx_(store, options_, clock, dispatcher_) {}
+      ctx_(store, options_, clock, dispatcher_),
+      audit_(store, clock) {}
 
 ControlPlane::~ControlPlane() {
   Stop();
@@ -27,6 +28,7 @@ void ControlPlane::RegisterRoutes(http::Router& router) {
   AddTaskRoutes(router, ctx_);
   AddTaskReportRoutes(router, ctx_);
   AddTraceRoutes(router, ctx_);
+  AddAuditRoutes(router, ctx_);
 }
 
 void ControlPlane::SetSpanStore(obs::SpanStore* spans) {
@@ -53,6 +55,7 @@ void ControlPlane::Stop() {
   cv_.notify_all();
   if (sweeper_.joinable()) sweeper_.join();
   (void)FlushLiveness();  // best effort: a lost batch only costs the nodes one grace period
+  audit_.Flush(/*all=*/true);
 }
 
 void ControlPlane::SweeperLoop() {
@@ -78,6 +81,7 @@ void ControlPlane::SweeperLoop() {
     (void)SweepOnce();  // errors (store full, I/O) are retried on the next pass
     // A pass may have recorded events (node suspect / down, lease expiry): wake event streams.
     ctx_.Notify(dispatch::kEventsTopic);
+    audit_.Flush(/*all=*/false);
     lock.lock();
   }
 }
@@ -101,6 +105,7 @@ void ControlPlane::RecordAuthLockout(const std::string& remote_ip) {
   ctx_.store.SubmitWrite(
       [e = std::move(e)](store::WriteTxn& txn) { return txn.AppendEvent(e).status(); },
       [this](Status) { ctx_.Notify(dispatch::kEventsTopic); });
+  audit_.Lockout(remote_ip);
 }
 
 Status ControlPlane::NoteSweepGap(int64_t elapsed_ms) {

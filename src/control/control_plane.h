@@ -15,6 +15,7 @@
 
 #include "control/api/context.h"
 #include "control/api/options.h"
+#include "control/audit_recorder.h"
 #include "control/control_metrics.h"
 #include "control/http/http.h"
 #include "dispatch/dispatcher.h"
@@ -68,6 +69,8 @@ class ControlPlane {
   void ObserveRequest(const http::RequestRecord& record);
 
   const ControlOptions& options() const { return options_; }
+  // The HTTP layer's audit events (the server's on_auth_refused and on_authenticated).
+  AuditRecorder& audit() { return audit_; }
 
  private:
   void SweeperLoop();
@@ -76,6 +79,7 @@ class ControlPlane {
   dispatch::Dispatcher dispatcher_;
   ApiContext ctx_;
   ControlMetrics metrics_{ctx_};
+  AuditRecorder audit_;
 
   std::mutex mu_;
   std::condition_variable cv_;

@@ -23,6 +23,7 @@
 #include <string_view>
 #include <vector>
 
+#include "mesh/audit.h"
 #include "mesh/task.h"
 #include "mesh/types.h"
 #include "util/status.h"
@@ -177,6 +178,14 @@ class WriteTxn {
   virtual Result<std::optional<mesh::NodeRecord>> GetNode(std::string_view node_id) = 0;
   virtual Result<std::optional<mesh::ExecLease>> GetLease(std::string_view lease_id) = 0;
 
+  // Audit log (mesh/audit.h, docs/audit.md). Chains `record` to the newest entry and moves the
+  // chain head, in this transaction: the entry commits or rolls back with the action it records.
+  // Entries are chained in commit order, since the backend's single writer runs every write
+  // function. When the stored head does not name the newest entry (the log was tampered with),
+  // an `audit.head_mismatch` entry is chained first, so the append never fails on it.
+  // kInvalidArgument for an empty kind.
+  virtual Result<mesh::AuditEntry> AppendAudit(const mesh::AuditRecord& record) = 0;
+
   // Tasks (docs/tasks.md). PutTask inserts the task or replaces the one with its id, whole; the
   // spec's client_key (when not empty) names at most one task: kAlreadyExists if another id holds
   // it. kInvalidArgument for an empty id or text that is not valid UTF-8.
@@ -229,6 +238,9 @@ class MeshStore {
   // Chunks with seq > after_seq, ascending, at most `limit` (>= 1). Empty for an unknown task.
   virtual Result<std::vector<TaskLogChunk>> ListTaskLogs(std::string_view task_id,
                                                          int64_t after_seq, int limit) = 0;
+  // Audit entries with seq > after_seq, ascending, at most `limit` (>= 1), and the chain head,
+  // read in one snapshot.
+  virtual Result<mesh::AuditPage> ListAudit(int64_t after_seq, int limit) = 0;
 
   // Maintenance.
   virtual Result<StoreStats> Stats() = 0;

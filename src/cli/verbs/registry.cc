@@ -17,6 +17,7 @@ void AddDoctorVerbs(CLI::App& root, CLI::App& populi, Context& ctx);
 void AddInitVerbs(CLI::App& root, CLI::App& populi, Context& ctx);
 void AddTraceVerbs(CLI::App& root, CLI::App& populi, Context& ctx);
 void AddEventsVerbs(CLI::App& root, CLI::App& populi, Context& ctx);
+void AddAuditVerbs(CLI::App& root, CLI::App& populi, Context& ctx);
 
 namespace {
 const VerbGroup kGroups[] = {
@@ -24,7 +25,7 @@ const VerbGroup kGroups[] = {
     {"config", AddConfigVerbs}, {"store", AddStoreVerbs},   {"probe", AddProbeVerbs},
     {"status", AddStatusVerbs}, {"peers", AddPeersVerbs},   {"tasks", AddTaskVerbs},
     {"admin", AddAdminVerbs},   {"events", AddEventsVerbs}, {"trace", AddTraceVerbs},
-    {"doctor", AddDoctorVerbs}, {"version", AddVersionVerbs},
+    {"audit", AddAuditVerbs},   {"doctor", AddDoctorVerbs}, {"version", AddVersionVerbs},
 };
 }  // namespace
 

@@ -248,6 +248,13 @@ int Serve(Context& ctx, const ServeFlags& flags) {
   server_options.on_request_done = [&plane](const http::RequestRecord& r) {
     plane.ObserveRequest(r);
   };
+  // The audit log (docs/audit.md): refusals coalesced per source, token use per label and role.
+  server_options.on_auth_refused = [&plane](const http::AuthRefusal& r) {
+    plane.audit().AuthRefused(r.remote_ip, r.status, r.route, r.token_label);
+  };
+  server_options.on_authenticated = [&plane](const http::Principal& p) {
+    plane.audit().TokenUsed(p.token_label, p.role);
+  };
   auto server = http::Server::Start(server_options, router, **auth, logger);
   if (!server.ok()) {
     fail_start(server.status());

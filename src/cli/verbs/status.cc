@@ -52,7 +52,7 @@ std::string LocalNodeId(Context& ctx, const config::Config& cfg) {
   return configured;
 }
 
-std::string GiB(uint64_t bytes) {
+std::string RamGiB(uint64_t bytes) {
   char buf[32];
   std::snprintf(buf, sizeof(buf), "%.1f GiB",
                 static_cast<double>(bytes) / (1024.0 * 1024.0 * 1024.0));
@@ -161,7 +161,7 @@ std::string SelfText(const Context& ctx, const mesh::NodeRecord& self, int64_t s
                       ? std::string("-")
                       : (c.model.empty() ? std::string("unknown CPU") : Printable(c.model)) + ": " +
                             std::to_string(c.cores) + " cores / " + std::to_string(c.threads) +
-                            " threads, " + GiB(c.memory_total_bytes) + " RAM");
+                            " threads, " + RamGiB(c.memory_total_bytes) + " RAM");
   const size_t failures = self.probe_failures.size();
   std::string failed = std::to_string(failures);
   if (failures > 0) {
@@ -192,7 +192,7 @@ std::string StatusText(const Context& ctx, const StatusView& v, const std::strin
                            std::to_string(v.summary.suspect) + " suspect, " +
                            std::to_string(v.summary.down) + " down");
   out += Line("GPUs", std::to_string(v.summary.gpus) + " on alive nodes, " +
-                          GiB(v.summary.free_vram_bytes) + " VRAM free");
+                          RamGiB(v.summary.free_vram_bytes) + " VRAM free");
   out += Line(
       "control plane",
       v.url +

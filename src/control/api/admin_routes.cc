@@ -39,6 +39,10 @@ http::Response Maintenance(ApiContext& ctx, http::Request& req) {
                                   q->node_id,
                                   {{"until_ms", until}, {"by", req.principal.token_label}}))
             .status());
+    POPULI_RETURN_IF_ERROR(
+        txn.AppendAudit(AuditOf(req, now, q->on ? "node.maintenance" : "node.maintenance_cleared",
+                                q->node_id, {{"until_ms", until}}))
+            .status());
     POPULI_ASSIGN_OR_RETURN(node, txn.GetNode(q->node_id));
     return Status::Ok();
   });
@@ -60,6 +64,10 @@ http::Response Quarantine(ApiContext& ctx, http::Request& req) {
     POPULI_RETURN_IF_ERROR(
         txn.AppendEvent(MakeEvent(now, q->on ? "node.quarantined" : "node.unquarantined",
                                   q->node_id, {{"by", req.principal.token_label}}))
+            .status());
+    POPULI_RETURN_IF_ERROR(
+        txn.AppendAudit(
+               AuditOf(req, now, q->on ? "node.quarantined" : "node.unquarantined", q->node_id))
             .status());
     POPULI_ASSIGN_OR_RETURN(node, txn.GetNode(q->node_id));
     return Status::Ok();
@@ -84,6 +92,10 @@ http::Response Revoke(ApiContext& ctx, http::Request& req) {
                                                      {{"scope_key", lease.scope_key},
                                                       {"holder_node_id", lease.holder_node_id},
                                                       {"by", req.principal.token_label}}))
+                               .status());
+    POPULI_RETURN_IF_ERROR(txn.AppendAudit(AuditOf(req, now, "lease.revoked", lease.lease_id,
+                                                   {{"scope_key", lease.scope_key},
+                                                    {"holder_node_id", lease.holder_node_id}}))
                                .status());
     // A task attempt under this lease is lost: its holder aborts at its next renew and the task
     // is placed again (MESH-088). A result that already completed the lease makes the revoke

@@ -67,6 +67,10 @@ http::Response Exchange(ApiContext& ctx, http::Request& req) {
     POPULI_ASSIGN_OR_RETURN(auto used, txn.GetKv(kKvNamespace, key));
     if (used) return gone;
     POPULI_RETURN_IF_ERROR(txn.PutKv(kKvNamespace, key, std::to_string(now)));
+    // The token itself is never recorded, nor its digest (the digest would confirm a guess).
+    POPULI_RETURN_IF_ERROR(txn.AppendAudit(AuditOf(req, now, "bootstrap.exchanged", "bootstrap",
+                                                   {{"scope_id", o.scope_id}}))
+                               .status());
     return txn
         .AppendEvent(
             MakeEvent(now, "bootstrap.exchanged", "bootstrap", {{"remote_addr", req.remote_addr}}))

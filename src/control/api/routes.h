@@ -3,8 +3,12 @@
 // contracts/control-plane.openapi.yaml describe the same set (a test keeps them in step).
 #pragma once
 
+#include <boost/json/object.hpp>
+#include <string>
+
 #include "control/api/context.h"
 #include "control/http/http.h"
+#include "mesh/audit.h"
 
 namespace populi::control {
 
@@ -18,5 +22,11 @@ void AddBootstrapRoutes(http::Router& router, ApiContext& ctx);   // one-time to
 void AddTaskRoutes(http::Router& router, ApiContext& ctx);        // submit, list, wait, logs …
 void AddTaskReportRoutes(http::Router& router, ApiContext& ctx);  // agent: start, logs, result
 void AddTraceRoutes(http::Router& router, ApiContext& ctx);       // agents' spans, one trace
+void AddAuditRoutes(http::Router& router, ApiContext& ctx);       // the audit log (admin)
+
+// An audit record (docs/audit.md) of an action `req` asked for: the actor is its token label.
+// Never put a token or a secret in `data`.
+mesh::AuditRecord AuditOf(const http::Request& req, int64_t now_ms, std::string kind,
+                          std::string subject, const boost::json::object& data = {});
 
 }  // namespace populi::control

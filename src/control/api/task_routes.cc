@@ -122,6 +122,12 @@ http::Response Cancel(ApiContext& ctx, http::Request& req) {
                                          {"holder_node_id", revoked->holder_node_id},
                                          {"by", "cancel"}}))
                   .status());
+          POPULI_RETURN_IF_ERROR(txn.AppendAudit(AuditOf(req, now, "lease.revoked", a.lease_id,
+                                                         {{"scope_key", revoked->scope_key},
+                                                          {"holder_node_id", a.node_id},
+                                                          {"task_id", current->id},
+                                                          {"why", "task cancelled"}}))
+                                     .status());
         }
         a.state = mesh::AttemptState::kCancelled;
         a.ended_ms = now;

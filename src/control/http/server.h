@@ -39,6 +39,14 @@ struct RequestRecord {
   std::string_view remote_ip;
 };
 
+// A request refused for its credential or its role (ServerOptions::on_auth_refused).
+struct AuthRefusal {
+  std::string remote_ip;
+  int status = 0;           // 401 or 403
+  std::string route;        // the route's name ("admin.quarantine")
+  std::string token_label;  // empty when no credential was accepted
+};
+
 struct ServerOptions {
   std::string bind = "127.0.0.1:9847";         // HOST:PORT; port 0 picks a free port
   size_t max_header_bytes = 16 * 1024;         // larger → 431
@@ -59,6 +67,13 @@ struct ServerOptions {
   double auth_failure_burst = 20;
   // Called (from an I/O thread; must not block) when a source address is first locked out.
   std::function<void(const std::string& remote_ip)> on_auth_lockout;
+  // Audit hooks (docs/audit.md), both called from an I/O thread: they must not block. A refused
+  // request: a 401 (no valid credential, a wrong bootstrap token) or a 403 (a role the route
+  // does not allow); `token_label` is the credential's label, never the credential.
+  std::function<void(const AuthRefusal& refusal)> on_auth_refused;
+  // Every request that authenticated with a credential and passed its route's roles; keep it
+  // cheap (it runs once per such request).
+  std::function<void(const Principal& principal)> on_authenticated;
   // Called (from an I/O thread; must not block) when the client of a waiting long-poll with a
   // LongPoll::holder closes its connection before the poll's deadline. A close after the
   // deadline is not reported: that client gave up on a server that had stopped answering.

@@ -285,6 +285,7 @@ class Session {
       ex.refusal = "auth";
       co_return false;
     }
+    if (opts_.on_authenticated && !req.principal.anonymous) opts_.on_authenticated(req.principal);
     if (auto retry_ms = ex.route->liveness ? std::nullopt : RateLimited(req)) {
       ex.response =
           ErrorResponse(Status(Code::kResourceExhausted, "rate limit exceeded for this caller",
@@ -578,6 +579,10 @@ class Session {
     // Logged before the write so the line exists once the client has its answer.
     Log(ex, response.status);
     if (response.status == 401) NoteAuthFailure();
+    if ((response.status == 401 || response.status == 403) && opts_.on_auth_refused) {
+      opts_.on_auth_refused(AuthRefusal{remote_ip_, response.status, ex.route_name,
+                                        ex.request.principal.token_label});
+    }
     boost::system::error_code ec;
     Lowest().expires_after(std::chrono::milliseconds(opts_.write_timeout_ms));
     const std::array<asio::const_buffer, 2> buffers{

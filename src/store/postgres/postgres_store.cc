@@ -124,6 +124,10 @@ class PostgresStore final : public MeshStore {
     return WithReader([&](Conn& c) { return QueryTaskLogs(c, task_id, after_seq, limit); });
   }
 
+  Result<mesh::AuditPage> ListAudit(int64_t after_seq, int limit) override {
+    return WithReader([&](Conn& c) { return QueryAuditPage(c, after_seq, limit); });
+  }
+
   Result<StoreStats> Stats() override {
     return WithReader([&](Conn& c) { return CollectStats(c, location_); });
   }

@@ -32,4 +32,15 @@ Result<std::vector<mesh::Task>> QueryTasks(Conn& db, const TaskQuery& q);
 Result<std::vector<TaskLogChunk>> QueryTaskLogs(Conn& db, std::string_view task_id,
                                                 int64_t after_seq, int limit);
 
+// Audit log (queries_audit.cc). The kv namespace and key of the chain head, as on SQLite.
+inline constexpr char kAuditKvNamespace[] = "audit";
+inline constexpr char kAuditHeadKey[] = "head";
+// The stored head; nullopt when absent. A value that does not parse is kStoreIo.
+Result<std::optional<mesh::AuditHead>> QueryAuditHead(Conn& db);
+// The newest entry, if any.
+Result<std::optional<mesh::AuditEntry>> QueryLastAudit(Conn& db);
+// Entries after `after_seq` and the head, read in one snapshot (a read-only transaction of its
+// own: call it on a reader connection, not inside a write).
+Result<mesh::AuditPage> QueryAuditPage(Conn& db, int64_t after_seq, int limit);
+
 }  // namespace populi::store::postgres

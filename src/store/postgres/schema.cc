@@ -121,6 +121,21 @@ CREATE TABLE task_logs (
   PRIMARY KEY (task_id, seq)
 );
 )sql"},
+      // The tamper-evident audit log (docs/audit.md), as SQLite's migration 5: each row carries
+      // the hash of the one before; the head is kept in kv ("audit", "head").
+      {2, "audit log", R"sql(
+CREATE TABLE audit_log (
+  seq BIGINT PRIMARY KEY,
+  ts_ms BIGINT NOT NULL,
+  kind TEXT NOT NULL,
+  actor TEXT NOT NULL DEFAULT '',
+  subject TEXT NOT NULL DEFAULT '',
+  data_json TEXT NOT NULL DEFAULT '{}',
+  prev_hash TEXT NOT NULL,
+  hash TEXT NOT NULL,
+  schema_version BIGINT NOT NULL
+);
+)sql"},
   };
   return kMigrations;
 }

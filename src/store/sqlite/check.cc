@@ -5,14 +5,16 @@
 #include <string>
 #include <utility>
 
+#include "mesh/audit.h"
 #include "mesh/types.h"
+#include "store/sqlite/queries.h"
 #include "store/sqlite/schema.h"
 
 namespace populi::store::sqlite {
 namespace {
 
-constexpr const char* kTables[] = {"nodes",  "messages", "exec_leases", "fencing_counters",
-                                   "events", "kv",       "tasks",       "task_logs"};
+constexpr const char* kTables[] = {"nodes", "messages", "exec_leases", "fencing_counters", "events",
+                                   "kv",    "tasks",    "task_logs",   "audit_log"};
 
 // One invariant: `count_sql` counts violations; zero passes.
 struct Invariant {
@@ -77,6 +79,20 @@ Result<int64_t> CountBadEnvelopes(Db& db) {
   return bad;
 }
 
+// The audit log's hash chain against its head (docs/audit.md): tampering happens on disk, so
+// the offline check verifies it too.
+Result<CheckItem> CheckAuditChain(Db& db) {
+  POPULI_ASSIGN_OR_RETURN(std::vector<mesh::AuditEntry> entries,
+                          QueryAuditEntries(db, 0, INT64_MAX));
+  Result<std::optional<mesh::AuditHead>> head = QueryAuditHead(db);
+  if (!head.ok()) return CheckItem{"audit_chain", false, head.status().message()};
+  const mesh::AuditVerdict verdict = mesh::VerifyAuditChain(entries, *head);
+  if (verdict.ok) return CheckItem{"audit_chain", true, verdict.detail};
+  return CheckItem{"audit_chain", false,
+                   std::string(mesh::ToString(verdict.damage)) + " at position " +
+                       std::to_string(verdict.position) + ": " + verdict.detail};
+}
+
 Result<CheckReport> RunChecks(Db& db) {
   CheckReport report;
   {
@@ -106,6 +122,8 @@ Result<CheckReport> RunChecks(Db& db) {
     report.items.push_back(
         {invariant.name, violations == 0, std::to_string(violations) + " " + invariant.what});
   }
+  POPULI_ASSIGN_OR_RETURN(CheckItem audit, CheckAuditChain(db));
+  report.items.push_back(std::move(audit));
   for (const CheckItem& item : report.items) report.ok = report.ok && item.ok;
   return report;
 }

@@ -32,4 +32,15 @@ Result<std::vector<mesh::Task>> QueryTasks(Db& db, const TaskQuery& q);
 Result<std::vector<TaskLogChunk>> QueryTaskLogs(Db& db, std::string_view task_id, int64_t after_seq,
                                                 int limit);
 
+// Audit log (queries_audit.cc). The kv namespace and key of the chain head.
+inline constexpr char kAuditKvNamespace[] = "audit";
+inline constexpr char kAuditHeadKey[] = "head";
+// The stored head; nullopt when absent. A value that does not parse is kStoreIo.
+Result<std::optional<mesh::AuditHead>> QueryAuditHead(Db& db);
+// The newest entry, if any.
+Result<std::optional<mesh::AuditEntry>> QueryLastAudit(Db& db);
+Result<std::vector<mesh::AuditEntry>> QueryAuditEntries(Db& db, int64_t after_seq, int64_t limit);
+// Entries after `after_seq` and the head in one read transaction.
+Result<mesh::AuditPage> QueryAuditPage(Db& db, int64_t after_seq, int limit);
+
 }  // namespace populi::store::sqlite

@@ -137,6 +137,22 @@ CREATE INDEX messages_claimable
       {4, "claim token on messages", R"sql(
 ALTER TABLE messages ADD COLUMN claim_token TEXT NOT NULL DEFAULT '';
 )sql"},
+      // The tamper-evident audit log (docs/audit.md): each row carries the hash of the one
+      // before; the chain head (seq and hash of the newest row) is kept in kv ("audit", "head").
+      // Retention never deletes from it.
+      {5, "audit log", R"sql(
+CREATE TABLE audit_log (
+  seq INTEGER PRIMARY KEY,
+  ts_ms INTEGER NOT NULL,
+  kind TEXT NOT NULL,
+  actor TEXT NOT NULL DEFAULT '',
+  subject TEXT NOT NULL DEFAULT '',
+  data_json TEXT NOT NULL DEFAULT '{}',
+  prev_hash TEXT NOT NULL,
+  hash TEXT NOT NULL,
+  schema_version INTEGER NOT NULL
+);
+)sql"},
   };
   return kMigrations;
 }

@@ -141,6 +141,9 @@ class SqliteStore final : public MeshStore {
                                                  int limit) override {
     return WithReader([&](Db& db) { return QueryTaskLogs(db, task_id, after_seq, limit); });
   }
+  Result<mesh::AuditPage> ListAudit(int64_t after_seq, int limit) override {
+    return WithReader([&](Db& db) { return QueryAuditPage(db, after_seq, limit); });
+  }
 
   Result<StoreStats> Stats() override {
     return WithReader([&](Db& db) { return CollectStats(db, db_path_); });

@@ -56,6 +56,9 @@ class SqliteWriteTxn final : public WriteTxn {
   Result<std::optional<mesh::NodeRecord>> GetNode(std::string_view node_id) override;
   Result<std::optional<mesh::ExecLease>> GetLease(std::string_view lease_id) override;
 
+  // write_txn_audit.cc
+  Result<mesh::AuditEntry> AppendAudit(const mesh::AuditRecord& record) override;
+
   // write_txn_tasks.cc
   Status PutTask(const mesh::Task& task) override;
   Result<std::optional<mesh::Task>> GetTask(std::string_view task_id) override;
