@@ -55,7 +55,10 @@ class ServeResources : public ::testing::Test {
     // control plane keeps rather than what the sanitizer holds back.
     options.env["ASAN_OPTIONS"] = "detect_leaks=0:quarantine_size_mb=4";
     // One client drives the whole load: no per-caller rate limit.
-    options.extra_config = "[mesh.control.http]\nrate_per_sec = 0\n";
+    // Spans are kept in memory up to span_retention by design: a small bound, reached during the
+    // warm-up, so what is measured is memory kept beyond it.
+    options.extra_config =
+        "[mesh.control.http]\nrate_per_sec = 0\n[mesh.observability]\nspan_retention = 1000\n";
     serve_ = std::make_unique<ServeProcess>(dir_.path(), kToken, options);
     ASSERT_TRUE(serve_->Start());
     http_ = std::make_unique<client::HttpClient>(serve_->url(), kToken);
