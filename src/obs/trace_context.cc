@@ -3,6 +3,8 @@
 #include <sys/random.h>
 
 #include <algorithm>
+#include <cstring>
+#include <random>
 
 namespace populi::obs {
 namespace {
@@ -20,13 +22,29 @@ bool AllZero(const std::array<uint8_t, N>& a) {
   return std::all_of(a.begin(), a.end(), [](uint8_t b) { return b == 0; });
 }
 
+// Ids need to be unique and unpredictable enough to never collide, not secret: a per-thread
+// generator seeded from the kernel once, rather than a system call per span.
+uint64_t NextRandom() {
+  thread_local std::mt19937_64 generator = [] {
+    std::array<uint64_t, 4> seed{};
+    size_t got = 0;
+    auto* bytes = reinterpret_cast<uint8_t*>(seed.data());
+    while (got < sizeof(seed)) {
+      const ssize_t n = ::getrandom(bytes + got, sizeof(seed) - got, 0);
+      if (n > 0) got += static_cast<size_t>(n);
+    }
+    std::seed_seq seq(seed.begin(), seed.end());
+    return std::mt19937_64(seq);
+  }();
+  return generator();
+}
+
 template <size_t N>
 void FillRandomNonZero(std::array<uint8_t, N>& a) {
   do {
-    size_t got = 0;
-    while (got < N) {
-      const ssize_t n = ::getrandom(a.data() + got, N - got, 0);
-      if (n > 0) got += static_cast<size_t>(n);
+    for (size_t i = 0; i < N; i += 8) {
+      const uint64_t r = NextRandom();
+      std::memcpy(a.data() + i, &r, std::min<size_t>(8, N - i));
     }
   } while (AllZero(a));
 }

@@ -612,6 +612,7 @@ class Session {
     span.start_unix_ns = span.end_unix_ns - static_cast<int64_t>(ms * 1e6);
     span.service = "vox-control-plane";
     span.error = status >= 500;
+    span.attributes.reserve(10);
     span.Set("http.request.method", std::string(method));
     if (ex.route != nullptr) span.Set("http.route", ex.route->pattern);
     span.Set("url.path", req.path);
