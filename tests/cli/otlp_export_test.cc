@@ -130,8 +130,10 @@ ServeOptions OtlpServe(const std::string& root, const std::string& endpoint, int
   options.env = {{"VOX_MESH_PROBE_ORDER", "mock"},
                  {"VOX_MESH_PROBE_MOCK_FIXTURE", root + "/cpu.json"},
                  {"VOX_MESH_POLICY_ALLOWED_COMMANDS", "sh"}};
-  options.extra_config = "[mesh.observability]\notlp_endpoint = \"" + endpoint +
-                         "\"\notlp_timeout_ms = " + std::to_string(timeout_ms) + "\n";
+  // No per-token rate limit: the stalled-collector test sends requests as fast as it can.
+  options.extra_config =
+      "[mesh.control.http]\nrate_per_sec = 0\n[mesh.observability]\notlp_endpoint = \"" + endpoint +
+      "\"\notlp_timeout_ms = " + std::to_string(timeout_ms) + "\n";
   return options;
 }
 

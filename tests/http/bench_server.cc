@@ -45,6 +45,7 @@ int main(int argc, char** argv) {
   health.name = "health";
   health.handler = [](Request&) { return JsonResponse(R"({"status":"ok"})"); };
   health.runs_inline = true;
+  health.traced = false;  // as serve's /health
   router.Add(health);
   Route version;
   version.pattern = "/v1/populi/version";

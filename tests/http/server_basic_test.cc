@@ -4,6 +4,7 @@
 
 #include "client/http_client.h"
 #include "http/test_server.h"
+#include "obs/span_store.h"
 
 namespace populi::http::testing {
 namespace {
@@ -276,6 +277,63 @@ TEST(ServerLifecycle, BadBindAndHalfTlsConfigAreRejected) {
   auto server = Server::Start(options, TestRouter(state), *auth);
   ASSERT_FALSE(server.ok());
   EXPECT_EQ(server.status().code(), Code::kInvalidArgument);
+}
+
+}  // namespace
+}  // namespace populi::http::testing
+
+namespace populi::http::testing {
+namespace {
+
+// Every request is a server span, except on an untraced route (a probe) whose caller sent no
+// traceparent; the span continues the caller's traceparent when there is one.
+TEST(ServerSpanTest, ProbesAreTracedOnlyWhenTheCallerTracesThem) {
+  obs::SpanBuffer spans;
+  ServerOptions options = TestOptions();
+  options.spans = &spans;
+  Router router;
+  Route probe;
+  probe.pattern = "/health";
+  probe.name = "health";
+  probe.traced = false;
+  probe.handler = [](Request&) { return JsonResponse(R"({"ok":true})"); };
+  router.Add(probe);
+  Route work;
+  work.pattern = "/work";
+  work.name = "work";
+  work.handler = [](Request&) { return JsonResponse("{}"); };
+  router.Add(work);
+  auto auth = Authenticator::Open();
+  auto server = Server::Start(options, router, *auth);
+  ASSERT_TRUE(server.ok()) << server.status().ToString();
+  const int port = (*server)->port();
+  auto get = [port](const std::string& path, const std::string& headers) {
+    RawSocket socket(port);
+    EXPECT_TRUE(socket.Send("GET " + path + " HTTP/1.1\r\nHost: x\r\n" + headers +
+                            "Connection: close\r\n\r\n"));
+    return StatusOf(socket.ReadAll());
+  };
+  const std::string parent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+
+  EXPECT_EQ(get("/health", ""), 200);
+  EXPECT_EQ(get("/work", ""), 200);
+  EXPECT_EQ(get("/health", "traceparent: " + parent + "\r\n"), 200);
+  EXPECT_EQ(get("/work", "traceparent: garbage\r\n"), 200);
+  (*server)->Stop();
+
+  const std::vector<obs::Span> recorded = spans.Take();
+  ASSERT_EQ(recorded.size(), 3u);  // not the untraced probe without a traceparent
+  EXPECT_EQ(recorded[0].name, "GET /work");
+  EXPECT_FALSE(recorded[0].has_parent());  // a new root
+  EXPECT_EQ(recorded[1].name, "GET /health");
+  EXPECT_EQ(obs::ToHex(recorded[1].trace_id.data(), 16), "4bf92f3577b34da6a3ce929d0e0e4736");
+  EXPECT_EQ(obs::ToHex(recorded[1].parent_span_id.data(), 8), "00f067aa0ba902b7");
+  EXPECT_EQ(recorded[1].kind, obs::SpanKind::kServer);
+  EXPECT_EQ(recorded[2].name, "GET /work");
+  EXPECT_FALSE(recorded[2].has_parent());  // a malformed traceparent starts a new trace
+  const obs::AttributeValue* status = recorded[1].Find("http.response.status_code");
+  ASSERT_NE(status, nullptr);
+  EXPECT_EQ(std::get<int64_t>(*status), 200);
 }
 
 }  // namespace

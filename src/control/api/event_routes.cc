@@ -135,12 +135,14 @@ void AddEventRoutes(http::Router& router, ApiContext& ctx) {
               [&ctx](http::Request& req) { return List(ctx, req); }});
   // Read-only and above, plus the dedicated metrics token (mesh.observability.metrics_token),
   // which the authenticator confines to this route.
-  router.Add({http::Method::kGet, "/metrics", AnyRole(), 0, "metrics", [](http::Request&) {
+  router.Add({http::Method::kGet, "/metrics", AnyRole(), 0, "metrics",
+              [](http::Request&) {
                 http::Response r;
                 r.content_type = "text/plain; version=0.0.4; charset=utf-8";
                 r.body = obs::Registry::Default().Render();
                 return r;
-              }});
+              },
+              /*runs_inline=*/false, /*liveness=*/false, /*traced=*/false});
 }
 
 }  // namespace populi::control

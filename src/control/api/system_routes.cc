@@ -16,7 +16,9 @@ void AddSystemRoutes(http::Router& router, ApiContext& ctx) {
               [&ctx](http::Request&) {
                 return Json(mesh::ToJson(mesh::Health{"ok", ctx.options.version}));
               },
-              /*runs_inline=*/true});
+              /*runs_inline=*/true,
+              /*liveness=*/false,
+              /*traced=*/false});
 
   router.Add({http::Method::kGet, "/v1/populi/version", AnyRole(), 0, "version",
               [&ctx](http::Request&) {

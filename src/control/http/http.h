@@ -165,6 +165,10 @@ struct Route {
   // Node liveness (join, heartbeat, leave): never rate limited, so no other client's traffic
   // on a shared token can get a healthy node marked down. The handlers are cheap by contract.
   bool liveness = false;
+  // False: a request records its server span only when the caller sent a `traceparent`, i.e.
+  // someone is tracing it. For probes (load balancers' /health, scrapers' /metrics) whose
+  // one-span traces would otherwise crowd the span store out of the traces that matter.
+  bool traced = true;
 };
 
 // Routes by method and path pattern. Registration happens before the server starts.

@@ -600,6 +600,7 @@ class Session {
   void RecordSpan(const Exchange& ex, int status, double ms) {
     const Request& req = ex.request;
     if (opts_.spans == nullptr || !req.trace.valid() || !req.trace.sampled()) return;
+    if (ex.route != nullptr && !ex.route->traced && !req.trace_parent.valid()) return;
     obs::Span span;
     span.trace_id = req.trace.trace_id;
     span.span_id = req.trace.span_id;
