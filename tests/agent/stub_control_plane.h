@@ -15,6 +15,7 @@
 #include <boost/json.hpp>
 #include <chrono>
 #include <map>
+#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
@@ -47,6 +48,11 @@ class StubControlPlane {
 
   std::string url() const { return "http://127.0.0.1:" + std::to_string(port_); }
   int results() const { return results_; }
+  // The bodies of the result reports received so far, in arrival order.
+  std::vector<boost::json::object> result_bodies() const {
+    std::lock_guard lock(mu_);
+    return result_bodies_;
+  }
 
  private:
   struct Conn {
@@ -105,6 +111,12 @@ class StubControlPlane {
         if (free_slots <= 0 && NowMs() < conn.hold_until) return;  // long-poll
         body = Assignments(std::clamp(free_slots, 0, 8));
       } else if (path.size() > 7 && path.compare(path.size() - 7, 7, "/result") == 0) {
+        boost::system::error_code ec;
+        boost::json::value v = boost::json::parse(conn.in.substr(head_end + 4, body_len), ec);
+        {
+          std::lock_guard lock(mu_);
+          result_bodies_.push_back(!ec && v.is_object() ? v.as_object() : boost::json::object{});
+        }
         ++results_;
       }
       conn.hold_until = -1;
@@ -148,6 +160,8 @@ class StubControlPlane {
   std::atomic<int> results_{0};
   int handed_ = 0;
   std::map<int, Conn> conns_;  // the server thread's only
+  mutable std::mutex mu_;
+  std::vector<boost::json::object> result_bodies_;  // guarded by mu_
   std::thread thread_;
 };
 

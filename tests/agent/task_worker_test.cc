@@ -79,5 +79,70 @@ TEST(TaskWorkerTest, FinishedAttemptsGiveTheirThreadsBack) {
   std::filesystem::remove_all(scratch, ec);
 }
 
+// Runs one assignment of `spec` through a worker whose own donation policy is `donation`, and
+// returns the result report it sent.
+boost::json::object RunOneAssignment(boost::json::object spec, const mesh::DonationPolicy& donation,
+                                     const std::string& scratch) {
+  testing::StubControlPlane control(1, 1, std::move(spec));
+  TaskWorkerOptions options;
+  options.control_url = control.url();
+  options.node_id = "node-1";
+  options.policy.mode = runners::ExecMode::kOpen;
+  options.scratch_root = scratch;
+  options.poll_wait_ms = 1'000;
+  options.donation = donation;
+  auto keys = crypto::GenerateEd25519();
+  if (!keys.ok()) return {};
+  auto quiet = std::make_shared<spdlog::logger>("task-worker-donation-test");
+  TaskWorker worker(options, *keys, nullptr, quiet);
+  worker.Start();
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while (control.results() < 1 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  worker.Stop();
+  auto bodies = control.result_bodies();
+  return bodies.empty() ? boost::json::object{} : bodies.front();
+}
+
+// The control plane's view of a node's policy may be older than the node's own (its operator
+// just turned donation off): the worker itself refuses another submitter's work, never starts
+// the command, and says why in the result. Its own operator's work still runs.
+TEST(TaskWorkerTest, ANodeThatDoesNotDonateRefusesOtherSubmittersWorkItself) {
+  std::string scratch = "/tmp/populi-worker-donation-XXXXXX";
+  ASSERT_NE(::mkdtemp(scratch.data()), nullptr);
+  const std::string marker = scratch + "/ran";
+  const boost::json::object command{{"command", "sh"},
+                                    {"args", boost::json::array{"-c", "touch " + marker}}};
+  mesh::DonationPolicy closed;
+  closed.enabled = false;
+
+  boost::json::object foreign = command;
+  foreign["submitter_node_id"] = "node-2";
+  const boost::json::object refused = RunOneAssignment(foreign, closed, scratch);
+  ASSERT_TRUE(refused.contains("exit_code")) << boost::json::serialize(refused);
+  EXPECT_EQ(refused.at("exit_code").as_int64(), -1);
+  const std::string error(refused.at("error").as_string());
+  EXPECT_NE(error.find("does not donate"), std::string::npos) << error;
+  EXPECT_FALSE(std::filesystem::exists(marker)) << "the refused command ran";
+
+  boost::json::object own = command;
+  own["submitter_node_id"] = "node-1";
+  const boost::json::object ran = RunOneAssignment(own, closed, scratch);
+  ASSERT_TRUE(ran.contains("exit_code")) << boost::json::serialize(ran);
+  EXPECT_EQ(ran.at("exit_code").as_int64(), 0);
+  EXPECT_TRUE(std::filesystem::exists(marker)) << "its own operator's work did not run";
+
+  mesh::DonationPolicy gpu_only;
+  gpu_only.accepted_kinds = {"inference"};
+  std::filesystem::remove(marker);
+  const boost::json::object wrong_kind = RunOneAssignment(foreign, gpu_only, scratch);
+  ASSERT_TRUE(wrong_kind.contains("error")) << boost::json::serialize(wrong_kind);
+  EXPECT_NE(std::string(wrong_kind.at("error").as_string()).find("kind exec"), std::string::npos);
+  EXPECT_FALSE(std::filesystem::exists(marker));
+  std::error_code ec;
+  std::filesystem::remove_all(scratch, ec);
+}
+
 }  // namespace
 }  // namespace populi::agent
