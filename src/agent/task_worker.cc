@@ -169,35 +169,38 @@ void TaskWorker::PollLoop() {
       continue;
     }
     retry_ms = 250;
-    request.ack_message_ids.clear();
-    request.ack_claim_token.clear();
-    for (const mesh::A2AMessage& m : page->messages) {
-      const mesh::A2AMessage* msg = &m;
-      request.ack_message_ids.push_back(msg->id);
-      request.ack_claim_token = msg->claim_token;  // one claim, one token for the whole page
-      if (msg->message_type != "task_submit") continue;
-      auto a = ParseAssignment(msg->payload);
-      if (!a.ok()) {
-        logger_->warn("task assignment {} unreadable: {}", msg->id, a.status().message());
-        continue;
-      }
-      (*a)->traceparent = msg->traceparent;
-      (*a)->message_id = msg->id;
-      const std::string key = (*a)->task_id + "#" + std::to_string((*a)->attempt);
-      std::lock_guard lock(mu_);
-      if (stopping_ || running_.count(key) != 0) continue;  // a redelivery of a running attempt
-      running_[key] = *a;
-      // The task's processes are forked by its ExecRun's own thread, which lives until they are
-      // all gone (the supervisor's PR_SET_PDEATHSIG watches the forking thread), and RunAttempt
-      // destroys its ExecRun only after Wait(). So this thread may end, and be joined, as soon
-      // as RunAttempt returns: nothing is tied to it.
-      const uint64_t id = next_thread_++;
-      threads_.emplace(id, std::thread([this, id, a = *a] {
-                         RunAttempt(a);
-                         std::lock_guard done_lock(mu_);
-                         finished_.push_back(id);
-                       }));
+    TakePage(*page, request);
+  }
+}
+
+void TaskWorker::TakePage(const mesh::InboxPage& page, mesh::InboxRequest& request) {
+  request.ack_message_ids.clear();
+  request.ack_claim_token.clear();
+  for (const mesh::A2AMessage& msg : page.messages) {
+    request.ack_message_ids.push_back(msg.id);
+    request.ack_claim_token = msg.claim_token;  // one claim, one token for the whole page
+    if (msg.message_type != "task_submit") continue;
+    auto a = ParseAssignment(msg.payload);
+    if (!a.ok()) {
+      logger_->warn("task assignment {} unreadable: {}", msg.id, a.status().message());
+      continue;
     }
+    (*a)->traceparent = msg.traceparent;
+    (*a)->message_id = msg.id;
+    const std::string key = (*a)->task_id + "#" + std::to_string((*a)->attempt);
+    std::lock_guard lock(mu_);
+    if (stopping_ || running_.count(key) != 0) continue;  // a redelivery of a running attempt
+    running_[key] = *a;
+    // The task's processes are forked by its ExecRun's own thread, which lives until they are
+    // all gone (the supervisor's PR_SET_PDEATHSIG watches the forking thread), and RunAttempt
+    // destroys its ExecRun only after Wait(). So this thread may end, and be joined, as soon
+    // as RunAttempt returns: nothing is tied to it.
+    const uint64_t id = next_thread_++;
+    threads_.emplace(id, std::thread([this, id, a = *a] {
+                       RunAttempt(a);
+                       std::lock_guard done_lock(mu_);
+                       finished_.push_back(id);
+                     }));
   }
 }
 

@@ -29,6 +29,11 @@ namespace spdlog {
 class logger;
 }
 
+namespace populi::mesh {
+struct InboxPage;
+struct InboxRequest;
+}  // namespace populi::mesh
+
 namespace populi::agent {
 
 class AttemptSession;
@@ -74,6 +79,9 @@ class TaskWorker {
 
  private:
   void PollLoop();
+  // Starts an attempt thread for each new assignment of `page` and records the page's ids and
+  // claim token in `request`, so the next poll acknowledges them.
+  void TakePage(const mesh::InboxPage& page, mesh::InboxRequest& request);
   void RunAttempt(std::shared_ptr<Assignment> a);
   // Starts the process (or refuses it) and supervises it to its end.
   runners::RunResult RunProcess(Assignment& a, AttemptSession& session,

@@ -332,4 +332,16 @@ Event MakeEvent(int64_t now_ms, std::string kind, std::string subject,
   return e;
 }
 
+bool EventConcernsNode(const Event& event, const std::string& node_id) {
+  if (event.subject == node_id) return true;
+  boost::system::error_code ec;
+  boost::json::value data = boost::json::parse(event.data_json, ec);
+  if (ec || !data.is_object()) return false;
+  for (const char* field : {"node_id", "holder_node_id"}) {
+    const boost::json::value* v = data.as_object().if_contains(field);
+    if (v != nullptr && v->is_string() && v->as_string() == node_id) return true;
+  }
+  return false;
+}
+
 }  // namespace populi::mesh

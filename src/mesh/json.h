@@ -50,6 +50,9 @@ boost::json::object ToJson(const Event& event);  // data_json is embedded as an 
 // An event at `now_ms` whose data is `data` serialised (the one way events are built).
 Event MakeEvent(int64_t now_ms, std::string kind, std::string subject,
                 const boost::json::object& data = {});
+// Whether `event` is about node `node_id`: its subject, or the node its data names
+// (`node_id`, `holder_node_id`). An event whose data is not a JSON object names no node there.
+bool EventConcernsNode(const Event& event, const std::string& node_id);
 
 Result<NodeRecord> NodeRecordFromJson(const boost::json::value& v);
 // The probe vocabulary (mesh/probe_json.cc), also read from the probe report and the mock

@@ -274,6 +274,21 @@ TEST(MeshJson, ExecLeaseAndEventRoundTrip) {
   EXPECT_EQ(eb->data_json, e.data_json);
 }
 
+TEST(MeshJson, AnEventConcernsTheNodeItIsAboutOrThatItsDataNames) {
+  EXPECT_TRUE(EventConcernsNode(MakeEvent(1, "node.down", "gpu-1"), "gpu-1"));
+  EXPECT_FALSE(EventConcernsNode(MakeEvent(1, "node.down", "gpu-1"), "gpu-2"));
+  const Event lease = MakeEvent(1, "lease.granted", "lease-7", {{"holder_node_id", "gpu-2"}});
+  EXPECT_TRUE(EventConcernsNode(lease, "gpu-2"));
+  EXPECT_FALSE(EventConcernsNode(lease, "gpu-1"));
+  EXPECT_TRUE(
+      EventConcernsNode(MakeEvent(1, "task.placed", "t-1", {{"node_id", "cpu-1"}}), "cpu-1"));
+  // A number where a node id belongs, or data that is not an object, names no node.
+  EXPECT_FALSE(EventConcernsNode(MakeEvent(1, "task.placed", "t-1", {{"node_id", 5}}), "5"));
+  Event broken = MakeEvent(1, "task.placed", "t-1");
+  broken.data_json = "[\"cpu-1\"]";
+  EXPECT_FALSE(EventConcernsNode(broken, "cpu-1"));
+}
+
 TEST(MeshJson, RequestBodiesRoundTrip) {
   InboxRequest in{"r", "c", 9, 16, 500, 3000, {4, 5}};
   auto inb = InboxRequestFromJson(ToJson(in));

@@ -7,6 +7,7 @@
 
 #include "control/api/routes.h"
 #include "dispatch/scopes.h"
+#include "mesh/json.h"
 #include "mesh/replies_json.h"
 #include "obs/metrics.h"
 
@@ -30,15 +31,7 @@ struct EventFilter {
       });
       if (!kind_ok) return false;
     }
-    if (node.empty() || e.subject == node) return true;
-    boost::system::error_code ec;
-    json::value data = json::parse(e.data_json, ec);
-    if (ec || !data.is_object()) return false;
-    for (const char* field : {"node_id", "holder_node_id"}) {
-      const json::value* v = data.as_object().if_contains(field);
-      if (v != nullptr && v->is_string() && v->as_string() == node) return true;
-    }
-    return false;
+    return node.empty() || mesh::EventConcernsNode(e, node);
   }
 };
 
