@@ -1,18 +1,20 @@
 #include "obs/span.h"
 
 #include <algorithm>
+#include <utility>
 
 namespace populi::obs {
 namespace {
 
 thread_local const TraceContext* current_context = nullptr;
 
-std::string Bounded(std::string_view s) {
-  if (s.size() <= kMaxAttributeBytes) return std::string(s);
-  // Cut on a UTF-8 boundary so the value stays valid text.
+// Cuts `s` to kMaxAttributeBytes on a UTF-8 boundary, so the value stays valid text; a value
+// within the bound (nearly all) is left as it is, without a copy.
+void BoundInPlace(std::string& s) {
+  if (s.size() <= kMaxAttributeBytes) return;
   size_t n = kMaxAttributeBytes;
   while (n > 0 && (static_cast<unsigned char>(s[n]) & 0xC0) == 0x80) --n;
-  return std::string(s.substr(0, n));
+  s.resize(n);
 }
 
 }  // namespace
@@ -34,7 +36,7 @@ std::string_view ToString(SpanKind kind) {
 }
 
 Span& Span::SetValue(std::string_view key, AttributeValue value) {
-  if (auto* s = std::get_if<std::string>(&value)) *s = Bounded(*s);
+  if (auto* s = std::get_if<std::string>(&value)) BoundInPlace(*s);
   for (auto& a : attributes) {
     if (a.key == key) {
       a.value = std::move(value);
@@ -45,7 +47,9 @@ Span& Span::SetValue(std::string_view key, AttributeValue value) {
     ++dropped_attributes;
     return *this;
   }
-  attributes.push_back({Bounded(key), std::move(value)});
+  std::string bounded_key(key);
+  BoundInPlace(bounded_key);
+  attributes.push_back({std::move(bounded_key), std::move(value)});
   return *this;
 }
 
@@ -72,7 +76,8 @@ ActiveSpan::ActiveSpan(SpanSink* sink, std::string name, SpanKind kind, const Tr
   span_.trace_id = context_.trace_id;
   span_.span_id = context_.span_id;
   if (parent.valid()) span_.parent_span_id = parent.span_id;
-  span_.name = Bounded(name);
+  BoundInPlace(name);
+  span_.name = std::move(name);
   span_.kind = kind;
   span_.service = std::move(service);
   span_.node_id = std::move(node_id);
@@ -81,7 +86,8 @@ ActiveSpan::ActiveSpan(SpanSink* sink, std::string name, SpanKind kind, const Tr
 
 void ActiveSpan::SetError(std::string_view message) {
   span_.error = true;
-  span_.status_message = Bounded(message);
+  span_.status_message = std::string(message);
+  BoundInPlace(span_.status_message);
 }
 
 void ActiveSpan::End() {

@@ -13,6 +13,7 @@
 #include <string>
 #include <string_view>
 #include <type_traits>
+#include <utility>
 #include <variant>
 #include <vector>
 
@@ -52,13 +53,16 @@ struct Span {
   // floating point as double, anything string-like as a string.
   Span& SetValue(std::string_view key, AttributeValue value);
   template <typename V>
-  Span& Set(std::string_view key, V value) {
-    if constexpr (std::is_same_v<V, bool>) {
+  Span& Set(std::string_view key, V&& value) {
+    using T = std::decay_t<V>;
+    if constexpr (std::is_same_v<T, bool>) {
       return SetValue(key, AttributeValue(value));
-    } else if constexpr (std::is_integral_v<V>) {
+    } else if constexpr (std::is_integral_v<T>) {
       return SetValue(key, AttributeValue(static_cast<int64_t>(value)));
-    } else if constexpr (std::is_floating_point_v<V>) {
+    } else if constexpr (std::is_floating_point_v<T>) {
       return SetValue(key, AttributeValue(static_cast<double>(value)));
+    } else if constexpr (std::is_same_v<T, std::string> && !std::is_lvalue_reference_v<V>) {
+      return SetValue(key, AttributeValue(std::move(value)));  // a temporary: moved, not copied
     } else {
       return SetValue(key, AttributeValue(std::string(value)));
     }
@@ -89,8 +93,8 @@ class ActiveSpan {
 
   const TraceContext& context() const { return context_; }
   template <typename V>
-  ActiveSpan& Set(std::string_view key, V value) {
-    span_.Set(key, std::move(value));
+  ActiveSpan& Set(std::string_view key, V&& value) {
+    span_.Set(key, std::forward<V>(value));
     return *this;
   }
   void SetError(std::string_view message);

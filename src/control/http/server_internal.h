@@ -1,5 +1,5 @@
-// Internals shared by the server TUs (server.cc, server_session.cc). Includes Asio; never
-// include this outside src/control/http/server*.cc.
+// Internals shared by the server TUs (server.cc, session_*.cc). Includes Asio;
+// never include this outside those files.
 #pragma once
 
 #include <atomic>
@@ -74,7 +74,7 @@ class Server::Impl {
   void Stop();
   void Wait();
 
-  // Accepted connection → its session (server_session.cc).
+  // Accepted connection → its session (session_plain.cc, then session.h).
   asio::awaitable<void> RunSession(asio::ip::tcp::socket socket);
   std::string NextRequestId();
 
@@ -120,6 +120,14 @@ class Server::Impl {
   asio::awaitable<void> AcceptLoop();
   asio::awaitable<void> RejectBusy(asio::ip::tcp::socket socket);
 };
+
+// Serves one connection's requests until it closes (session.h): over plain TCP
+// (session_plain.cc) or TLS after the handshake (session_tls.cc).
+asio::awaitable<void> ServeConnection(Server::Impl& server, boost::beast::tcp_stream& stream,
+                                      std::string remote);
+asio::awaitable<void> ServeConnection(Server::Impl& server,
+                                      boost::beast::ssl_stream<boost::beast::tcp_stream>& stream,
+                                      std::string remote);
 
 // RAII count of requests being served, for graceful Stop().
 class InFlightGuard {

@@ -8,8 +8,10 @@ target_compile_definitions(populi_http PRIVATE POPULI_WIRE_VERSION="${POPULI_WIR
 target_sources(populi_http PRIVATE
   ${CMAKE_CURRENT_LIST_DIR}/auth.cc
   ${CMAKE_CURRENT_LIST_DIR}/rate_limit.cc
+  ${CMAKE_CURRENT_LIST_DIR}/request_record.cc
   ${CMAKE_CURRENT_LIST_DIR}/server.cc
-  ${CMAKE_CURRENT_LIST_DIR}/server_session.cc)
+  ${CMAKE_CURRENT_LIST_DIR}/session_plain.cc
+  ${CMAKE_CURRENT_LIST_DIR}/session_tls.cc)
 target_precompile_headers(populi_http PRIVATE
   "$<$<COMPILE_LANGUAGE:CXX>:${CMAKE_CURRENT_LIST_DIR}/server_pch.h>")
 set_source_files_properties(
@@ -17,4 +19,5 @@ set_source_files_properties(
   ${CMAKE_CURRENT_LIST_DIR}/response_head.cc
   ${CMAKE_CURRENT_LIST_DIR}/auth.cc
   ${CMAKE_CURRENT_LIST_DIR}/rate_limit.cc
+  ${CMAKE_CURRENT_LIST_DIR}/request_record.cc
   PROPERTIES SKIP_PRECOMPILE_HEADERS ON)

@@ -1,5 +1,10 @@
-// One connection: read → route → auth → limits → handler pool → write, with long-polls and
-// server-sent event streams parked on Asio timers (TopicNotifier), never on sleeping threads.
+// One connection's session: read → route → auth → limits → handler pool → write. A class
+// template over the stream (plain TCP or TLS), included only by the two TUs that instantiate it
+// (session_plain.cc, session_tls.cc), so each compiles in parallel with the other. The waits
+// (long-polls, deferred completions, event streams) are defined in session_waits.h. Internal to
+// src/control/http/.
+#pragma once
+
 #include <spdlog/spdlog.h>
 
 #include <sys/socket.h>
@@ -8,14 +13,18 @@
 #include <array>
 #include <atomic>
 #include <cerrno>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
 
 #include <boost/url/parse.hpp>
 
+#include "control/http/request_record.h"
 #include "control/http/response_head.h"
 #include "control/http/server_internal.h"
 
-namespace populi::http {
-namespace {
+namespace populi::http::session_detail {
 
 namespace beast = boost::beast;
 namespace bhttp = boost::beast::http;
@@ -23,17 +32,9 @@ using asio::ip::tcp;
 using SteadyClock = std::chrono::steady_clock;
 using BeastRequest = bhttp::request_parser<bhttp::string_body>;
 
-constexpr size_t kMaxRequestIdBytes = 128;
 constexpr size_t kMaxNodeIdBytes = 128;
 
-bool IsSaneRequestId(std::string_view id) {
-  if (id.empty() || id.size() > kMaxRequestIdBytes) return false;
-  return std::all_of(id.begin(), id.end(), [](unsigned char c) {
-    return std::isalnum(c) || c == '.' || c == '_' || c == '-';
-  });
-}
-
-Method ToMethod(bhttp::verb verb) {
+inline Method ToMethod(bhttp::verb verb) {
   switch (verb) {
     case bhttp::verb::get:
       return Method::kGet;
@@ -48,7 +49,7 @@ Method ToMethod(bhttp::verb verb) {
   }
 }
 
-bool IsHttpParseError(const boost::system::error_code& ec) {
+inline bool IsHttpParseError(const boost::system::error_code& ec) {
   return &ec.category() == &bhttp::make_error_code(bhttp::error::bad_method).category();
 }
 
@@ -59,12 +60,6 @@ asio::awaitable<T> OnPool(asio::thread_pool& pool, Fn fn) {
   co_return co_await asio::co_spawn(
       pool.get_executor(), [fn = std::move(fn)]() mutable -> asio::awaitable<T> { co_return fn(); },
       asio::use_awaitable);
-}
-
-Response HandlerFailed(const std::string& request_id, const char* what) {
-  return ErrorResponse(Internal(std::string("request handler failed: ") + what,
-                                "this is a bug in the control plane; the log has the request id"),
-                       request_id);
 }
 
 // Everything one request needs between its stages.
@@ -393,177 +388,17 @@ class Session {
     co_await Respond(ex);
   }
 
-  // Watches a waiting long-poll's connection for the client closing it: when the socket turns
-  // readable with nothing to read (EOF, reset), sets gone() and wakes the poll's topic. Bytes
-  // waiting (a pipelined request, a TLS alert) end the watch without a verdict. The destructor
-  // cancels the wait; the handler touches only what it owns.
-  class DropWatch {
-   public:
-    DropWatch(Session& session, const std::string& topic)
-        : socket_(session.Lowest().socket()), gone_(std::make_shared<std::atomic<bool>>(false)) {
-      if (session.buffer_.size() != 0) return;  // a pipelined request is already here
-      watching_ = true;
-      socket_.async_wait(
-          asio::ip::tcp::socket::wait_read,
-          [gone = gone_, fd = socket_.native_handle(), &notifier = session.server_.notifier_,
-           topic](const boost::system::error_code& ec) {
-            if (ec) return;  // cancelled: the poll ended first
-            char byte;
-            const ssize_t n = ::recv(fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT);
-            if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK)) {
-              gone->store(true);
-              notifier.Notify(topic);
-            }
-          });
-    }
-    ~DropWatch() {
-      if (!watching_) return;
-      boost::system::error_code ignored;
-      socket_.cancel(ignored);
-    }
-    DropWatch(const DropWatch&) = delete;
-    DropWatch& operator=(const DropWatch&) = delete;
-    bool gone() const { return gone_->load(); }
-
-   private:
-    asio::ip::tcp::socket& socket_;
-    std::shared_ptr<std::atomic<bool>> gone_;
-    bool watching_ = false;
-  };
-
+  // The waits (session_waits.h).
+  class DropWatch;
+  struct Waiter;
   // Re-runs the long-poll until it answers, its topic's deadline passes or the server stops.
   // False when the client of a held poll (LongPoll::holder) closed its connection meanwhile:
   // reported to on_long_poll_dropped, and nobody is left to answer.
-  asio::awaitable<bool> FinishLongPoll(Exchange& ex) {
-    std::shared_ptr<LongPoll> poll = std::move(ex.response.long_poll);
-    ex.response.long_poll.reset();
-    const auto deadline = SteadyClock::time_point(std::chrono::milliseconds(poll->deadline_ms));
-    TopicNotifier::Subscription sub(server_.notifier_, poll->topic);
-    std::optional<DropWatch> watch;
-    if (!poll->holder.empty() && opts_.on_long_poll_dropped) watch.emplace(*this, poll->topic);
-    for (;;) {
-      sub.Refresh();
-      auto ready = co_await OnPool<std::optional<Response>>(*server_.handler_pool_,
-                                                            [&poll]() -> std::optional<Response> {
-                                                              try {
-                                                                return poll->poll();
-                                                              } catch (const std::exception& e) {
-                                                                return HandlerFailed("", e.what());
-                                                              }
-                                                            });
-      if (ready) {
-        ex.response = std::move(*ready);
-        co_return true;
-      }
-      if (SteadyClock::now() >= deadline || server_.notifier_.stopped()) break;
-      co_await sub.Wait(deadline);
-      if (watch && watch->gone()) {
-        if (SteadyClock::now() < deadline) opts_.on_long_poll_dropped(poll->holder);
-        co_return false;
-      }
-    }
-    ex.response = co_await OnPool<Response>(*server_.handler_pool_, [&poll] {
-      try {
-        return poll->on_timeout();
-      } catch (const std::exception& e) {
-        return HandlerFailed("", e.what());
-      }
-    });
-    co_return true;
-  }
-
-  // Waits, holding no thread, for the response a handler deferred (Response::completion). The
-  // completing thread posts the response to this connection's strand, which cancels `wake`.
-  // The completion may outlive this frame and the io_context (a store write finishing after
-  // Stop), so it holds only `Waiter`: the executor in it is dropped by this frame's guard, and
-  // nothing is posted once the server's completion gate has closed.
-  struct Waiter {
-    std::mutex mu;
-    std::optional<asio::any_io_executor> executor;  // empty once the waiting frame is gone
-    asio::steady_timer* wake = nullptr;
-    std::optional<Response> response;
-  };
-
-  asio::awaitable<void> AwaitCompletion(Exchange& ex) {
-    std::shared_ptr<Completion> completion = std::move(ex.response.completion);
-    ex.response.completion.reset();
-    asio::steady_timer wake(co_await asio::this_coro::executor,
-                            asio::steady_timer::time_point::max());
-    auto waiter = std::make_shared<Waiter>();
-    waiter->executor = wake.get_executor();
-    waiter->wake = &wake;
-    struct Detach {
-      Waiter& waiter;
-      ~Detach() {
-        std::lock_guard lock(waiter.mu);
-        waiter.executor.reset();
-        waiter.wake = nullptr;
-      }
-    } detach{*waiter};
-    completion->OnComplete([waiter, gate = server_.completion_gate_](Response response) {
-      std::lock_guard gate_lock(gate->mu);
-      std::lock_guard lock(waiter->mu);
-      if (!gate->open || !waiter->executor) return;  // nobody waits any more
-      waiter->response = std::move(response);
-      // Runs on the connection's strand, so only after the frame below has suspended.
-      asio::post(*waiter->executor, [waiter] {
-        std::lock_guard lock(waiter->mu);
-        if (waiter->wake != nullptr) waiter->wake->cancel();
-      });
-    });
-    boost::system::error_code ec;
-    for (;;) {
-      {
-        std::lock_guard lock(waiter->mu);
-        if (waiter->response) {
-          ex.response = std::move(*waiter->response);
-          break;
-        }
-      }
-      co_await wake.async_wait(Redirect(ec));
-    }
-  }
-
-  asio::awaitable<void> StreamEvents(Exchange& ex) {
-    std::shared_ptr<EventStream> events = ex.response.stream;
-    Response& head = ex.response;
-    head.status = 200;
-    head.content_type = "text/event-stream";
-    const bool has_cache_control =
-        std::any_of(head.headers.begin(), head.headers.end(),
-                    [](const auto& h) { return beast::iequals(h.first, "cache-control"); });
-    if (!has_cache_control) head.headers.emplace_back("cache-control", "no-cache");
-    // No length and no keep-alive: the stream ends with the connection.
-    FormatResponseHead(head, ex.request.request_id, /*keep_alive=*/false, std::nullopt, &head_);
-    boost::system::error_code ec;
-    Lowest().expires_after(std::chrono::milliseconds(opts_.write_timeout_ms));
-    co_await asio::async_write(stream_, asio::buffer(head_), Redirect(ec));
-    Log(ex, 200);
-    TopicNotifier::Subscription sub(server_.notifier_, events->topic);
-    while (!ec) {
-      sub.Refresh();
-      auto text = co_await OnPool<std::optional<std::string>>(
-          *server_.handler_pool_, [&events]() -> std::optional<std::string> {
-            try {
-              return events->next(events->cursor);
-            } catch (const std::exception&) {
-              return std::nullopt;
-            }
-          });
-      if (!text) break;
-      if (text->empty()) {
-        if (server_.notifier_.stopped()) break;
-        Lowest().expires_never();
-        const bool notified = co_await sub.Wait(SteadyClock::now() +
-                                                std::chrono::milliseconds(opts_.sse_keepalive_ms));
-        if (notified) continue;
-        *text = ": keepalive\n\n";  // finds out whether the client is still there
-      }
-      Lowest().expires_after(std::chrono::milliseconds(opts_.write_timeout_ms));
-      co_await asio::async_write(stream_, asio::buffer(*text), Redirect(ec));
-    }
-    co_await Close();
-  }
+  asio::awaitable<bool> FinishLongPoll(Exchange& ex);
+  // Waits, holding no thread, for the response a handler deferred (Response::completion).
+  asio::awaitable<void> AwaitCompletion(Exchange& ex);
+  // Writes the event stream's head, then its events as they come, until either side stops.
+  asio::awaitable<void> StreamEvents(Exchange& ex);
 
   // Writes ex.response; false when the connection is (to be) closed. The head is formatted into
   // one reused string (response_head.h) and sent with the body in one gathered write: Beast's
@@ -595,57 +430,12 @@ class Session {
     co_return true;
   }
 
-  // The request's server span, with the OpenTelemetry HTTP names where they fit. Never the
-  // query string, headers or body: those may carry tokens and secrets.
-  void RecordSpan(const Exchange& ex, int status, double ms) {
-    const Request& req = ex.request;
-    if (opts_.spans == nullptr || !req.trace.valid() || !req.trace.sampled()) return;
-    if (ex.route != nullptr && !ex.route->traced && !req.trace_parent.valid()) return;
-    obs::Span span;
-    span.trace_id = req.trace.trace_id;
-    span.span_id = req.trace.span_id;
-    if (req.trace_parent.valid()) span.parent_span_id = req.trace_parent.span_id;
-    const std::string_view method = ToString(req.method);
-    span.name =
-        ex.route != nullptr ? std::string(method) + " " + ex.route->pattern : std::string(method);
-    span.kind = obs::SpanKind::kServer;
-    span.end_unix_ns = obs::UnixNanosNow();
-    span.start_unix_ns = span.end_unix_ns - static_cast<int64_t>(ms * 1e6);
-    span.service = "vox-control-plane";
-    span.error = status >= 500;
-    span.attributes.reserve(10);
-    span.Set("http.request.method", std::string(method));
-    if (ex.route != nullptr) span.Set("http.route", ex.route->pattern);
-    span.Set("url.path", req.path);
-    span.Set("http.response.status_code", static_cast<int64_t>(status));
-    span.Set("client.address", remote_ip_);
-    span.Set("vox.mesh.route", ex.route_name);
-    span.Set("vox.mesh.request_id", req.request_id);
-    if (!req.principal.token_label.empty())
-      span.Set("vox.mesh.principal", req.principal.token_label);
-    if (auto node = req.Header("x-vox-node-id"); !node.empty()) {
-      span.Set("vox.mesh.peer_id", std::string(node));
-    }
-    opts_.spans->Record(std::move(span));
-  }
-
   void Log(const Exchange& ex, int status) {
     const double ms =
         std::chrono::duration<double, std::milli>(SteadyClock::now() - ex.started).count();
-    RecordSpan(ex, status, ms);
-    // Only the label is logged, never the credential; the query string is left out because
-    // clients sometimes put secrets there.
-    server_.logger_->info(
-        "http request_id={} principal={} route={} method={} path={} status={} duration_ms={:.2f} "
-        "remote={}",
-        ex.request.request_id,
-        ex.request.principal.token_label.empty() ? "-" : ex.request.principal.token_label,
-        ex.route_name, ToString(ex.request.method), ex.request.path, status, ms, remote_);
-    if (opts_.on_request_done) {
-      const Principal& who = ex.request.principal;
-      opts_.on_request_done({ex.route_name, ex.request.method, status, ms, ex.refusal,
-                             who.anonymous ? std::string_view() : who.token_label, remote_ip_});
-    }
+    RecordFinishedRequest(
+        opts_, *server_.logger_,
+        {ex.request, ex.route, ex.route_name, ex.refusal, status, ms, remote_, remote_ip_});
   }
 
   asio::awaitable<void> Close() {
@@ -667,41 +457,4 @@ class Session {
   std::string head_;  // the response head being written (reused per request)
 };
 
-class ConnectionCount {
- public:
-  explicit ConnectionCount(std::atomic<int>& count) : count_(count) {}
-  ~ConnectionCount() { --count_; }
-
- private:
-  std::atomic<int>& count_;
-};
-
-}  // namespace
-
-asio::awaitable<void> Server::Impl::RunSession(tcp::socket socket) {
-  ConnectionCount counted(connections_);  // incremented by the accept loop
-  boost::system::error_code ec;
-  auto peer = socket.remote_endpoint(ec);
-  std::string remote = ec ? "?" : peer.address().to_string() + ":" + std::to_string(peer.port());
-  socket.set_option(tcp::no_delay(true), ec);
-  try {
-    if (tls_) {
-      beast::ssl_stream<beast::tcp_stream> stream(std::move(socket), *tls_);
-      beast::get_lowest_layer(stream).expires_after(
-          std::chrono::milliseconds(options_.header_timeout_ms));
-      co_await stream.async_handshake(asio::ssl::stream_base::server,
-                                      asio::redirect_error(asio::use_awaitable, ec));
-      if (ec) co_return;
-      Session<beast::ssl_stream<beast::tcp_stream>> session(*this, stream, remote);
-      co_await session.Serve();
-    } else {
-      beast::tcp_stream stream(std::move(socket));
-      Session<beast::tcp_stream> session(*this, stream, remote);
-      co_await session.Serve();
-    }
-  } catch (const std::exception& e) {
-    logger_->error("http connection from {} failed: {}", remote, e.what());
-  }
-}
-
-}  // namespace populi::http
+}  // namespace populi::http::session_detail
