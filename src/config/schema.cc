@@ -62,6 +62,10 @@ const Row kRows[] = {
     {"mesh.control.connection_drop_grace_ms",
      "How long a node whose agent's connection dropped stays suspect before it is down", "2000",
      Type::kInt, false, 100, 60'000},
+    {"mesh.control.sweeper_role_ttl_ms",
+     "How long the sweeper role outlives its holder's last renewal before another replica on the "
+     "store takes it over",
+     "5000", Type::kInt, false, 500, 600'000},
     {"mesh.control.long_poll_max_ms", "Longest a long-poll request waits before returning empty",
      "30000", Type::kInt, false, 0, 300'000},
     {"mesh.control.http.max_body_bytes", "Largest accepted request body", "524288", Type::kBytes,

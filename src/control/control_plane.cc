@@ -55,6 +55,7 @@ void ControlPlane::Stop() {
   cv_.notify_all();
   if (sweeper_.joinable()) sweeper_.join();
   (void)FlushLiveness();  // best effort: a lost batch only costs the nodes one grace period
+  (void)dispatcher_.ReleaseSweeperRole();  // another replica takes over at once
   audit_.Flush(/*all=*/true);
 }
 
@@ -64,7 +65,10 @@ void ControlPlane::SweeperLoop() {
   while (!stopping_) {
     // Liveness is judged at each node's own deadline, not only on the sweep period.
     int64_t wait_ms = options_.sweep_interval_ms;
-    if (auto deadline = dispatcher_.NextLivenessDeadlineMs()) {
+    if (!dispatcher_.leading()) {
+      // Renewed (or tried) well inside its TTL.
+      wait_ms = std::min(wait_ms, std::max<int64_t>(options_.sweeper_role_ttl_ms / 4, 1));
+    } else if (auto deadline = dispatcher_.NextLivenessDeadlineMs()) {
       wait_ms = std::clamp<int64_t>(*deadline - ctx_.NowMs(), 0, wait_ms);
     }
     cv_.wait_for(lock, std::chrono::milliseconds(wait_ms), [this] { return stopping_ || wake_; });
@@ -77,10 +81,17 @@ void ControlPlane::SweeperLoop() {
     const int64_t elapsed =
         std::chrono::duration_cast<std::chrono::milliseconds>(now - last_pass).count();
     last_pass = now;
-    (void)NoteSweepGap(elapsed);
-    (void)SweepOnce();  // errors (store full, I/O) are retried on the next pass
-    // A pass may have recorded events (node suspect / down, lease expiry): wake event streams.
-    ctx_.Notify(dispatch::kEventsTopic);
+    // Only the sweeper role's holder runs the passes; the other replicas follow
+    // (dispatch/sweeper_role.cc).
+    auto leading = dispatcher_.HoldSweeperRole();
+    if (leading.ok() && *leading) {
+      (void)NoteSweepGap(elapsed);
+      (void)dispatcher_.Sweep();  // errors (store full, I/O) are retried on the next pass
+      // A pass may have recorded events (node suspect / down, lease expiry): wake event streams.
+      ctx_.Notify(dispatch::kEventsTopic);
+    } else {
+      (void)dispatcher_.Follow();
+    }
     audit_.Flush(/*all=*/false);
     lock.lock();
   }
@@ -117,6 +128,11 @@ Status ControlPlane::FlushLiveness() {
 }
 
 Result<SweepReport> ControlPlane::SweepOnce() {
+  POPULI_ASSIGN_OR_RETURN(bool leading, dispatcher_.HoldSweeperRole());
+  if (!leading) {
+    POPULI_RETURN_IF_ERROR(dispatcher_.Follow());
+    return SweepReport{};
+  }
   return dispatcher_.Sweep();
 }
 

@@ -44,12 +44,16 @@ class ControlPlane {
   void SetSpanStore(obs::SpanStore* spans);
 
   // Starts the sweeper thread: every options.sweep_interval_ms of real time, and earlier at the
-  // next node's liveness deadline or when a held connection drops.
+  // next node's liveness deadline or when a held connection drops. Each pass first acquires or
+  // renews the sweeper role (one holder across the replicas on the store); a replica without
+  // it only persists its heartbeats and follows the stored node states, trying for the role
+  // every quarter of its TTL.
   void Start();
-  // Stops the sweeper and persists pending liveness. Idempotent.
+  // Stops the sweeper, persists pending liveness and releases the sweeper role. Idempotent.
   void Stop();
 
-  // One sweeper pass at the clock's current time (tests call it directly).
+  // One sweeper pass at the clock's current time (tests call it directly): the role first; a
+  // replica without it follows and reports nothing swept.
   Result<SweepReport> SweepOnce();
   // The sweeper's real-time gap since its previous pass. A gap far past the sweep interval means
   // this process was paused: nodes get the gap as grace and a control.paused event is recorded.

@@ -4,6 +4,7 @@
 
 #include "dispatch/attempts.h"
 #include "mesh/json.h"
+#include "util/random.h"
 
 namespace populi::dispatch {
 
@@ -15,7 +16,8 @@ Dispatcher::Dispatcher(store::MeshStore& store, const Options& options, const Cl
       announce_(std::move(announce)),
       liveness_(options_.suspect_ms(), options_.down_ms(), 2 * options_.heartbeat_ms,
                 options_.connection_drop_grace_ms),
-      placer_(store_, options_, clock_, liveness_, announce_) {
+      placer_(store_, options_, clock_, liveness_, announce_),
+      replica_id_(options_.replica_id.empty() ? "replica-" + RandomHex(6) : options_.replica_id) {
   // A store that cannot list nodes leaves liveness empty; nodes re-enter on their next
   // heartbeat, and the failure surfaces on the first route that reads the store.
   if (auto nodes = store_.ListNodes(); nodes.ok()) liveness_.Load(*nodes, clock_.NowMs());
@@ -28,7 +30,7 @@ Status Dispatcher::NoteSweepGap(int64_t elapsed_ms) {
   const int64_t gap = elapsed_ms - options_.sweep_interval_ms;
   const int64_t now = clock_.NowMs();
   const int forgiven = liveness_.ForgiveGap(gap, now);
-  Status s = store_.Write([&](store::WriteTxn& txn) -> Status {
+  Status s = WriteAsSweeper([&](store::WriteTxn& txn) -> Status {
     return txn
         .AppendEvent(mesh::MakeEvent(now, "control.paused", "control-plane",
                                      {{"gap_ms", gap}, {"nodes_forgiven", forgiven}}))
@@ -57,7 +59,7 @@ Result<std::vector<Liveness::Transition>> Dispatcher::JudgeLiveness(int64_t now,
   report.nodes_held = mass_silence.held;
   report.state_changes = static_cast<int>(transitions.size());
   if (transitions.empty() && !mass_silence.started) return transitions;
-  POPULI_RETURN_IF_ERROR(store_.Write([&](store::WriteTxn& txn) -> Status {
+  POPULI_RETURN_IF_ERROR(WriteAsSweeper([&](store::WriteTxn& txn) -> Status {
     if (mass_silence.started) {
       POPULI_RETURN_IF_ERROR(
           txn.AppendEvent(mesh::MakeEvent(now, "mesh.mass_silence", "control-plane",
@@ -93,7 +95,7 @@ Status Dispatcher::LoseAttemptsOfDownNodes(const std::vector<Liveness::Transitio
     if (t.to == mesh::NodeState::kDown) down_nodes.push_back(t.node_id);
   if (down_nodes.empty()) return Status::Ok();
   POPULI_ASSIGN_OR_RETURN(auto live, store_.ListLeases(/*live_only=*/true, now));
-  return store_.Write([&](store::WriteTxn& txn) -> Status {
+  return WriteAsSweeper([&](store::WriteTxn& txn) -> Status {
     POPULI_ASSIGN_OR_RETURN(int lost, LoseAttemptsHeldBy(txn, live, down_nodes, "node_down", now));
     report.attempts_lost += lost;
     return Status::Ok();
@@ -102,7 +104,7 @@ Status Dispatcher::LoseAttemptsOfDownNodes(const std::vector<Liveness::Transitio
 
 Status Dispatcher::ExpireLeasesAndClaims(int64_t now, SweepReport& report) {
   std::vector<std::string> requeued_receivers;
-  POPULI_RETURN_IF_ERROR(store_.Write([&](store::WriteTxn& txn) -> Status {
+  POPULI_RETURN_IF_ERROR(WriteAsSweeper([&](store::WriteTxn& txn) -> Status {
     POPULI_ASSIGN_OR_RETURN(auto expired, txn.ExpireLeases(now));
     for (const auto& l : expired) {
       POPULI_RETURN_IF_ERROR(
@@ -128,14 +130,14 @@ Status Dispatcher::ExpireLeasesAndClaims(int64_t now, SweepReport& report) {
   return Status::Ok();
 }
 
-Status Dispatcher::ClearLapsedMaintenance(int64_t now, SweepReport& report) {
-  POPULI_ASSIGN_OR_RETURN(auto nodes, store_.ListNodes());
+Status Dispatcher::ClearLapsedMaintenance(const std::vector<mesh::NodeRecord>& nodes, int64_t now,
+                                          SweepReport& report) {
   std::vector<std::string> lapsed;
   for (const auto& n : nodes)
     if (n.maintenance && n.maintenance_until_ms != 0 && now >= n.maintenance_until_ms)
       lapsed.push_back(n.id);
   if (lapsed.empty()) return Status::Ok();
-  POPULI_RETURN_IF_ERROR(store_.Write([&](store::WriteTxn& txn) -> Status {
+  POPULI_RETURN_IF_ERROR(WriteAsSweeper([&](store::WriteTxn& txn) -> Status {
     for (const auto& id : lapsed) {
       POPULI_RETURN_IF_ERROR(txn.SetMaintenance(id, false, 0));
       POPULI_RETURN_IF_ERROR(
@@ -150,6 +152,9 @@ Status Dispatcher::ClearLapsedMaintenance(int64_t now, SweepReport& report) {
 Result<SweepReport> Dispatcher::Sweep() {
   SweepReport report;
   const int64_t now = clock_.NowMs();
+  // Heartbeats other replicas heard (and nodes that joined or left there) reach memory first.
+  POPULI_ASSIGN_OR_RETURN(auto nodes, store_.ListNodes());
+  liveness_.Fold(nodes);
   POPULI_ASSIGN_OR_RETURN(auto transitions, JudgeLiveness(now, report));
   if (now - last_flush_ms_ >= options_.liveness_flush_ms) {
     POPULI_RETURN_IF_ERROR(FlushLiveness());
@@ -157,7 +162,7 @@ Result<SweepReport> Dispatcher::Sweep() {
   }
   POPULI_RETURN_IF_ERROR(LoseAttemptsOfDownNodes(transitions, now, report));
   POPULI_RETURN_IF_ERROR(ExpireLeasesAndClaims(now, report));
-  POPULI_RETURN_IF_ERROR(ClearLapsedMaintenance(now, report));
+  POPULI_RETURN_IF_ERROR(ClearLapsedMaintenance(nodes, now, report));
   if (now - last_retention_ms_ >= kRetentionIntervalMs) {
     POPULI_RETURN_IF_ERROR(store_.RunRetention(now, options_.retention_ms, 1000).status());
     last_retention_ms_ = now;

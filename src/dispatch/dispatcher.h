@@ -8,10 +8,18 @@
 // once (MESH-165); expired leases lose their attempts; lapsed A2A claims return to their inboxes;
 // ended maintenance windows are cleared; retention runs; pending tasks are placed.
 //
+// Several replicas on one store (docs/store.md): only the holder of the sweeper role (a fenced
+// lease in the store) runs Sweep; every write of its passes first checks the role's fencing
+// token, so a holder that lost the role (paused past its TTL) writes nothing. Heartbeats may reach
+// any replica: every replica persists last-seen times, and the holder folds the stored times
+// into memory before judging. Replicas without the role take the stored node states (the
+// holder's judgement) into memory instead.
+//
 // Thread-safe. Lifetime: the store and clock outlive the Dispatcher.
 #pragma once
 
 #include <cstdint>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
@@ -55,8 +63,23 @@ class Dispatcher {
   // Where placement spans go (null: none); set before the first pass.
   void SetSpanSink(obs::SpanSink* spans) { placer_.set_spans(spans); }
 
-  // One sweeper pass at the clock's current time: the named passes below, in order.
+  // One sweeper pass at the clock's current time: the named passes below, in order. Fenced by
+  // the sweeper role when this replica holds it (HoldSweeperRole); unfenced otherwise (a
+  // caller that never asks for the role, e.g. a single-process test).
   Result<SweepReport> Sweep();
+
+  // Acquires or renews the sweeper role for this replica (options.replica_id). True when this
+  // replica holds it now; false when another replica's lease is live. Taking the role over
+  // (a new fencing token) reloads liveness from the store with one down window of grace, as
+  // after a restart, and records a control.sweeper_acquired event.
+  Result<bool> HoldSweeperRole();
+  // Ends this replica's lease on the role (a clean shutdown), so another takes over at once.
+  Status ReleaseSweeperRole();
+  bool leading() const;
+  // One pass of a replica without the role: persists its buffered last-seen times (every
+  // heartbeat interval) and takes the stored node states into memory.
+  Status Follow();
+  const std::string& replica_id() const { return replica_id_; }
 
   // The sweeper's real-time gap since its previous pass. A gap far past the sweep interval means
   // this process was paused: nodes get the gap as grace and a control.paused event is recorded.
@@ -65,9 +88,10 @@ class Dispatcher {
   Status FlushLiveness();
 
   // A node's held connection dropped (see Liveness::ConnectionDropped); true when that marked it,
-  // so the caller should run a sweep now. Memory only: safe on an I/O thread.
+  // so the caller should run a sweep now. Memory only: safe on an I/O thread. A replica without
+  // the sweeper role ignores it (the holder judges that node by its silence).
   bool ConnectionDropped(const std::string& node_id) {
-    return liveness_.ConnectionDropped(node_id, clock_.NowMs());
+    return leading() && liveness_.ConnectionDropped(node_id, clock_.NowMs());
   }
   // When the next sweep must run for liveness to be judged on time (each node's own deadline);
   // nullopt when no deadline is pending.
@@ -83,7 +107,10 @@ class Dispatcher {
                                  SweepReport& report);
   // Expired leases lose their attempts; lapsed claims go back to their inboxes (or dead-letter).
   Status ExpireLeasesAndClaims(int64_t now, SweepReport& report);
-  Status ClearLapsedMaintenance(int64_t now, SweepReport& report);
+  Status ClearLapsedMaintenance(const std::vector<mesh::NodeRecord>& nodes, int64_t now,
+                                SweepReport& report);
+  // store_.Write, first checking the sweeper role's fencing token while this replica holds it.
+  Status WriteAsSweeper(const store::WriteFn& fn);
 
   store::MeshStore& store_;
   const Options options_;
@@ -93,6 +120,10 @@ class Dispatcher {
   Placer placer_;
   int64_t last_flush_ms_ = 0;
   int64_t last_retention_ms_ = 0;
+  const std::string replica_id_;
+  mutable std::mutex role_mu_;
+  int64_t role_token_ = 0;  // the sweeper role's fencing token while held; 0 = not held
+  bool followed_ = false;   // another replica held the role since this one started
 };
 
 }  // namespace populi::dispatch

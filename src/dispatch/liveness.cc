@@ -31,6 +31,46 @@ void Liveness::Load(const std::vector<mesh::NodeRecord>& nodes, int64_t now_ms) 
   }
 }
 
+void Liveness::Fold(const std::vector<mesh::NodeRecord>& nodes) {
+  Merge(nodes, /*adopt_state=*/false);
+}
+
+void Liveness::Adopt(const std::vector<mesh::NodeRecord>& nodes) {
+  Merge(nodes, /*adopt_state=*/true);
+}
+
+void Liveness::Merge(const std::vector<mesh::NodeRecord>& nodes, bool adopt_state) {
+  std::lock_guard lock(mu_);
+  std::map<std::string, bool> stored;
+  for (const auto& n : nodes) {
+    if (n.state == NodeState::kLeft) continue;
+    stored[n.id] = true;
+    auto it = nodes_.find(n.id);
+    if (it == nodes_.end()) {
+      nodes_[n.id] = Entry{n.last_seen_ms, n.state, 0};
+      continue;
+    }
+    Entry& e = it->second;
+    const bool heard_here_since = e.last_seen_ms > n.last_seen_ms;
+    if (!heard_here_since) {
+      if (e.dropped_ms != 0 && n.last_seen_ms > e.dropped_ms) e.dropped_ms = 0;
+      const bool revived = n.state == NodeState::kAlive && e.state != NodeState::kAlive &&
+                           n.last_seen_ms > e.last_seen_ms;
+      e.last_seen_ms = n.last_seen_ms;
+      if (adopt_state || revived) e.state = n.state;
+    } else if (adopt_state && e.state != NodeState::kAlive) {
+      e.state = n.state;  // not heard from as alive here: the holder's judgement stands
+    }
+  }
+  for (auto it = nodes_.begin(); it != nodes_.end();) {
+    if (stored.count(it->first) == 0 && dirty_.count(it->first) == 0) {
+      it = nodes_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+}
+
 std::optional<NodeState> Liveness::Touch(const std::string& node_id, int64_t now_ms) {
   std::lock_guard lock(mu_);
   auto it = nodes_.find(node_id);

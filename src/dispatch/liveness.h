@@ -48,6 +48,16 @@ class Liveness {
   // grace from `now_ms`: their clock restarts, so a control-plane restart never marks a healthy
   // mesh down.
   void Load(const std::vector<mesh::NodeRecord>& nodes, int64_t now_ms);
+  // Several replicas on one store: heartbeats that reached another replica arrive here as the
+  // stored last-seen times. Fold (the sweeper role's holder, before judging): a stored time later
+  // than memory's moves the node's silence clock forward (and clears a drop seen before it); a
+  // node another replica revived (stored alive with a later time) is alive; nodes joined
+  // elsewhere are added with their stored state, nodes gone from the store (left) are dropped
+  // unless touched here since. Adopt (the other replicas): as Fold, but every node takes its
+  // stored state (the holder's judgement) unless this replica heard from it since the stored
+  // time.
+  void Fold(const std::vector<mesh::NodeRecord>& nodes);
+  void Adopt(const std::vector<mesh::NodeRecord>& nodes);
   // A heartbeat or join: the node is alive now. Returns the state it had (nullopt if unknown).
   std::optional<mesh::NodeState> Touch(const std::string& node_id, int64_t now_ms);
   void Forget(const std::string& node_id);
@@ -88,6 +98,7 @@ class Liveness {
 
  private:
   mesh::NodeState StateFor(const Entry& e, int64_t now_ms) const;
+  void Merge(const std::vector<mesh::NodeRecord>& nodes, bool adopt_state);
 
   const int64_t suspect_ms_;
   const int64_t down_ms_;

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <string>
 
 namespace populi::dispatch {
 
@@ -23,12 +24,21 @@ struct Options {
   int64_t sweep_interval_ms = 1'000;        // background sweeper period (real time)
   int64_t liveness_flush_ms = 5'000;        // how often heartbeat times are written to the store
 
+  // The sweeper role (docs/store.md, Several replicas): one replica on the store runs the
+  // sweeper's passes, under a lease in the database renewed every pass; another replica takes
+  // it over at most this long after its holder stopped renewing.
+  int64_t sweeper_role_ttl_ms = 5'000;
+  // This replica's name as the role's holder; empty: a random one per process.
+  std::string replica_id;
+
   int64_t suspect_ms() const { return heartbeat_ms * suspect_after; }
   int64_t down_ms() const { return heartbeat_ms * down_after; }
 };
 
 // How long a task may stay pending without any node fitting before it fails.
 inline constexpr int64_t kPlacementTimeoutMs = 10 * 60 * 1000;
+// The role whose holder runs the sweeper's passes.
+inline constexpr const char* kSweeperRole = "sweeper";
 // How often the sweeper applies retention.
 inline constexpr int64_t kRetentionIntervalMs = 60'000;
 

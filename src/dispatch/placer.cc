@@ -1,6 +1,7 @@
 #include "dispatch/placer.h"
 
 #include <algorithm>
+#include <charconv>
 #include <map>
 #include <optional>
 
@@ -243,12 +244,35 @@ void RecordDecisionMetrics(const mesh::PlacementDecision& d, const mesh::Task& t
 
 }  // namespace
 
-Result<int> Placer::PlacePending() {
-  std::lock_guard lock(mu_);
+namespace {
+
+// The placement epoch: how many placements every replica on the store recorded. A pass reads it
+// with its board; a placement that finds it moved re-reads the reservations first.
+constexpr const char* kPlacementKvNs = "dispatch";
+constexpr const char* kPlacementEpochKey = "placement_epoch";
+
+// 0 when absent or unreadable (then treated as moved when the pass read another value).
+int64_t ParseEpoch(const std::optional<std::string>& value) {
+  int64_t epoch = 0;
+  if (value) std::from_chars(value->data(), value->data() + value->size(), epoch);
+  return epoch;
+}
+
+Result<std::vector<mesh::Task>> ActiveTasks(store::MeshStore& store) {
   store::TaskQuery query;
   query.active_only = true;
   query.limit = 100'000;
-  POPULI_ASSIGN_OR_RETURN(auto active, store_.ListTasks(query));
+  return store.ListTasks(query);
+}
+
+}  // namespace
+
+Result<int> Placer::PlacePending() {
+  std::lock_guard lock(mu_);
+  // The epoch before the tasks: a placement committed in between only makes the board re-read.
+  POPULI_ASSIGN_OR_RETURN(auto stored_epoch, store_.GetKv(kPlacementKvNs, kPlacementEpochKey));
+  int64_t epoch = ParseEpoch(stored_epoch);
+  POPULI_ASSIGN_OR_RETURN(auto active, ActiveTasks(store_));
   const std::vector<const mesh::Task*> pending = PendingByPriority(active);
   if (pending.empty()) return 0;
 
@@ -257,25 +281,42 @@ Result<int> Placer::PlacePending() {
   std::vector<mesh::NodeRecord> nodes;
   nodes.reserve(stored_nodes.size());
   for (auto& n : stored_nodes) nodes.push_back(WithLiveness(liveness_, std::move(n), now));
-  Board board(std::move(nodes), active);
+  std::optional<Board> board;
+  board.emplace(nodes, active);
 
   int placed = 0;
   for (const mesh::Task* task : pending) {
     const PlacementSpans spans(spans_, task->spec.traceparent);
-    const mesh::PlacementDecision d = scheduler::Place(task->spec, board.candidates(), now);
+    mesh::PlacementDecision d;
     std::optional<mesh::Task> updated;
     Placed wrote;
+    int64_t next_epoch = epoch;
     POPULI_RETURN_IF_ERROR(store_.Write([&](store::WriteTxn& txn) -> Status {
+      // Every replica's placements queue here; what they reserved is re-read when they moved
+      // the epoch since this board was read, so no free capacity is booked twice.
+      POPULI_RETURN_IF_ERROR(txn.LockPlacement());
       POPULI_ASSIGN_OR_RETURN(auto current, txn.GetTask(task->id));
       if (!current || current->state != mesh::TaskState::kPending) return Status::Ok();
+      POPULI_ASSIGN_OR_RETURN(auto in_txn, txn.GetKv(kPlacementKvNs, kPlacementEpochKey));
+      next_epoch = ParseEpoch(in_txn);
+      if (next_epoch != epoch) {
+        POPULI_ASSIGN_OR_RETURN(auto fresh, ActiveTasks(store_));
+        board.emplace(nodes, fresh);
+      }
+      d = scheduler::Place(current->spec, board->candidates(), now);
       bool changed = d.placed;
       POPULI_RETURN_IF_ERROR(d.placed
                                  ? RecordPlacement(txn, *current, d, options_.exec_lease_ttl_ms,
                                                    now, spans.DeliveryTraceparent(), wrote)
                                  : RecordNoFit(txn, *current, d, now, &changed));
+      if (d.placed) {
+        POPULI_RETURN_IF_ERROR(
+            txn.PutKv(kPlacementKvNs, kPlacementEpochKey, std::to_string(++next_epoch)));
+      }
       if (changed) updated = std::move(current);
       return Status::Ok();
     }));
+    epoch = next_epoch;
     if (!updated) continue;
     if (updated->state == mesh::TaskState::kPlaced) spans.Record(*updated, d, wrote);
     if (announce_) announce_(TaskTopic(updated->id));
@@ -283,7 +324,7 @@ Result<int> Placer::PlacePending() {
     if (updated->state != mesh::TaskState::kPlaced) continue;
     ++placed;
     if (announce_) announce_(NodeInboxTopic(mesh::TaskInboxFor(d.node_id)));
-    board.Reserve(d.node_id, *updated);
+    board->Reserve(d.node_id, *updated);
   }
   return placed;
 }

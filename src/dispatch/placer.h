@@ -6,7 +6,14 @@
 // the attempt's exec lease (fresh fencing token), the attempt row and the `task_submit` message
 // in the node's task inbox; for no fit, the pending reason (or failure after
 // kPlacementTimeoutMs). The transaction re-reads the task, so a task cancelled or placed
-// meanwhile is left alone. Passes are serialised by a mutex; thread-safe.
+// meanwhile is left alone.
+//
+// Across replicas on one store: each decision's transaction first takes the store's placement
+// lock (WriteTxn::LockPlacement: a PostgreSQL advisory lock), then compares the placement epoch
+// (a counter in kv that every placement moves) with the one its board was read at; when another
+// replica placed since, the reservations are re-read before deciding. So no node's free capacity
+// is booked twice, by one replica or several. Passes within one process are serialised by a
+// mutex; thread-safe.
 #pragma once
 
 #include <mutex>

@@ -93,6 +93,17 @@ struct StoreStats {
   std::vector<std::pair<std::string, int64_t>> row_counts;  // table → rows
 };
 
+// A role that one replica at a time holds (the sweeper): a lease in the database with its own
+// fencing token. The token is strictly greater for every new holder (and for the same holder
+// re-acquiring after its lease lapsed), so writes fenced by it refuse a holder that lost the role.
+struct RoleLease {
+  std::string role;
+  std::string holder;
+  int64_t fencing_token = 0;
+  int64_t acquired_ms = 0;  // when this holder took it (renewals keep it)
+  int64_t expires_ms = 0;
+};
+
 // One invariant checked by Check(); ok=false rows make the report fail.
 struct CheckItem {
   std::string name;  // "integrity_check", "one_row_per_dedupe_key", ...
@@ -169,6 +180,26 @@ class WriteTxn {
   virtual Result<bool> ImportMessage(const mesh::A2AMessage& msg) = 0;
   virtual Result<bool> ImportLease(const mesh::ExecLease& lease) = 0;
 
+  // Roles (one holder across every replica on the store). AcquireRole takes `role` when it is
+  // free or its lease expired at now_ms (a new, strictly greater fencing token), or renews it for
+  // its current holder (same token, expiry moved to now_ms + ttl_ms); kConflict while another
+  // holder's lease is live. CheckRole fails with kConflict unless `holder` holds `role` under
+  // `fencing_token` (whether or not its expiry passed: nobody else took it); on PostgreSQL it
+  // also locks the role's row to the end of the transaction, so a takeover waits for the writes
+  // it fences. ReleaseRole ends the holder's lease at now_ms (a takeover may follow at once);
+  // kConflict for a stale holder or token. kInvalidArgument for an empty role or holder, or a
+  // ttl_ms < 1.
+  virtual Result<RoleLease> AcquireRole(std::string_view role, std::string_view holder,
+                                        int64_t ttl_ms, int64_t now_ms) = 0;
+  virtual Status CheckRole(std::string_view role, std::string_view holder,
+                           int64_t fencing_token) = 0;
+  virtual Status ReleaseRole(std::string_view role, std::string_view holder, int64_t fencing_token,
+                             int64_t now_ms) = 0;
+  // Serializes placement decisions across every replica on the store until the transaction
+  // ends (PostgreSQL: a transaction-scoped advisory lock; SQLite: its single writer already
+  // does). Take it before reading what a placement decision depends on.
+  virtual Status LockPlacement() = 0;
+
   // Events and key-value state (pairing, bootstrap tokens, JWT jti guard, audit chain head).
   virtual Result<int64_t> AppendEvent(const mesh::Event& event) = 0;
   virtual Status PutKv(std::string_view ns, std::string_view key, std::string_view value) = 0;
@@ -232,6 +263,8 @@ class MeshStore {
   virtual Result<std::vector<mesh::Event>> ListEvents(int64_t after_id, int limit) = 0;
   virtual Result<std::optional<std::string>> GetKv(std::string_view ns, std::string_view key) = 0;
   virtual Result<std::optional<mesh::Task>> GetTask(std::string_view task_id) = 0;
+  // The role's lease as stored (expired or not); nullopt when nobody ever held it.
+  virtual Result<std::optional<RoleLease>> GetRole(std::string_view role) = 0;
   // Newest created first (ties: higher id first). kInvalidArgument for limit < 1 or an unknown
   // state name.
   virtual Result<std::vector<mesh::Task>> ListTasks(const TaskQuery& q) = 0;

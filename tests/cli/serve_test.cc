@@ -11,9 +11,11 @@
 #include <gtest/gtest.h>
 
 #include <boost/json.hpp>
+#include <chrono>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -43,15 +45,17 @@ class ServeTest : public ::testing::Test {
 
   // Starts serve and waits (generously) for its first stdout line.
   // `extra_env`: more NAME=value entries; `with_worker`: also run the local node agent.
+  // `data_name`: the data directory under the test's directory.
   ServeProcess Start(const std::string& bind = "127.0.0.1:0",
-                     const std::vector<std::string>& extra_env = {}, bool with_worker = false) {
+                     const std::vector<std::string>& extra_env = {}, bool with_worker = false,
+                     const std::string& data_name = "data") {
     ServeProcess p;
     int out[2], err[2];
     EXPECT_EQ(pipe(out), 0);
     EXPECT_EQ(pipe(err), 0);
     const char* vox = std::getenv("VOX_BIN");
     EXPECT_NE(vox, nullptr);
-    const std::string data = (dir_ / "data").string();
+    const std::string data = (dir_ / data_name).string();
     const std::string home = "VOX_HOME=" + (dir_ / "home").string();
     const std::string cwd = (dir_ / "cwd").string();
     p.pid = fork();
@@ -292,6 +296,148 @@ TEST_F(ServeTest, TwoServesOnOnePostgresSchemaShareTheirState) {
   EXPECT_NE(log.find("store: postgres"), std::string::npos) << log;
   EXPECT_NE(log.find("password=***"), std::string::npos) << log;
   EXPECT_EQ(log.find("pg-secret-value"), std::string::npos) << log;
+}
+
+// Events of `kind` as (subject, id), oldest first, read through the serve on `port`.
+std::vector<std::string> EventSubjects(
+    int port, const std::string& kind,
+    const std::vector<std::pair<std::string, std::string>>& auth) {
+  std::vector<std::string> subjects;
+  HttpReply r = HttpCall(port, "GET", "/v1/populi/events?after=0&limit=1000", "", auth);
+  boost::system::error_code ec;
+  boost::json::value v = boost::json::parse(r.body, ec);
+  if (ec || !v.is_object() || !v.as_object().contains("events")) return subjects;
+  for (const auto& e : v.at("events").as_array())
+    if (e.at("kind").as_string() == kind) subjects.emplace_back(e.at("subject").as_string());
+  return subjects;
+}
+
+// The tasks as the serve on `port` lists them (id → task object).
+std::map<std::string, boost::json::object> Tasks(
+    int port, const std::vector<std::pair<std::string, std::string>>& auth) {
+  std::map<std::string, boost::json::object> out;
+  HttpReply r = HttpCall(port, "GET", "/v1/populi/tasks?limit=1000", "", auth);
+  boost::system::error_code ec;
+  boost::json::value v = boost::json::parse(r.body, ec);
+  if (ec || !v.is_object() || !v.as_object().contains("tasks")) return out;
+  for (const auto& t : v.at("tasks").as_array())
+    out[std::string(t.at("id").as_string())] = t.as_object();
+  return out;
+}
+
+// Two serves (each with its local worker) on one PostgreSQL schema; the one holding the sweeper
+// role is killed with SIGKILL while tasks run on both workers and more wait. The other takes the
+// role over within one TTL (plus its retry period), the killed worker's attempts are lost and
+// placed again, and every task succeeds exactly once; nothing acknowledged is lost.
+TEST_F(ServeTest, SweeperRoleMovesWhenItsServeIsKilled) {
+  const char* dsn = std::getenv("POPULI_TEST_PG_DSN");
+  if (dsn == nullptr || *dsn == '\0') {
+    const char* how = "no PostgreSQL server: set POPULI_TEST_PG_DSN (scripts/test starts one)";
+    if (std::getenv("POPULI_TEST_PG_REQUIRED") != nullptr) FAIL() << how;
+    GTEST_SKIP() << how;
+  }
+  const std::string secret = WriteInitCredentials();
+  const std::vector<std::pair<std::string, std::string>> auth = {
+      {"Authorization", "Bearer " + secret}};
+  constexpr int kRoleTtlMs = 2'000;
+  std::vector<std::string> env = {
+      "VOX_MESH_STORE_BACKEND=postgres", std::string("VOX_MESH_STORE_DSN=") + dsn,
+      "VOX_MESH_STORE_SCHEMA=kill_" + RandomHex(6),
+      "VOX_MESH_CONTROL_SWEEPER_ROLE_TTL_MS=" + std::to_string(kRoleTtlMs),
+      "VOX_MESH_CONTROL_HEARTBEAT_SECS=1", "VOX_MESH_CONTROL_SUSPECT_AFTER=2",
+      "VOX_MESH_CONTROL_DOWN_AFTER=3", "VOX_MESH_CONTROL_EXEC_LEASE_TTL_SECS=3",
+      // Placements made through one replica reach a worker parked on
+      // the other at its next poll (no cross-replica wake-up yet).
+      "VOX_MESH_CONTROL_LONG_POLL_MAX_MS=300", "VOX_MESH_POLICY_EXEC=permissive"};
+  auto with = [&](const std::string& extra) {
+    auto e = env;
+    e.push_back(extra);
+    return e;
+  };
+  ServeProcess a = Start("127.0.0.1:0", with("VOX_MESH_NODE_ID=wa"), true, "data-a");
+  ASSERT_GT(a.port, 0) << a.first_line << ReadAll(a.stderr_fd);
+  // a holds the role before b starts.
+  for (int i = 0; i < 200 && EventSubjects(a.port, "control.sweeper_acquired", auth).empty(); ++i)
+    usleep(50'000);
+  const auto first = EventSubjects(a.port, "control.sweeper_acquired", auth);
+  ASSERT_EQ(first.size(), 1u);
+  ServeProcess b = Start("127.0.0.1:0", with("VOX_MESH_NODE_ID=wb"), true, "data-b");
+  ASSERT_GT(b.port, 0) << b.first_line << ReadAll(b.stderr_fd);
+  for (int i = 0; i < 300; ++i) {
+    const auto nodes = HttpCall(b.port, "GET", "/v1/populi/nodes", "", auth);
+    if (nodes.body.find("\"wa\"") != std::string::npos &&
+        nodes.body.find("\"wb\"") != std::string::npos)
+      break;
+    usleep(50'000);
+  }
+  // Tasks through both replicas; every acknowledged submit must come back.
+  std::vector<std::string> ids;
+  for (int i = 0; i < 8; ++i) {
+    HttpReply r = HttpCall(i % 2 == 0 ? a.port : b.port, "POST", "/v1/populi/tasks",
+                           R"({"command":"sh","args":["-c","sleep 2"]})", auth);
+    ASSERT_EQ(r.status, 201) << r.body;
+    ids.emplace_back(boost::json::parse(r.body).at("id").as_string());
+  }
+  // Kill a while an attempt runs on its worker.
+  bool running_on_a = false;
+  for (int i = 0; i < 400 && !running_on_a; ++i) {
+    for (const auto& [id, t] : Tasks(b.port, auth)) {
+      const auto& attempts = t.at("attempts").as_array();
+      if (t.at("state").as_string() == "running" && !attempts.empty() &&
+          attempts.back().at("node_id").as_string() == "wa")
+        running_on_a = true;
+    }
+    if (!running_on_a) usleep(25'000);
+  }
+  ASSERT_TRUE(running_on_a);
+  HttpReply delivered =
+      HttpCall(a.port, "POST", "/v1/populi/a2a/deliver",
+               R"({"sender":"s","receiver":"kill-test","message_type":"agent_message",)"
+               R"("payload":"acknowledged before the kill"})",
+               auth);
+  ASSERT_EQ(delivered.status, 200) << delivered.body;
+  Stop(a, SIGKILL);
+  const auto killed = std::chrono::steady_clock::now();
+  std::vector<std::string> holders;
+  while (std::chrono::steady_clock::now() - killed < std::chrono::seconds(20)) {
+    holders = EventSubjects(b.port, "control.sweeper_acquired", auth);
+    if (holders.size() >= 2) break;
+    usleep(20'000);
+  }
+  const auto took_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                           std::chrono::steady_clock::now() - killed)
+                           .count();
+  ASSERT_EQ(holders.size(), 2u);
+  EXPECT_NE(holders[1], holders[0]);
+  // One TTL after a's last renewal, plus b's retry period; a second of slack for a slow machine.
+  EXPECT_LE(took_ms, kRoleTtlMs + kRoleTtlMs / 4 + 1'000);
+  // Every task succeeds, once.
+  std::map<std::string, boost::json::object> tasks;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(90);
+  while (std::chrono::steady_clock::now() < deadline) {
+    tasks = Tasks(b.port, auth);
+    int ended = 0;
+    for (const auto& id : ids) {
+      if (tasks.count(id) == 0) continue;
+      const auto state = tasks[id].at("state").as_string();
+      if (state == "succeeded" || state == "failed" || state == "cancelled") ++ended;
+    }
+    if (ended == static_cast<int>(ids.size())) break;
+    usleep(100'000);
+  }
+  for (const auto& id : ids) {
+    ASSERT_EQ(tasks.count(id), 1u) << id;
+    const auto& t = tasks[id];
+    EXPECT_EQ(t.at("state").as_string(), "succeeded") << boost::json::serialize(t);
+    int succeeded = 0;
+    for (const auto& attempt : t.at("attempts").as_array())
+      if (attempt.at("state").as_string() == "succeeded") ++succeeded;
+    EXPECT_EQ(succeeded, 1) << boost::json::serialize(t);
+  }
+  HttpReply inbox = HttpCall(b.port, "POST", "/v1/populi/a2a/inbox",
+                             R"({"receiver":"kill-test","claimer_node_id":"wb"})", auth);
+  EXPECT_NE(inbox.body.find("acknowledged before the kill"), std::string::npos) << inbox.body;
+  EXPECT_EQ(Stop(b, SIGTERM), 0);
 }
 
 TEST_F(ServeTest, PortInUseFailsWithExitCode1AndAClearMessage) {

@@ -59,7 +59,7 @@ TEST(StoreCli, CheckPassesOnAHealthyStoreAndFailsOnAViolation) {
   EXPECT_EQ(ok.exit_code, 0) << ok.out;
   auto report = FirstJsonObject(ok.out);
   EXPECT_EQ(report["ok"], true);
-  EXPECT_EQ(report["schema_version"], 5);
+  EXPECT_EQ(report["schema_version"], 6);
 
   sqlite3* db = nullptr;
   ASSERT_EQ(sqlite3_open(SqliteDatabasePath(dir.path()).c_str(), &db), SQLITE_OK);

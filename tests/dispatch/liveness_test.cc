@@ -170,5 +170,59 @@ TEST(LivenessDrop, NextDeadlineIsEachNodesOwnThreshold) {
   EXPECT_FALSE(l.ConnectionDropped("ghost", 2'000));
 }
 
+mesh::NodeRecord Stored(const std::string& id, mesh::NodeState state, int64_t last_seen_ms) {
+  mesh::NodeRecord n;
+  n.id = id;
+  n.state = state;
+  n.last_seen_ms = last_seen_ms;
+  return n;
+}
+
+TEST(LivenessReplicas, FoldTakesLaterStoredHeartbeatsAndNodesJoinedOrLeftElsewhere) {
+  Liveness l(3'000, 5'000, 0, 2'000);
+  l.Touch("a", 0);
+  l.Touch("gone", 0);
+  (void)l.TakeDirty();  // flushed
+  ASSERT_TRUE(l.ConnectionDropped("a", 1'000));
+  // Another replica heard from a at 4 s and took a join from b; `gone` left there.
+  l.Fold(
+      {Stored("a", mesh::NodeState::kAlive, 4'000), Stored("b", mesh::NodeState::kAlive, 3'500)});
+  EXPECT_EQ(l.Get("a")->last_seen_ms, 4'000);
+  EXPECT_EQ(l.Get("a")->dropped_ms, 0);  // heard from after the drop
+  ASSERT_TRUE(l.Get("b").has_value());
+  EXPECT_FALSE(l.Get("gone").has_value());
+  EXPECT_TRUE(l.Judge(6'000).empty());
+  // An older stored time changes nothing; silence past it is still judged.
+  l.Fold(
+      {Stored("a", mesh::NodeState::kAlive, 1'000), Stored("b", mesh::NodeState::kAlive, 3'500)});
+  EXPECT_EQ(l.Get("a")->last_seen_ms, 4'000);
+  auto t = l.Judge(6'600);
+  ASSERT_EQ(t.size(), 1u);
+  EXPECT_EQ(t[0].node_id, "b");
+  EXPECT_EQ(t[0].to, mesh::NodeState::kSuspect);
+}
+
+TEST(LivenessReplicas, FoldRevivesANodeAnotherReplicaHeardAsAlive) {
+  Liveness l(3'000, 5'000);
+  l.Touch("a", 0);
+  ASSERT_EQ(l.Judge(5'000).size(), 1u);  // down
+  l.Fold({Stored("a", mesh::NodeState::kAlive, 6'000)});
+  EXPECT_EQ(l.Get("a")->state, mesh::NodeState::kAlive);
+  EXPECT_TRUE(l.Judge(6'500).empty());
+}
+
+TEST(LivenessReplicas, AdoptTakesTheStoredStateUnlessHeardFromHereSince) {
+  Liveness l(3'000, 5'000);
+  l.Touch("a", 0);
+  l.Touch("b", 0);
+  l.Adopt({Stored("a", mesh::NodeState::kDown, 0), Stored("b", mesh::NodeState::kSuspect, 0)});
+  EXPECT_EQ(l.Get("a")->state, mesh::NodeState::kDown);
+  EXPECT_EQ(l.Get("b")->state, mesh::NodeState::kSuspect);
+  l.Touch("b", 9'000);  // a heartbeat here after the holder's judgement
+  l.Adopt({Stored("a", mesh::NodeState::kDown, 0), Stored("b", mesh::NodeState::kDown, 4'000)});
+  EXPECT_EQ(l.Get("b")->state, mesh::NodeState::kAlive);
+  EXPECT_EQ(l.Get("b")->last_seen_ms, 9'000);
+}
+
 }  // namespace
 }  // namespace populi::dispatch

@@ -3,6 +3,7 @@
 // keep one owner, strictly increasing fencing tokens and one row per dedupe key.
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <map>
 #include <set>
 #include <string>
@@ -214,6 +215,99 @@ TEST(PostgresDsn, AFailedConnectNamesTheServerButNotThePassword) {
       << store.status().ToString();
   EXPECT_NE(store.status().message().find("port=1"), std::string::npos);
   EXPECT_FALSE(store.status().hint().empty());
+}
+
+// The sweeper role raced through both replicas, round after round (each round's clock past the
+// previous holder's expiry): one holder per round, its token strictly greater than the last
+// round's, and the last round's holder fenced.
+TEST_F(PostgresReplicas, RoleAcquisitionsRacedThroughTwoReplicasHaveOneHolderAndRisingTokens) {
+  constexpr int kRounds = 10;
+  constexpr int kThreadsPerReplica = 3;
+  int64_t last_token = 0;
+  std::string last_holder;
+  for (int round = 0; round < kRounds; ++round) {
+    const int64_t now = 10'000 * (round + 1);
+    std::vector<Win> wins;
+    std::mutex mu;
+    std::vector<std::thread> threads;
+    for (int r = 0; r < 2; ++r) {
+      for (int t = 0; t < kThreadsPerReplica; ++t) {
+        threads.emplace_back([&, r, t] {
+          const std::string holder = std::string(r == 0 ? "a" : "b") + std::to_string(t);
+          for (int attempt = 0; attempt < 50; ++attempt) {
+            RoleLease lease;
+            Status status = replicas_[r]->Write([&](WriteTxn& txn) -> Status {
+              POPULI_ASSIGN_OR_RETURN(lease, txn.AcquireRole("sweeper", holder, 5'000, now));
+              return Status::Ok();
+            });
+            if (status.ok()) {
+              std::lock_guard<std::mutex> guard(mu);
+              wins.push_back({holder, lease.fencing_token});
+              return;
+            }
+            if (status.code() == Code::kConflict) return;  // another holder has it
+            if (status.code() != Code::kUnavailable) {
+              ADD_FAILURE() << status.ToString();
+              return;
+            }
+          }
+        });
+      }
+    }
+    for (auto& thread : threads) thread.join();
+    ASSERT_EQ(wins.size(), 1u) << "round " << round;
+    EXPECT_GT(wins[0].token, last_token) << "round " << round;
+    if (!last_holder.empty()) {
+      Status stale = replicas_[round % 2]->Write(
+          [&](WriteTxn& txn) { return txn.CheckRole("sweeper", last_holder, last_token); });
+      EXPECT_EQ(stale.code(), Code::kConflict) << stale.ToString();
+    }
+    last_token = wins[0].token;
+    last_holder = wins[0].holder;
+  }
+  auto stats = replicas_[0]->Stats();
+  ASSERT_TRUE(stats.ok()) << stats.status().ToString();
+  EXPECT_EQ(stats->schema_version, 3);
+}
+
+// A holder's fenced write holds the role's row: a takeover racing it waits for that write to
+// commit, then takes the role; the old holder's next write is refused.
+TEST_F(PostgresReplicas, TakeoverWaitsForTheHoldersFencedWriteThenFencesIt) {
+  ASSERT_TRUE(replicas_[0]
+                  ->Write([](WriteTxn& txn) {
+                    return txn.AcquireRole("sweeper", "a", 1'000, 100).status();
+                  })
+                  .ok());
+  std::atomic<bool> checked{false};
+  std::atomic<bool> release{false};
+  std::thread holder([&] {
+    Status s = replicas_[0]->Write([&](WriteTxn& txn) -> Status {
+      POPULI_RETURN_IF_ERROR(txn.CheckRole("sweeper", "a", 1));
+      checked = true;
+      while (!release) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+      return txn.PutKv("fenced", "by-a", "1");
+    });
+    EXPECT_TRUE(s.ok()) << s.ToString();
+  });
+  while (!checked) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  std::atomic<bool> taken{false};
+  std::thread taker([&] {
+    Status s = replicas_[1]->Write(
+        [](WriteTxn& txn) { return txn.AcquireRole("sweeper", "b", 1'000, 5'000).status(); });
+    EXPECT_TRUE(s.ok()) << s.ToString();
+    taken = true;
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  EXPECT_FALSE(taken) << "the takeover did not wait for the holder's fenced write";
+  release = true;
+  holder.join();
+  taker.join();
+  auto kv = replicas_[1]->GetKv("fenced", "by-a");
+  ASSERT_TRUE(kv.ok());
+  EXPECT_TRUE(kv->has_value());
+  Status stale =
+      replicas_[0]->Write([](WriteTxn& txn) { return txn.CheckRole("sweeper", "a", 1); });
+  EXPECT_EQ(stale.code(), Code::kConflict) << stale.ToString();
 }
 
 }  // namespace

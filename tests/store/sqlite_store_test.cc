@@ -106,7 +106,7 @@ TEST(SqliteStore, ReopenKeepsDataAndSchemaVersion) {
   }
   auto store = OpenSqliteOrDie(dir.path(), Durability::kBuffered);
   EXPECT_TRUE((*store->GetMessage(id)).has_value());
-  EXPECT_EQ(store->Stats()->schema_version, 5);
+  EXPECT_EQ(store->Stats()->schema_version, 6);
   EXPECT_TRUE(store->Check()->ok);
 }
 

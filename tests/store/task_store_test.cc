@@ -332,12 +332,13 @@ TEST(SqliteTaskStore, VersionOneDatabaseGainsTaskTablesAndKeepsItsRows) {
                     .ok());
   }
   // What a database written before tasks existed looks like.
-  ExecSql(dir.path(),
-          "DROP TABLE task_logs; DROP TABLE tasks; ALTER TABLE messages DROP COLUMN claim_token; "
-          "DROP TABLE audit_log; DELETE FROM schema_migrations WHERE version >= 2");
+  ExecSql(
+      dir.path(),
+      "DROP TABLE task_logs; DROP TABLE tasks; ALTER TABLE messages DROP COLUMN claim_token; "
+      "DROP TABLE audit_log; DROP TABLE roles; DELETE FROM schema_migrations WHERE version >= 2");
   auto store = OpenSqliteOrDie(dir.path());
   ASSERT_NE(store, nullptr);
-  EXPECT_EQ(store->Stats()->schema_version, 5);
+  EXPECT_EQ(store->Stats()->schema_version, 6);
   EXPECT_EQ((*store->GetMessage(message_id))->claim_token, "");
   EXPECT_TRUE(store->GetMessage(message_id)->has_value());
   ASSERT_TRUE(store

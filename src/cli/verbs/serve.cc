@@ -51,6 +51,7 @@ control::ControlOptions ControlOptionsFrom(const config::Config& cfg) {
   o.down_after = static_cast<int>(cfg.GetInt("mesh.control.down_after"));
   o.connection_drop_grace_ms = cfg.GetInt("mesh.control.connection_drop_grace_ms");
   o.exec_lease_ttl_ms = cfg.GetInt("mesh.control.exec_lease_ttl_secs") * 1000;
+  o.sweeper_role_ttl_ms = cfg.GetInt("mesh.control.sweeper_role_ttl_ms");
   o.a2a_claim_ttl_ms = cfg.GetInt("mesh.control.a2a_claim_ttl_secs") * 1000;
   o.a2a_max_deliveries = static_cast<int>(cfg.GetInt("mesh.control.a2a_max_deliveries"));
   o.inbox_cap = cfg.GetInt("mesh.control.inbox_cap");

@@ -110,6 +110,9 @@ class PostgresStore final : public MeshStore {
   Result<std::vector<mesh::Event>> ListEvents(int64_t after_id, int limit) override {
     return WithReader([&](Conn& c) { return QueryEvents(c, after_id, limit); });
   }
+  Result<std::optional<RoleLease>> GetRole(std::string_view role) override {
+    return WithReader([&](Conn& c) { return QueryRole(c, role); });
+  }
   Result<std::optional<std::string>> GetKv(std::string_view ns, std::string_view key) override {
     return WithReader([&](Conn& c) { return QueryKv(c, ns, key); });
   }

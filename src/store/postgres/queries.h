@@ -24,6 +24,10 @@ Result<std::optional<mesh::ExecLease>> QueryActiveLease(Conn& db, std::string_vi
 Result<std::vector<mesh::ExecLease>> QueryLeases(Conn& db, bool live_only, int64_t now_ms);
 Result<std::vector<mesh::Event>> QueryEvents(Conn& db, int64_t after_id, int limit);
 Result<std::optional<std::string>> QueryKv(Conn& db, std::string_view ns, std::string_view key);
+// The role's row (write_txn_roles.cc); nullopt when nobody ever held it. `lock`: "", "FOR SHARE"
+// or "FOR UPDATE" (inside a transaction).
+Result<std::optional<RoleLease>> QueryRole(Conn& db, std::string_view role,
+                                           std::string_view lock = "");
 
 // Tasks (queries_tasks.cc). A stored body that does not decode is kStoreIo.
 Result<std::optional<mesh::Task>> QueryTask(Conn& db, std::string_view task_id);

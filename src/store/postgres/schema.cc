@@ -136,6 +136,17 @@ CREATE TABLE audit_log (
   schema_version BIGINT NOT NULL
 );
 )sql"},
+      // As SQLite's migration 6: roles one replica at a time holds (the sweeper), each a lease
+      // with its own fencing token. Rows are never deleted, so a token is never handed out twice.
+      {3, "roles", R"sql(
+CREATE TABLE roles (
+  role TEXT PRIMARY KEY,
+  holder TEXT NOT NULL,
+  fencing_token BIGINT NOT NULL,
+  acquired_ms BIGINT NOT NULL,
+  expires_ms BIGINT NOT NULL
+);
+)sql"},
   };
   return kMigrations;
 }

@@ -47,6 +47,14 @@ class PgWriteTxn final : public WriteTxn {
   Result<bool> ImportMessage(const mesh::A2AMessage& msg) override;
   Result<bool> ImportLease(const mesh::ExecLease& lease) override;
 
+  // write_txn_roles.cc
+  Result<RoleLease> AcquireRole(std::string_view role, std::string_view holder, int64_t ttl_ms,
+                                int64_t now_ms) override;
+  Status CheckRole(std::string_view role, std::string_view holder, int64_t fencing_token) override;
+  Status ReleaseRole(std::string_view role, std::string_view holder, int64_t fencing_token,
+                     int64_t now_ms) override;
+  Status LockPlacement() override;
+
   Result<int64_t> AppendEvent(const mesh::Event& event) override;
   Status PutKv(std::string_view ns, std::string_view key, std::string_view value) override;
   Status DeleteKv(std::string_view ns, std::string_view key) override;

@@ -153,6 +153,17 @@ CREATE TABLE audit_log (
   schema_version INTEGER NOT NULL
 );
 )sql"},
+      // Roles one replica at a time holds (the sweeper), each a lease with its own fencing token
+      // (WriteTxn::AcquireRole). Rows are never deleted, so a token is never handed out twice.
+      {6, "roles", R"sql(
+CREATE TABLE roles (
+  role TEXT PRIMARY KEY,
+  holder TEXT NOT NULL,
+  fencing_token INTEGER NOT NULL,
+  acquired_ms INTEGER NOT NULL,
+  expires_ms INTEGER NOT NULL
+);
+)sql"},
   };
   return kMigrations;
 }

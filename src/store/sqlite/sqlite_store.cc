@@ -128,6 +128,9 @@ class SqliteStore final : public MeshStore {
   Result<std::vector<mesh::Event>> ListEvents(int64_t after_id, int limit) override {
     return WithReader([&](Db& db) { return QueryEvents(db, after_id, limit); });
   }
+  Result<std::optional<RoleLease>> GetRole(std::string_view role) override {
+    return WithReader([&](Db& db) { return QueryRole(db, role); });
+  }
   Result<std::optional<std::string>> GetKv(std::string_view ns, std::string_view key) override {
     return WithReader([&](Db& db) { return QueryKv(db, ns, key); });
   }

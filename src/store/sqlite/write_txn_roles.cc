@@ -1,0 +1,104 @@
+// Roles on the writer connection (mesh_store.h, WriteTxn::AcquireRole): one row per role in
+// `roles`, never deleted; its fencing token only grows, so CheckRole refuses a holder that lost
+// the role. The single writer serializes every role write; no row lock is needed.
+#include <string>
+
+#include "store/sqlite/queries.h"
+#include "store/sqlite/write_txn.h"
+
+namespace populi::store::sqlite {
+namespace {
+
+Status ValidateRoleArgs(std::string_view role, std::string_view holder) {
+  if (role.empty()) return InvalidArgument("role name is empty", "name the role, e.g. sweeper");
+  if (holder.empty()) return InvalidArgument("role holder is empty", "name the holding replica");
+  return Status::Ok();
+}
+
+Status NotRoleHolder(std::string_view role, std::string_view holder, int64_t token,
+                     const std::optional<RoleLease>& current) {
+  std::string now_held =
+      current ? current->holder + " under fencing token " + std::to_string(current->fencing_token)
+              : "nobody";
+  return Conflict("role " + std::string(role) + " is held by " + now_held + ", not " +
+                      std::string(holder) + " under token " + std::to_string(token),
+                  "this holder lost the role; acquire it again before writing as its holder");
+}
+
+}  // namespace
+
+Result<std::optional<RoleLease>> QueryRole(Db& db, std::string_view role) {
+  POPULI_ASSIGN_OR_RETURN(
+      Stmt stmt,
+      db.Prepare("SELECT role, holder, fencing_token, acquired_ms, expires_ms FROM roles "
+                 "WHERE role = ?"));
+  stmt.Bind(1, role);
+  POPULI_ASSIGN_OR_RETURN(bool row, stmt.Step());
+  if (!row || stmt.Int(2) == 0) return std::optional<RoleLease>();  // 0: never held
+  RoleLease lease;
+  lease.role = stmt.Text(0);
+  lease.holder = stmt.Text(1);
+  lease.fencing_token = stmt.Int(2);
+  lease.acquired_ms = stmt.Int(3);
+  lease.expires_ms = stmt.Int(4);
+  return std::optional<RoleLease>(std::move(lease));
+}
+
+Result<RoleLease> SqliteWriteTxn::AcquireRole(std::string_view role, std::string_view holder,
+                                              int64_t ttl_ms, int64_t now_ms) {
+  POPULI_RETURN_IF_ERROR(ValidateRoleArgs(role, holder));
+  if (ttl_ms < 1) return InvalidArgument("role ttl must be positive", "pass a ttl_ms of 1 or more");
+  POPULI_ASSIGN_OR_RETURN(std::optional<RoleLease> current, QueryRole(db_, role));
+  const bool live = current && current->expires_ms > now_ms;
+  if (live && current->holder != holder) {
+    return Conflict("role " + std::string(role) + " is held by " + current->holder + " until " +
+                        std::to_string(current->expires_ms),
+                    "wait for its lease to lapse; its holder renews it while it runs");
+  }
+  RoleLease lease;
+  lease.role = std::string(role);
+  lease.holder = std::string(holder);
+  lease.expires_ms = now_ms + ttl_ms;
+  if (live) {  // the holder renews: same token
+    lease.fencing_token = current->fencing_token;
+    lease.acquired_ms = current->acquired_ms;
+  } else {
+    lease.fencing_token = current ? current->fencing_token + 1 : 1;
+    lease.acquired_ms = now_ms;
+  }
+  POPULI_ASSIGN_OR_RETURN(
+      Stmt stmt,
+      db_.Prepare(
+          "INSERT INTO roles(role, holder, fencing_token, acquired_ms, expires_ms) "
+          "VALUES (?, ?, ?, ?, ?) ON CONFLICT(role) DO UPDATE SET holder = excluded.holder, "
+          "fencing_token = excluded.fencing_token, acquired_ms = excluded.acquired_ms, "
+          "expires_ms = excluded.expires_ms"));
+  stmt.Bind(1, role).Bind(2, holder).Bind(3, lease.fencing_token).Bind(4, lease.acquired_ms);
+  stmt.Bind(5, lease.expires_ms);
+  POPULI_RETURN_IF_ERROR(stmt.Run());
+  return lease;
+}
+
+Status SqliteWriteTxn::CheckRole(std::string_view role, std::string_view holder,
+                                 int64_t fencing_token) {
+  POPULI_RETURN_IF_ERROR(ValidateRoleArgs(role, holder));
+  POPULI_ASSIGN_OR_RETURN(std::optional<RoleLease> current, QueryRole(db_, role));
+  if (!current || current->holder != holder || current->fencing_token != fencing_token)
+    return NotRoleHolder(role, holder, fencing_token, current);
+  return Status::Ok();
+}
+
+Status SqliteWriteTxn::ReleaseRole(std::string_view role, std::string_view holder,
+                                   int64_t fencing_token, int64_t now_ms) {
+  POPULI_RETURN_IF_ERROR(CheckRole(role, holder, fencing_token));
+  POPULI_ASSIGN_OR_RETURN(
+      Stmt stmt, db_.Prepare("UPDATE roles SET expires_ms = min(expires_ms, ?) WHERE role = ?"));
+  stmt.Bind(1, now_ms).Bind(2, role);
+  return stmt.Run();
+}
+
+Status SqliteWriteTxn::LockPlacement() {
+  return Status::Ok();  // the single writer already serializes every placement
+}
+
+}  // namespace populi::store::sqlite
