@@ -122,8 +122,9 @@ class Dispatcher {
   int64_t last_retention_ms_ = 0;
   const std::string replica_id_;
   mutable std::mutex role_mu_;
-  int64_t role_token_ = 0;  // the sweeper role's fencing token while held; 0 = not held
-  bool followed_ = false;   // another replica held the role since this one started
+  int64_t role_token_ = 0;       // the sweeper role's fencing token while held; 0 = not held
+  bool followed_ = false;        // another replica held the role since this one started
+  int64_t role_renewed_ms_ = 0;  // when the held role was last acquired or renewed
 };
 
 }  // namespace populi::dispatch

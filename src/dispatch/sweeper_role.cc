@@ -31,6 +31,15 @@ Status Dispatcher::WriteAsSweeper(const store::WriteFn& fn) {
 
 Result<bool> Dispatcher::HoldSweeperRole() {
   const int64_t now = clock_.NowMs();
+  {
+    // The sweeper loop wakes at every node's liveness deadline, often several times a second:
+    // a held role is renewed (a durable write) once a third of its TTL has passed, not per pass,
+    // which still leaves two renewals' worth of margin before it could lapse.
+    std::lock_guard lock(role_mu_);
+    if (role_token_ != 0 && now - role_renewed_ms_ < options_.sweeper_role_ttl_ms / 3) {
+      return true;
+    }
+  }
   store::RoleLease held;
   Status s = store_.Write([&](store::WriteTxn& txn) -> Status {
     POPULI_ASSIGN_OR_RETURN(
@@ -43,6 +52,7 @@ Result<bool> Dispatcher::HoldSweeperRole() {
     std::lock_guard lock(role_mu_);
     previous = role_token_;
     role_token_ = s.ok() ? held.fencing_token : 0;
+    if (s.ok()) role_renewed_ms_ = now;
     if (s.code() == Code::kConflict) followed_ = true;
     followed = followed_;
   }
