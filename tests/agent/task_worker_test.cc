@@ -32,6 +32,17 @@ int ThreadCount() {
   return static_cast<int>(StatusField("Threads:"));
 }
 
+// A worker for node-1 of `control` that runs anything (open exec policy) under `scratch`.
+TaskWorkerOptions OptionsFor(const testing::StubControlPlane& control, const std::string& scratch) {
+  TaskWorkerOptions options;
+  options.control_url = control.url();
+  options.node_id = "node-1";
+  options.policy.mode = runners::ExecMode::kOpen;
+  options.scratch_root = scratch;
+  options.poll_wait_ms = 1'000;
+  return options;
+}
+
 TEST(TaskWorkerTest, FinishedAttemptsGiveTheirThreadsBack) {
   constexpr int kAttempts = 500;
   constexpr int kSlots = 4;
@@ -39,12 +50,7 @@ TEST(TaskWorkerTest, FinishedAttemptsGiveTheirThreadsBack) {
   std::string scratch = "/tmp/populi-worker-test-XXXXXX";
   ASSERT_NE(::mkdtemp(scratch.data()), nullptr);
 
-  TaskWorkerOptions options;
-  options.control_url = control.url();
-  options.node_id = "node-1";
-  options.policy.mode = runners::ExecMode::kOpen;
-  options.scratch_root = scratch;
-  options.poll_wait_ms = 1'000;
+  const TaskWorkerOptions options = OptionsFor(control, scratch);
   auto keys = crypto::GenerateEd25519();
   ASSERT_TRUE(keys.ok());
   auto quiet = std::make_shared<spdlog::logger>("task-worker-test");  // no sinks
@@ -84,12 +90,7 @@ TEST(TaskWorkerTest, FinishedAttemptsGiveTheirThreadsBack) {
 boost::json::object RunOneAssignment(boost::json::object spec, const mesh::DonationPolicy& donation,
                                      const std::string& scratch) {
   testing::StubControlPlane control(1, 1, std::move(spec));
-  TaskWorkerOptions options;
-  options.control_url = control.url();
-  options.node_id = "node-1";
-  options.policy.mode = runners::ExecMode::kOpen;
-  options.scratch_root = scratch;
-  options.poll_wait_ms = 1'000;
+  TaskWorkerOptions options = OptionsFor(control, scratch);
   options.donation = donation;
   auto keys = crypto::GenerateEd25519();
   if (!keys.ok()) return {};

@@ -8,27 +8,9 @@
 
 #include "store/postgres/queries.h"
 #include "store/postgres/write_txn.h"
+#include "store/role_rules.h"
 
 namespace populi::store::postgres {
-namespace {
-
-Status ValidateRoleArgs(std::string_view role, std::string_view holder) {
-  if (role.empty()) return InvalidArgument("role name is empty", "name the role, e.g. sweeper");
-  if (holder.empty()) return InvalidArgument("role holder is empty", "name the holding replica");
-  return Status::Ok();
-}
-
-Status NotRoleHolder(std::string_view role, std::string_view holder, int64_t token,
-                     const std::optional<RoleLease>& current) {
-  std::string now_held =
-      current ? current->holder + " under fencing token " + std::to_string(current->fencing_token)
-              : "nobody";
-  return Conflict("role " + std::string(role) + " is held by " + now_held + ", not " +
-                      std::string(holder) + " under token " + std::to_string(token),
-                  "this holder lost the role; acquire it again before writing as its holder");
-}
-
-}  // namespace
 
 Result<std::optional<RoleLease>> QueryRole(Conn& db, std::string_view role, std::string_view lock) {
   POPULI_ASSIGN_OR_RETURN(
@@ -50,8 +32,7 @@ Result<std::optional<RoleLease>> QueryRole(Conn& db, std::string_view role, std:
 
 Result<RoleLease> PgWriteTxn::AcquireRole(std::string_view role, std::string_view holder,
                                           int64_t ttl_ms, int64_t now_ms) {
-  POPULI_RETURN_IF_ERROR(ValidateRoleArgs(role, holder));
-  if (ttl_ms < 1) return InvalidArgument("role ttl must be positive", "pass a ttl_ms of 1 or more");
+  POPULI_RETURN_IF_ERROR(ValidateRoleArgs(role, holder, ttl_ms));
   // The row first (a no-op when it exists; a racing replica waits for ours), then its lock.
   POPULI_ASSIGN_OR_RETURN(
       Stmt ensure,
@@ -60,23 +41,7 @@ Result<RoleLease> PgWriteTxn::AcquireRole(std::string_view role, std::string_vie
   ensure.Bind(1, role);
   POPULI_RETURN_IF_ERROR(ensure.Run());
   POPULI_ASSIGN_OR_RETURN(std::optional<RoleLease> current, QueryRole(db_, role, "FOR UPDATE"));
-  const bool live = current && current->expires_ms > now_ms;
-  if (live && current->holder != holder) {
-    return Conflict("role " + std::string(role) + " is held by " + current->holder + " until " +
-                        std::to_string(current->expires_ms),
-                    "wait for its lease to lapse; its holder renews it while it runs");
-  }
-  RoleLease lease;
-  lease.role = std::string(role);
-  lease.holder = std::string(holder);
-  lease.expires_ms = now_ms + ttl_ms;
-  if (live) {  // the holder renews: same token
-    lease.fencing_token = current->fencing_token;
-    lease.acquired_ms = current->acquired_ms;
-  } else {
-    lease.fencing_token = current ? current->fencing_token + 1 : 1;
-    lease.acquired_ms = now_ms;
-  }
+  POPULI_ASSIGN_OR_RETURN(RoleLease lease, NextRoleLease(role, holder, ttl_ms, now_ms, current));
   POPULI_ASSIGN_OR_RETURN(
       Stmt stmt,
       db_.Prepare("UPDATE roles SET holder = ?, fencing_token = ?, acquired_ms = ?, expires_ms = ? "
@@ -89,11 +54,8 @@ Result<RoleLease> PgWriteTxn::AcquireRole(std::string_view role, std::string_vie
 
 Status PgWriteTxn::CheckRole(std::string_view role, std::string_view holder,
                              int64_t fencing_token) {
-  POPULI_RETURN_IF_ERROR(ValidateRoleArgs(role, holder));
   POPULI_ASSIGN_OR_RETURN(std::optional<RoleLease> current, QueryRole(db_, role, "FOR SHARE"));
-  if (!current || current->holder != holder || current->fencing_token != fencing_token)
-    return NotRoleHolder(role, holder, fencing_token, current);
-  return Status::Ok();
+  return CheckRoleHolder(role, holder, fencing_token, current);
 }
 
 Status PgWriteTxn::ReleaseRole(std::string_view role, std::string_view holder,

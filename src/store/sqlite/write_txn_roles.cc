@@ -3,29 +3,11 @@
 // the role. The single writer serializes every role write; no row lock is needed.
 #include <string>
 
+#include "store/role_rules.h"
 #include "store/sqlite/queries.h"
 #include "store/sqlite/write_txn.h"
 
 namespace populi::store::sqlite {
-namespace {
-
-Status ValidateRoleArgs(std::string_view role, std::string_view holder) {
-  if (role.empty()) return InvalidArgument("role name is empty", "name the role, e.g. sweeper");
-  if (holder.empty()) return InvalidArgument("role holder is empty", "name the holding replica");
-  return Status::Ok();
-}
-
-Status NotRoleHolder(std::string_view role, std::string_view holder, int64_t token,
-                     const std::optional<RoleLease>& current) {
-  std::string now_held =
-      current ? current->holder + " under fencing token " + std::to_string(current->fencing_token)
-              : "nobody";
-  return Conflict("role " + std::string(role) + " is held by " + now_held + ", not " +
-                      std::string(holder) + " under token " + std::to_string(token),
-                  "this holder lost the role; acquire it again before writing as its holder");
-}
-
-}  // namespace
 
 Result<std::optional<RoleLease>> QueryRole(Db& db, std::string_view role) {
   POPULI_ASSIGN_OR_RETURN(
@@ -46,26 +28,9 @@ Result<std::optional<RoleLease>> QueryRole(Db& db, std::string_view role) {
 
 Result<RoleLease> SqliteWriteTxn::AcquireRole(std::string_view role, std::string_view holder,
                                               int64_t ttl_ms, int64_t now_ms) {
-  POPULI_RETURN_IF_ERROR(ValidateRoleArgs(role, holder));
-  if (ttl_ms < 1) return InvalidArgument("role ttl must be positive", "pass a ttl_ms of 1 or more");
+  POPULI_RETURN_IF_ERROR(ValidateRoleArgs(role, holder, ttl_ms));
   POPULI_ASSIGN_OR_RETURN(std::optional<RoleLease> current, QueryRole(db_, role));
-  const bool live = current && current->expires_ms > now_ms;
-  if (live && current->holder != holder) {
-    return Conflict("role " + std::string(role) + " is held by " + current->holder + " until " +
-                        std::to_string(current->expires_ms),
-                    "wait for its lease to lapse; its holder renews it while it runs");
-  }
-  RoleLease lease;
-  lease.role = std::string(role);
-  lease.holder = std::string(holder);
-  lease.expires_ms = now_ms + ttl_ms;
-  if (live) {  // the holder renews: same token
-    lease.fencing_token = current->fencing_token;
-    lease.acquired_ms = current->acquired_ms;
-  } else {
-    lease.fencing_token = current ? current->fencing_token + 1 : 1;
-    lease.acquired_ms = now_ms;
-  }
+  POPULI_ASSIGN_OR_RETURN(RoleLease lease, NextRoleLease(role, holder, ttl_ms, now_ms, current));
   POPULI_ASSIGN_OR_RETURN(
       Stmt stmt,
       db_.Prepare(
@@ -81,11 +46,8 @@ Result<RoleLease> SqliteWriteTxn::AcquireRole(std::string_view role, std::string
 
 Status SqliteWriteTxn::CheckRole(std::string_view role, std::string_view holder,
                                  int64_t fencing_token) {
-  POPULI_RETURN_IF_ERROR(ValidateRoleArgs(role, holder));
   POPULI_ASSIGN_OR_RETURN(std::optional<RoleLease> current, QueryRole(db_, role));
-  if (!current || current->holder != holder || current->fencing_token != fencing_token)
-    return NotRoleHolder(role, holder, fencing_token, current);
-  return Status::Ok();
+  return CheckRoleHolder(role, holder, fencing_token, current);
 }
 
 Status SqliteWriteTxn::ReleaseRole(std::string_view role, std::string_view holder,
