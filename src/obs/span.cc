@@ -1,6 +1,8 @@
 #include "obs/span.h"
 
 #include <algorithm>
+#include <mutex>
+#include <unordered_set>
 #include <utility>
 
 namespace populi::obs {
@@ -17,7 +19,38 @@ void BoundInPlace(std::string& s) {
   s.resize(n);
 }
 
+// Every key interned so far; nodes never move, so views into their strings stay valid.
+struct KeyTable {
+  std::mutex mu;
+  std::unordered_set<std::string> keys;
+};
+
+KeyTable& Keys() {
+  static KeyTable* table = new KeyTable();  // never destroyed: views into it outlive statics
+  return *table;
+}
+
 }  // namespace
+
+std::string_view InternAttributeKey(std::string_view key) {
+  if (key.size() > kMaxAttributeBytes) {
+    size_t n = kMaxAttributeBytes;
+    while (n > 0 && (static_cast<unsigned char>(key[n]) & 0xC0) == 0x80) --n;
+    key = key.substr(0, n);
+  }
+  thread_local std::unordered_set<std::string_view> seen;
+  if (auto it = seen.find(key); it != seen.end()) return *it;
+  KeyTable& table = Keys();
+  std::lock_guard lock(table.mu);
+  auto it = table.keys.find(std::string(key));
+  if (it == table.keys.end()) {
+    if (table.keys.size() >= kMaxAttributeKeys) return {};
+    it = table.keys.emplace(key).first;
+  }
+  const std::string_view interned = *it;
+  seen.insert(interned);
+  return interned;
+}
 
 std::string_view ToString(SpanKind kind) {
   switch (kind) {
@@ -47,9 +80,12 @@ Span& Span::SetValue(std::string_view key, AttributeValue value) {
     ++dropped_attributes;
     return *this;
   }
-  std::string bounded_key(key);
-  BoundInPlace(bounded_key);
-  attributes.push_back({std::move(bounded_key), std::move(value)});
+  const std::string_view interned = InternAttributeKey(key);
+  if (interned.empty()) {
+    ++dropped_attributes;
+    return *this;
+  }
+  attributes.push_back({interned, std::move(value)});
   return *this;
 }
 

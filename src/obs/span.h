@@ -27,12 +27,22 @@ std::string_view ToString(SpanKind kind);
 
 inline constexpr size_t kMaxAttributes = 32;
 inline constexpr size_t kMaxAttributeBytes = 256;
+// Distinct attribute keys the process keeps (InternAttributeKey); an attribute under a key beyond
+// them is dropped and counted like one over kMaxAttributes.
+inline constexpr size_t kMaxAttributeKeys = 4'096;
 
 using AttributeValue = std::variant<std::string, int64_t, double, bool>;
+// `key` is interned (InternAttributeKey): it stays valid for the life of the process, and a span
+// holds no copy of it. Keys are a small vocabulary repeated on every span.
 struct SpanAttribute {
-  std::string key;
+  std::string_view key;
   AttributeValue value;
 };
+
+// The process's one copy of `key` (cut at kMaxAttributeBytes); empty when kMaxAttributeKeys
+// distinct keys are already kept and `key` is not among them. Thread-safe; a key seen before on
+// this thread is found without a lock.
+std::string_view InternAttributeKey(std::string_view key);
 
 struct Span {
   TraceId trace_id{};

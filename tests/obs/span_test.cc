@@ -54,6 +54,24 @@ TEST(SpanTest, AttributesAreTypedBoundedAndReplaced) {
   EXPECT_EQ(std::get<std::string>(*u.Find("u")).size(), kMaxAttributeBytes - 1);
 }
 
+// A key is kept once for the process, whichever thread or buffer it came from, and a span outlives
+// the string its key was read from (as when an agent's spans are parsed from a request body).
+TEST(SpanTest, AttributeKeysAreInternedOnceAndOutliveTheirSource) {
+  Span a;
+  {
+    std::string key = "vox.mesh.interned_test_key";
+    a.Set(key, 1);
+    key.assign(key.size(), '#');  // the caller's buffer changes; the span's key must not
+  }
+  Span b;
+  std::thread([&b] { b.Set(std::string("vox.mesh.interned_test_key"), 2); }).join();
+  ASSERT_EQ(a.attributes.size(), 1u);
+  ASSERT_EQ(b.attributes.size(), 1u);
+  EXPECT_EQ(a.attributes[0].key, "vox.mesh.interned_test_key");
+  EXPECT_EQ(a.attributes[0].key.data(), b.attributes[0].key.data());
+  EXPECT_EQ(InternAttributeKey(std::string(300, 'k')).size(), kMaxAttributeBytes);
+}
+
 TEST(SpanTest, AnActiveSpanRecordsOnceAsAChildAndNotWhenUnsampled) {
   SpanBuffer sink;
   const TraceContext parent = NewRootContext();
