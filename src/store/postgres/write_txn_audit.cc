@@ -2,9 +2,9 @@
 // replicas may append at once, so an append first takes one advisory lock held to the end of its
 // transaction: the newest entry it reads is the newest committed, and the chain stays one line.
 #include <string>
+#include <vector>
 
-#include <boost/json.hpp>
-
+#include "store/audit_append.h"
 #include "store/postgres/queries.h"
 #include "store/postgres/write_txn.h"
 
@@ -30,34 +30,13 @@ Status InsertAuditRow(Conn& db, const mesh::AuditEntry& e) {
 }  // namespace
 
 Result<mesh::AuditEntry> PgWriteTxn::AppendAudit(const mesh::AuditRecord& record) {
-  if (record.kind.empty()) {
-    return InvalidArgument("audit entry kind is empty", "e.g. \"auth.failed\"");
-  }
   POPULI_RETURN_IF_ERROR(
       db_.Exec("SELECT pg_advisory_xact_lock(hashtextextended('populi.audit', 11))"));
   POPULI_ASSIGN_OR_RETURN(std::optional<mesh::AuditEntry> last, QueryLastAudit(db_));
-  Result<std::optional<mesh::AuditHead>> stored = QueryAuditHead(db_);
-  std::optional<mesh::AuditHead> head;
-  if (last) head = mesh::AuditHead{last->seq, last->hash};
-  const bool head_ok =
-      stored.ok() && ((!*stored && !last) || (*stored && last && (*stored)->seq == last->seq &&
-                                              (*stored)->hash == last->hash));
-  if (!head_ok) {
-    // The log and its head disagree: recorded in the chain itself, and the append goes on from
-    // the newest entry (the damage stays visible to verify).
-    const std::string stored_text = !stored.ok() ? "unreadable"
-                                    : *stored    ? mesh::EncodeAuditHead(**stored)
-                                                 : "absent";
-    mesh::AuditRecord note{
-        record.ts_ms, std::string(mesh::kAuditHeadMismatchKind), "control-plane", "audit",
-        boost::json::serialize(boost::json::object{{"stored_head", stored_text},
-                                                   {"newest_seq", last ? last->seq : int64_t{0}}})};
-    mesh::AuditEntry marker = mesh::ChainAuditEntry(head, note);
-    POPULI_RETURN_IF_ERROR(InsertAuditRow(db_, marker));
-    head = mesh::AuditHead{marker.seq, marker.hash};
-  }
-  mesh::AuditEntry entry = mesh::ChainAuditEntry(head, record);
-  POPULI_RETURN_IF_ERROR(InsertAuditRow(db_, entry));
+  POPULI_ASSIGN_OR_RETURN(std::vector<mesh::AuditEntry> entries,
+                          AuditEntriesToAppend(record, last, QueryAuditHead(db_)));
+  for (const mesh::AuditEntry& e : entries) POPULI_RETURN_IF_ERROR(InsertAuditRow(db_, e));
+  const mesh::AuditEntry& entry = entries.back();
   POPULI_RETURN_IF_ERROR(
       PutKv(kAuditKvNamespace, kAuditHeadKey, mesh::EncodeAuditHead({entry.seq, entry.hash})));
   return entry;
