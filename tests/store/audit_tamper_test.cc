@@ -13,17 +13,6 @@
 namespace populi::store::testing {
 namespace {
 
-// Runs `sql` against the closed store's database file.
-void TamperSql(const std::string& dir, const std::string& sql) {
-  sqlite3* db = nullptr;
-  ASSERT_EQ(sqlite3_open(SqliteDatabasePath(dir).c_str(), &db), SQLITE_OK);
-  char* error = nullptr;
-  const int rc = sqlite3_exec(db, sql.c_str(), nullptr, nullptr, &error);
-  EXPECT_EQ(rc, SQLITE_OK) << (error ? error : "");
-  sqlite3_free(error);
-  sqlite3_close(db);
-}
-
 class AuditTamperTest : public ::testing::Test {
  protected:
   // Six entries, written through the store and closed.
@@ -87,26 +76,26 @@ TEST_F(AuditTamperTest, IntactLogPassesTheCheck) {
 }
 
 TEST_F(AuditTamperTest, EditedFieldIsFound) {
-  TamperSql(dir_.path(), "UPDATE audit_log SET actor = 'mallory' WHERE seq = 3");
+  RawSql(dir_.path(), "UPDATE audit_log SET actor = 'mallory' WHERE seq = 3");
   ExpectFound(mesh::AuditDamage::kEdited, 3);
 }
 
 TEST_F(AuditTamperTest, DeletedMiddleRowIsFound) {
-  TamperSql(dir_.path(), "DELETE FROM audit_log WHERE seq = 4");
+  RawSql(dir_.path(), "DELETE FROM audit_log WHERE seq = 4");
   ExpectFound(mesh::AuditDamage::kRemoved, 4);
 }
 
 TEST_F(AuditTamperTest, DeletedLastRowIsATruncatedTail) {
-  TamperSql(dir_.path(), "DELETE FROM audit_log WHERE seq = 6");
+  RawSql(dir_.path(), "DELETE FROM audit_log WHERE seq = 6");
   ExpectFound(mesh::AuditDamage::kTruncated, 6);
 }
 
 TEST_F(AuditTamperTest, ForgedRowAppendedIsFound) {
-  TamperSql(dir_.path(),
-            "INSERT INTO audit_log(seq, ts_ms, kind, actor, subject, data_json, prev_hash, hash, "
-            "schema_version) SELECT 7, 2000, 'node.unquarantined', 'admin', 'node-1', '{}', hash, "
-            "'" +
-                std::string(64, 'f') + "', 1 FROM audit_log WHERE seq = 6");
+  RawSql(dir_.path(),
+         "INSERT INTO audit_log(seq, ts_ms, kind, actor, subject, data_json, prev_hash, hash, "
+         "schema_version) SELECT 7, 2000, 'node.unquarantined', 'admin', 'node-1', '{}', hash, "
+         "'" +
+             std::string(64, 'f') + "', 1 FROM audit_log WHERE seq = 6");
   ExpectFound(mesh::AuditDamage::kInserted, 7);
 }
 
@@ -115,25 +104,25 @@ TEST_F(AuditTamperTest, WellFormedRowForgedIntoTheMiddleIsFound) {
   const mesh::AuditEntry forged =
       mesh::ChainAuditEntry(mesh::AuditHead{entry3_.seq, entry3_.hash},
                             mesh::AuditRecord{1003, "node.unquarantined", "admin", "node-3", "{}"});
-  TamperSql(dir_.path(),
-            "UPDATE audit_log SET seq = seq + 100 WHERE seq >= 4;"
-            "UPDATE audit_log SET seq = seq - 99 WHERE seq >= 104;"
-            "INSERT INTO audit_log(seq, ts_ms, kind, actor, subject, data_json, prev_hash, hash, "
-            "schema_version) VALUES (4, 1003, 'node.unquarantined', 'admin', 'node-3', '{}', '" +
-                forged.prev_hash + "', '" + forged.hash + "', 1)");
+  RawSql(dir_.path(),
+         "UPDATE audit_log SET seq = seq + 100 WHERE seq >= 4;"
+         "UPDATE audit_log SET seq = seq - 99 WHERE seq >= 104;"
+         "INSERT INTO audit_log(seq, ts_ms, kind, actor, subject, data_json, prev_hash, hash, "
+         "schema_version) VALUES (4, 1003, 'node.unquarantined', 'admin', 'node-3', '{}', '" +
+             forged.prev_hash + "', '" + forged.hash + "', 1)");
   ExpectFound(mesh::AuditDamage::kInserted, 4);
 }
 
 TEST_F(AuditTamperTest, SwappedRowsAreFound) {
-  TamperSql(dir_.path(),
-            "UPDATE audit_log SET seq = -2 WHERE seq = 2;"
-            "UPDATE audit_log SET seq = 2 WHERE seq = 5;"
-            "UPDATE audit_log SET seq = 5 WHERE seq = -2");
+  RawSql(dir_.path(),
+         "UPDATE audit_log SET seq = -2 WHERE seq = 2;"
+         "UPDATE audit_log SET seq = 2 WHERE seq = 5;"
+         "UPDATE audit_log SET seq = 5 WHERE seq = -2");
   ExpectFound(mesh::AuditDamage::kReordered, 2);
 }
 
 TEST_F(AuditTamperTest, RemovedHeadIsFound) {
-  TamperSql(dir_.path(), "DELETE FROM kv WHERE ns = 'audit' AND key = 'head'");
+  RawSql(dir_.path(), "DELETE FROM kv WHERE ns = 'audit' AND key = 'head'");
   ExpectFound(mesh::AuditDamage::kHeadMismatch, 6);
 }
 

@@ -16,17 +16,6 @@
 namespace populi::store::testing {
 namespace {
 
-// Runs raw SQL against a closed store's file, as an operator (or a bug) could.
-void RawSql(const std::string& dir, const std::string& sql) {
-  sqlite3* db = nullptr;
-  ASSERT_EQ(sqlite3_open(SqliteDatabasePath(dir).c_str(), &db), SQLITE_OK);
-  char* error = nullptr;
-  const int rc = sqlite3_exec(db, sql.c_str(), nullptr, nullptr, &error);
-  EXPECT_EQ(rc, SQLITE_OK) << (error ? error : "");
-  sqlite3_free(error);
-  sqlite3_close(db);
-}
-
 int64_t Deliver(MeshStore& store, const mesh::NewMessage& m) {
   int64_t id = 0;
   Status status = store.Write([&](WriteTxn& t) -> Status {

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <gtest/gtest.h>
+#include <sqlite3.h>
 #include <stdlib.h>
 
 #include <filesystem>
@@ -50,6 +51,17 @@ inline std::unique_ptr<MeshStore> OpenSqliteOrDie(const std::string& dir,
   auto store = OpenSqliteStore(options);
   EXPECT_TRUE(store.ok()) << store.status().ToString();
   return store.ok() ? std::move(store).value() : nullptr;
+}
+
+// Runs raw SQL against a closed SQLite store's database file, as an operator (or a bug) could.
+inline void RawSql(const std::string& dir, const std::string& sql) {
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(SqliteDatabasePath(dir).c_str(), &db), SQLITE_OK);
+  char* error = nullptr;
+  const int rc = sqlite3_exec(db, sql.c_str(), nullptr, nullptr, &error);
+  EXPECT_EQ(rc, SQLITE_OK) << (error ? error : "");
+  sqlite3_free(error);
+  sqlite3_close(db);
 }
 
 }  // namespace populi::store::testing

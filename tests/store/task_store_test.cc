@@ -308,16 +308,6 @@ TEST_P(TaskStore, StatsCountTaskRowsAndCheckPasses) {
 
 // ---- SQLite specifics: the migration that adds the task tables, and their check items ----
 
-void ExecSql(const std::string& dir, const std::string& sql) {
-  sqlite3* db = nullptr;
-  ASSERT_EQ(sqlite3_open(SqliteDatabasePath(dir).c_str(), &db), SQLITE_OK);
-  char* error = nullptr;
-  const int rc = sqlite3_exec(db, sql.c_str(), nullptr, nullptr, &error);
-  EXPECT_EQ(rc, SQLITE_OK) << (error ? error : "");
-  sqlite3_free(error);
-  sqlite3_close(db);
-}
-
 TEST(SqliteTaskStore, VersionOneDatabaseGainsTaskTablesAndKeepsItsRows) {
   TempDir dir;
   int64_t message_id = 0;
@@ -332,7 +322,7 @@ TEST(SqliteTaskStore, VersionOneDatabaseGainsTaskTablesAndKeepsItsRows) {
                     .ok());
   }
   // What a database written before tasks existed looks like.
-  ExecSql(
+  RawSql(
       dir.path(),
       "DROP TABLE task_logs; DROP TABLE tasks; ALTER TABLE messages DROP COLUMN claim_token; "
       "DROP TABLE audit_log; DROP TABLE roles; DELETE FROM schema_migrations WHERE version >= 2");
@@ -355,11 +345,11 @@ TEST(SqliteTaskStore, VersionOneDatabaseGainsTaskTablesAndKeepsItsRows) {
 TEST(SqliteTaskStore, CheckReportsOrphanLogsAndUnknownTaskStates) {
   TempDir dir;
   OpenSqliteOrDie(dir.path())->Close().ok();
-  ExecSql(dir.path(),
-          "INSERT INTO task_logs(task_id, seq, attempt, stream, ts_ms, data, schema_version) "
-          "VALUES ('gone', 1, 1, 'stdout', 1, x'00', 1);"
-          "INSERT INTO tasks(id, client_key, state, created_ms, updated_ms, body, schema_version) "
-          "VALUES ('t-x', NULL, 'exploded', 1, 1, '{}', 1)");
+  RawSql(dir.path(),
+         "INSERT INTO task_logs(task_id, seq, attempt, stream, ts_ms, data, schema_version) "
+         "VALUES ('gone', 1, 1, 'stdout', 1, x'00', 1);"
+         "INSERT INTO tasks(id, client_key, state, created_ms, updated_ms, body, schema_version) "
+         "VALUES ('t-x', NULL, 'exploded', 1, 1, '{}', 1)");
   auto store = OpenSqliteOrDie(dir.path());
   ASSERT_NE(store, nullptr);
   auto report = store->Check();
