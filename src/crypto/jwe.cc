@@ -161,18 +161,21 @@ Result<std::string> JweEncrypt(const std::array<uint8_t, 32>& recipient_x25519_p
   if (!claims.kid.empty() && claims.kid != fingerprint)
     return InvalidArgument("JWE: kid is not the fingerprint of the recipient's key",
                            "leave kid empty, or set it to KeyFingerprint(recipient key)");
-  POPULI_ASSIGN_OR_RETURN(X25519KeyPair ephemeral, GenerateX25519());
+  // The ephemeral secret lives only in this wiped buffer.
+  SecretBytes<32> ephemeral_secret;
+  std::array<uint8_t, 32> ephemeral_public{};
+  randombytes_buf(ephemeral_secret.data(), ephemeral_secret.size());
+  if (crypto_scalarmult_base(ephemeral_public.data(), ephemeral_secret.data()) != 0)
+    return Internal("JWE: ephemeral X25519 key derivation failed", "report this as a bug");
   std::array<uint8_t, 32> z{};
-  Status agreed = X25519SharedSecret(ephemeral.secret_key, recipient_x25519_public, z);
-  WipeSecret(ephemeral);
+  Status agreed = X25519SharedSecret(ephemeral_secret.bytes, recipient_x25519_public, z);
   if (!agreed.ok()) return agreed.WithContext("JWE recipient key");
   SecretBytes<kCekBytes> cek;
   Status derived = DeriveCek(z, "", "", cek);
   Wipe(z);
   POPULI_RETURN_IF_ERROR(derived);
 
-  POPULI_ASSIGN_OR_RETURN(std::string header,
-                          HeaderJson(fingerprint, claims, ephemeral.public_key));
+  POPULI_ASSIGN_OR_RETURN(std::string header, HeaderJson(fingerprint, claims, ephemeral_public));
   const std::string protected_b64 = Base64Url(header);
   uint8_t iv[kIvBytes];
   randombytes_buf(iv, sizeof(iv));
