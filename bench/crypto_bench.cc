@@ -9,6 +9,7 @@
 #include "crypto/ed25519.h"
 #include "crypto/fingerprint.h"
 #include "crypto/jwe.h"
+#include "crypto/pairing_code.h"
 
 namespace {
 using namespace populi::crypto;
@@ -83,6 +84,23 @@ void BM_Ed25519VerifyEnvelope(benchmark::State& state) {
   }
 }
 BENCHMARK(BM_Ed25519VerifyEnvelope);
+
+// The receiver-side check of a pairing proof (MESH-135): a proof that differs from the right one
+// in its first byte and one that differs in its last byte must cost the same (a compare that
+// stops at the first difference would be faster on the first). Arg 0: first byte, 1: last byte.
+void BM_PairingProofRefused(benchmark::State& state) {
+  const std::string code = "ABCDE12345";
+  const std::string transcript(512, 't');
+  std::string proof = PairingProof(code, transcript);
+  const size_t at = state.range(0) == 0 ? 0 : proof.size() - 2;  // the last full base64 char
+  proof[at] = proof[at] == 'A' ? 'B' : 'A';
+  for (auto _ : state) {
+    bool ok = VerifyPairingProof(code, transcript, proof);
+    if (ok) state.SkipWithError("a wrong proof verified");
+    benchmark::DoNotOptimize(ok);
+  }
+}
+BENCHMARK(BM_PairingProofRefused)->Arg(0)->Arg(1);
 
 }  // namespace
 

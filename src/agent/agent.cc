@@ -1,11 +1,15 @@
 #include "agent/agent.h"
 
 #include <spdlog/spdlog.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <chrono>
 
+#include "agent/keyring.h"
 #include "client/control_plane_api.h"
+#include "crypto/secret.h"
+#include "mesh/pairing.h"
 
 namespace populi::agent {
 
@@ -96,9 +100,73 @@ bool Agent::Sleep(int64_t ms) {
   return !stopping_;
 }
 
+namespace {
+
+// A file's modification time in ns since the Unix epoch; 0 when it does not exist.
+int64_t MtimeNs(const std::string& path) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) return 0;
+  return static_cast<int64_t>(st.st_mtim.tv_sec) * 1'000'000'000 + st.st_mtim.tv_nsec;
+}
+
+int64_t WallMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+}  // namespace
+
+bool Agent::RefreshKeyState() {
+  if (options_.data_dir.empty()) return false;
+  bool changed = false;
+  const int64_t keys_ns = MtimeNs(EncryptionKeysPath(options_.data_dir));
+  if (keys_ns == 0 || keys_ns != keys_seen_ns_) {
+    auto keys = LoadOrCreateEncryptionKeys(options_.data_dir, WallMs());
+    if (keys.ok()) {
+      const std::string pub =
+          crypto::Base64(keys->current.public_key.data(), keys->current.public_key.size());
+      crypto::WipeSecret(keys->current);
+      if (keys->previous) crypto::WipeSecret(*keys->previous);
+      std::lock_guard lock(mu_);
+      if (record_.x25519_pub_key_b64 != pub) {
+        record_.x25519_pub_key_b64 = pub;
+        record_.x25519_key_created_ms = keys->created_ms;
+        record_.x25519_key_sig_b64 = crypto::SignBase64(
+            identity_.keys, mesh::X25519KeyStatement(record_.id, pub, keys->created_ms));
+        changed = true;
+      }
+      keys_seen_ns_ = MtimeNs(EncryptionKeysPath(options_.data_dir));
+    } else {
+      logger_->warn("encryption keys: {}", keys.status().message());
+      keys_seen_ns_ = keys_ns;
+    }
+  }
+  const int64_t pairings_ns = MtimeNs(PairingsPath(options_.data_dir));
+  if (pairings_ns != pairings_seen_ns_) {
+    auto peers = LoadPeers(options_.data_dir, options_.declared_peers);
+    if (!peers.ok()) {
+      logger_->warn("pairings: {}", peers.status().message());
+    } else {
+      std::vector<std::string> ids;
+      for (const auto& p : *peers) ids.push_back(p.node_id);
+      std::lock_guard lock(mu_);
+      if (ids != record_.paired_with || pairings_seen_ns_ < 0) {
+        record_.paired_with = std::move(ids);
+        record_.pairings_updated_ms = pairings_ns / 1'000'000;
+        changed = true;
+      }
+    }
+    pairings_seen_ns_ = pairings_ns;
+  }
+  return changed;
+}
+
 bool Agent::RebuildRecord() {
+  const bool keys_changed = RefreshKeyState();
   auto report = cache_.Peek();
   std::lock_guard lock(mu_);
+  if (keys_changed) record_dirty_ = true;
   const int64_t cycle = cache_.cycles();
   if (!record_dirty_ && cycle == record_cycle_) return false;
   record_dirty_ = false;

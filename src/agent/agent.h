@@ -25,6 +25,7 @@
 
 #include "agent/backoff.h"
 #include "agent/identity.h"
+#include "agent/keyring.h"
 #include "mesh/types.h"
 #include "probe/cache.h"
 #include "probe/capacity.h"
@@ -53,6 +54,10 @@ struct AgentOptions {
   probe::DonationReserve reserve;
   probe::AdvertisedHints hints;
   mesh::DonationPolicy donation;  // reported in the record; the scheduler and worker apply it
+  // The data directory: the record carries the X25519 key and the pairings kept there
+  // (agent/keyring.h), re-read whenever their files change. Empty: neither is reported.
+  std::string data_dir;
+  std::vector<PairedPeer> declared_peers;  // mesh.peers.declared: reported as paired too
 };
 
 struct AgentStats {
@@ -93,6 +98,9 @@ class Agent {
   void ProbeLoop();
   // Rebuilds the record when the probe cache or the running set changed. True when it changed.
   bool RebuildRecord();
+  // Fills the record's encryption key and pairing fields from the data directory when its files
+  // changed since the last look. True when a field changed.
+  bool RefreshKeyState();
   Status Join();
   Status Heartbeat();
   void Leave();
@@ -116,6 +124,8 @@ class Agent {
   mesh::NodeRecord record_;
   int64_t heartbeat_ms_;
   AgentStats stats_;
+  int64_t keys_seen_ns_ = -1;      // encryption-keys.json's mtime when last read
+  int64_t pairings_seen_ns_ = -1;  // pairings.json's mtime when last read
 
   std::thread loop_;
   std::thread prober_;

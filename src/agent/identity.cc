@@ -1,15 +1,12 @@
 #include "agent/identity.h"
 
-#include <fcntl.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <boost/json.hpp>
-#include <cerrno>
 #include <cstring>
 #include <filesystem>
-#include <fstream>
-#include <sstream>
+
+#include "agent/private_file.h"
 
 #include "mesh/json_reader.h"
 #include "mesh/validate.h"
@@ -93,45 +90,14 @@ Result<NodeIdentity> Parse(const std::string& path, const std::string& text,
   return identity;
 }
 
-Status CheckMode(const std::string& path) {
-  struct stat st {};
-  if (::stat(path.c_str(), &st) != 0) return Status::Ok();
-  if ((st.st_mode & 077) != 0) {
-    return {Code::kPermissionDenied, "node identity " + path + " is readable by other users",
-            "chmod 600 " + path};
-  }
-  return Status::Ok();
-}
-
-Status WriteAtomically(const std::string& path, const std::string& text) {
-  const std::string tmp = path + ".tmp";
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-  if (fd < 0) {
-    return {Code::kStoreIo, "cannot write " + tmp + ": " + std::strerror(errno),
-            "check that the mesh data directory is writable"};
-  }
-  const bool written = ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size());
-  const bool synced = ::fsync(fd) == 0;
-  ::close(fd);
-  if (!written || !synced || ::rename(tmp.c_str(), path.c_str()) != 0) {
-    ::unlink(tmp.c_str());
-    return {Code::kStoreIo, "cannot write " + path + ": " + std::strerror(errno),
-            "check free space and permissions in the mesh data directory"};
-  }
-  return Status::Ok();
-}
-
 }  // namespace
 
 Result<std::optional<NodeIdentity>> LoadIdentity(const std::string& data_dir,
                                                  const std::string& configured_node_id) {
   const std::string path = IdentityPath(data_dir);
-  std::ifstream in(path);
-  if (!in) return std::optional<NodeIdentity>();
-  POPULI_RETURN_IF_ERROR(CheckMode(path));
-  std::stringstream text;
-  text << in.rdbuf();
-  POPULI_ASSIGN_OR_RETURN(auto identity, Parse(path, text.str(), configured_node_id));
+  POPULI_ASSIGN_OR_RETURN(auto text, ReadPrivateFile(path, "node identity"));
+  if (!text) return std::optional<NodeIdentity>();
+  POPULI_ASSIGN_OR_RETURN(auto identity, Parse(path, *text, configured_node_id));
   return std::optional<NodeIdentity>(std::move(identity));
 }
 
@@ -157,7 +123,7 @@ Result<NodeIdentity> LoadOrCreateIdentity(const std::string& data_dir,
   // setting returns the node to its own stable id.
   const IdentityFile file{configured_node_id.empty() ? identity.node_id : DefaultNodeId(host),
                           crypto::Base64(seed.data(), seed.size()), identity.public_key_b64()};
-  POPULI_RETURN_IF_ERROR(WriteAtomically(identity.path, json::serialize(ToJson(file)) + "\n"));
+  POPULI_RETURN_IF_ERROR(WritePrivateFile(identity.path, json::serialize(ToJson(file)) + "\n"));
   return identity;
 }
 

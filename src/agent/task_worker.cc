@@ -7,6 +7,7 @@
 #include "agent/attempt_session.h"
 #include "agent/runners/leftovers.h"
 #include "client/control_plane_api.h"
+#include "crypto/secret.h"
 #include "mesh/json.h"
 #include "mesh/policy.h"
 #include "mesh/task.h"
@@ -262,6 +263,18 @@ runners::RunResult TaskWorker::RunProcess(Assignment& a, AttemptSession& session
   self.id = options_.node_id;
   self.donation = options_.donation;
   const std::string refusal = mesh::DonationRefusal(self, a.spec);
+  Status refused = refusal.empty()
+                       ? Status::Ok()
+                       : Status(Code::kPermissionDenied, refusal, "[mesh.donation] on this node");
+  std::map<std::string, std::string> secrets;
+  if (refused.ok() && !a.spec.secret_names.empty()) {
+    auto fetched = FetchTaskSecrets(a, session, run_context);
+    if (fetched.ok()) {
+      secrets = std::move(*fetched);
+    } else {
+      refused = fetched.status();
+    }
+  }
   mesh::Task task;
   task.id = a.task_id;
   task.spec = a.spec;
@@ -272,19 +285,21 @@ runners::RunResult TaskWorker::RunProcess(Assignment& a, AttemptSession& session
   // user code that traces continues this trace under it.
   obs::ActiveSpan process_span(&spans_, "task.process", obs::SpanKind::kInternal, run_context,
                                "vox-agent", options_.node_id);
+  for (const auto& [name, value] : secrets) spec.env[name] = value;
   spec.env["TRACEPARENT"] = process_span.context().Traceparent();
   if (!run_context.tracestate.empty()) spec.env["TRACESTATE"] = run_context.tracestate;
   auto started = [&] {
     obs::ActiveSpan start_span(&spans_, "runner.start", obs::SpanKind::kInternal, run_context,
                                "vox-agent", options_.node_id);
     start_span.Set("vox.mesh.runner", std::string("exec"));
-    auto s = refusal.empty()
-                 ? runners::ExecRun::Start(spec, options_.policy, on_output)
-                 : Result<std::unique_ptr<runners::ExecRun>>(
-                       Status(Code::kPermissionDenied, refusal, "[mesh.donation] on this node"));
+    auto s = refused.ok() ? runners::ExecRun::Start(spec, options_.policy, on_output)
+                          : Result<std::unique_ptr<runners::ExecRun>>(refused);
     if (!s.ok()) start_span.SetError(s.status().message());
     return s;
   }();
+  // The values now live only in the child's environment.
+  for (auto& [name, value] : secrets) crypto::Wipe(value);
+  for (const auto& [name, value] : secrets) crypto::Wipe(spec.env[name]);
   if (!started.ok()) {
     process_span.SetError("not started");
     runners::RunResult result;
@@ -308,6 +323,23 @@ runners::RunResult TaskWorker::RunProcess(Assignment& a, AttemptSession& session
   std::lock_guard lock(a.mu);
   a.run = nullptr;
   return result;
+}
+
+Result<std::map<std::string, std::string>> TaskWorker::FetchTaskSecrets(
+    const Assignment& a, AttemptSession& session, const obs::TraceContext& run_context) {
+  obs::ActiveSpan span(&spans_, "secrets.fetch", obs::SpanKind::kInternal, run_context, "vox-agent",
+                       options_.node_id);
+  span.Set("vox.mesh.secret_count", static_cast<int64_t>(a.spec.secret_names.size()))
+      .Set("vox.mesh.submitter_node_id", a.spec.submitter_node_id);
+  client::ControlPlaneApi api(options_.control_url, options_.token);
+  api.http().set_node_id(options_.node_id);
+  if (!options_.tls_ca_file.empty()) api.http().set_tls_ca_file(options_.tls_ca_file);
+  auto values = FetchSecrets(api, options_.secrets, a, [&session] {
+    session.RenewIfDue();
+    return !session.lost();
+  });
+  if (!values.ok()) span.SetError(values.status().message());
+  return values;
 }
 
 runners::RunResult TaskWorker::Supervise(const Assignment& a, runners::ExecRun& run,

@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "agent/runners/exec_runner.h"
+#include "agent/secret_courier.h"
 #include "crypto/ed25519.h"
 #include "mesh/types.h"
 #include "obs/span_store.h"
@@ -51,6 +52,9 @@ struct TaskWorkerOptions {
   int64_t poll_wait_ms = 10'000;  // inbox long-poll; also bounds how long Stop() waits
   int64_t log_flush_ms = 100;     // output is sent at least this often while a task runs
   mesh::DonationPolicy donation;  // re-checked here for every assignment (mesh::DonationRefusal)
+  // Where an attempt's secrets come from (agent/secret_courier.h); its data_dir empty: a task
+  // naming secrets is refused here.
+  SecretsOptions secrets;
   // Claims start once this says the node has joined (a claim before the join is refused 403);
   // called with a wait in ms. Empty: claim at once.
   std::function<bool(int64_t)> joined;
@@ -86,6 +90,10 @@ class TaskWorker {
   // Starts the process (or refuses it) and supervises it to its end.
   runners::RunResult RunProcess(Assignment& a, AttemptSession& session,
                                 const obs::TraceContext& run_context);
+  // The values of the secrets `a` names (FetchSecrets), under a secrets.fetch span.
+  Result<std::map<std::string, std::string>> FetchTaskSecrets(const Assignment& a,
+                                                              AttemptSession& session,
+                                                              const obs::TraceContext& run_context);
   // Flushes output and renews the lease while `run` runs; kills it when the lease is lost.
   runners::RunResult Supervise(const Assignment& a, runners::ExecRun& run, AttemptSession& session);
   void FinishAttempt(const Assignment& a);

@@ -73,7 +73,23 @@ Result<AgentHandle> StartAgent(const config::Config& cfg, const std::string& con
   options.donation.enabled = cfg.GetBool("mesh.donation.enabled");
   options.donation.accepted_kinds = cfg.GetList("mesh.donation.accepted_kinds");
   options.donation.min_priority = static_cast<uint8_t>(cfg.GetInt("mesh.donation.min_priority"));
+  options.data_dir = cfg.data_dir();
+  POPULI_ASSIGN_OR_RETURN(options.declared_peers,
+                          agent::ParseDeclaredPeers(cfg.GetList("mesh.peers.declared")));
+  agent::SecretsOptions secrets;
+  secrets.control_url = control_url;
+  secrets.token = token;
+  secrets.tls_ca_file = tls_ca_file;
+  secrets.node_id = identity.node_id;
+  secrets.data_dir = cfg.data_dir();
+  secrets.declared = options.declared_peers;
+  secrets.share_wait_ms = cfg.GetDurationSecs("mesh.secrets.wait") * 1000;
+  secrets.rotation_grace_ms = cfg.GetDurationSecs("mesh.secrets.rotation_grace") * 1000;
+  // The courier follows its peers' records once per round: a rotated key or an unpair is seen
+  // within about one heartbeat.
+  secrets.poll_wait_ms = options.heartbeat_ms;
   agent::TaskWorkerOptions worker;
+  worker.secrets = secrets;
   worker.control_url = control_url;
   worker.token = token;
   worker.tls_ca_file = tls_ca_file;
@@ -99,9 +115,11 @@ Result<AgentHandle> StartAgent(const config::Config& cfg, const std::string& con
       [node_agent](std::vector<probe::TaskReservation> running) {
         node_agent->SetRunningTasks(std::move(running));
       },
-      std::move(logger));
+      logger);
+  handle.courier = std::make_unique<agent::SecretCourier>(secrets, keys, logger);
   handle.agent->Start();
   handle.worker->Start();
+  handle.courier->Start();
   return handle;
 }
 

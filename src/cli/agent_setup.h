@@ -8,6 +8,7 @@
 #include <string>
 
 #include "agent/agent.h"
+#include "agent/secret_courier.h"
 #include "agent/task_worker.h"
 #include "config/config.h"
 #include "probe/cache.h"
@@ -22,11 +23,13 @@ struct AgentHandle {
   std::unique_ptr<probe::ProbeCache> cache;
   std::unique_ptr<agent::Agent> agent;
   std::unique_ptr<agent::TaskWorker> worker;
+  std::unique_ptr<agent::SecretCourier> courier;  // answers other nodes' secret requests
   // Leave first (node.left at once; the control plane revokes this node's task leases), then
   // stop the worker (kills what still runs).
   void Stop() {
     if (agent) agent->Stop(/*leave=*/true);
     if (worker) worker->Stop();
+    if (courier) courier->Stop();
   }
 };
 

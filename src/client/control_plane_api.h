@@ -23,6 +23,7 @@
 #include "client/http_client.h"
 #include "mesh/audit.h"
 #include "mesh/json.h"
+#include "mesh/pairing.h"
 #include "mesh/replies.h"
 #include "mesh/task.h"
 #include "mesh/types.h"
@@ -130,6 +131,14 @@ class ControlPlaneApi {
   Result<mesh::AuditPage> Audit(int64_t after, int limit, CallOptions options = {});
 
   // ---- bootstrap (open) ----
+  // Pairing relay (docs/secrets.md).
+  Result<mesh::Pairing> OfferPairing(const mesh::PairingOffer& offer, CallOptions options = {});
+  Result<mesh::Pairing> GetPairing(const std::string& to, const std::string& from,
+                                   CallOptions options = {});
+  Result<mesh::Pairing> AnswerPairing(const std::string& to, const std::string& from,
+                                      const mesh::PairingAnswer& answer, CallOptions options = {});
+  Status DeletePairing(const std::string& to, const std::string& from, CallOptions options = {});
+
   Result<mesh::BootstrapReply> BootstrapExchange(const mesh::BootstrapRequest& request,
                                                  CallOptions options = {});
 

@@ -29,6 +29,7 @@ void ControlPlane::RegisterRoutes(http::Router& router) {
   AddTaskReportRoutes(router, ctx_);
   AddTraceRoutes(router, ctx_);
   AddAuditRoutes(router, ctx_);
+  AddPairingRoutes(router, ctx_);
 }
 
 void ControlPlane::SetSpanStore(obs::SpanStore* spans) {

@@ -97,6 +97,15 @@ json::object ToJson(const NodeRecord& n) {
   o["visibility"] = ToString(n.visibility);
   o["trust_tier"] = ToString(n.trust_tier);
   PutStr(o, "ed25519_pub_key_b64", n.ed25519_pub_key_b64);
+  PutStr(o, "x25519_pub_key_b64", n.x25519_pub_key_b64);
+  PutTime(o, "x25519_key_created_ms", n.x25519_key_created_ms);
+  PutStr(o, "x25519_key_sig_b64", n.x25519_key_sig_b64);
+  if (!n.paired_with.empty()) {
+    json::array paired;
+    for (const auto& id : n.paired_with) paired.emplace_back(id);
+    o["paired_with"] = std::move(paired);
+  }
+  PutTime(o, "pairings_updated_ms", n.pairings_updated_ms);
   PutStr(o, "host", n.host);
   o["cpu"] = ToJson(n.cpu);
   if (!n.gpus.empty()) {
@@ -143,6 +152,11 @@ Result<NodeRecord> NodeRecordFromJson(const json::value& v) {
   r.Enum("visibility", n.visibility, ParseVisibility);
   r.Enum("trust_tier", n.trust_tier, ParseTrustTier);
   r.Str("ed25519_pub_key_b64", n.ed25519_pub_key_b64);
+  r.Str("x25519_pub_key_b64", n.x25519_pub_key_b64);
+  r.Int("x25519_key_created_ms", n.x25519_key_created_ms);
+  r.Str("x25519_key_sig_b64", n.x25519_key_sig_b64);
+  r.Strings("paired_with", n.paired_with);
+  r.Int("pairings_updated_ms", n.pairings_updated_ms);
   r.Str("host", n.host);
   if (const json::value* cpu = r.Object("cpu")) {
     auto decoded = CpuInfoFromJson(*cpu, r.Path("cpu"), r.options());

@@ -85,7 +85,10 @@ class FieldReader {
     if (v->is_int64()) {
       n = v->get_int64();
     } else if (v->is_uint64()) {
-      return Fail(key, "number out of range " + Range(min, max));
+      // A value built in memory from an unsigned field (not parsed from text) has this kind.
+      if (v->get_uint64() > static_cast<uint64_t>(std::numeric_limits<int64_t>::max()))
+        return Fail(key, "number out of range " + Range(min, max));
+      n = static_cast<int64_t>(v->get_uint64());
     } else {
       return Fail(key, "expected an integer " + Range(min, max));
     }

@@ -31,6 +31,13 @@ std::string DonationRefusal(const NodeRecord& node, const TaskSpec& spec) {
   return {};
 }
 
+bool PairingAllows(const NodeRecord& node, const TaskSpec& spec) {
+  if (spec.secret_names.empty() || spec.submitter_node_id.empty()) return true;
+  if (node.id == spec.submitter_node_id) return true;
+  return std::find(node.paired_with.begin(), node.paired_with.end(), spec.submitter_node_id) !=
+         node.paired_with.end();
+}
+
 bool InMaintenance(const NodeRecord& node, int64_t now_ms) {
   return node.maintenance && (node.maintenance_until_ms == 0 || now_ms < node.maintenance_until_ms);
 }

@@ -20,6 +20,11 @@ bool PrivacyAllows(PrivacyClass privacy, const NodeRecord& node);
 // line naming the rule). The node's own operator's work is always accepted.
 std::string DonationRefusal(const NodeRecord& node, const TaskSpec& spec);
 
+// Whether `node` may run `spec` as far as its secrets go: a task that names secrets runs only on
+// its submitter or on a node that reports a pairing with the submitter (NodeRecord::paired_with),
+// since only there can the submitter's agent seal them (docs/secrets.md).
+bool PairingAllows(const NodeRecord& node, const TaskSpec& spec);
+
 // Maintenance is on and its window (0 = open-ended) has not ended at `now_ms`.
 bool InMaintenance(const NodeRecord& node, int64_t now_ms);
 

@@ -119,7 +119,15 @@ struct NodeRecord {
   Visibility visibility = Visibility::kPrivate;
   TrustTier trust_tier = TrustTier::kTrusted;
   std::string ed25519_pub_key_b64;
-  std::string host;  // hostname, informational
+  // End-to-end secrets (docs/secrets.md): the node's X25519 encryption key, when it was made,
+  // and the node's Ed25519 signature over mesh::X25519KeyStatement, so a paired peer adopts a
+  // rotated key only from the node itself. Empty on a node that has not made one.
+  std::string x25519_pub_key_b64;
+  int64_t x25519_key_created_ms = 0;
+  std::string x25519_key_sig_b64;
+  std::vector<std::string> paired_with;  // nodes this node holds a pairing with, sorted
+  int64_t pairings_updated_ms = 0;       // when paired_with last changed (a peer's unpair check)
+  std::string host;                      // hostname, informational
 
   CpuInfo cpu;
   std::vector<GpuDevice> gpus;

@@ -9,10 +9,10 @@
 namespace populi::mesh {
 namespace {
 
-constexpr std::array<std::string_view, 14> kMessageTypes{
-    "task_submit", "task_result",  "task_cancel",  "task_ack",    "task_progress",
-    "task_log",    "job_submit",   "job_result",   "job_fail",    "agent_message",
-    "model_load",  "model_unload", "secret_share", "control_ping"};
+constexpr std::array<std::string_view, 15> kMessageTypes{
+    "task_submit", "task_result",  "task_cancel",  "task_ack",     "task_progress",
+    "task_log",    "job_submit",   "job_result",   "job_fail",     "agent_message",
+    "model_load",  "model_unload", "secret_share", "control_ping", "secret_request"};
 
 constexpr std::array<std::string_view, 7> kTaskKinds{
     "text_infer", "image_gen", "speech_transcribe", "train_qlora", "embed", "exec", "vox_script"};
@@ -223,7 +223,8 @@ Status ValidateNodeRecord(const NodeRecord& n, const Limits& limits) {
     return {Code::kTooLarge, "too many gpus (" + std::to_string(n.gpus.size()) + ")",
             "report at most " + std::to_string(limits.max_gpus) + " devices"};
   }
-  for (const std::string* s : {&n.version, &n.host, &n.ed25519_pub_key_b64, &n.cpu.model}) {
+  for (const std::string* s : {&n.version, &n.host, &n.ed25519_pub_key_b64, &n.cpu.model,
+                               &n.x25519_pub_key_b64, &n.x25519_key_sig_b64}) {
     if (s->size() > 1024) return TooLarge("a node string field", s->size(), 1024);
     POPULI_RETURN_IF_ERROR(Utf8("node string field", *s));
   }
@@ -233,6 +234,11 @@ Status ValidateNodeRecord(const NodeRecord& n, const Limits& limits) {
             "report at most 4096 running tasks"};
   }
   for (const auto& id : n.running_tasks) POPULI_RETURN_IF_ERROR(ValidateId("running_tasks", id));
+  if (n.paired_with.size() > 1024) {
+    return {Code::kTooLarge, "too many paired_with (" + std::to_string(n.paired_with.size()) + ")",
+            "report at most 1024 paired nodes"};
+  }
+  for (const auto& id : n.paired_with) POPULI_RETURN_IF_ERROR(ValidateId("paired_with", id));
   return Status::Ok();
 }
 

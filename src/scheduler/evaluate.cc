@@ -103,6 +103,7 @@ Evaluation Evaluator::Evaluate(const Candidate& candidate) {
   if (!IsAllowed(node.id)) return reject(Reason::kNotAllowed);
   if (!mesh::PrivacyAllows(spec_.privacy_class, node)) return reject(Reason::kPrivacy);
   if (!mesh::DonationRefusal(node, spec_).empty()) return reject(Reason::kNotDonating);
+  if (!mesh::PairingAllows(node, spec_)) return reject(Reason::kNotPaired);
   for (const auto& [key, value] : spec_.constraints.required_labels) {
     auto it = node.labels.find(key);
     if (it == node.labels.end() || it->second != value) return reject(Reason::kLabelMismatch);

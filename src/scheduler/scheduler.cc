@@ -16,19 +16,21 @@ using internal::Evaluator;
 using internal::Reason;
 
 // Labels for the summary line, indexed like RejectReasons().
-constexpr std::array<std::string_view, internal::kReasonCount> kReasonText{"down",
-                                                                           "suspect",
-                                                                           "quarantined",
-                                                                           "maintenance",
-                                                                           "denied",
-                                                                           "not allowed",
-                                                                           "privacy",
-                                                                           "not donating",
-                                                                           "label mismatch",
-                                                                           "insufficient GPUs",
-                                                                           "insufficient VRAM",
-                                                                           "insufficient CPU",
-                                                                           "insufficient memory"};
+constexpr std::array<std::string_view, internal::kReasonCount> kReasonText{
+    "down",
+    "suspect",
+    "quarantined",
+    "maintenance",
+    "denied",
+    "not allowed",
+    "privacy",
+    "not donating",
+    "not paired with the submitter",
+    "label mismatch",
+    "insufficient GPUs",
+    "insufficient VRAM",
+    "insufficient CPU",
+    "insufficient memory"};
 
 // What the nodes rejected for a capacity reason had at best, for the summary line.
 struct BestSeen {

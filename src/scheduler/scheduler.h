@@ -46,6 +46,8 @@ struct Candidate {
 //   privacy              mesh::PrivacyAllows says no
 //   not_donating         the node's donation policy refuses work from this submitter
 //                        (mesh::DonationRefusal: disabled, kind not accepted, priority too low)
+//   not_paired           the task names secrets and the node is neither its submitter nor
+//                        paired with it (mesh::PairingAllows; docs/secrets.md)
 //   label_mismatch       a required label is missing or has another value
 //   insufficient_gpus    fewer GPUs than asked for
 //   insufficient_vram    fewer than `gpus` devices with gpu_memory_bytes allocatable each

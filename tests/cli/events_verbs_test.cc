@@ -90,13 +90,15 @@ class EventsVerbsTest : public ::testing::Test {
     env.cwd = root_ + "/ws";
     env.vars["HOME"] = root_ + "/user";
     env.vars["VOX_HOME"] = root_ + "/home";
+    const internal::PreparedExec exec(env, args);
+    const std::string err_path = root_ + "/follower.err";
     follower_ = fork();
     if (follower_ == 0) {
       const int out = open(follower_out_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-      const int err = open((root_ + "/follower.err").c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+      const int err = open(err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
       dup2(out, STDOUT_FILENO);
       dup2(err, STDERR_FILENO);
-      internal::ExecVox(env, args);
+      exec.Exec();
     }
   }
 

@@ -42,21 +42,35 @@ inline std::vector<std::string> EnvStrings(const VoxEnv& env) {
   return out;
 }
 
-// In the child: chdir, exec vox with args and env. Never returns.
-[[noreturn]] inline void ExecVox(const VoxEnv& env, const std::vector<std::string>& args) {
-  if (!env.cwd.empty() && chdir(env.cwd.c_str()) != 0) _exit(126);
-  std::string bin = VoxBin();
-  std::vector<std::string> env_strings = EnvStrings(env);
-  std::vector<char*> argv{bin.data()};
-  std::vector<std::string> args_copy = args;
-  for (auto& a : args_copy) argv.push_back(a.data());
-  argv.push_back(nullptr);
-  std::vector<char*> envp;
-  for (auto& e : env_strings) envp.push_back(e.data());
-  envp.push_back(nullptr);
-  execve(bin.c_str(), argv.data(), envp.data());
-  _exit(127);
-}
+// A vox command line made ready before fork(): the child of a multi-threaded test process may
+// only make async-signal-safe calls until execve (another thread may have held the allocator's
+// lock at the fork, and a malloc in the child would then wait forever), so everything that
+// allocates happens here, in the parent.
+class PreparedExec {
+ public:
+  PreparedExec(const VoxEnv& env, const std::vector<std::string>& args)
+      : cwd_(env.cwd), bin_(VoxBin()), args_(args), env_(EnvStrings(env)) {
+    argv_.push_back(bin_.data());
+    for (auto& a : args_) argv_.push_back(a.data());
+    argv_.push_back(nullptr);
+    for (auto& e : env_) envp_.push_back(e.data());
+    envp_.push_back(nullptr);
+  }
+  PreparedExec(const PreparedExec&) = delete;
+  PreparedExec& operator=(const PreparedExec&) = delete;
+
+  // In the child: chdir, execve. Never returns; allocates nothing.
+  [[noreturn]] void Exec() const {
+    if (!cwd_.empty() && chdir(cwd_.c_str()) != 0) _exit(126);
+    execve(bin_.c_str(), argv_.data(), envp_.data());
+    _exit(127);
+  }
+
+ private:
+  std::string cwd_, bin_;
+  std::vector<std::string> args_, env_;
+  std::vector<char*> argv_, envp_;
+};
 
 inline int WaitExit(pid_t pid) {
   int status = 0;
@@ -70,6 +84,7 @@ inline int WaitExit(pid_t pid) {
 inline VoxRun RunVox(const VoxEnv& env, const std::vector<std::string>& args,
                      const std::string& scratch) {
   std::string out_path = scratch + "/vox.out", err_path = scratch + "/vox.err";
+  const internal::PreparedExec exec(env, args);
   pid_t pid = fork();
   if (pid == 0) {
     int out = open(out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
@@ -78,7 +93,7 @@ inline VoxRun RunVox(const VoxEnv& env, const std::vector<std::string>& args,
     dup2(err, STDERR_FILENO);
     int devnull = open("/dev/null", O_RDONLY);
     dup2(devnull, STDIN_FILENO);
-    internal::ExecVox(env, args);
+    exec.Exec();
   }
   VoxRun run;
   run.exit_code = internal::WaitExit(pid);
@@ -93,13 +108,14 @@ inline VoxRun RunVoxOnTerminal(const VoxEnv& env, const std::vector<std::string>
   int master = -1, slave = -1;
   if (openpty(&master, &slave, nullptr, nullptr, nullptr) != 0) return {};
   std::string err_path = scratch + "/vox.err";
+  const internal::PreparedExec exec(env, args);
   pid_t pid = fork();
   if (pid == 0) {
     close(master);
     int err = open(err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
     dup2(slave, STDOUT_FILENO);
     dup2(err, STDERR_FILENO);
-    internal::ExecVox(env, args);
+    exec.Exec();
   }
   close(slave);
   VoxRun run;

@@ -49,19 +49,22 @@ namespace populi::testing {
 // never returns fails its test instead of hanging the binary.
 inline constexpr int kVoxDeadlineSecs = 30;
 
-// RunVox with a deadline: stdout and stderr to files, read back after exit.
+// RunVox with a deadline: stdout and stderr to files, read back after exit; standard input from
+// `stdin_path` (/dev/null unless given).
 inline VoxRun RunVoxWithin(const VoxEnv& env, const std::vector<std::string>& args,
-                           const std::string& scratch) {
+                           const std::string& scratch,
+                           const std::string& stdin_path = "/dev/null") {
   const std::string out_path = scratch + "/vox.out", err_path = scratch + "/vox.err";
+  const internal::PreparedExec exec(env, args);
   const pid_t pid = fork();
   if (pid == 0) {
     const int out = open(out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
     const int err = open(err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
     dup2(out, STDOUT_FILENO);
     dup2(err, STDERR_FILENO);
-    const int devnull = open("/dev/null", O_RDONLY);
-    dup2(devnull, STDIN_FILENO);
-    internal::ExecVox(env, args);
+    const int in = open(stdin_path.c_str(), O_RDONLY);
+    dup2(in, STDIN_FILENO);
+    exec.Exec();
   }
   VoxRun run;
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(kVoxDeadlineSecs);
@@ -92,6 +95,7 @@ inline VoxRun RunVoxWithStderrOnTerminal(
   int master = -1, slave = -1;
   if (openpty(&master, &slave, nullptr, nullptr, nullptr) != 0) return {};
   const std::string out_path = scratch + "/vox.out";
+  const internal::PreparedExec exec(env, args);
   const pid_t pid = fork();
   if (pid == 0) {
     close(master);
@@ -100,7 +104,7 @@ inline VoxRun RunVoxWithStderrOnTerminal(
     dup2(slave, STDERR_FILENO);
     const int devnull = open("/dev/null", O_RDONLY);
     dup2(devnull, STDIN_FILENO);
-    internal::ExecVox(env, args);
+    exec.Exec();
   }
   close(slave);
   VoxRun run;
@@ -169,16 +173,18 @@ class ServeProcess {
   bool Start() {
     int out[2];
     if (pipe(out) != 0) return false;
+    std::vector<std::string> args = {"populi", "serve", "--bind", bind_};
+    if (!worker_) args.push_back("--no-worker");
+    const internal::PreparedExec exec(env_, args);
+    const std::string log_path = root_ + "/serve.log";
     pid_ = fork();
     if (pid_ == 0) {
       prctl(PR_SET_PDEATHSIG, SIGKILL);  // a crashed test leaves no serve behind
       close(out[0]);
       dup2(out[1], STDOUT_FILENO);
-      const int log = open((root_ + "/serve.log").c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+      const int log = open(log_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
       dup2(log, STDERR_FILENO);
-      std::vector<std::string> args = {"populi", "serve", "--bind", bind_};
-      if (!worker_) args.push_back("--no-worker");
-      internal::ExecVox(env_, args);
+      exec.Exec();
     }
     close(out[1]);
     std::string line;

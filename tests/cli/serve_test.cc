@@ -58,6 +58,14 @@ class ServeTest : public ::testing::Test {
     const std::string data = (dir_ / data_name).string();
     const std::string home = "VOX_HOME=" + (dir_ / "home").string();
     const std::string cwd = (dir_ / "cwd").string();
+    // Built before fork(): the child allocates nothing before execve (run_vox.h, PreparedExec).
+    std::vector<const char*> argv = {vox,          "populi",     "serve",     "--bind",
+                                     bind.c_str(), "--data-dir", data.c_str()};
+    if (!with_worker) argv.push_back("--no-worker");
+    argv.push_back(nullptr);
+    std::vector<const char*> envp = {home.c_str(), "PATH=/usr/bin:/bin", "NO_COLOR=1"};
+    for (const auto& e : extra_env) envp.push_back(e.c_str());
+    envp.push_back(nullptr);
     p.pid = fork();
     if (p.pid == 0) {
       dup2(out[1], 1);
@@ -65,13 +73,6 @@ class ServeTest : public ::testing::Test {
       close(out[0]);
       close(err[0]);
       if (chdir(cwd.c_str()) != 0) _exit(120);
-      std::vector<const char*> argv = {vox,          "populi",     "serve",     "--bind",
-                                       bind.c_str(), "--data-dir", data.c_str()};
-      if (!with_worker) argv.push_back("--no-worker");
-      argv.push_back(nullptr);
-      std::vector<const char*> envp = {home.c_str(), "PATH=/usr/bin:/bin", "NO_COLOR=1"};
-      for (const auto& e : extra_env) envp.push_back(e.c_str());
-      envp.push_back(nullptr);
       execve(vox, const_cast<char* const*>(argv.data()), const_cast<char* const*>(envp.data()));
       _exit(127);
     }

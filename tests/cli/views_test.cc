@@ -6,6 +6,8 @@
 #include <unistd.h>
 
 #include <gmock/gmock.h>
+#include <sys/stat.h>
+
 #include <gtest/gtest.h>
 
 #include <atomic>
@@ -181,7 +183,8 @@ TEST_F(ViewsTest, PeersTableHasTheHeaderAndGroupsIdenticalGpus) {
   ASSERT_EQ(run.exit_code, 0) << run.err;
   EXPECT_THAT(run.out, HasSubstr("ID"));
   const std::string header = run.out.substr(0, run.out.find('\n'));
-  for (const char* column : {"ID", "STATE", "LAST SEEN", "VERSION", "GPUS", "TASKS", "LEASES"}) {
+  for (const char* column :
+       {"ID", "STATE", "LAST SEEN", "VERSION", "GPUS", "TASKS", "LEASES", "PAIRED", "KEY"}) {
     EXPECT_THAT(header, HasSubstr(column));
   }
   const std::string gpu_row = run.out.substr(run.out.find("\ngpu-box") + 1);
@@ -321,6 +324,35 @@ TEST_F(ViewsTest, DoctorWarnsWhenAnAdvertisedGpuWasNotProbed) {
   ASSERT_FALSE(conflict.empty()) << run.out;
   EXPECT_EQ(conflict.at("status"), "warn");
   EXPECT_THAT(std::string(conflict.at("message").as_string()), HasSubstr("0 GPUs"));
+}
+
+TEST_F(ViewsTest, DoctorWarnsAboutAnEncryptionKeyOlderThanMaxKeyAgeUntilItIsRotated) {
+  // The serve runs without a worker: `pair --rotate` makes the node's first key; age it by
+  // rewriting its creation time.
+  const std::string keys_path = serve_->root() + "/home/populi/encryption-keys.json";
+  ASSERT_EQ(serve_->Vox({"populi", "pair", "--rotate"}).exit_code, 0);
+  json::object keys = ParseObject(ReadFile(keys_path));
+  ASSERT_FALSE(keys.empty()) << keys_path;
+  keys["created_ms"] = 1'000;
+  WriteFile(keys_path, json::serialize(keys), 0600);
+  ::chmod(keys_path.c_str(), 0600);
+  VoxRun old = serve_->Vox({"doctor", "--json", "--fixture", NoGpuFixture()},
+                           {{"VOX_MESH_POLICY_MAX_KEY_AGE", "30d"}});
+  EXPECT_EQ(old.exit_code, 0) << "a warning is not a failure: " << old.out;
+  json::object check = FindCheck(ParseObject(old.out), "keys", "encryption key");
+  ASSERT_FALSE(check.empty()) << old.out;
+  EXPECT_EQ(check.at("status"), "warn");
+  EXPECT_THAT(std::string(check.at("message").as_string()), HasSubstr("max_key_age"));
+  EXPECT_THAT(std::string(check.at("hint").as_string()), HasSubstr("pair --rotate"));
+
+  VoxRun rotated = serve_->Vox({"populi", "pair", "--rotate"});
+  ASSERT_EQ(rotated.exit_code, 0) << rotated.err;
+  EXPECT_THAT(rotated.out, HasSubstr("new encryption key SHA256:"));
+  VoxRun fresh = serve_->Vox({"doctor", "--json", "--fixture", NoGpuFixture()},
+                             {{"VOX_MESH_POLICY_MAX_KEY_AGE", "30d"}});
+  EXPECT_EQ(FindCheck(ParseObject(fresh.out), "keys", "encryption key").at("status"), "ok")
+      << fresh.out;
+  EXPECT_THAT(ReadFile(keys_path), HasSubstr("previous_x25519_secret_b64"));
 }
 
 TEST_F(ViewsTest, DoctorFailsAFailedProbeWithItsHint) {

@@ -67,6 +67,13 @@ NodeRun RunJweScript(const std::string& node, const std::vector<std::string>& ar
   const fs::path out_path = scratch / "out";
   const fs::path err_path = scratch / "err";
   NodeRun run;
+  // Built before fork(): the child allocates nothing before exec (another thread may hold the
+  // allocator's lock at the fork).
+  std::vector<std::string> argv_strings{node, "jwe.mjs"};
+  argv_strings.insert(argv_strings.end(), args.begin(), args.end());
+  std::vector<char*> argv;
+  for (auto& a : argv_strings) argv.push_back(a.data());
+  argv.push_back(nullptr);
   const pid_t pid = fork();
   if (pid == 0) {
     const int out = open(out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
@@ -76,11 +83,6 @@ NodeRun RunJweScript(const std::string& node, const std::vector<std::string>& ar
     dup2(out, STDOUT_FILENO);
     dup2(err, STDERR_FILENO);
     dup2(devnull, STDIN_FILENO);
-    std::vector<std::string> argv_strings{node, "jwe.mjs"};
-    argv_strings.insert(argv_strings.end(), args.begin(), args.end());
-    std::vector<char*> argv;
-    for (auto& a : argv_strings) argv.push_back(a.data());
-    argv.push_back(nullptr);
     execv(node.c_str(), argv.data());
     _exit(127);
   }

@@ -85,18 +85,21 @@ class VoxProcess {
     }
     for (const auto& [k, v] : env) env_s.push_back(k + "=" + v);
     const std::string out = (dir / "stdout").string(), err = (dir / "stderr").string();
+    const std::string cwd = dir.string();
+    // Everything the child needs is built before fork(): another thread of this process may hold
+    // the allocator's lock at the fork, so the child allocates nothing before execve.
+    std::vector<char*> argv, envp;
+    for (auto& a : argv_s) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    for (auto& v : env_s) envp.push_back(v.data());
+    envp.push_back(nullptr);
     pid_ = fork();
     if (pid_ == 0) {
       int o = open(out.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0600);
       int e = open(err.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0600);
       dup2(o, 1);
       dup2(e, 2);
-      if (chdir(dir.c_str()) != 0) _exit(120);
-      std::vector<char*> argv, envp;
-      for (auto& a : argv_s) argv.push_back(a.data());
-      argv.push_back(nullptr);
-      for (auto& v : env_s) envp.push_back(v.data());
-      envp.push_back(nullptr);
+      if (chdir(cwd.c_str()) != 0) _exit(120);
       execve(vox, argv.data(), envp.data());
       _exit(127);
     }

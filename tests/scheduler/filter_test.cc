@@ -63,10 +63,11 @@ mesh::TaskSpec Task() {
 
 TEST(Filter, ReasonCodesInCheckOrder) {
   std::vector<std::string> codes(RejectReasons().begin(), RejectReasons().end());
-  EXPECT_EQ(codes, (std::vector<std::string>{
-                       "down", "suspect", "quarantined", "maintenance", "denied", "not_allowed",
-                       "privacy", "not_donating", "label_mismatch", "insufficient_gpus",
-                       "insufficient_vram", "insufficient_cpu", "insufficient_memory"}));
+  EXPECT_EQ(codes,
+            (std::vector<std::string>{"down", "suspect", "quarantined", "maintenance", "denied",
+                                      "not_allowed", "privacy", "not_donating", "not_paired",
+                                      "label_mismatch", "insufficient_gpus", "insufficient_vram",
+                                      "insufficient_cpu", "insufficient_memory"}));
 }
 
 TEST(Filter, EachReason) {
@@ -91,6 +92,24 @@ TEST(Filter, EachReason) {
       {"privacy",
        [](mesh::NodeRecord& n, mesh::TaskSpec&) { n.visibility = mesh::Visibility::kPublic; }},
       {"not_donating", [](mesh::NodeRecord& n, mesh::TaskSpec&) { n.donation.enabled = false; }},
+      // A task naming secrets: only its submitter or a node paired with the submitter.
+      {"not_paired",
+       [](mesh::NodeRecord&, mesh::TaskSpec& t) {
+         t.submitter_node_id = "box-a";
+         t.secret_names = {"HF_TOKEN"};
+       }},
+      {"",
+       [](mesh::NodeRecord& n, mesh::TaskSpec& t) {
+         t.submitter_node_id = "box-a";
+         t.secret_names = {"HF_TOKEN"};
+         n.paired_with = {"box-a", "box-c"};
+       }},
+      {"",
+       [](mesh::NodeRecord& n, mesh::TaskSpec& t) {
+         t.submitter_node_id = n.id;
+         t.secret_names = {"HF_TOKEN"};
+       }},
+      {"", [](mesh::NodeRecord&, mesh::TaskSpec& t) { t.submitter_node_id = "box-a"; }},
       {"not_donating",
        [](mesh::NodeRecord& n, mesh::TaskSpec&) { n.donation.accepted_kinds = {"inference"}; }},
       {"", [](mesh::NodeRecord& n, mesh::TaskSpec&) { n.donation.accepted_kinds = {"exec"}; }},

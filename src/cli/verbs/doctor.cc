@@ -15,6 +15,7 @@
 #include <memory>
 #include <ostream>
 
+#include "agent/keyring.h"
 #include "cli/verb.h"
 #include "cli/verbs/mesh_view.h"
 #include "client/control_plane_api.h"
@@ -174,6 +175,56 @@ void CheckStore(const config::Config& cfg, Report& report) {
   }
   report.Add("store", "store", Level::kFail, in.database_path + " has violations: " + failed,
              "run `vox populi store repair` (it backs up first)");
+}
+
+// ---- keys ----
+
+// The encryption key's age against mesh.policy.max_key_age, and the pairings' state. Nothing is
+// created: a node that never made a key has nothing to flag.
+void CheckKeys(const config::Config& cfg, Report& report) {
+  const std::string dir = cfg.data_dir();
+  std::error_code ec;
+  if (!std::filesystem::exists(agent::EncryptionKeysPath(dir), ec)) {
+    report.Add("keys", "encryption key", Level::kOk,
+               "none yet (made when the node first joins or pairs)");
+    return;
+  }
+  const int64_t now = SystemClock::Instance().NowMs();
+  auto keys = agent::LoadOrCreateEncryptionKeys(dir, now);
+  if (!keys.ok()) {
+    report.Add("keys", "encryption key", Level::kFail, keys.status().message(),
+               keys.status().hint());
+    return;
+  }
+  const int64_t age_ms = now - keys->created_ms;
+  const int64_t max_ms = cfg.GetDurationSecs("mesh.policy.max_key_age") * 1000;
+  crypto::WipeSecret(keys->current);
+  if (keys->previous) crypto::WipeSecret(*keys->previous);
+  const std::string age = std::to_string(age_ms / 86'400'000) + " days old";
+  json::object extra{{"created_ms", keys->created_ms}, {"max_age_ms", max_ms}};
+  if (age_ms > max_ms) {
+    report.Add("keys", "encryption key", Level::kWarn,
+               "the encryption key is " + age + ", older than mesh.policy.max_key_age",
+               "rotate it: vox populi pair --rotate (paired nodes adopt the new key)", extra);
+  } else {
+    report.Add("keys", "encryption key", Level::kOk, age, {}, extra);
+  }
+  auto declared = agent::ParseDeclaredPeers(cfg.GetList("mesh.peers.declared"));
+  if (!declared.ok()) {
+    report.Add("keys", "declared peers", Level::kFail, declared.status().message(),
+               declared.status().hint());
+    return;
+  }
+  auto peers = agent::LoadPeers(dir, *declared);
+  if (!peers.ok()) {
+    report.Add("keys", "pairings", Level::kFail, peers.status().message(), peers.status().hint());
+  } else {
+    report.Add("keys", "pairings", Level::kOk,
+               std::to_string(peers->size()) + " paired node" + (peers->size() == 1 ? "" : "s") +
+                   (declared->empty() ? ""
+                                      : " (" + std::to_string(declared->size()) +
+                                            " declared in mesh.peers.declared)"));
+  }
 }
 
 // ---- control plane and clock ----
@@ -387,6 +438,7 @@ int RunDoctor(Context& ctx, const DoctorFlags& flags) {
   Report report;
   const config::Config cfg = CheckConfig(report);
   CheckStore(cfg, report);
+  CheckKeys(cfg, report);
   CheckControlPlane(ctx, cfg, report);
   CheckHardware(cfg, flags, report);
   Print(ctx, report);

@@ -10,12 +10,17 @@
 #include <memory>
 #include <optional>
 #include <ostream>
+#include <set>
 #include <sstream>
 
+#include "agent/identity.h"
+#include "agent/keyring.h"
 #include "cli/verb.h"
 #include "cli/verbs/mesh_view.h"
 #include "client/control_plane_api.h"
 #include "config/config.h"
+#include "crypto/ed25519.h"
+#include "crypto/fingerprint.h"
 #include "mesh/json.h"
 #include "mesh/replies.h"
 #include "mesh/types.h"
@@ -190,6 +195,44 @@ std::optional<std::map<std::string, int64_t>> LeasesByHolder(client::ControlPlan
   return out;
 }
 
+// Which nodes this node (its data directory) is paired with.
+struct PairingView {
+  std::string self;
+  std::set<std::string> paired;
+  // "self", "yes" or "no".
+  std::string StateOf(const std::string& id) const {
+    if (id == self) return "self";
+    return paired.count(id) != 0 ? "yes" : "no";
+  }
+};
+
+PairingView LoadPairingView(const config::Config& cfg) {
+  PairingView view;
+  auto identity = agent::LoadIdentity(cfg.data_dir(), cfg.GetString("mesh.node_id"));
+  if (identity.ok() && *identity) view.self = (*identity)->node_id;
+  auto declared = agent::ParseDeclaredPeers(cfg.GetList("mesh.peers.declared"));
+  if (auto peers = agent::LoadPeers(cfg.data_dir(),
+                                    declared.ok() ? *declared : std::vector<agent::PairedPeer>{});
+      peers.ok()) {
+    for (const auto& p : *peers) view.paired.insert(p.node_id);
+  }
+  return view;
+}
+
+std::string KeyFingerprintOf(const mesh::NodeRecord& n) {
+  auto raw = crypto::FromBase64(n.x25519_pub_key_b64);
+  if (!raw.ok()) return "";
+  return crypto::KeyFingerprint(reinterpret_cast<const uint8_t*>(raw->data()), raw->size());
+}
+
+// "SHA256:abcdefgh… 12d": the key's fingerprint, shortened, and its age.
+std::string KeyText(const mesh::NodeRecord& n, int64_t now_ms) {
+  if (n.x25519_pub_key_b64.empty()) return "-";
+  const std::string fp = KeyFingerprintOf(n);
+  const int64_t days = std::max<int64_t>(0, now_ms - n.x25519_key_created_ms) / 86'400'000;
+  return fp.substr(0, 15) + " " + std::to_string(days) + "d";
+}
+
 int RunPeers(Context& ctx, const PeersFlags& flags) {
   auto cfg = LoadConfig(ctx);
   if (!cfg.ok()) return ctx.Fail(cfg.status());
@@ -204,6 +247,7 @@ int RunPeers(Context& ctx, const PeersFlags& flags) {
     if (flags.state.empty() || mesh::ToString(n.state) == flags.state) shown.push_back(n);
   }
   const auto leases = LeasesByHolder(api);
+  const PairingView pairing = LoadPairingView(*cfg);
   auto lease_count = [&leases](const std::string& id) -> std::optional<int64_t> {
     if (!leases) return std::nullopt;
     auto it = leases->find(id);
@@ -233,6 +277,11 @@ int RunPeers(Context& ctx, const PeersFlags& flags) {
                      {"quarantined", n.quarantined}};
       auto count = lease_count(n.id);
       o["leases"] = count ? json::value(*count) : json::value(nullptr);
+      o["paired"] = pairing.StateOf(n.id);
+      if (!n.x25519_pub_key_b64.empty()) {
+        o["key_fingerprint"] = KeyFingerprintOf(n);
+        o["key_created_ms"] = n.x25519_key_created_ms;
+      }
       arr.push_back(std::move(o));
     }
     *ctx.out << json::serialize(
@@ -247,8 +296,8 @@ int RunPeers(Context& ctx, const PeersFlags& flags) {
              << " (" << nodes->size() << " known to " << *url << ")\n";
     return ctx.exit_code = kExitOk;
   }
-  const std::vector<std::string> header = {"ID",   "STATE", "LAST SEEN", "VERSION",
-                                           "GPUS", "TASKS", "LEASES"};
+  const std::vector<std::string> header = {"ID",    "STATE",  "LAST SEEN", "VERSION", "GPUS",
+                                           "TASKS", "LEASES", "PAIRED",    "KEY"};
   std::vector<std::vector<std::string>> rows;
   std::vector<Color> colors;
   for (const auto& n : shown) {
@@ -256,7 +305,8 @@ int RunPeers(Context& ctx, const PeersFlags& flags) {
     rows.push_back({Printable(n.id), StateText(n),
                     n.last_seen_ms > 0 ? RelativeTime(n.last_seen_ms, server_ms) : "never",
                     n.version.empty() ? "-" : Printable(n.version), GpuSummary(n.gpus),
-                    std::to_string(n.running_tasks.size()), count ? std::to_string(*count) : "-"});
+                    std::to_string(n.running_tasks.size()), count ? std::to_string(*count) : "-",
+                    pairing.StateOf(n.id), KeyText(n, server_ms)});
     colors.push_back(StateColor(n.state));
   }
   WritePaged(ctx, RenderColoredTable(ctx, header, rows, 1, colors));

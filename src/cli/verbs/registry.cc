@@ -18,14 +18,17 @@ void AddInitVerbs(CLI::App& root, CLI::App& populi, Context& ctx);
 void AddTraceVerbs(CLI::App& root, CLI::App& populi, Context& ctx);
 void AddEventsVerbs(CLI::App& root, CLI::App& populi, Context& ctx);
 void AddAuditVerbs(CLI::App& root, CLI::App& populi, Context& ctx);
+void AddPairVerbs(CLI::App& root, CLI::App& populi, Context& ctx);
+void AddSecretVerbs(CLI::App& root, CLI::App& populi, Context& ctx);
 
 namespace {
 const VerbGroup kGroups[] = {
-    {"init", AddInitVerbs},     {"serve", AddServeVerbs},   {"join", AddJoinVerbs},
-    {"config", AddConfigVerbs}, {"store", AddStoreVerbs},   {"probe", AddProbeVerbs},
-    {"status", AddStatusVerbs}, {"peers", AddPeersVerbs},   {"tasks", AddTaskVerbs},
-    {"admin", AddAdminVerbs},   {"events", AddEventsVerbs}, {"trace", AddTraceVerbs},
-    {"audit", AddAuditVerbs},   {"doctor", AddDoctorVerbs}, {"version", AddVersionVerbs},
+    {"init", AddInitVerbs},     {"serve", AddServeVerbs},     {"join", AddJoinVerbs},
+    {"config", AddConfigVerbs}, {"store", AddStoreVerbs},     {"probe", AddProbeVerbs},
+    {"status", AddStatusVerbs}, {"peers", AddPeersVerbs},     {"tasks", AddTaskVerbs},
+    {"admin", AddAdminVerbs},   {"events", AddEventsVerbs},   {"trace", AddTraceVerbs},
+    {"pair", AddPairVerbs},     {"secret", AddSecretVerbs},   {"audit", AddAuditVerbs},
+    {"doctor", AddDoctorVerbs}, {"version", AddVersionVerbs},
 };
 }  // namespace
 

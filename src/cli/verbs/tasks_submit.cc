@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <boost/json.hpp>
 #include <chrono>
 #include <iostream>
@@ -17,6 +18,7 @@
 #include <thread>
 
 #include "agent/identity.h"
+#include "agent/secret_store.h"
 #include "cli/verb.h"
 #include "cli/verbs/task_client.h"
 #include "client/control_plane_api.h"
@@ -44,6 +46,7 @@ struct SubmitFlags {
   std::string timeout;
   int64_t max_attempts = 0;  // 0 = the control plane's default
   std::vector<std::string> env;
+  std::vector<std::string> secrets;  // names set on this node (vox populi secret set)
   std::string key;
   bool detach = false;
   bool json = false;
@@ -100,6 +103,12 @@ Result<mesh::TaskSpec> BuildSpec(const SubmitFlags& flags, const std::string& cl
   POPULI_RETURN_IF_ERROR(ParsePairs(flags.labels, "--label", &spec.constraints.required_labels));
   POPULI_RETURN_IF_ERROR(ParsePairs(flags.prefer, "--prefer", &spec.constraints.preferred_labels));
   POPULI_RETURN_IF_ERROR(ParsePairs(flags.env, "--env", &spec.env));
+  for (const auto& name : flags.secrets) {
+    POPULI_RETURN_IF_ERROR(agent::ValidateSecretName(name).WithContext("--secret"));
+    if (std::find(spec.secret_names.begin(), spec.secret_names.end(), name) ==
+        spec.secret_names.end())
+      spec.secret_names.push_back(name);
+  }
   spec.constraints.node_allow = flags.nodes;
   spec.constraints.node_deny = flags.not_nodes;
   if (!flags.timeout.empty()) {
@@ -118,6 +127,27 @@ std::string SubmitterNodeId(const config::Config& cfg) {
   auto identity = agent::LoadIdentity(cfg.data_dir(), configured);
   if (identity.ok() && *identity) return (*identity)->node_id;
   return configured;
+}
+
+// The secrets a task names are sealed by this node's agent: each must be set here, and this node
+// must have an identity (a task naming secrets is only placed on it or on a node paired with it).
+Status CheckSecretsSetHere(const config::Config& cfg, const mesh::TaskSpec& spec) {
+  if (spec.secret_names.empty()) return Status::Ok();
+  if (spec.submitter_node_id.empty()) {
+    return Status(Code::kFailedPrecondition, "this machine is not a node of the mesh",
+                  "submit tasks that name secrets from a node that has joined (vox populi join)");
+  }
+  auto secrets = agent::ListSecrets(cfg.data_dir());
+  if (!secrets.ok()) return secrets.status();
+  for (const auto& name : spec.secret_names) {
+    const bool set = std::any_of(secrets->begin(), secrets->end(),
+                                 [&](const agent::SecretInfo& s) { return s.name == name; });
+    if (!set) {
+      return NotFound("secret " + name + " is not set on this node",
+                      "set it first: vox populi secret set " + name);
+    }
+  }
+  return Status::Ok();
 }
 
 // The one-line progress indicator on a terminal's stderr; never drawn on anything else.
@@ -199,6 +229,7 @@ int RunSubmit(Context& ctx, const SubmitFlags& flags) {
   auto api = TaskClient(ctx, &cfg);
   if (!api.ok()) return ctx.Fail(api.status());
   spec->submitter_node_id = SubmitterNodeId(cfg);
+  if (Status s = CheckSecretsSetHere(cfg, *spec); !s.ok()) return ctx.Fail(s);
 
   // The spec's client key goes as the idempotency key too, so the client may retry the POST.
   auto submitted = api->Submit(*spec);
@@ -232,6 +263,10 @@ void AddSubmitVerbs(CLI::App& /*root*/, CLI::App& populi, Context& ctx) {
   verb->add_option("--label", flags->labels, "Required node label KEY=VALUE (repeatable)")
       ->allow_extra_args(false);
   verb->add_option("--prefer", flags->prefer, "Preferred node label KEY=VALUE (repeatable)")
+      ->allow_extra_args(false);
+  verb->add_option("--secret", flags->secrets,
+                   "Hand this node's secret NAME to the task as the environment variable NAME, "
+                   "sealed to the running node's key (repeatable; docs/secrets.md)")
       ->allow_extra_args(false);
   verb->add_option("--node", flags->nodes, "Run only on this node (repeatable)")
       ->allow_extra_args(false);

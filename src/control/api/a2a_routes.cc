@@ -94,10 +94,20 @@ http::Response Deliver(ApiContext& ctx, http::Request& req) {
   if (msg->traceparent.empty()) msg->traceparent = req.trace.Traceparent();
   auto message = std::make_shared<mesh::NewMessage>(std::move(*msg));
   auto result = std::make_shared<store::DeliverResult>();
+  // The relay of end-to-end secrets is audited (MESH-125): who asked whom, and which sealed
+  // share went to which attempt; never a value (the control plane has none).
+  std::optional<mesh::AuditRecord> audit;
+  if (message->message_type == "secret_request" || message->message_type == "secret_share") {
+    audit = AuditOf(
+        req, now, message->message_type == "secret_request" ? "secret.requested" : "secret.shared",
+        message->receiver,
+        {{"sender", message->sender}, {"sealed", !message->jwe_payload.empty()}});
+  }
   return AnswerOnCommit(
       ctx, req,
-      [message, result, now](store::WriteTxn& txn) -> Status {
+      [message, result, now, audit](store::WriteTxn& txn) -> Status {
         POPULI_ASSIGN_OR_RETURN(*result, txn.Deliver(*message, now));
+        if (audit && !result->duplicate) POPULI_RETURN_IF_ERROR(txn.AppendAudit(*audit).status());
         return Status::Ok();
       },
       [&ctx, message, result] {

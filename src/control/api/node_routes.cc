@@ -1,4 +1,6 @@
 // Registry: GET /v1/populi/nodes, POST /v1/populi/{join,heartbeat,leave}.
+#include <algorithm>
+
 #include <boost/json.hpp>
 
 #include "control/api/routes.h"
@@ -47,6 +49,53 @@ http::Response ListNodes(ApiContext& ctx, http::Request& req) {
   return Json(mesh::ToJson(list));
 }
 
+// A node's encryption key and pairings change on the node (vox populi pair --rotate, pair,
+// unpair) and reach the control plane in its record: each change is an audit entry (MESH-125).
+Status AuditKeyChanges(store::WriteTxn& txn, const http::Request& req, int64_t now,
+                       const std::optional<mesh::NodeRecord>& before,
+                       const mesh::NodeRecord& after) {
+  if (!after.x25519_pub_key_b64.empty() &&
+      (!before || before->x25519_pub_key_b64 != after.x25519_pub_key_b64)) {
+    const bool rotated = before && !before->x25519_pub_key_b64.empty();
+    const json::object data{{"x25519_key_created_ms", after.x25519_key_created_ms}};
+    POPULI_RETURN_IF_ERROR(
+        txn.AppendAudit(AuditOf(req, now, rotated ? "node.key_rotated" : "node.key_published",
+                                after.id, data))
+            .status());
+    if (rotated)
+      POPULI_RETURN_IF_ERROR(
+          txn.AppendEvent(MakeEvent(now, "node.key_rotated", after.id, data)).status());
+  }
+  const std::vector<std::string> none;
+  const auto& old_peers = before ? before->paired_with : none;
+  json::array added, removed;
+  for (const auto& id : after.paired_with) {
+    if (std::find(old_peers.begin(), old_peers.end(), id) == old_peers.end())
+      added.emplace_back(id);
+  }
+  for (const auto& id : old_peers) {
+    if (std::find(after.paired_with.begin(), after.paired_with.end(), id) ==
+        after.paired_with.end())
+      removed.emplace_back(id);
+  }
+  if (!added.empty()) {
+    POPULI_RETURN_IF_ERROR(
+        txn.AppendAudit(AuditOf(req, now, "pairing.paired", after.id, {{"peers", added}}))
+            .status());
+  }
+  if (!removed.empty()) {
+    POPULI_RETURN_IF_ERROR(
+        txn.AppendAudit(AuditOf(req, now, "pairing.unpaired", after.id, {{"peers", removed}}))
+            .status());
+  }
+  if (!added.empty() || !removed.empty()) {
+    POPULI_RETURN_IF_ERROR(txn.AppendEvent(MakeEvent(now, "pairing.changed", after.id,
+                                                     {{"paired", added}, {"unpaired", removed}}))
+                               .status());
+  }
+  return Status::Ok();
+}
+
 http::Response Join(ApiContext& ctx, http::Request& req) {
   auto node = DecodeBody(req, mesh::NodeRecordFromJson);
   if (!node.ok()) return Error(node.status(), req);
@@ -87,6 +136,7 @@ http::Response Join(ApiContext& ctx, http::Request& req) {
                                     {{"node_id", node->id}, {"failures", std::move(failures)}}))
               .status());
     }
+    POPULI_RETURN_IF_ERROR(AuditKeyChanges(txn, req, now, before, *node));
     POPULI_ASSIGN_OR_RETURN(stored, txn.GetNode(node->id));
     return Status::Ok();
   });

@@ -23,6 +23,7 @@ void AddTaskRoutes(http::Router& router, ApiContext& ctx);        // submit, lis
 void AddTaskReportRoutes(http::Router& router, ApiContext& ctx);  // agent: start, logs, result
 void AddTraceRoutes(http::Router& router, ApiContext& ctx);       // agents' spans, one trace
 void AddAuditRoutes(http::Router& router, ApiContext& ctx);       // the audit log (admin)
+void AddPairingRoutes(http::Router& router, ApiContext& ctx);     // pairing relay (secrets)
 
 // An audit record (docs/audit.md) of an action `req` asked for: the actor is its token label.
 // Never put a token or a secret in `data`.
