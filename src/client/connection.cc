@@ -88,6 +88,7 @@ struct Connection::Impl {
   std::unique_ptr<beast::tcp_stream> plain;
   std::unique_ptr<beast::ssl_stream<beast::tcp_stream>> secure;
   beast::flat_buffer buffer;
+  bool failed_before_send = false;  // the last exchange failed before sending (connect, TLS)
 
   bool connected() const { return plain != nullptr || secure != nullptr; }
   beast::tcp_stream& Lowest() { return secure ? beast::get_lowest_layer(*secure) : *plain; }
@@ -297,6 +298,7 @@ struct Connection::Impl {
   Result<ClientResponse> Exchange(const OutgoingRequest& request, int timeout_ms,
                                   const BodySink* sink, bool* stopped) {
     if (!endpoint) endpoint = ParseBaseUrl(base_url);
+    failed_before_send = !endpoint->ok();
     if (!endpoint->ok()) return endpoint->status();
     const Endpoint& where = endpoint->value();
     std::optional<Clock::time_point> deadline;
@@ -304,7 +306,14 @@ struct Connection::Impl {
     for (int attempt = 0;; ++attempt) {
       if (PlainPeerClosed()) Close();
       const bool reused = connected();
-      if (!reused) POPULI_RETURN_IF_ERROR(Connect(where, deadline));
+      failed_before_send = false;
+      if (!reused) {
+        Status connected_now = Connect(where, deadline);
+        if (!connected_now.ok()) {
+          failed_before_send = true;
+          return connected_now;
+        }
+      }
       bool retry_on_fresh = false;
       auto result =
           secure ? ExchangeOn(*secure, where, request, deadline, sink, stopped, &retry_on_fresh)
@@ -321,6 +330,10 @@ Connection::Connection(std::string base_url, std::string ca_file)
 }
 
 Connection::~Connection() = default;
+
+bool Connection::failed_before_send() const {
+  return impl_->failed_before_send;
+}
 
 Result<ClientResponse> Connection::Exchange(const OutgoingRequest& request, int timeout_ms) {
   bool stopped = false;

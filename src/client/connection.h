@@ -47,6 +47,11 @@ class Connection {
   Result<ClientResponse> Stream(const OutgoingRequest& request, int timeout_ms,
                                 const BodySink& sink, bool* stopped);
 
+  // True when the last Exchange or Stream failed before any byte of its request was sent (the
+  // URL did not resolve, or the connection or the TLS handshake failed): repeating that request
+  // elsewhere cannot run it twice.
+  bool failed_before_send() const;
+
  private:
   struct Impl;
   std::unique_ptr<Impl> impl_;

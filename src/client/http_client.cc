@@ -81,9 +81,23 @@ std::string_view ClientResponse::Header(std::string_view name) const {
   return {};
 }
 
-HttpClient::HttpClient(std::string base_url, std::string token)
-    : base_url_(std::move(base_url)), token_(std::move(token)) {
-  while (!base_url_.empty() && base_url_.back() == '/') base_url_.pop_back();
+HttpClient::HttpClient(std::string base_url, std::string token) : token_(std::move(token)) {
+  size_t at = 0;
+  while (at <= base_url.size()) {
+    size_t comma = base_url.find(',', at);
+    if (comma == std::string::npos) comma = base_url.size();
+    std::string url = base_url.substr(at, comma - at);
+    while (!url.empty() && url.front() == ' ') url.erase(url.begin());
+    while (!url.empty() && (url.back() == '/' || url.back() == ' ')) url.pop_back();
+    if (!url.empty()) urls_.push_back(std::move(url));
+    at = comma + 1;
+  }
+  if (urls_.empty()) urls_.emplace_back();  // an unusable URL, reported by the first call
+}
+
+void HttpClient::MoveToNextUrl() {
+  current_.store((current_.load() + 1) % urls_.size());
+  connection_.reset();
 }
 
 HttpClient::~HttpClient() = default;
@@ -121,9 +135,20 @@ Result<ClientResponse> HttpClient::SendOnce(std::string_view method, std::string
                                             std::string_view body, const HeaderList& headers,
                                             int timeout_ms) {
   std::lock_guard lock(mu_);
-  if (!connection_) connection_ = std::make_unique<internal::Connection>(base_url_, ca_file_);
   const HeaderList all = BuildHeaders(headers, !body.empty());
-  return connection_->Exchange({method, path, &all, body}, timeout_ms);
+  const bool idempotent = IsIdempotent(method, headers);
+  Result<ClientResponse> result =
+      InvalidArgument("no control plane URL", "set [mesh.control] url or pass --control-url");
+  for (size_t tried = 0; tried < urls_.size(); ++tried) {
+    if (tried > 0) MoveToNextUrl();
+    if (!connection_) connection_ = std::make_unique<internal::Connection>(base_url(), ca_file_);
+    result = connection_->Exchange({method, path, &all, body}, timeout_ms);
+    const bool replica_away = !result.ok() && (result.status().code() == Code::kUnavailable ||
+                                               result.status().code() == Code::kTimeout);
+    // Another replica only where the request cannot run twice (see http_client.h).
+    if (!replica_away || !(idempotent || connection_->failed_before_send())) return result;
+  }
+  return result;
 }
 
 Result<ClientResponse> HttpClient::SendRaw(std::string_view method, std::string_view path,
@@ -154,7 +179,7 @@ Result<ClientResponse> HttpClient::Send(std::string_view method, std::string_vie
                                         int timeout_ms) {
   POPULI_ASSIGN_OR_RETURN(ClientResponse response,
                           SendRaw(method, path, body, headers, timeout_ms));
-  Status status = StatusFromResponse(response, base_url_);
+  Status status = StatusFromResponse(response, base_url());
   if (!status.ok()) return status;
   return response;
 }

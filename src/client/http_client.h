@@ -4,11 +4,19 @@
 //
 // One HttpClient keeps one connection alive between calls (keep-alive reuse). Calls on one
 // client are serialized by an internal mutex; use one client per thread for parallel calls.
+//
+// Replicas: the base URL may list several control planes on one store, separated by commas
+// ("http://cp1:7070,http://cp2:7070"). Calls go to the current one; when it is unreachable or
+// times out, the call moves on to the next (each at most once per call) and later calls stay
+// there. A request is repeated at another replica only when that cannot run it twice: an
+// idempotent one (GET, PUT, DELETE, or carrying an idempotency-key header), or one that failed
+// before any byte of it was sent (refused connection, failed TLS handshake).
 // Errors come back as Status: an unreachable control plane is kUnavailable naming the URL, a
 // timeout kTimeout, and an error response's {"error":{code,message,hint}} body becomes a Status
 // with that code, message and hint.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -55,7 +63,8 @@ struct SseEvent {
 
 class HttpClient {
  public:
-  // base_url "http://host:port" (no trailing path); token empty = no Authorization header.
+  // base_url "http://host:port" (no trailing path), or several separated by commas; token
+  // empty = no Authorization header.
   HttpClient(std::string base_url, std::string token = {});
   ~HttpClient();
   HttpClient(const HttpClient&) = delete;
@@ -66,7 +75,9 @@ class HttpClient {
   void set_node_id(std::string node_id) { node_id_ = std::move(node_id); }
   // PEM file of the CA (or self-signed certificate) that signed the control plane's cert.
   void set_tls_ca_file(std::string path);
-  const std::string& base_url() const { return base_url_; }
+  // The URL calls go to now (one of urls()).
+  const std::string& base_url() const { return urls_[current_.load()]; }
+  const std::vector<std::string>& urls() const { return urls_; }
 
   // Any 2xx response; non-2xx responses become the Status their error body describes.
   Result<ClientResponse> Send(std::string_view method, std::string_view path,
@@ -91,8 +102,11 @@ class HttpClient {
                                   std::string_view body, const HeaderList& headers, int timeout_ms);
   // The credential, node id and content-type headers, then the caller's.
   HeaderList BuildHeaders(const HeaderList& extra, bool has_body) const;
+  // Makes the next URL current (under mu_); the next call connects there.
+  void MoveToNextUrl();
 
-  std::string base_url_;
+  std::vector<std::string> urls_;   // never empty; fixed after construction
+  std::atomic<size_t> current_{0};  // index into urls_
   std::string token_;
   std::string node_id_;
   std::string ca_file_;

@@ -68,19 +68,28 @@ class EventParser {
 Status HttpClient::StreamEvents(std::string_view path,
                                 const std::function<bool(const SseEvent&)>& on_event,
                                 int timeout_ms, const HeaderList& extra_headers) {
-  // Its own connection: the stream holds it until the server or the callback ends it.
-  internal::Connection connection(base_url_, ca_file_);
   EventParser parser(on_event);
   HeaderList wanted{{"Accept", "text/event-stream"}};
   wanted.insert(wanted.end(), extra_headers.begin(), extra_headers.end());
   const HeaderList headers = BuildHeaders(wanted, false);
+  // Its own connection: the stream holds it until the server or the callback ends it. A replica
+  // that cannot be reached is skipped for the next (a stream is a GET: it never runs twice).
+  Result<ClientResponse> head = InvalidArgument("no control plane URL", "set the control URL");
   bool stopped = false;
-  auto head = connection.Stream(
-      {"GET", path, &headers, {}}, timeout_ms,
-      [&parser](std::string_view bytes) { return parser.Feed(bytes); }, &stopped);
-  if (stopped || parser.stopped()) return Status::Ok();  // the caller had what it wanted
+  for (size_t tried = 0; tried < urls_.size(); ++tried) {
+    if (tried > 0) {
+      std::lock_guard lock(mu_);
+      MoveToNextUrl();
+    }
+    internal::Connection connection(base_url(), ca_file_);
+    head = connection.Stream(
+        {"GET", path, &headers, {}}, timeout_ms,
+        [&parser](std::string_view bytes) { return parser.Feed(bytes); }, &stopped);
+    if (stopped || parser.stopped()) return Status::Ok();  // the caller had what it wanted
+    if (head.ok() || !connection.failed_before_send()) break;
+  }
   if (!head.ok()) return head.status();
-  return StatusFromResponse(*head, base_url_);
+  return StatusFromResponse(*head, base_url());
 }
 
 }  // namespace populi::client

@@ -43,8 +43,9 @@ const Row kRows[] = {
     {"mesh.control.bind", "Address the control plane listens on (host:port)", "127.0.0.1:9847",
      Type::kString},
     {"mesh.control.url",
-     "Control plane URL clients and agents use; empty: the URL a local serve wrote", "",
-     Type::kString},
+     "Control plane URL clients and agents use, or several replicas' URLs separated by commas "
+     "(calls move to the next when one stops answering); empty: the URL a local serve wrote",
+     "", Type::kString},
     {"mesh.control.heartbeat_secs", "Seconds between agent heartbeats", "2", Type::kInt, false, 1,
      3600},
     {"mesh.control.suspect_after", "Missed heartbeats before a node is suspect", "3", Type::kInt,

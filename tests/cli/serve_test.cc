@@ -49,19 +49,31 @@ class ServeTest : public ::testing::Test {
   ServeProcess Start(const std::string& bind = "127.0.0.1:0",
                      const std::vector<std::string>& extra_env = {}, bool with_worker = false,
                      const std::string& data_name = "data") {
+    std::vector<std::string> args = {"populi", "serve",      "--bind",
+                                     bind,     "--data-dir", (dir_ / data_name).string()};
+    if (!with_worker) args.push_back("--no-worker");
+    ServeProcess p = Spawn(args, extra_env);
+    const std::string prefix = "listening on http://127.0.0.1:";
+    if (p.first_line.rfind(prefix, 0) == 0)
+      p.port = std::atoi(p.first_line.c_str() + prefix.size());
+    return p;
+  }
+
+  // Starts `vox ARGS` (VOX_HOME and cwd under the test's directory) and waits (generously) for
+  // its first stdout line.
+  ServeProcess Spawn(const std::vector<std::string>& args,
+                     const std::vector<std::string>& extra_env) {
     ServeProcess p;
     int out[2], err[2];
     EXPECT_EQ(pipe(out), 0);
     EXPECT_EQ(pipe(err), 0);
     const char* vox = std::getenv("VOX_BIN");
     EXPECT_NE(vox, nullptr);
-    const std::string data = (dir_ / data_name).string();
     const std::string home = "VOX_HOME=" + (dir_ / "home").string();
     const std::string cwd = (dir_ / "cwd").string();
     // Built before fork(): the child allocates nothing before execve (run_vox.h, PreparedExec).
-    std::vector<const char*> argv = {vox,          "populi",     "serve",     "--bind",
-                                     bind.c_str(), "--data-dir", data.c_str()};
-    if (!with_worker) argv.push_back("--no-worker");
+    std::vector<const char*> argv = {vox};
+    for (const auto& a : args) argv.push_back(a.c_str());
     argv.push_back(nullptr);
     std::vector<const char*> envp = {home.c_str(), "PATH=/usr/bin:/bin", "NO_COLOR=1"};
     for (const auto& e : extra_env) envp.push_back(e.c_str());
@@ -89,8 +101,6 @@ class ServeTest : public ::testing::Test {
       line.append(c, static_cast<size_t>(n));
     }
     p.first_line = line;
-    const std::string prefix = "listening on http://127.0.0.1:";
-    if (line.rfind(prefix, 0) == 0) p.port = std::atoi(line.c_str() + prefix.size());
     return p;
   }
 
@@ -107,6 +117,13 @@ class ServeTest : public ::testing::Test {
     std::filesystem::permissions(
         user_config, std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
     return secret;
+  }
+
+  static std::string ReadFile(const std::string& path) {
+    std::ifstream in(path);
+    std::stringstream text;
+    text << in.rdbuf();
+    return text.str();
   }
 
   static std::string ReadAll(int fd) {
@@ -438,6 +455,83 @@ TEST_F(ServeTest, SweeperRoleMovesWhenItsServeIsKilled) {
   HttpReply inbox = HttpCall(b.port, "POST", "/v1/populi/a2a/inbox",
                              R"({"receiver":"kill-test","claimer_node_id":"wb"})", auth);
   EXPECT_NE(inbox.body.find("acknowledged before the kill"), std::string::npos) << inbox.body;
+  EXPECT_EQ(Stop(b, SIGTERM), 0);
+}
+
+TEST_F(ServeTest, AnAgentAndTheCliGivenBothReplicasKeepWorkingWhenOneIsKilled) {
+  const char* dsn = std::getenv("POPULI_TEST_PG_DSN");
+  if (dsn == nullptr || *dsn == '\0') {
+    const char* how = "no PostgreSQL server: set POPULI_TEST_PG_DSN (scripts/test starts one)";
+    if (std::getenv("POPULI_TEST_PG_REQUIRED") != nullptr) FAIL() << how;
+    GTEST_SKIP() << how;
+  }
+  const std::string secret = WriteInitCredentials();
+  const std::vector<std::pair<std::string, std::string>> auth = {
+      {"Authorization", "Bearer " + secret}};
+  const std::vector<std::string> env = {"VOX_MESH_STORE_BACKEND=postgres",
+                                        std::string("VOX_MESH_STORE_DSN=") + dsn,
+                                        "VOX_MESH_STORE_SCHEMA=urls_" + RandomHex(6),
+                                        "VOX_MESH_CONTROL_SWEEPER_ROLE_TTL_MS=2000",
+                                        "VOX_MESH_CONTROL_HEARTBEAT_SECS=1",
+                                        "VOX_MESH_CONTROL_SUSPECT_AFTER=2",
+                                        "VOX_MESH_CONTROL_DOWN_AFTER=3",
+                                        "VOX_MESH_CONTROL_LONG_POLL_MAX_MS=300",
+                                        "VOX_MESH_POLICY_EXEC=permissive"};
+  ServeProcess a = Start("127.0.0.1:0", env, false, "data-a");
+  ASSERT_GT(a.port, 0) << a.first_line << ReadAll(a.stderr_fd);
+  ServeProcess b = Start("127.0.0.1:0", env, false, "data-b");
+  ASSERT_GT(b.port, 0) << b.first_line << ReadAll(b.stderr_fd);
+  const std::string urls =
+      "http://127.0.0.1:" + std::to_string(a.port) + ",http://127.0.0.1:" + std::to_string(b.port);
+  std::vector<std::string> agent_env = env;
+  agent_env.push_back("VOX_MESH_NODE_ID=wx");
+  ServeProcess agent =
+      Spawn({"populi", "join", urls, "--data-dir", (dir_ / "data-agent").string()}, agent_env);
+  ASSERT_NE(agent.first_line.find("running against"), std::string::npos) << agent.first_line;
+
+  auto state_at_b = [&]() -> std::string {
+    HttpReply nodes = HttpCall(b.port, "GET", "/v1/populi/nodes", "", auth);
+    if (nodes.status != 200) return "";
+    const boost::json::value doc = boost::json::parse(nodes.body);
+    for (const auto& n : doc.at("nodes").as_array())
+      if (n.at("id").as_string() == "wx") return std::string(n.at("state").as_string());
+    return "";
+  };
+  for (int i = 0; i < 200 && state_at_b() != "alive"; ++i) usleep(50'000);
+  ASSERT_EQ(state_at_b(), "alive");
+
+  // The agent talks to a, the first URL. Kill a: the agent moves to b, and stays alive there
+  // well past the down window (3 heartbeats).
+  Stop(a, SIGKILL);
+  sleep(6);
+  EXPECT_EQ(state_at_b(), "alive");
+
+  // Work submitted through b runs on the agent.
+  HttpReply submitted = HttpCall(
+      b.port, "POST", "/v1/populi/tasks",
+      R"({"command":"sh","args":["-c","echo via-b"],"constraints":{"node_allow":["wx"]}})", auth);
+  ASSERT_EQ(submitted.status, 201) << submitted.body;
+  const std::string id(boost::json::parse(submitted.body).at("id").as_string());
+  std::string state;
+  for (int i = 0; i < 300 && state != "succeeded"; ++i) {
+    state = std::string(Tasks(b.port, auth)[id].at("state").as_string());
+    if (state != "succeeded") usleep(50'000);
+  }
+  EXPECT_EQ(state, "succeeded") << boost::json::serialize(Tasks(b.port, auth)[id]);
+
+  // The CLI given both URLs answers through b; given only the dead one it exits 3.
+  const std::string vox = std::getenv("VOX_BIN");
+  const std::string home = "VOX_HOME=" + (dir_ / "home").string();
+  auto cli = [&](const std::string& url) {
+    const std::string cmd = "env -i PATH=/usr/bin:/bin " + home + " " + vox +
+                            " populi tasks --json --control-url '" + url + "' > " +
+                            (dir_ / "cli.out").string() + " 2>&1";
+    return WEXITSTATUS(std::system(cmd.c_str()));
+  };
+  EXPECT_EQ(cli(urls), 0) << ReadFile((dir_ / "cli.out").string());
+  EXPECT_NE(ReadFile((dir_ / "cli.out").string()).find(id), std::string::npos);
+  EXPECT_EQ(cli("http://127.0.0.1:" + std::to_string(a.port)), 3);
+  EXPECT_EQ(Stop(agent, SIGTERM), 0);
   EXPECT_EQ(Stop(b, SIGTERM), 0);
 }
 

@@ -74,6 +74,48 @@ TEST_F(HttpClientTest, ErrorBodyBecomesStatusWithCodeMessageHint) {
   EXPECT_EQ(raw->status, 404);
 }
 
+TEST_F(HttpClientTest, ACallMovesToTheNextReplicaWhenOneIsDownAndStaysThere) {
+  const std::string dead = "http://127.0.0.1:" + std::to_string(FreePort());
+  HttpClient client(dead + ", " + server_->url() + "/");
+  ASSERT_EQ(client.urls().size(), 2u);
+  EXPECT_EQ(client.base_url(), dead);
+  auto r = client.Send("GET", "/health", {}, {}, 2'000);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(client.base_url(), server_->url());
+  EXPECT_TRUE(client.Send("GET", "/health", {}, {}, 2'000).ok());
+  EXPECT_EQ(client.base_url(), server_->url());
+  // A POST whose connection was refused was never sent: it moves on as well.
+  HttpClient poster(dead + "," + server_->url());
+  auto created = poster.SendRaw("POST", "/v1/populi/items", "{}", {}, 2'000);
+  ASSERT_TRUE(created.ok()) << created.status().ToString();
+  EXPECT_EQ(poster.base_url(), server_->url());
+  // Every replica down: the last one's error.
+  HttpClient nowhere(dead + ",http://127.0.0.1:" + std::to_string(FreePort()));
+  EXPECT_EQ(nowhere.Send("GET", "/health", {}, {}, 2'000).status().code(), Code::kUnavailable);
+}
+
+TEST_F(HttpClientTest, APostThatReachedAReplicaIsNeverRepeatedAtAnother) {
+  // A replica that takes connections and never answers (the kernel's backlog accepts them).
+  const int silent_fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(::bind(silent_fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+  ASSERT_EQ(::listen(silent_fd, 16), 0);
+  socklen_t len = sizeof addr;
+  ::getsockname(silent_fd, reinterpret_cast<sockaddr*>(&addr), &len);
+  const std::string silent = "http://127.0.0.1:" + std::to_string(ntohs(addr.sin_port));
+  HttpClient client(silent + "," + server_->url());
+  auto posted = client.SendRaw("POST", "/v1/populi/items", "{}", {}, 300);
+  EXPECT_EQ(posted.status().code(), Code::kTimeout);
+  EXPECT_EQ(client.base_url(), silent) << "a sent POST may have run: not repeated elsewhere";
+  // The same POST with an idempotency key may be repeated, and so may a GET.
+  auto keyed = client.SendRaw("POST", "/v1/populi/items", "{}", {{"idempotency-key", "k-1"}}, 300);
+  ASSERT_TRUE(keyed.ok()) << keyed.status().ToString();
+  EXPECT_EQ(client.base_url(), server_->url());
+  ::close(silent_fd);
+}
+
 TEST(HttpClientStatus, ResponsesWithoutErrorBodyMapByHttpStatus) {
   ClientResponse plain{502, {}, "<html>bad gateway</html>"};
   Status status = HttpClient::StatusFromResponse(plain, "http://x");

@@ -118,7 +118,10 @@ void AddJoinVerbs(CLI::App& /*root*/, CLI::App& populi, Context& ctx) {
   join->footer(
       "The node id and Ed25519 key are created on first run under the data directory and kept.\n"
       "Example: vox populi join http://10.0.0.5:7070 --bootstrap-token ONE-TIME-TOKEN");
-  join->add_option("url", flags->url, "Control plane URL, http(s)://HOST:PORT")->required();
+  join->add_option("url", flags->url,
+                   "Control plane URL, http(s)://HOST:PORT; replicas on one store: several, "
+                   "comma-separated")
+      ->required();
   join->add_option("--token", flags->token, "Token to present (default: from the configuration)");
   join->add_option("--bootstrap-token", flags->bootstrap_token,
                    "One-time token to exchange for the mesh token (saved for later runs)");
