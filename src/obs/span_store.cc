@@ -2,6 +2,9 @@
 
 #include <algorithm>
 #include <cstring>
+#include <utility>
+
+#include "obs/span_compact.h"
 
 namespace populi::obs {
 
@@ -20,43 +23,84 @@ SpanStore::SpanStore(size_t max_spans, SpanSink* forward, size_t max_spans_per_t
   traces_.reserve(std::min<size_t>(max_spans_, 65'536));
 }
 
+SpanStore::~SpanStore() = default;
+
+void SpanStore::Unlink(Held& held) {
+  (held.older != nullptr ? held.older->newer : oldest_) = held.newer;
+  (held.newer != nullptr ? held.newer->older : newest_) = held.older;
+  held.older = held.newer = nullptr;
+}
+
+void SpanStore::LinkNewest(Held& held) {
+  held.older = newest_;
+  held.newer = nullptr;
+  (newest_ != nullptr ? newest_->newer : oldest_) = &held;
+  newest_ = &held;
+}
+
+void SpanStore::EvictOverBound(std::vector<Table::node_type>& evicted) {
+  while (spans_ > max_spans_ && oldest_ != nullptr) {
+    Held& gone = *oldest_;
+    Unlink(gone);
+    spans_ -= gone.spans;
+    bytes_ -= gone.bytes.size();
+    evicted_ += gone.spans;
+    evicted.push_back(traces_.extract(gone.id));
+  }
+}
+
 void SpanStore::Record(Span span) {
-  if (forward_ != nullptr) forward_->Record(span);
-  std::vector<Held> evicted;  // destroyed after the lock is released: freeing spans takes time
+  // Encoded before the lock, into one allocation of the exact size: a new trace (most of them)
+  // takes the buffer as it is.
+  std::string encoded;
+  encoded.reserve(CompactSpanSize(span));
+  AppendCompactSpan(span, encoded);
+  const TraceId trace_id = span.trace_id;
+  if (forward_ != nullptr) forward_->Record(std::move(span));
+  // Freed after the lock is released: evicted traces, and `encoded` when it was copied.
+  std::vector<Table::node_type> evicted;
   {
     std::lock_guard lock(mu_);
     ++recorded_;
-    auto [it, inserted] = traces_.try_emplace(span.trace_id);
+    auto [it, inserted] = traces_.try_emplace(trace_id);
+    Held& held = it->second;
     if (inserted) {
-      it->second.in_order = recency_.insert(recency_.end(), span.trace_id);
+      held.id = trace_id;
     } else {
-      recency_.splice(recency_.end(), recency_, it->second.in_order);
+      Unlink(held);
     }
-    if (it->second.spans.size() >= max_per_trace_) {
+    LinkNewest(held);
+    if (held.spans >= max_per_trace_) {
       ++over_trace_limit_;
       return;
     }
-    it->second.spans.push_back(std::move(span));
-    ++spans_;
-    while (spans_ > max_spans_ && !recency_.empty()) {
-      auto oldest = traces_.find(recency_.front());
-      recency_.pop_front();
-      if (oldest == traces_.end()) continue;
-      spans_ -= oldest->second.spans.size();
-      evicted_ += oldest->second.spans.size();
-      evicted.push_back(std::move(oldest->second));
-      traces_.erase(oldest);
+    const size_t size = encoded.size();
+    if (held.bytes.empty()) {
+      held.bytes = std::move(encoded);
+    } else {
+      held.bytes.append(encoded);
     }
+    ++held.spans;
+    ++spans_;
+    bytes_ += size;
+    EvictOverBound(evicted);
   }
 }
 
 std::vector<Span> SpanStore::Trace(const TraceId& trace_id) const {
-  std::vector<Span> out;
+  std::string bytes;
+  size_t count = 0;
   {
     std::lock_guard lock(mu_);
     auto it = traces_.find(trace_id);
-    if (it != traces_.end()) out = it->second.spans;
+    if (it == traces_.end()) return {};
+    bytes = it->second.bytes;  // one copy; expanded after the lock is released
+    count = it->second.spans;
   }
+  std::vector<Span> out;
+  out.reserve(count);
+  // The store wrote every byte, so this cannot fail short of a bug; what was read is returned.
+  (void)ExpandCompactSpans(bytes, out);
   std::stable_sort(out.begin(), out.end(),
                    [](const Span& a, const Span& b) { return a.start_unix_ns < b.start_unix_ns; });
   return out;
@@ -64,7 +108,7 @@ std::vector<Span> SpanStore::Trace(const TraceId& trace_id) const {
 
 SpanStore::Stats SpanStore::stats() const {
   std::lock_guard lock(mu_);
-  return {spans_, traces_.size(), recorded_, evicted_, over_trace_limit_};
+  return {spans_, traces_.size(), recorded_, evicted_, over_trace_limit_, bytes_};
 }
 
 void SpanBuffer::Record(Span span) {
