@@ -14,10 +14,24 @@ size_t SpanStore::IdHash::operator()(const TraceId& id) const {
   return static_cast<size_t>(v);
 }
 
+namespace {
+
+// Pools for blocks up to 16 KiB (a trace of up to about 50 server spans); larger buffers, a long
+// task's trace, come from the heap through the pool.
+std::pmr::pool_options PoolOptions() {
+  std::pmr::pool_options o;
+  o.largest_required_pool_block = 16 * 1024;
+  return o;
+}
+
+}  // namespace
+
 SpanStore::SpanStore(size_t max_spans, SpanSink* forward, size_t max_spans_per_trace)
     : max_spans_(std::max<size_t>(max_spans, 1)),
       max_per_trace_(std::clamp<size_t>(max_spans_per_trace, 1, max_spans_)),
-      forward_(forward) {
+      forward_(forward),
+      pool_(PoolOptions()),
+      traces_(&pool_) {
   // Most traces are short, so the table nears one entry per span: sized once (capped, so a huge
   // retention does not reserve memory it may never use) instead of rehashing as it fills.
   traces_.reserve(std::min<size_t>(max_spans_, 65'536));
@@ -38,53 +52,44 @@ void SpanStore::LinkNewest(Held& held) {
   newest_ = &held;
 }
 
-void SpanStore::EvictOverBound(std::vector<Table::node_type>& evicted) {
+void SpanStore::EvictOverBound() {
   while (spans_ > max_spans_ && oldest_ != nullptr) {
     Held& gone = *oldest_;
     Unlink(gone);
     spans_ -= gone.spans;
     bytes_ -= gone.bytes.size();
     evicted_ += gone.spans;
-    evicted.push_back(traces_.extract(gone.id));
+    traces_.erase(gone.id);  // back to the pool: a free-list push, cheap under the lock
   }
 }
 
 void SpanStore::Record(Span span) {
-  // Encoded before the lock, into one allocation of the exact size: a new trace (most of them)
-  // takes the buffer as it is.
-  std::string encoded;
-  encoded.reserve(CompactSpanSize(span));
+  // Encoded before the lock into this thread's buffer (no allocation once it has grown), then
+  // copied into the trace's buffer in the pool.
+  thread_local std::string encoded;
+  encoded.clear();
   AppendCompactSpan(span, encoded);
   const TraceId trace_id = span.trace_id;
   if (forward_ != nullptr) forward_->Record(std::move(span));
-  // Freed after the lock is released: evicted traces, and `encoded` when it was copied.
-  std::vector<Table::node_type> evicted;
-  {
-    std::lock_guard lock(mu_);
-    ++recorded_;
-    auto [it, inserted] = traces_.try_emplace(trace_id);
-    Held& held = it->second;
-    if (inserted) {
-      held.id = trace_id;
-    } else {
-      Unlink(held);
-    }
-    LinkNewest(held);
-    if (held.spans >= max_per_trace_) {
-      ++over_trace_limit_;
-      return;
-    }
-    const size_t size = encoded.size();
-    if (held.bytes.empty()) {
-      held.bytes = std::move(encoded);
-    } else {
-      held.bytes.append(encoded);
-    }
-    ++held.spans;
-    ++spans_;
-    bytes_ += size;
-    EvictOverBound(evicted);
+  std::lock_guard lock(mu_);
+  ++recorded_;
+  auto [it, inserted] = traces_.try_emplace(trace_id, &pool_);
+  Held& held = it->second;
+  if (inserted) {
+    held.id = trace_id;
+  } else {
+    Unlink(held);
   }
+  LinkNewest(held);
+  if (held.spans >= max_per_trace_) {
+    ++over_trace_limit_;
+    return;
+  }
+  held.bytes.append(encoded);
+  ++held.spans;
+  ++spans_;
+  bytes_ += encoded.size();
+  EvictOverBound();
 }
 
 std::vector<Span> SpanStore::Trace(const TraceId& trace_id) const {
@@ -94,7 +99,7 @@ std::vector<Span> SpanStore::Trace(const TraceId& trace_id) const {
     std::lock_guard lock(mu_);
     auto it = traces_.find(trace_id);
     if (it == traces_.end()) return {};
-    bytes = it->second.bytes;  // one copy; expanded after the lock is released
+    bytes.assign(it->second.bytes);  // one copy; expanded after the lock is released
     count = it->second.spans;
   }
   std::vector<Span> out;

@@ -7,10 +7,12 @@
 // counted. Thread-safe.
 //
 // Spans are held in compact form (span_compact.h): one buffer per trace, written when a span is
-// recorded and expanded back into Spans only by Trace(); `forward` gets the full Span.
+// recorded and expanded back into Spans only by Trace(); `forward` gets the full Span. Buffers and
+// map nodes come from the store's own pool, so the retained spans stay out of the process heap.
 #pragma once
 
 #include <cstdint>
+#include <memory_resource>
 #include <mutex>
 #include <string>
 #include <unordered_map>
@@ -49,7 +51,8 @@ class SpanStore final : public SpanSink {
   // place in the recency list. Map nodes never move, so the list links them by address: no
   // allocation of its own per trace.
   struct Held {
-    std::string bytes;
+    explicit Held(std::pmr::memory_resource* pool) : bytes(pool) {}
+    std::pmr::string bytes;
     uint32_t spans = 0;
     TraceId id{};
     Held* older = nullptr;
@@ -58,19 +61,21 @@ class SpanStore final : public SpanSink {
   struct IdHash {
     size_t operator()(const TraceId& id) const;
   };
-  using Table = std::unordered_map<TraceId, Held, IdHash>;
 
   void Unlink(Held& held);
   void LinkNewest(Held& held);
-  // Evicts least recently extended traces while more than max_spans_ are held; their map nodes
-  // move to `evicted`, to be freed once the lock is released.
-  void EvictOverBound(std::vector<Table::node_type>& evicted);
+  // Evicts least recently extended traces while more than max_spans_ are held.
+  void EvictOverBound();
 
   const size_t max_spans_;
   const size_t max_per_trace_;
   SpanSink* const forward_;
   mutable std::mutex mu_;
-  Table traces_;
+  // Every trace's map node and buffer come from this pool (guarded by mu_), not the process heap:
+  // tens of thousands of long-lived blocks there would fragment it for every other allocation.
+  // The pool keeps what it has taken (bounded by max_spans_) for reuse.
+  std::pmr::unsynchronized_pool_resource pool_;
+  std::pmr::unordered_map<TraceId, Held, IdHash> traces_;
   Held* oldest_ = nullptr;  // the recency list: least recently extended first
   Held* newest_ = nullptr;
   size_t spans_ = 0;
