@@ -2,7 +2,7 @@
 //
 //   a2a_load [--clients 64] [--seconds 10] [--batch 1] [--deliver batch|each] [--ack request|next]
 //            [--durability full|buffered] [--driver threads|epoll] [--driver-threads 1]
-//            [--handler-threads N] [--tracing on|off] [--metrics on|off]
+//            [--handler-threads N] [--tracing on|off] [--metrics on|off] [--span-retention N]
 //   a2a_load --enqueue-only 2000
 //
 // Starts the control plane and the HTTP server in this process on 127.0.0.1:0 over a SQLite
@@ -73,6 +73,7 @@ int main(int argc, char** argv) {
   int enqueue_only = 0;
   bool tracing = true;  // as `vox populi serve` runs by default
   bool metrics = true;
+  size_t span_retention = 50'000;  // serve's default
   for (int i = 1; i + 1 < argc; i += 2) {
     std::string k = argv[i];
     if (k == "--clients") clients = std::atoi(argv[i + 1]);
@@ -87,6 +88,7 @@ int main(int argc, char** argv) {
     if (k == "--enqueue-only") enqueue_only = std::max(1, std::atoi(argv[i + 1]));
     if (k == "--tracing") tracing = std::string(argv[i + 1]) != "off";
     if (k == "--metrics") metrics = std::string(argv[i + 1]) != "off";
+    if (k == "--span-retention") span_retention = std::strtoull(argv[i + 1], nullptr, 10);
   }
   using namespace populi;
   const auto dir = std::filesystem::temp_directory_path() / ("a2a-load-" + RandomHex(6));
@@ -102,7 +104,7 @@ int main(int argc, char** argv) {
   control::ControlOptions co;
   co.inbox_cap = 1'000'000;
   // Spans as serve keeps them (in memory, the default retention), or none with --tracing off.
-  obs::SpanStore spans(50'000);
+  obs::SpanStore spans(span_retention);
   control::ControlPlane plane(**st, co, SystemClock::Instance());
   if (tracing) plane.SetSpanStore(&spans);
   http::Router router;

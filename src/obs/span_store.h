@@ -5,11 +5,16 @@
 // collector's job (`forward`). One trace holds at most `max_spans_per_trace` (a long task's log
 // reports would otherwise crowd out everything else); later spans of it are only forwarded and
 // counted. Thread-safe.
+//
+// Spans are held in compact form (span_compact.h): one buffer per trace, written when a span is
+// recorded and expanded back into Spans only by Trace(); `forward` gets the full Span. Buffers and
+// map nodes come from the store's own pool, so the retained spans stay out of the process heap.
 #pragma once
 
 #include <cstdint>
-#include <list>
+#include <memory_resource>
 #include <mutex>
+#include <string>
 #include <unordered_map>
 #include <vector>
 
@@ -22,9 +27,13 @@ class SpanStore final : public SpanSink {
   // `forward` (may be null) also receives every recorded span, e.g. an OtlpExporter.
   explicit SpanStore(size_t max_spans, SpanSink* forward = nullptr,
                      size_t max_spans_per_trace = 2'000);
+  ~SpanStore() override;
+  SpanStore(const SpanStore&) = delete;
+  SpanStore& operator=(const SpanStore&) = delete;
 
   void Record(Span span) override;
-  // The spans of one trace, ordered by start time; empty when none are held.
+  // The spans of one trace, ordered by start time (equal starts in recording order); empty when
+  // none are held.
   std::vector<Span> Trace(const TraceId& trace_id) const;
 
   struct Stats {
@@ -33,25 +42,44 @@ class SpanStore final : public SpanSink {
     uint64_t recorded = 0;
     uint64_t evicted_spans = 0;
     uint64_t over_trace_limit = 0;  // spans not kept because their trace was full
+    size_t bytes = 0;               // the compact form of the spans held (span_compact.h)
   };
   Stats stats() const;
 
  private:
+  // One trace: its spans in compact form (span_compact.h), one buffer for all of them, and its
+  // place in the recency list. Map nodes never move, so the list links them by address: no
+  // allocation of its own per trace.
   struct Held {
-    std::vector<Span> spans;
-    std::list<TraceId>::iterator in_order;  // position in recency_
+    explicit Held(std::pmr::memory_resource* pool) : bytes(pool) {}
+    std::pmr::string bytes;
+    uint32_t spans = 0;
+    TraceId id{};
+    Held* older = nullptr;
+    Held* newer = nullptr;
   };
   struct IdHash {
     size_t operator()(const TraceId& id) const;
   };
 
+  void Unlink(Held& held);
+  void LinkNewest(Held& held);
+  // Evicts least recently extended traces while more than max_spans_ are held.
+  void EvictOverBound();
+
   const size_t max_spans_;
   const size_t max_per_trace_;
   SpanSink* const forward_;
   mutable std::mutex mu_;
-  std::unordered_map<TraceId, Held, IdHash> traces_;
-  std::list<TraceId> recency_;  // least recently extended first
+  // Every trace's map node and buffer come from this pool (guarded by mu_), not the process heap:
+  // tens of thousands of long-lived blocks there would fragment it for every other allocation.
+  // The pool keeps what it has taken (bounded by max_spans_) for reuse.
+  std::pmr::unsynchronized_pool_resource pool_;
+  std::pmr::unordered_map<TraceId, Held, IdHash> traces_;
+  Held* oldest_ = nullptr;  // the recency list: least recently extended first
+  Held* newest_ = nullptr;
   size_t spans_ = 0;
+  size_t bytes_ = 0;
   uint64_t recorded_ = 0;
   uint64_t evicted_ = 0;
   uint64_t over_trace_limit_ = 0;

@@ -18,8 +18,11 @@ void RecordServerSpan(obs::SpanSink& spans, const FinishedRequest& f) {
   span.span_id = req.trace.span_id;
   if (req.trace_parent.valid()) span.parent_span_id = req.trace_parent.span_id;
   const std::string_view method = ToString(req.method);
-  span.name =
-      f.route != nullptr ? std::string(method) + " " + f.route->pattern : std::string(method);
+  // One allocation for the name (a concatenation of temporaries makes two).
+  const std::string_view pattern = f.route != nullptr ? f.route->pattern : std::string_view();
+  span.name.reserve(method.size() + 1 + pattern.size());
+  span.name.append(method);
+  if (!pattern.empty()) span.name.append(" ").append(pattern);
   span.kind = obs::SpanKind::kServer;
   span.end_unix_ns = obs::UnixNanosNow();
   span.start_unix_ns = span.end_unix_ns - static_cast<int64_t>(f.ms * 1e6);
