@@ -67,6 +67,25 @@ std::vector<const mesh::Task*> PendingByPriority(const std::vector<mesh::Task>& 
   return pending;
 }
 
+// A task naming secrets is not placed while its submitter is down or gone: only the submitter's
+// agent can seal them, so an attempt started now would only wait for them and fail
+// (docs/secrets.md). nullopt when the task may be placed.
+std::optional<mesh::PlacementDecision> SubmitterAway(const mesh::TaskSpec& spec,
+                                                     const std::vector<mesh::NodeRecord>& nodes) {
+  if (spec.secret_names.empty() || spec.submitter_node_id.empty()) return std::nullopt;
+  auto it = std::find_if(nodes.begin(), nodes.end(),
+                         [&](const mesh::NodeRecord& n) { return n.id == spec.submitter_node_id; });
+  if (it != nodes.end() && it->state != mesh::NodeState::kDown &&
+      it->state != mesh::NodeState::kLeft)
+    return std::nullopt;
+  mesh::PlacementDecision d;
+  d.summary = "the submitter " + spec.submitter_node_id + " is " +
+              (it == nodes.end() ? std::string("not a node of the mesh")
+                                 : std::string(mesh::ToString(it->state))) +
+              ": its agent must be up to hand over the task's secrets; waiting for it";
+  return d;
+}
+
 // No node fits: keep the reason current; fail the task once it has waited too long.
 Status RecordNoFit(store::WriteTxn& txn, mesh::Task& task, const mesh::PlacementDecision& d,
                    int64_t now, bool* changed) {
@@ -303,7 +322,8 @@ Result<int> Placer::PlacePending() {
         POPULI_ASSIGN_OR_RETURN(auto fresh, ActiveTasks(store_));
         board.emplace(nodes, fresh);
       }
-      d = scheduler::Place(current->spec, board->candidates(), now);
+      auto away = SubmitterAway(current->spec, nodes);
+      d = away ? std::move(*away) : scheduler::Place(current->spec, board->candidates(), now);
       bool changed = d.placed;
       POPULI_RETURN_IF_ERROR(d.placed
                                  ? RecordPlacement(txn, *current, d, options_.exec_lease_ttl_ms,

@@ -129,6 +129,37 @@ TEST_F(DispatcherTest, PlacementGrantsLeaseRecordsAttemptAndDeliversTypedAssignm
             topics_.end());
 }
 
+TEST_F(DispatcherTest, ATaskNamingSecretsWaitsWhileItsSubmitterIsDownOrUnknown) {
+  Join("worker");
+  mesh::Task t;
+  t.id = "t-secret";
+  t.spec.command = "true";
+  t.spec.submitter_node_id = "box-a";
+  t.spec.secret_names = {"HF_TOKEN"};
+  t.spec.constraints.node_allow = {"worker"};
+  t.created_ms = t.updated_ms = clock_.NowMs();
+  mesh::NodeRecord worker = Node("worker");
+  worker.paired_with = {"box-a"};
+  ASSERT_TRUE(store_
+                  ->Write([&](store::WriteTxn& txn) {
+                    POPULI_RETURN_IF_ERROR(txn.UpsertNode(worker));
+                    return txn.PutTask(t);
+                  })
+                  .ok());
+  // box-a has never joined: nobody can seal the secrets.
+  ASSERT_TRUE(dispatcher_->PlacePending().ok());
+  EXPECT_EQ(Get(t.id).state, mesh::TaskState::kPending);
+  EXPECT_NE(Get(t.id).pending_reason.find("the submitter box-a is not a node of the mesh"),
+            std::string::npos)
+      << Get(t.id).pending_reason;
+  // box-a joins: the paired worker gets it.
+  Join("box-a");
+  ASSERT_TRUE(dispatcher_->PlacePending().ok());
+  const mesh::Task placed = Get(t.id);
+  ASSERT_EQ(placed.state, mesh::TaskState::kPlaced) << placed.pending_reason;
+  EXPECT_EQ(placed.attempts.back().node_id, "worker");
+}
+
 TEST_F(DispatcherTest, SilentNodeLosesItsAttemptAndTheTaskMovesWithAHigherToken) {
   Join("n1");
   const std::string id = Submit();
