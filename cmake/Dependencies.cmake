@@ -26,4 +26,9 @@ function(populi_module name)
   target_include_directories(populi_${name} PUBLIC ${PROJECT_SOURCE_DIR}/src)
   target_link_libraries(populi_${name} PUBLIC ${M_DEPS} PRIVATE ${M_PRIVATE_DEPS})
   add_library(populi::${name} ALIAS populi_${name})
+  # A module's files are compiled a few at a time (a unity build): the headers they share (the
+  # standard library, Boost.JSON, spdlog) are parsed once per batch instead of once per file. On 2
+  # cores this is a quarter of the sanitized build's CPU time. File-local names must therefore be
+  # unique within a module.
+  set_target_properties(populi_${name} PROPERTIES UNITY_BUILD ON UNITY_BUILD_BATCH_SIZE 8)
 endfunction()

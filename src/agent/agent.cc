@@ -109,7 +109,7 @@ int64_t MtimeNs(const std::string& path) {
   return static_cast<int64_t>(st.st_mtim.tv_sec) * 1'000'000'000 + st.st_mtim.tv_nsec;
 }
 
-int64_t WallMs() {
+int64_t AgentWallMs() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
              std::chrono::system_clock::now().time_since_epoch())
       .count();
@@ -122,7 +122,7 @@ bool Agent::RefreshKeyState() {
   bool changed = false;
   const int64_t keys_ns = MtimeNs(EncryptionKeysPath(options_.data_dir));
   if (keys_ns == 0 || keys_ns != keys_seen_ns_) {
-    auto keys = LoadOrCreateEncryptionKeys(options_.data_dir, WallMs());
+    auto keys = LoadOrCreateEncryptionKeys(options_.data_dir, AgentWallMs());
     if (keys.ok()) {
       const std::string pub =
           crypto::Base64(keys->current.public_key.data(), keys->current.public_key.size());

@@ -39,7 +39,7 @@ std::string DefaultNodeId(const std::string& hostname) {
 
 namespace {
 
-constexpr std::string_view kCorruptHint =
+constexpr std::string_view kIdentityCorruptHint =
     "restore it from a backup; deleting it gives this node a new id and key";
 
 // The file's fields: written by LoadOrCreateIdentity, read by a strict reader (mesh/json_reader.h).
@@ -57,7 +57,7 @@ json::object ToJson(const IdentityFile& f) {
 }
 
 Result<IdentityFile> IdentityFileFromJson(const json::value& v) {
-  mesh::FieldReader r(v, "", {std::string(kCorruptHint), mesh::UnknownFields::kIgnore});
+  mesh::FieldReader r(v, "", {std::string(kIdentityCorruptHint), mesh::UnknownFields::kIgnore});
   IdentityFile f;
   r.Str("node_id", f.node_id, true);
   r.Str("ed25519_seed_b64", f.seed_b64, true);
@@ -70,7 +70,7 @@ Result<NodeIdentity> Parse(const std::string& path, const std::string& text,
                            const std::string& configured_node_id) {
   auto corrupt = [&](const std::string& why) {
     return Status(Code::kFailedPrecondition, "node identity " + path + " is unreadable: " + why,
-                  std::string(kCorruptHint));
+                  std::string(kIdentityCorruptHint));
   };
   boost::system::error_code ec;
   json::value v = json::parse(text, ec);

@@ -17,7 +17,7 @@ namespace json = boost::json;
 namespace fs = std::filesystem;
 namespace {
 
-constexpr std::string_view kCorruptHint =
+constexpr std::string_view kKeysCorruptHint =
     "restore it from a backup; deleting it makes a new key (peers must pair again)";
 
 std::string B64(const std::array<uint8_t, 32>& key) {
@@ -28,7 +28,7 @@ Result<std::array<uint8_t, 32>> Key32(const std::string& b64, const std::string&
   auto raw = crypto::FromBase64(b64);
   if (!raw.ok() || raw->size() != 32) {
     return Status(Code::kFailedPrecondition, what + " is not 32 bytes of base64",
-                  std::string(kCorruptHint));
+                  std::string(kKeysCorruptHint));
   }
   std::array<uint8_t, 32> out{};
   std::memcpy(out.data(), raw->data(), 32);
@@ -39,12 +39,12 @@ Result<std::array<uint8_t, 32>> Key32(const std::string& b64, const std::string&
 Result<EncryptionKeys> ParseKeys(const std::string& path, const std::string& text) {
   auto corrupt = [&](const std::string& why) {
     return Status(Code::kFailedPrecondition, "encryption keys " + path + " are unreadable: " + why,
-                  std::string(kCorruptHint));
+                  std::string(kKeysCorruptHint));
   };
   boost::system::error_code ec;
   json::value v = json::parse(text, ec);
   if (ec) return corrupt(ec.message());
-  mesh::FieldReader r(v, "", {std::string(kCorruptHint), mesh::UnknownFields::kIgnore});
+  mesh::FieldReader r(v, "", {std::string(kKeysCorruptHint), mesh::UnknownFields::kIgnore});
   std::string current_b64, previous_b64;
   EncryptionKeys keys;
   r.Str("x25519_secret_b64", current_b64, true);

@@ -18,7 +18,7 @@ namespace populi::agent {
 namespace json = boost::json;
 namespace {
 
-int64_t WallMs() {
+int64_t CourierWallMs() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
              std::chrono::system_clock::now().time_since_epoch())
       .count();
@@ -269,10 +269,10 @@ Result<std::map<std::string, std::string>> FetchSecrets(client::ControlPlaneApi&
       auto share = mesh::SecretShareFromJson(*parsed);
       if (!share.ok()) continue;
       POPULI_ASSIGN_OR_RETURN(EncryptionKeys keys,
-                              LoadOrCreateEncryptionKeys(options.data_dir, WallMs()));
+                              LoadOrCreateEncryptionKeys(options.data_dir, CourierWallMs()));
       ExpectedShare expected{a.task_id, a.attempt, a.fencing_token, options.node_id,
                              spec.secret_names};
-      auto values = OpenShare(*share, msg.jwe_payload, expected, submitter, keys, WallMs(),
+      auto values = OpenShare(*share, msg.jwe_payload, expected, submitter, keys, CourierWallMs(),
                               options.rotation_grace_ms);
       crypto::WipeSecret(keys.current);
       if (keys.previous) crypto::WipeSecret(*keys.previous);

@@ -15,7 +15,8 @@ namespace fs = std::filesystem;
 namespace {
 
 constexpr size_t kMaxValueBytes = 64 * 1024;
-constexpr std::string_view kCorruptHint = "restore secrets.json from a backup, or set them again";
+constexpr std::string_view kSecretsCorruptHint =
+    "restore secrets.json from a backup, or set them again";
 
 struct StoredSecret {
   std::string value;
@@ -48,14 +49,14 @@ Result<SecretMap> Load(const std::string& path) {
   crypto::Wipe(*text);
   if (ec) {
     return Status(Code::kFailedPrecondition, "secrets " + path + " are unreadable: " + ec.message(),
-                  std::string(kCorruptHint));
+                  std::string(kSecretsCorruptHint));
   }
-  mesh::FieldReader r(v, "", {std::string(kCorruptHint)});
+  mesh::FieldReader r(v, "", {std::string(kSecretsCorruptHint)});
   std::vector<std::pair<std::string, StoredSecret>> items;
   r.List("secrets", items,
          [](const json::value& e,
             const std::string& at) -> Result<std::pair<std::string, StoredSecret>> {
-           mesh::FieldReader item(e, at, {std::string(kCorruptHint)});
+           mesh::FieldReader item(e, at, {std::string(kSecretsCorruptHint)});
            std::pair<std::string, StoredSecret> out;
            std::string value_b64;
            item.Str("name", out.first, true);
@@ -66,7 +67,7 @@ Result<SecretMap> Load(const std::string& path) {
            crypto::Wipe(value_b64);
            if (!value.ok())
              return Status(Code::kFailedPrecondition, at + ": value_b64 is not base64",
-                           std::string(kCorruptHint));
+                           std::string(kSecretsCorruptHint));
            out.second.value = std::move(*value);
            return out;
          });
@@ -75,7 +76,7 @@ Result<SecretMap> Load(const std::string& path) {
     for (auto& item : items) crypto::Wipe(item.second.value);
     return Status(Code::kFailedPrecondition,
                   "secrets " + path + " are unreadable: " + r.status().message(),
-                  std::string(kCorruptHint));
+                  std::string(kSecretsCorruptHint));
   }
   for (auto& item : items) secrets[item.first] = std::move(item.second);
   return secrets;

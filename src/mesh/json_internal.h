@@ -44,6 +44,14 @@ void RequiredList(Reader& r, std::string_view key, std::vector<T>& out, DecodeFn
   r.List(key, out, decode);
 }
 
+// An element decoder for a list of message ids (integers >= 1), requests and replies alike.
+inline Result<int64_t> MessageIdAt(const json::value& e, const std::string& path) {
+  if (!e.is_int64() || e.get_int64() < 1)
+    return InvalidArgument(path + ": expected a message id (integer >= 1)",
+                           "see docs/api.md for the message's fields");
+  return e.get_int64();
+}
+
 inline void PutStr(json::object& o, std::string_view key, const std::string& s) {
   if (!s.empty()) o[key] = s;
 }

@@ -8,17 +8,6 @@ using namespace json_internal;  // NOLINT(google-build-using-namespace)
 
 // ---- request bodies ----
 
-namespace {
-
-Result<int64_t> MessageIdAt(const json::value& e, std::string path) {
-  if (!e.is_int64() || e.get_int64() < 1)
-    return InvalidArgument(path + ": expected a message id (integer >= 1)",
-                           "see docs/api.md for the request's fields");
-  return e.get_int64();
-}
-
-}  // namespace
-
 Result<HeartbeatRequest> HeartbeatRequestFromJson(const json::value& v) {
   Reader r(v, "");
   HeartbeatRequest q;

@@ -15,13 +15,6 @@ namespace {
 
 constexpr int64_t kMaxId = std::numeric_limits<int64_t>::max();
 
-Result<int64_t> MessageIdAt(const json::value& e, const std::string& path) {
-  if (!e.is_int64() || e.get_int64() < 1)
-    return InvalidArgument(path + ": expected a message id (integer >= 1)",
-                           "see docs/api.md for the reply's fields");
-  return e.get_int64();
-}
-
 json::array Ids(const std::vector<int64_t>& ids) {
   json::array out;
   for (int64_t id : ids) out.push_back(id);

@@ -104,6 +104,24 @@ class ServeTest : public ::testing::Test {
     return p;
   }
 
+  // The DSN of the PostgreSQL server the test command starts, into *dsn. Without one the test fails
+  // when POPULI_TEST_PG_REQUIRED is set and is skipped otherwise (the caller returns on either).
+  static void NeedPostgres(std::string* dsn) {
+    const char* from_env = std::getenv("POPULI_TEST_PG_DSN");
+    if (from_env != nullptr && *from_env != '\0') {
+      *dsn = from_env;
+      return;
+    }
+    const char* how =
+        "no PostgreSQL server: set POPULI_TEST_PG_DSN (scripts/test starts one; by hand: "
+        "scripts/pg-test-server start DIR prints the DSN)";
+    if (std::getenv("POPULI_TEST_PG_REQUIRED") != nullptr) {
+      ADD_FAILURE() << how;
+      return;
+    }
+    GTEST_SKIP() << how;
+  }
+
   // The user config `vox populi init` writes: one secret as both mesh.token and
   // mesh.auth.admin_token, mode 0600. Returns the secret.
   std::string WriteInitCredentials() {
@@ -270,14 +288,9 @@ TEST_F(ServeTest, KillBetweenDeliverAndClaimLosesNothing) {
 // Two serves on one PostgreSQL schema (two control-plane replicas): what one accepted, the other
 // serves, and an exec lease one granted is refused to another holder by the other.
 TEST_F(ServeTest, TwoServesOnOnePostgresSchemaShareTheirState) {
-  const char* dsn = std::getenv("POPULI_TEST_PG_DSN");
-  if (dsn == nullptr || *dsn == '\0') {
-    const char* how =
-        "no PostgreSQL server: set POPULI_TEST_PG_DSN (scripts/test starts one; by "
-        "hand: scripts/pg-test-server start DIR prints the DSN)";
-    if (std::getenv("POPULI_TEST_PG_REQUIRED") != nullptr) FAIL() << how;
-    GTEST_SKIP() << how;
-  }
+  std::string dsn;
+  NeedPostgres(&dsn);
+  if (IsSkipped() || HasFailure()) return;
   const std::vector<std::string> env = {
       "VOX_MESH_STORE_BACKEND=postgres",
       // trust auth ignores the password; the log must not
@@ -348,12 +361,9 @@ std::map<std::string, boost::json::object> Tasks(
 // role over within one TTL (plus its retry period), the killed worker's attempts are lost and
 // placed again, and every task succeeds exactly once; nothing acknowledged is lost.
 TEST_F(ServeTest, SweeperRoleMovesWhenItsServeIsKilled) {
-  const char* dsn = std::getenv("POPULI_TEST_PG_DSN");
-  if (dsn == nullptr || *dsn == '\0') {
-    const char* how = "no PostgreSQL server: set POPULI_TEST_PG_DSN (scripts/test starts one)";
-    if (std::getenv("POPULI_TEST_PG_REQUIRED") != nullptr) FAIL() << how;
-    GTEST_SKIP() << how;
-  }
+  std::string dsn;
+  NeedPostgres(&dsn);
+  if (IsSkipped() || HasFailure()) return;
   const std::string secret = WriteInitCredentials();
   const std::vector<std::pair<std::string, std::string>> auth = {
       {"Authorization", "Bearer " + secret}};
@@ -459,12 +469,9 @@ TEST_F(ServeTest, SweeperRoleMovesWhenItsServeIsKilled) {
 }
 
 TEST_F(ServeTest, AnAgentAndTheCliGivenBothReplicasKeepWorkingWhenOneIsKilled) {
-  const char* dsn = std::getenv("POPULI_TEST_PG_DSN");
-  if (dsn == nullptr || *dsn == '\0') {
-    const char* how = "no PostgreSQL server: set POPULI_TEST_PG_DSN (scripts/test starts one)";
-    if (std::getenv("POPULI_TEST_PG_REQUIRED") != nullptr) FAIL() << how;
-    GTEST_SKIP() << how;
-  }
+  std::string dsn;
+  NeedPostgres(&dsn);
+  if (IsSkipped() || HasFailure()) return;
   const std::string secret = WriteInitCredentials();
   const std::vector<std::pair<std::string, std::string>> auth = {
       {"Authorization", "Bearer " + secret}};

@@ -21,3 +21,5 @@ set_source_files_properties(
   ${CMAKE_CURRENT_LIST_DIR}/rate_limit.cc
   ${CMAKE_CURRENT_LIST_DIR}/request_record.cc
   PROPERTIES SKIP_PRECOMPILE_HEADERS ON)
+# The Beast TUs stay apart (each is large; together they would be one long serial compile).
+set_target_properties(populi_http PROPERTIES UNITY_BUILD OFF)
