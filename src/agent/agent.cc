@@ -10,6 +10,7 @@
 #include "client/control_plane_api.h"
 #include "crypto/secret.h"
 #include "mesh/pairing.h"
+#include "util/clock.h"
 
 namespace populi::agent {
 
@@ -109,12 +110,6 @@ int64_t MtimeNs(const std::string& path) {
   return static_cast<int64_t>(st.st_mtim.tv_sec) * 1'000'000'000 + st.st_mtim.tv_nsec;
 }
 
-int64_t AgentWallMs() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
 }  // namespace
 
 bool Agent::RefreshKeyState() {
@@ -122,7 +117,7 @@ bool Agent::RefreshKeyState() {
   bool changed = false;
   const int64_t keys_ns = MtimeNs(EncryptionKeysPath(options_.data_dir));
   if (keys_ns == 0 || keys_ns != keys_seen_ns_) {
-    auto keys = LoadOrCreateEncryptionKeys(options_.data_dir, AgentWallMs());
+    auto keys = LoadOrCreateEncryptionKeys(options_.data_dir, SystemClock::Instance().NowMs());
     if (keys.ok()) {
       const std::string pub =
           crypto::Base64(keys->current.public_key.data(), keys->current.public_key.size());

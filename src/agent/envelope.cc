@@ -21,11 +21,8 @@ Status Denied(const std::string& why) {
 }
 
 Result<std::array<uint8_t, 32>> PublicKey(const std::string& b64, const std::string& what) {
-  auto raw = crypto::FromBase64(b64);
-  if (!raw.ok() || raw->size() != 32)
-    return InvalidArgument(what + " is not a 32-byte public key", std::string(kHint));
-  std::array<uint8_t, 32> key{};
-  std::copy(raw->begin(), raw->end(), key.begin());
+  auto key = crypto::Key32FromBase64(b64);
+  if (!key.ok()) return InvalidArgument(what + " is not a 32-byte public key", std::string(kHint));
   return key;
 }
 

@@ -25,15 +25,12 @@ std::string B64(const std::array<uint8_t, 32>& key) {
 }
 
 Result<std::array<uint8_t, 32>> Key32(const std::string& b64, const std::string& what) {
-  auto raw = crypto::FromBase64(b64);
-  if (!raw.ok() || raw->size() != 32) {
+  auto key = crypto::Key32FromBase64(b64);
+  if (!key.ok()) {
     return Status(Code::kFailedPrecondition, what + " is not 32 bytes of base64",
                   std::string(kKeysCorruptHint));
   }
-  std::array<uint8_t, 32> out{};
-  std::memcpy(out.data(), raw->data(), 32);
-  crypto::Wipe(*raw);
-  return out;
+  return key;
 }
 
 Result<EncryptionKeys> ParseKeys(const std::string& path, const std::string& text) {

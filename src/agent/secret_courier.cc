@@ -13,16 +13,11 @@
 #include "crypto/secret.h"
 #include "mesh/json.h"
 #include "mesh/pairing_json.h"
+#include "util/clock.h"
 
 namespace populi::agent {
 namespace json = boost::json;
 namespace {
-
-int64_t CourierWallMs() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 
 std::unique_ptr<client::ControlPlaneApi> ApiFor(const SecretsOptions& o) {
   auto api = std::make_unique<client::ControlPlaneApi>(o.control_url, o.token);
@@ -268,12 +263,13 @@ Result<std::map<std::string, std::string>> FetchSecrets(client::ControlPlaneApi&
       if (!parsed.ok()) continue;
       auto share = mesh::SecretShareFromJson(*parsed);
       if (!share.ok()) continue;
-      POPULI_ASSIGN_OR_RETURN(EncryptionKeys keys,
-                              LoadOrCreateEncryptionKeys(options.data_dir, CourierWallMs()));
+      POPULI_ASSIGN_OR_RETURN(
+          EncryptionKeys keys,
+          LoadOrCreateEncryptionKeys(options.data_dir, SystemClock::Instance().NowMs()));
       ExpectedShare expected{a.task_id, a.attempt, a.fencing_token, options.node_id,
                              spec.secret_names};
-      auto values = OpenShare(*share, msg.jwe_payload, expected, submitter, keys, CourierWallMs(),
-                              options.rotation_grace_ms);
+      auto values = OpenShare(*share, msg.jwe_payload, expected, submitter, keys,
+                              SystemClock::Instance().NowMs(), options.rotation_grace_ms);
       crypto::WipeSecret(keys.current);
       if (keys.previous) crypto::WipeSecret(*keys.previous);
       return values;

@@ -79,6 +79,17 @@ Result<std::string> FromBase64(std::string_view text) {
   return out;
 }
 
+Result<std::array<uint8_t, 32>> Key32FromBase64(std::string_view text) {
+  auto raw = FromBase64(text);
+  std::array<uint8_t, 32> key{};
+  const bool fits = raw.ok() && raw->size() == key.size();
+  if (fits) std::memcpy(key.data(), raw->data(), key.size());
+  if (raw.ok()) sodium_memzero(raw->data(), raw->size());
+  if (!fits)
+    return InvalidArgument("not base64 of a 32-byte key", "send the key as standard base64");
+  return key;
+}
+
 std::string Sha256Hex(std::string_view data) {
   unsigned char digest[crypto_hash_sha256_BYTES];
   crypto_hash_sha256(digest, reinterpret_cast<const unsigned char*>(data.data()), data.size());

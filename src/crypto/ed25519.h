@@ -34,6 +34,9 @@ bool VerifyBase64(std::string_view public_key_b64, std::string_view message,
 std::string Base64(const uint8_t* data, size_t size);
 // kInvalidArgument on malformed base64.
 Result<std::string> FromBase64(std::string_view text);
+// A 32-byte key (X25519 or Ed25519 public key, X25519 secret) from standard base64;
+// kInvalidArgument when malformed or not exactly 32 bytes. The decoded copy is wiped.
+Result<std::array<uint8_t, 32>> Key32FromBase64(std::string_view text);
 
 // SHA-256 of `data` as 64 lowercase hex characters (digests that results are signed over).
 std::string Sha256Hex(std::string_view data);

@@ -74,14 +74,14 @@ Result<SelfKeys> LoadSelf(const config::Config& cfg, const std::string& data_dir
 Result<crypto::PartyKeys> PartyOf(const mesh::PairingKeys& k) {
   crypto::PartyKeys p;
   p.node_id = k.node_id;
-  auto ed = crypto::FromBase64(k.ed25519_pub_key_b64);
-  auto x = crypto::FromBase64(k.x25519_pub_key_b64);
-  if (!ed.ok() || !x.ok() || ed->size() != 32 || x->size() != 32) {
+  auto ed = crypto::Key32FromBase64(k.ed25519_pub_key_b64);
+  auto x = crypto::Key32FromBase64(k.x25519_pub_key_b64);
+  if (!ed.ok() || !x.ok()) {
     return InvalidArgument("the keys of " + k.node_id + " are not 32-byte public keys",
                            "run vox populi pair again");
   }
-  std::copy(ed->begin(), ed->end(), p.ed25519_public.begin());
-  std::copy(x->begin(), x->end(), p.x25519_public.begin());
+  p.ed25519_public = *ed;
+  p.x25519_public = *x;
   return p;
 }
 
