@@ -10,7 +10,7 @@
 namespace populi::probe {
 namespace {
 
-constexpr std::string_view kName = "hwloc";
+constexpr std::string_view kHwlocName = "hwloc";
 
 uint64_t MemAvailableBytes() {
   int err = 0;
@@ -27,18 +27,18 @@ uint64_t MemAvailableBytes() {
 
 class HwlocProbe final : public HardwareProbe {
  public:
-  std::string_view name() const override { return kName; }
+  std::string_view name() const override { return kHwlocName; }
   bool applicable() const override { return true; }
 
   ProbeResult Probe() override {
     hwloc_topology_t topo = nullptr;
     if (hwloc_topology_init(&topo) != 0) {
-      return ProbeResult::Failed(kName, kFailureError, "hwloc_topology_init failed",
+      return ProbeResult::Failed(kHwlocName, kFailureError, "hwloc_topology_init failed",
                                  "check the hwloc installation (apt install libhwloc15)");
     }
     if (hwloc_topology_load(topo) != 0) {
       hwloc_topology_destroy(topo);
-      return ProbeResult::Failed(kName, kFailureError, "hwloc_topology_load failed",
+      return ProbeResult::Failed(kHwlocName, kFailureError, "hwloc_topology_load failed",
                                  "check that /proc and /sys are mounted and readable");
     }
     mesh::CpuInfo cpu;

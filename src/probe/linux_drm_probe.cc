@@ -21,7 +21,7 @@ using internal::ParseDecimal;
 using internal::ParseHexId;
 using internal::ReadSmallFile;
 
-constexpr std::string_view kName = "linux_drm";
+constexpr std::string_view kDrmName = "linux_drm";
 
 bool IsDrmNode(const std::string& name) {
   auto digits_after = [&](std::string_view prefix) {
@@ -78,7 +78,7 @@ std::string ValueAfterKey(const std::string& text, std::string_view key) {
 class LinuxDrmProbe final : public HardwareProbe {
  public:
   explicit LinuxDrmProbe(std::string root) : root_(std::move(root)) {}
-  std::string_view name() const override { return kName; }
+  std::string_view name() const override { return kDrmName; }
   bool applicable() const override {
 #ifdef __linux__
     return true;
@@ -132,7 +132,7 @@ class LinuxDrmProbe final : public HardwareProbe {
     if (!vendor_text) {
       if (err == ENOENT) return std::nullopt;  // a virtual DRM device without a PCI parent (vgem…)
       if (err == EACCES) return PermissionFailure(dev + "/vendor");
-      return ProbeResult::Failed(kName, kFailureError,
+      return ProbeResult::Failed(kDrmName, kFailureError,
                                  "cannot read " + dev + "/vendor: " + std::strerror(err),
                                  "check that sysfs is mounted and readable at " + drm);
     }
@@ -142,7 +142,7 @@ class LinuxDrmProbe final : public HardwareProbe {
     if (by_bus.count(bus) != 0) return std::nullopt;  // card0 and renderD128 of the same GPU
 
     mesh::GpuDevice gpu;
-    gpu.source = std::string(kName);
+    gpu.source = std::string(kDrmName);
     gpu.vendor = std::string(internal::VendorName(*vendor));
     gpu.pci_bus_id = bus.rfind("drm:", 0) == 0 ? std::string() : bus;
     uint64_t device_id = 0;
@@ -212,7 +212,7 @@ class LinuxDrmProbe final : public HardwareProbe {
       std::string bus = internal::NormalizePciBusId(entry);
       if (bus.empty() || by_bus.count(bus) != 0) continue;
       mesh::GpuDevice gpu;
-      gpu.source = std::string(kName);
+      gpu.source = std::string(kDrmName);
       gpu.vendor = "nvidia";
       gpu.pci_bus_id = bus;
       gpu.uuid = "10de:0000@" + bus;
@@ -241,7 +241,7 @@ class LinuxDrmProbe final : public HardwareProbe {
 
   static ProbeResult PermissionFailure(const std::string& path) {
     return ProbeResult::Failed(
-        kName, kFailurePermissionDenied, "permission denied reading " + path,
+        kDrmName, kFailurePermissionDenied, "permission denied reading " + path,
         "run vox as a user in the 'video' and 'render' groups (usermod -aG video,render USER), "
         "or relax the file's mode");
   }

@@ -16,7 +16,7 @@
 namespace populi::probe {
 namespace {
 
-constexpr std::string_view kName = "mock";
+constexpr std::string_view kMockName = "mock";
 constexpr std::string_view kFixtureHint =
     "fix the mock fixture (format in docs/probes.md) or pass --fixture";
 
@@ -43,7 +43,7 @@ Result<mesh::GpuDevice> FixtureGpu(const boost::json::value& v, std::string path
     g.memory_free_bytes = g.memory_total_bytes - g.memory_used_bytes;
   }
   if (g.uuid.empty()) g.uuid = "mock:" + g.name + "@" + g.pci_bus_id;
-  g.source = std::string(kName);
+  g.source = std::string(kMockName);
   return g;
 }
 
@@ -72,36 +72,38 @@ Result<Fixture> FixtureFromJson(const boost::json::value& doc) {
 class MockProbe final : public HardwareProbe {
  public:
   explicit MockProbe(std::string path) : path_(std::move(path)) {}
-  std::string_view name() const override { return kName; }
+  std::string_view name() const override { return kMockName; }
   bool applicable() const override { return true; }
 
   ProbeResult Probe() override {
     const std::string hint(kFixtureHint);
     if (path_.empty()) {
-      return ProbeResult::Failed(kName, kFailureError, "no mock fixture file configured", hint);
+      return ProbeResult::Failed(kMockName, kFailureError, "no mock fixture file configured", hint);
     }
     std::ifstream in(path_);
     if (!in) {
-      return ProbeResult::Failed(kName, kFailureError, "cannot read mock fixture " + path_, hint);
+      return ProbeResult::Failed(kMockName, kFailureError, "cannot read mock fixture " + path_,
+                                 hint);
     }
     std::stringstream buf;
     buf << in.rdbuf();
     boost::system::error_code ec;
     boost::json::value doc = boost::json::parse(buf.str(), ec);
     if (ec || !doc.is_object()) {
-      return ProbeResult::Failed(kName, kFailureError,
+      return ProbeResult::Failed(kMockName, kFailureError,
                                  "mock fixture " + path_ + " is not a JSON object" +
                                      (ec ? ": " + ec.message() : std::string()),
                                  hint);
     }
     auto fixture = FixtureFromJson(doc);
     if (!fixture.ok()) {
-      return ProbeResult::Failed(kName, kFailureError,
+      return ProbeResult::Failed(kMockName, kFailureError,
                                  "mock fixture " + path_ + ": " + fixture.status().message(), hint);
     }
     if (fixture->failure) {
       const mesh::ProbeFailure& f = *fixture->failure;
-      return ProbeResult::Failed(kName, f.kind.empty() ? kFailureError : f.kind, f.message, f.hint);
+      return ProbeResult::Failed(kMockName, f.kind.empty() ? kFailureError : f.kind, f.message,
+                                 f.hint);
     }
     ProbeResult result = ProbeResult::NoDevice("the fixture lists no device");
     if (fixture->gpus) result = ProbeResult::FoundGpus(std::move(*fixture->gpus));

@@ -12,7 +12,7 @@
 namespace populi::probe {
 namespace {
 
-constexpr std::string_view kName = "nvml";
+constexpr std::string_view kNvmlName = "nvml";
 
 // ---- the subset of the NVML C API used (ABI-stable since the _v2/_v3 entry points) ----
 using nvmlReturn_t = int;
@@ -119,19 +119,19 @@ ProbeResult InitFailure(const NvmlApi& api, nvmlReturn_t rc) {
   const std::string what = "nvmlInit_v2 failed: " + ErrorText(api, rc);
   switch (rc) {
     case kNvmlErrorLibRmVersionMismatch:
-      return ProbeResult::Failed(kName, kFailureDriverMismatch, what,
+      return ProbeResult::Failed(kNvmlName, kFailureDriverMismatch, what,
                                  "the NVML library and the loaded kernel module differ in "
                                  "version: reboot, or reload the nvidia kernel modules");
     case kNvmlErrorNoPermission:
-      return ProbeResult::Failed(kName, kFailurePermissionDenied, what,
+      return ProbeResult::Failed(kNvmlName, kFailurePermissionDenied, what,
                                  "run vox as a user allowed to open /dev/nvidia* (e.g. in the "
                                  "'video' group)");
     case kNvmlErrorDriverNotLoaded:
-      return ProbeResult::Failed(kName, kFailureError, what,
+      return ProbeResult::Failed(kNvmlName, kFailureError, what,
                                  "the NVIDIA kernel module is not loaded: modprobe nvidia, or "
                                  "check `dmesg | grep -i nvidia`");
     default:
-      return ProbeResult::Failed(kName, kFailureError, what,
+      return ProbeResult::Failed(kNvmlName, kFailureError, what,
                                  "run `nvidia-smi` to see whether the driver itself works");
   }
 }
@@ -216,7 +216,7 @@ std::variant<mesh::GpuDevice, ProbeResult> DescribeDevice(const NvmlApi& api, un
   nvmlReturn_t rc = api.handle(index, &dev);
   if (rc != kNvmlSuccess) {
     return ProbeResult::Failed(
-        kName, kFailureError,
+        kNvmlName, kFailureError,
         "nvmlDeviceGetHandleByIndex_v2(" + std::to_string(index) +
             ") failed: " + ErrorText(api, rc),
         "a GPU may have fallen off the bus: check `nvidia-smi` and `dmesg` for Xid errors");
@@ -229,7 +229,7 @@ std::variant<mesh::GpuDevice, ProbeResult> DescribeDevice(const NvmlApi& api, un
   rc = ReadMemory(api, dev, gpu);
   if (rc != kNvmlSuccess) {
     return ProbeResult::Failed(
-        kName, kFailureError,
+        kNvmlName, kFailureError,
         "nvmlDeviceGetMemoryInfo(" + std::to_string(index) + ") failed: " + ErrorText(api, rc),
         "run `nvidia-smi -q -d MEMORY` to check the device");
   }
@@ -242,7 +242,7 @@ ProbeResult ProbeDevices(const NvmlApi& api) {
   unsigned int count = 0;
   nvmlReturn_t rc = api.count(&count);
   if (rc != kNvmlSuccess) {
-    return ProbeResult::Failed(kName, kFailureError,
+    return ProbeResult::Failed(kNvmlName, kFailureError,
                                "nvmlDeviceGetCount_v2 failed: " + ErrorText(api, rc),
                                "run `nvidia-smi` to see whether the driver itself works");
   }
@@ -261,7 +261,7 @@ class NvmlProbe final : public internal::LibraryProbe {
  public:
   NvmlProbe(std::string library, std::string root)
       : LibraryProbe(std::move(library), std::move(root)) {}
-  std::string_view name() const override { return kName; }
+  std::string_view name() const override { return kNvmlName; }
 
  protected:
   bool HardwarePresent() const override {

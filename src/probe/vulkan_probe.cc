@@ -16,7 +16,7 @@ namespace {
 
 using namespace vk;  // NOLINT(google-build-using-namespace): the Vulkan ABI names
 
-constexpr std::string_view kName = "vulkan";
+constexpr std::string_view kVulkanName = "vulkan";
 
 struct VulkanApi {
   PFN_vkGetInstanceProcAddr get_proc = nullptr;
@@ -59,7 +59,7 @@ std::variant<std::vector<VkPhysicalDevice>, ProbeResult> ListDevices(const Vulka
                                                                      VkInstance instance) {
   auto failed = [](VkResult rc) {
     return ProbeResult::Failed(
-        kName, kFailureError,
+        kVulkanName, kFailureError,
         "vkEnumeratePhysicalDevices failed with VkResult " + std::to_string(rc),
         "run `vulkaninfo --summary` to see what the loader reports");
   };
@@ -79,7 +79,7 @@ class VulkanProbe final : public internal::LibraryProbe {
  public:
   VulkanProbe(std::string library, std::string root)
       : LibraryProbe(std::move(library), std::move(root)) {}
-  std::string_view name() const override { return kName; }
+  std::string_view name() const override { return kVulkanName; }
 
  protected:
   bool HardwarePresent() const override { return internal::AnyGpuHardwarePresent(sysfs_root()); }
@@ -109,13 +109,13 @@ class VulkanProbe final : public internal::LibraryProbe {
       if (!HardwarePresent()) {
         return ProbeResult::NoDevice("the Vulkan loader found no driver (ICD) and no GPU");
       }
-      return ProbeResult::Failed(kName, kFailureDriverMismatch,
+      return ProbeResult::Failed(kVulkanName, kFailureDriverMismatch,
                                  "vkCreateInstance: no compatible Vulkan driver (ICD)",
                                  "install the GPU's Vulkan driver (mesa-vulkan-drivers, or the "
                                  "vendor driver's Vulkan ICD)");
     }
     if (rc != kSuccess || instance == nullptr) {
-      return ProbeResult::Failed(kName, kFailureError,
+      return ProbeResult::Failed(kVulkanName, kFailureError,
                                  "vkCreateInstance failed with VkResult " + std::to_string(rc),
                                  "run `vulkaninfo --summary` to see what the loader reports");
     }

@@ -16,7 +16,7 @@ namespace populi::control {
 namespace json = boost::json;
 namespace {
 
-constexpr std::string_view kKvNamespace = "bootstrap";
+constexpr std::string_view kBootstrapKv = "bootstrap";
 
 std::string Sha256Hex(std::string_view s) {
   unsigned char digest[SHA256_DIGEST_LENGTH];
@@ -64,9 +64,9 @@ http::Response Exchange(ApiContext& ctx, http::Request& req) {
   if (o.bootstrap_expires_ms != 0 && now >= o.bootstrap_expires_ms) return Error(gone, req);
   const std::string key = Sha256Hex(o.bootstrap_token);
   Status s = ctx.store.Write([&](store::WriteTxn& txn) -> Status {
-    POPULI_ASSIGN_OR_RETURN(auto used, txn.GetKv(kKvNamespace, key));
+    POPULI_ASSIGN_OR_RETURN(auto used, txn.GetKv(kBootstrapKv, key));
     if (used) return gone;
-    POPULI_RETURN_IF_ERROR(txn.PutKv(kKvNamespace, key, std::to_string(now)));
+    POPULI_RETURN_IF_ERROR(txn.PutKv(kBootstrapKv, key, std::to_string(now)));
     // The token itself is never recorded, nor its digest (the digest would confirm a guess).
     POPULI_RETURN_IF_ERROR(txn.AppendAudit(AuditOf(req, now, "bootstrap.exchanged", "bootstrap",
                                                    {{"scope_id", o.scope_id}}))

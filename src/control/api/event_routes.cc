@@ -102,7 +102,7 @@ http::Response Stream(ApiContext& ctx, const http::Request& req) {
   return r;
 }
 
-http::Response List(ApiContext& ctx, http::Request& req) {
+http::Response ListEvents(ApiContext& ctx, http::Request& req) {
   if (WantsStream(req)) return Stream(ctx, req);
   auto after = QueryIntParam(req, "after", 0);
   if (!after.ok()) return Error(after.status(), req);
@@ -125,7 +125,7 @@ http::Response List(ApiContext& ctx, http::Request& req) {
 
 void AddEventRoutes(http::Router& router, ApiContext& ctx) {
   router.Add({http::Method::kGet, "/v1/populi/events", AnyRole(), 0, "events.list",
-              [&ctx](http::Request& req) { return List(ctx, req); }});
+              [&ctx](http::Request& req) { return ListEvents(ctx, req); }});
   // Read-only and above, plus the dedicated metrics token (mesh.observability.metrics_token),
   // which the authenticator confines to this route.
   router.Add({http::Method::kGet, "/metrics", AnyRole(), 0, "metrics",

@@ -73,7 +73,7 @@ http::Response Release(ApiContext& ctx, http::Request& req) {
   });
 }
 
-http::Response List(ApiContext& ctx, http::Request& req) {
+http::Response ListLeases(ApiContext& ctx, http::Request& req) {
   auto live = QueryIntParam(req, "live_only", 1);
   if (!live.ok() || *live > 1) {
     return Error(InvalidArgument("live_only must be 0 or 1", "e.g. ?live_only=0 for history"), req);
@@ -93,7 +93,7 @@ void AddLeaseRoutes(http::Router& router, ApiContext& ctx) {
   router.Add({http::Method::kPost, "/v1/populi/exec/lease/release", NodePlaneRoles(), 4 * 1024,
               "leases.release", [&ctx](http::Request& req) { return Release(ctx, req); }});
   router.Add({http::Method::kGet, "/v1/populi/exec/leases", AnyRole(), 0, "leases.list",
-              [&ctx](http::Request& req) { return List(ctx, req); }});
+              [&ctx](http::Request& req) { return ListLeases(ctx, req); }});
 }
 
 }  // namespace populi::control

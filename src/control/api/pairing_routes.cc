@@ -25,7 +25,7 @@ namespace populi::control {
 namespace json = boost::json;
 namespace {
 
-constexpr std::string_view kKvNamespace = "pairing";
+constexpr std::string_view kPairingKv = "pairing";
 constexpr int64_t kOfferTtlMs = 10 * 60 * 1000;
 constexpr int64_t kWindowMs = 10 * 60 * 1000;
 constexpr size_t kMaxOffersPerWindow = 10;
@@ -56,7 +56,7 @@ std::string KeyOf(std::string_view to, std::string_view from) {
 template <typename Reader>
 Result<std::optional<mesh::Pairing>> LoadLive(Reader& reader, const std::string& key,
                                               int64_t now_ms) {
-  POPULI_ASSIGN_OR_RETURN(auto text, reader.GetKv(kKvNamespace, key));
+  POPULI_ASSIGN_OR_RETURN(auto text, reader.GetKv(kPairingKv, key));
   if (!text) return std::optional<mesh::Pairing>();
   POPULI_ASSIGN_OR_RETURN(json::value v, mesh::ParseJson(*text));
   POPULI_ASSIGN_OR_RETURN(mesh::Pairing p, mesh::PairingFromJson(v));
@@ -82,7 +82,7 @@ http::Response Offer(ApiContext& ctx, OfferLimiter& limiter, http::Request& req)
   p.expires_ms = now + kOfferTtlMs;
   const std::string key = KeyOf(p.offer.to_node, p.offer.from.node_id);
   Status s = ctx.store.Write([&](store::WriteTxn& txn) -> Status {
-    POPULI_RETURN_IF_ERROR(txn.PutKv(kKvNamespace, key, json::serialize(mesh::ToJson(p))));
+    POPULI_RETURN_IF_ERROR(txn.PutKv(kPairingKv, key, json::serialize(mesh::ToJson(p))));
     json::object data{{"from", p.offer.from.node_id}, {"to", p.offer.to_node}};
     POPULI_RETURN_IF_ERROR(
         txn.AppendAudit(AuditOf(req, now, "pairing.offered", p.offer.to_node, data)).status());
@@ -92,7 +92,7 @@ http::Response Offer(ApiContext& ctx, OfferLimiter& limiter, http::Request& req)
   return Json(mesh::ToJson(p), 201);
 }
 
-http::Response Get(ApiContext& ctx, http::Request& req) {
+http::Response GetPairing(ApiContext& ctx, http::Request& req) {
   const std::string key = KeyOf(req.params.at("to"), req.params.at("from"));
   auto p = LoadLive(ctx.store, key, ctx.NowMs());
   if (!p.ok()) return Error(p.status(), req);
@@ -131,7 +131,7 @@ http::Response Answer(ApiContext& ctx, http::Request& req) {
     }
     p->state = answer->burn ? mesh::PairingState::kBurned : mesh::PairingState::kAnswered;
     if (!answer->burn) p->answer = *answer;
-    POPULI_RETURN_IF_ERROR(txn.PutKv(kKvNamespace, key, json::serialize(mesh::ToJson(*p))));
+    POPULI_RETURN_IF_ERROR(txn.PutKv(kPairingKv, key, json::serialize(mesh::ToJson(*p))));
     const std::string kind = answer->burn ? "pairing.burned" : "pairing.answered";
     json::object data{{"from", from}, {"to", to}};
     POPULI_RETURN_IF_ERROR(txn.AppendAudit(AuditOf(req, now, kind, to, data)).status());
@@ -146,7 +146,7 @@ http::Response Answer(ApiContext& ctx, http::Request& req) {
 http::Response Remove(ApiContext& ctx, http::Request& req) {
   const std::string key = KeyOf(req.params.at("to"), req.params.at("from"));
   Status s = ctx.store.Write(
-      [&](store::WriteTxn& txn) -> Status { return txn.DeleteKv(kKvNamespace, key); });
+      [&](store::WriteTxn& txn) -> Status { return txn.DeleteKv(kPairingKv, key); });
   if (!s.ok()) return Error(s, req);
   http::Response r;
   r.status = 204;
@@ -161,7 +161,7 @@ void AddPairingRoutes(http::Router& router, ApiContext& ctx) {
               "pairings.offer",
               [&ctx, limiter](http::Request& req) { return Offer(ctx, *limiter, req); }});
   router.Add({http::Method::kGet, "/v1/populi/pairings/{to}/{from}", NodePlaneRoles(), 0,
-              "pairings.get", [&ctx](http::Request& req) { return Get(ctx, req); }});
+              "pairings.get", [&ctx](http::Request& req) { return GetPairing(ctx, req); }});
   router.Add({http::Method::kPost, "/v1/populi/pairings/{to}/{from}/answer", NodePlaneRoles(),
               8 * 1024, "pairings.answer",
               [&ctx](http::Request& req) { return Answer(ctx, req); }});

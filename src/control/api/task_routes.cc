@@ -69,7 +69,7 @@ http::Response Submit(ApiContext& ctx, http::Request& req) {
   return Json(mesh::ToJson(task), duplicate ? 200 : 201);
 }
 
-http::Response List(ApiContext& ctx, http::Request& req) {
+http::Response ListTasks(ApiContext& ctx, http::Request& req) {
   store::TaskQuery q;
   if (auto it = req.query.find("state"); it != req.query.end() && !it->second.empty()) {
     if (auto state = mesh::ParseTaskState(it->second); !state.ok())
@@ -84,7 +84,7 @@ http::Response List(ApiContext& ctx, http::Request& req) {
   return Json(mesh::ToJson(mesh::TaskList{std::move(*tasks)}));
 }
 
-http::Response Get(ApiContext& ctx, http::Request& req) {
+http::Response GetTask(ApiContext& ctx, http::Request& req) {
   auto task = LoadTask(ctx, req);
   if (!task.ok()) return Error(task.status(), req);
   return Json(mesh::ToJson(*task));
@@ -244,9 +244,9 @@ void AddTaskRoutes(http::Router& router, ApiContext& ctx) {
   router.Add({http::Method::kPost, "/v1/populi/tasks", DeliverRoles(), 1024 * 1024, "tasks.submit",
               [&ctx](http::Request& req) { return Submit(ctx, req); }});
   router.Add({http::Method::kGet, "/v1/populi/tasks", AnyRole(), 0, "tasks.list",
-              [&ctx](http::Request& req) { return List(ctx, req); }});
+              [&ctx](http::Request& req) { return ListTasks(ctx, req); }});
   router.Add({http::Method::kGet, "/v1/populi/tasks/{id}", AnyRole(), 0, "tasks.get",
-              [&ctx](http::Request& req) { return Get(ctx, req); }});
+              [&ctx](http::Request& req) { return GetTask(ctx, req); }});
   router.Add({http::Method::kPost, "/v1/populi/tasks/{id}/cancel", DeliverRoles(), 4 * 1024,
               "tasks.cancel", [&ctx](http::Request& req) { return Cancel(ctx, req); }});
   router.Add({http::Method::kGet, "/v1/populi/tasks/{id}/wait", AnyRole(), 0, "tasks.wait",
