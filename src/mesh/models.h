@@ -85,7 +85,7 @@ struct ModelEntry {
 
 // A source or file the scan could not read; the rest of the inventory is still reported.
 struct ModelScanProblem {
-  std::string source;  // hf_cache | gguf | safetensors | lora | cache
+  std::string source;  // hf_cache | model_dir | gguf | safetensors | lora | cache
   std::string path;
   std::string message;
 

@@ -127,13 +127,15 @@ TEST(HostileHeaders, EverySafetensorsPrefixAndCorruptionEndsCleanly) {
     EXPECT_LE(largest, std::max<size_t>(kAllocationBound, 4 * full.size())) << n;
   }
   for (size_t i = 0; i < full.size(); ++i) {
-    std::string bad = full;
-    bad[i] = static_cast<char>(0xff);
-    auto [s, largest] = Watch(bad, ParseSafetensorsStatus);
-    if (!s.ok()) {
-      EXPECT_EQ(s.code(), Code::kInvalidArgument) << i;
+    for (unsigned char v : {0x00, 0x7f, 0xff}) {
+      std::string bad = full;
+      bad[i] = static_cast<char>(v);
+      auto [s, largest] = Watch(bad, ParseSafetensorsStatus);
+      if (!s.ok()) {
+        EXPECT_EQ(s.code(), Code::kInvalidArgument) << i;
+      }
+      EXPECT_LE(largest, std::max<size_t>(kAllocationBound, 4 * full.size())) << i;
     }
-    EXPECT_LE(largest, std::max<size_t>(kAllocationBound, 4 * full.size())) << i;
   }
 }
 
