@@ -94,8 +94,9 @@ std::string OwnerOf(const CMakeModules& m, const std::string& rel) {
 
 TEST(Architecture, CMakeDeclaresEveryModuleUnderSrc) {
   const CMakeModules m = ReadCMakeModules();
-  for (const char* name : {"util", "mesh", "config", "store", "dispatch", "scheduler", "http",
-                           "control", "client", "agent", "runners", "probe", "crypto", "cli"})
+  for (const char* name :
+       {"util", "mesh", "config", "store", "dispatch", "scheduler", "http", "control", "client",
+        "agent", "runners", "probe", "crypto", "cli", "models"})
     EXPECT_EQ(m.folder.count(name), 1u) << name;
   EXPECT_EQ(m.folder.at("http"), "control/http");
   EXPECT_EQ(m.folder.at("runners"), "agent/runners");
