@@ -24,6 +24,9 @@ void AddTaskReportRoutes(http::Router& router, ApiContext& ctx);  // agent: star
 void AddTraceRoutes(http::Router& router, ApiContext& ctx);       // agents' spans, one trace
 void AddAuditRoutes(http::Router& router, ApiContext& ctx);       // the audit log (admin)
 void AddPairingRoutes(http::Router& router, ApiContext& ctx);     // pairing relay (secrets)
+// POST/DELETE /mcp: the MCP server over Streamable HTTP. Registered last: its tools run the
+// routes registered before it in-process.
+void AddMcpRoutes(http::Router& router, ApiContext& ctx);
 
 // An audit record (docs/audit.md) of an action `req` asked for: the actor is its token label.
 // Never put a token or a secret in `data`.
