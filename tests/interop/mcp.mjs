@@ -1,8 +1,9 @@
 // Drives `vox populi mcp` (stdio) and a control plane's /mcp (Streamable HTTP) with the official
 // MCP TypeScript SDK client (tests/e2e/mcp_interop_test.cc runs it against a two-node loopback
 // mesh). Usage: node mcp.mjs stdio|http
-// Environment: VOX_BIN, MCP_URL (the control plane), MCP_TOKEN (its admin token), AGENT_NODE_ID
-// (the joined agent), and for stdio whatever vox needs to find the control plane (VOX_HOME…).
+// Environment: VOX_BIN, MCP_URL (the control plane), MCP_TOKEN (its admin token),
+// MCP_READ_ONLY_TOKEN (a read_only token), AGENT_NODE_ID (the joined agent), and for stdio
+// whatever vox needs to find the control plane (VOX_HOME…).
 // Prints one line per check; exits 0 when all held, 1 with the failure otherwise.
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
@@ -68,6 +69,47 @@ async function waitForNodes(client, count) {
   }
 }
 
+// Over HTTP: a read_only token sees and may call the read tools only; the session and protocol
+// version rules of Streamable HTTP; a session ended by DELETE is gone.
+async function checkHttpRules(sessionId) {
+  const ro = new Client({ name: 'populi-interop-ro', version: '1.0.0' });
+  await ro.connect(new StreamableHTTPClientTransport(new URL('/mcp', process.env.MCP_URL), {
+    requestInit: { headers: { Authorization: `Bearer ${process.env.MCP_READ_ONLY_TOKEN}` } },
+  }));
+  const names = (await ro.listTools()).tools.map((t) => t.name);
+  check(names.includes('list_nodes') && !names.includes('submit_task') &&
+    !names.includes('cancel_task') && !names.includes('a2a_receive'),
+  'a read_only token lists the read tools only', names);
+  let code = 0;
+  try {
+    await ro.callTool({ name: 'submit_task', arguments: { command: 'sh' } });
+  } catch (e) {
+    code = e.code;
+  }
+  check(code === -32602, 'a read_only token may not call submit_task', code);
+  await ro.close();
+
+  const post = (headers, body) => fetch(new URL('/mcp', process.env.MCP_URL), {
+    method: 'POST',
+    headers: {
+      Authorization: `Bearer ${process.env.MCP_TOKEN}`, 'Content-Type': 'application/json',
+      Accept: 'application/json, text/event-stream', ...headers,
+    },
+    body,
+  });
+  const ping = JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'ping' });
+  check((await post({}, ping)).status === 400, 'a request without Mcp-Session-Id is 400');
+  check((await post({ 'Mcp-Session-Id': 'nosuchsession' }, ping)).status === 404,
+    'an unknown session is 404');
+  check((await post({ 'Mcp-Session-Id': sessionId }, ping)).status === 404,
+    'a session ended by DELETE is 404');
+  check((await post({ 'MCP-Protocol-Version': '1999-01-01' }, ping)).status === 400,
+    'an unsupported MCP-Protocol-Version is 400');
+  const garbled = await post({}, '{not json');
+  check(garbled.status === 400 && (await garbled.json()).error.code === -32700,
+    'malformed JSON is a JSON-RPC parse error');
+}
+
 async function main() {
   const client = new Client({ name: 'populi-interop', version: '1.0.0' });
   const transport = transportFor();
@@ -131,7 +173,14 @@ async function main() {
   check(status.structuredContent.nodes_by_state.alive >= 2, 'mesh_status counts the alive nodes',
     status.structuredContent);
 
-  if (mode === 'http') await transport.terminateSession();
+  if (mode === 'http') {
+    const sessionId = transport.sessionId;
+    check(typeof sessionId === 'string' && sessionId.length > 0, 'initialize set Mcp-Session-Id');
+    await transport.terminateSession();
+    await client.close();
+    await checkHttpRules(sessionId);
+    return;
+  }
   await client.close();
 }
 

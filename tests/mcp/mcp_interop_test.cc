@@ -2,8 +2,9 @@
 // (tests/interop/mcp.mjs, @modelcontextprotocol/sdk pinned by package-lock.json) drives the real
 // `vox populi mcp` over stdio and a real serve's /mcp over Streamable HTTP with its bearer token,
 // on a two-node loopback mesh (serve with its local worker, plus one joined agent): initialize,
-// tools/list with every schema validated, submit_task → wait_task → task_logs, and an unknown task
-// id that must come back as a tool error with a hint.
+// tools/list with every schema validated, submit_task → wait_task → task_logs, an unknown task
+// id that must come back as a tool error with a hint; over HTTP also a read_only token's tools and
+// the session and protocol-version rules.
 //
 // Needs `node` on PATH and tests/interop/node_modules (scripts/setup runs `npm ci`). Without them
 // the tests skip with the reason, unless POPULI_TEST_MCP_REQUIRED is set (scripts/test sets it):
@@ -31,6 +32,7 @@ namespace {
 namespace fs = std::filesystem;
 
 constexpr char kMcpToken[] = "mcp-interop-admin-token-0123456789abcdef";
+constexpr char kReadOnlyToken[] = "mcp-interop-read-only-token-0123456789ab";
 const fs::path kInteropDir = fs::path(POPULI_SOURCE_DIR_AT_BUILD) / "tests" / "interop";
 
 std::string NodeOnPath() {
@@ -116,6 +118,7 @@ class McpInteropTest : public ::testing::Test {
               R"({"cpu":{"model":"Demo CPU","cores":4,"threads":8,"numa_nodes":1}})");
     ServeOptions options;
     options.worker = true;
+    options.extra_config = std::string("read_only_token = \"") + kReadOnlyToken + "\"\n";
     options.env = {{"VOX_MESH_PROBE_ORDER", "mock"},
                    {"VOX_MESH_PROBE_MOCK_FIXTURE", root + "/cpu.json"},
                    {"VOX_MESH_POLICY_ALLOWED_COMMANDS", "sh"},
@@ -175,6 +178,7 @@ class McpInteropTest : public ::testing::Test {
     vars["VOX_BIN"] = VoxBin();
     vars["MCP_URL"] = serve_->url();
     vars["MCP_TOKEN"] = kMcpToken;
+    vars["MCP_READ_ONLY_TOKEN"] = kReadOnlyToken;
     vars["AGENT_NODE_ID"] = agent_id_;
     vars["VOX_HOME"] = serve_->root() + "/home";  // the stdio server's config: token, control URL
     vars["HOME"] = serve_->root() + "/user";
@@ -212,6 +216,8 @@ TEST_F(McpInteropTest, SdkClientDrivesTheHttpServerWithTheBearerToken) {
   EXPECT_NE(out.find("ok http: the task ran on the joined agent"), std::string::npos) << out;
   EXPECT_NE(out.find("ok http: task_logs has its output"), std::string::npos);
   EXPECT_NE(out.find("ok http: the tool error has the code and a hint"), std::string::npos);
+  EXPECT_NE(out.find("ok http: a read_only token may not call submit_task"), std::string::npos);
+  EXPECT_NE(out.find("ok http: a session ended by DELETE is 404"), std::string::npos);
 }
 
 }  // namespace
