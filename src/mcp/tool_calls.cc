@@ -369,6 +369,8 @@ json::object CallTool(Backend& backend, const ToolSpec& tool, const json::object
           {});
     }
     trace = *parsed;
+  } else if (const obs::TraceContext* current = obs::CurrentContext()) {
+    trace = *current;
   } else {
     trace = obs::NewRootContext();
   }

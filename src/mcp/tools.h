@@ -46,8 +46,9 @@ boost::json::object ToolListEntry(const ToolSpec& tool);
 using ProgressFn = std::function<void(double progress, double total, const std::string& message)>;
 
 // Runs `tool` with `arguments`: the tools/call result. The call's trace context is the
-// `traceparent` argument when given (kInvalidArgument when malformed), else a new root; it is
-// current on this thread while the backend runs and is returned as `traceparent`.
+// `traceparent` argument when given (kInvalidArgument when malformed), else the context current on
+// this thread (the HTTP transport's request), else a new root; it is current on this thread while
+// the backend runs and is returned as `traceparent`.
 boost::json::object CallTool(Backend& backend, const ToolSpec& tool,
                              const boost::json::object& arguments, const ProgressFn& progress);
 

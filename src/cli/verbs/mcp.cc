@@ -104,7 +104,8 @@ void AddMcpVerbs(CLI::App& /*root*/, CLI::App& populi, Context& ctx) {
       "mcp", "Serve the mesh's tools to an AI agent over the Model Context Protocol (stdio)");
   verb->footer(
       "Reads JSON-RPC messages, one per line, on stdin and answers on stdout until stdin closes.\n"
-      "Add it to an agent's MCP configuration as the command `vox populi mcp` (docs/mcp.md).");
+      "Add it to an agent's MCP configuration as the command `vox populi mcp` (docs/mcp.md).\n"
+      "Example: vox populi mcp --control-url http://gpu-01:7070");
   AddClientOptions(*verb, ctx);
   verb->callback([&ctx] { RunMcp(ctx); });
 }

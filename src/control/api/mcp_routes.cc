@@ -283,6 +283,8 @@ http::Response McpPost(ApiContext& ctx, const http::Router& inner, McpSessions& 
     }
     return false;
   };
+  // A tool call without its own traceparent continues this request's trace.
+  obs::ScopedContext trace(req.trace);
   std::optional<json::object> reply = server.Handle(message, call);
   http::Response r = JsonRpcReply(reply ? *reply : json::object{});
   if (initialize && reply && reply->contains("result")) {
