@@ -7,6 +7,7 @@
 // The tools run against a Backend that calls this control plane's own route handlers in-process
 // (no loopback connection) as the caller: the route's roles are checked against the caller's
 // principal, so the token's role limits what each tool may do, as on the HTTP API.
+#include <atomic>
 #include <chrono>
 #include <future>
 #include <map>
@@ -30,6 +31,9 @@ namespace {
 
 constexpr size_t kMaxMcpSessions = 10'000;
 constexpr int64_t kMcpSessionIdleMs = 24LL * 3600 * 1000;
+// Tool calls run on the handler pool and wait_task holds its thread for the wait: at most this
+// many at once, so agents' calls never take the pool from the node plane.
+constexpr int kMaxMcpCallsInFlight = 16;
 
 bool RoleAllows(const http::Principal& p, const std::vector<http::Role>& roles) {
   if (roles.empty() || p.role == http::Role::kAdmin) return true;
@@ -187,6 +191,8 @@ struct McpSession {
 
 class McpSessions {
  public:
+  std::atomic<int> calls_in_flight{0};
+
   std::string Start(const std::string& token_label, std::string version, int64_t now) {
     std::lock_guard lock(mu_);
     if (sessions_.size() >= kMaxMcpSessions) Evict(now);
@@ -268,6 +274,21 @@ http::Response McpPost(ApiContext& ctx, const http::Router& inner, McpSessions& 
     accepted.status = 202;
     return accepted;
   }
+  const bool tool_call = message.method == "tools/call";
+  if (tool_call && sessions.calls_in_flight.fetch_add(1) >= kMaxMcpCallsInFlight) {
+    sessions.calls_in_flight.fetch_sub(1);
+    return http::ErrorResponse(Status(Code::kResourceExhausted,
+                                      "more than " + std::to_string(kMaxMcpCallsInFlight) +
+                                          " MCP tool calls are running on this control plane",
+                                      "retry in a few seconds, or wait with shorter wait_ms"),
+                               req.request_id);
+  }
+  struct CallSlot {
+    std::atomic<int>* n;
+    ~CallSlot() {
+      if (n != nullptr) n->fetch_sub(1);
+    }
+  } slot{tool_call ? &sessions.calls_in_flight : nullptr};
   RouteBackend backend(inner, req);
   mcp::Server server(backend, version);
   mcp::CallContext call;
