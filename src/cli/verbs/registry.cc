@@ -24,12 +24,12 @@ void AddMcpVerbs(CLI::App& root, CLI::App& populi, Context& ctx);
 
 namespace {
 const VerbGroup kGroups[] = {
-    {"init", AddInitVerbs},     {"serve", AddServeVerbs},   {"join", AddJoinVerbs},
-    {"config", AddConfigVerbs}, {"store", AddStoreVerbs},   {"probe", AddProbeVerbs},
-    {"status", AddStatusVerbs}, {"peers", AddPeersVerbs},   {"tasks", AddTaskVerbs},
-    {"admin", AddAdminVerbs},   {"events", AddEventsVerbs}, {"trace", AddTraceVerbs},
-    {"pair", AddPairVerbs},     {"secret", AddSecretVerbs}, {"audit", AddAuditVerbs},
-    {"doctor", AddDoctorVerbs}, {"mcp", AddMcpVerbs},       {"version", AddVersionVerbs},
+    {"init", AddInitVerbs},     {"serve", AddServeVerbs},     {"join", AddJoinVerbs},
+    {"config", AddConfigVerbs}, {"store", AddStoreVerbs},     {"probe", AddProbeVerbs},
+    {"status", AddStatusVerbs}, {"peers", AddPeersVerbs},     {"tasks", AddTaskVerbs},
+    {"admin", AddAdminVerbs},   {"events", AddEventsVerbs},   {"trace", AddTraceVerbs},
+    {"pair", AddPairVerbs},     {"secret", AddSecretVerbs},   {"audit", AddAuditVerbs},
+    {"doctor", AddDoctorVerbs}, {"version", AddVersionVerbs}, {"mcp", AddMcpVerbs},
 };
 }  // namespace
 
