@@ -11,10 +11,21 @@ ControlPlane::ControlPlane(store::MeshStore& store, ControlOptions options, cons
     : options_(std::move(options)),
       dispatcher_(store, options_, clock, [this](std::string_view topic) { ctx_.Notify(topic); }),
       ctx_(store, options_, clock, dispatcher_),
-      audit_(store, clock) {}
+      audit_(store, clock) {
+  if (ctx_.topics != nullptr) ctx_.topics->SetSink(&remote_topics_);
+}
 
 ControlPlane::~ControlPlane() {
+  if (ctx_.topics != nullptr) ctx_.topics->SetSink(nullptr);  // waits out a call in progress
   Stop();
+}
+
+void ControlPlane::RemoteTopics::OnTopic(std::string_view topic) {
+  plane_.ctx_.NotifyHere(topic);
+}
+
+void ControlPlane::RemoteTopics::OnMissed() {
+  plane_.ctx_.NotifyAllHere();  // each waiter re-reads the store
 }
 
 void ControlPlane::RegisterRoutes(http::Router& router) {

@@ -4,6 +4,10 @@
 // serves, and runs the sweeper thread that drives the dispatch engine's passes
 // (dispatch/dispatcher.h: liveness, lease expiry, claims, maintenance, retention, placement).
 //
+// Several replicas on one store (docs/scale-out.md): what this replica announces to its own
+// waiters also goes to the other replicas through the store's topic channel, and what they
+// announce wakes the waiters here. The ControlPlane is the store channel's sink while it lives.
+//
 // Lifetime: the store and clock outlive the ControlPlane; the ControlPlane outlives the server
 // serving its router (handlers refer to it).
 #pragma once
@@ -77,6 +81,17 @@ class ControlPlane {
   AuditRecorder& audit() { return audit_; }
 
  private:
+  // What the other replicas on the store announce (store::TopicChannel), on its thread.
+  class RemoteTopics final : public store::TopicSink {
+   public:
+    explicit RemoteTopics(ControlPlane& plane) : plane_(plane) {}
+    void OnTopic(std::string_view topic) override;
+    void OnMissed() override;
+
+   private:
+    ControlPlane& plane_;
+  };
+
   void SweeperLoop();
 
   ControlOptions options_;
@@ -90,6 +105,7 @@ class ControlPlane {
   bool stopping_ = false;
   bool wake_ = false;  // run a pass now (a dropped connection)
   std::thread sweeper_;
+  RemoteTopics remote_topics_{*this};
 };
 
 }  // namespace populi::control
