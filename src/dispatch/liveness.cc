@@ -164,6 +164,9 @@ std::vector<Liveness::Transition> Liveness::Judge(int64_t now_ms, MassSilence* m
 
   std::vector<Transition> out;
   for (auto& [id, e] : nodes_) {
+    // Down stays down until the node is heard from (Touch, or a revival Fold takes from the
+    // store): one that went down on a dropped connection would look alive again by its silence.
+    if (e.state == NodeState::kDown) continue;
     NodeState next = StateFor(e, now_ms);
     if (holding && next == NodeState::kDown && e.state != NodeState::kDown) {
       next = NodeState::kSuspect;

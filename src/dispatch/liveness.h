@@ -81,7 +81,8 @@ class Liveness {
     int64_t hold_until_ms = 0;
   };
 
-  // Moves each node to the state its silence implies and returns the changes.
+  // Moves each node that is not down to the state its silence implies and returns the changes
+  // (a down node comes back only when heard from: Touch, or a revival Fold takes from the store).
   //
   // Anti-cascade: when at least two nodes and more than half of the nodes that were alive or
   // suspect would go down in one pass, and their last heartbeats lie within silence_window_ms
