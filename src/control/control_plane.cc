@@ -21,10 +21,17 @@ ControlPlane::~ControlPlane() {
 }
 
 void ControlPlane::RemoteTopics::OnTopic(std::string_view topic) {
-  plane_.ctx_.NotifyHere(topic);
+  if (auto node = dispatch::NodeOfDroppedTopic(topic)) {
+    if (plane_.dispatcher_.AnnouncedConnectionDropped(*node)) plane_.WakeSweeper();
+  } else if (auto held = dispatch::NodeOfHeldTopic(topic)) {
+    plane_.dispatcher_.AnnouncedConnectionHeld(*held);
+  } else {
+    plane_.ctx_.NotifyHere(topic);
+  }
 }
 
 void ControlPlane::RemoteTopics::OnMissed() {
+  plane_.dispatcher_.ForgetAnnouncedDrops();
   plane_.ctx_.NotifyAllHere();  // each waiter re-reads the store
 }
 
@@ -110,7 +117,10 @@ void ControlPlane::SweeperLoop() {
 }
 
 void ControlPlane::ConnectionDropped(const std::string& node_id) {
-  if (!dispatcher_.ConnectionDropped(node_id)) return;
+  if (dispatcher_.ConnectionDropped(node_id)) WakeSweeper();
+}
+
+void ControlPlane::WakeSweeper() {
   {
     std::lock_guard lock(mu_);
     wake_ = true;

@@ -6,7 +6,8 @@
 //
 // Several replicas on one store (docs/scale-out.md): what this replica announces to its own
 // waiters also goes to the other replicas through the store's topic channel, and what they
-// announce wakes the waiters here. The ControlPlane is the store channel's sink while it lives.
+// announce wakes the waiters here; connection drops seen at any replica reach the sweeper role's
+// holder the same way. The ControlPlane is the store channel's sink while it lives.
 //
 // Lifetime: the store and clock outlive the ControlPlane; the ControlPlane outlives the server
 // serving its router (handlers refer to it).
@@ -70,7 +71,8 @@ class ControlPlane {
   void RecordAuthLockout(const std::string& remote_ip);
   // A node's agent closed its held long-poll without a leave (the server's
   // on_long_poll_dropped): the node is suspect at once and down after the drop grace unless it
-  // is heard from again. Never blocks: wakes the sweeper, which judges and records it.
+  // is heard from again. Never blocks: wakes the sweeper, which judges and records it; at a
+  // replica without the sweeper role, the drop is announced to the holder, which does.
   void ConnectionDropped(const std::string& node_id);
   // One finished HTTP request (the server's on_request_done): request metrics, and refusal
   // events coalesced per source and window. Never blocks.
@@ -93,6 +95,8 @@ class ControlPlane {
   };
 
   void SweeperLoop();
+  // Runs a sweeper pass now rather than at its next deadline.
+  void WakeSweeper();
 
   ControlOptions options_;
   dispatch::Dispatcher dispatcher_;

@@ -1,8 +1,9 @@
 // Wake-ups across control-plane replicas (docs/scale-out.md, "Wake-ups across replicas"): two
 // real serves on one PostgreSQL schema. A long-poll or an event stream held on the replica that
 // does not hold the sweeper role returns when the write that satisfies it goes through the other
-// replica, long before its own timeout. Without POPULI_TEST_PG_DSN they skip (or fail when
-// POPULI_TEST_PG_REQUIRED is set).
+// replica, long before its own timeout; an agent attached to that replica that dies is judged by
+// the role's holder on its dropped connection rather than on its silence. Without
+// POPULI_TEST_PG_DSN they skip (or fail when POPULI_TEST_PG_REQUIRED is set).
 #include <poll.h>
 #include <signal.h>
 #include <sys/socket.h>
@@ -160,6 +161,34 @@ TEST_F(ServeWakeupsTest, AnEventRecordedThroughOneReplicaReachesAStreamOnTheOthe
   const int64_t took_ms = MsSince(joined);
   EXPECT_NE(seen.find("stream-marker"), std::string::npos) << seen;
   EXPECT_LT(took_ms, kKeepaliveMs * 2 / 3) << "seen at the stream's keepalive, not woken";
+}
+
+TEST_F(ServeWakeupsTest, AnAgentThatDiesAtTheReplicaWithoutTheRoleIsJudgedOnItsDroppedConnection) {
+  // Silence alone would take 30 heartbeats; the drop's grace is one second.
+  if (!StartReplicas({"VOX_MESH_CONTROL_HEARTBEAT_SECS=1", "VOX_MESH_CONTROL_SUSPECT_AFTER=20",
+                      "VOX_MESH_CONTROL_DOWN_AFTER=30",
+                      "VOX_MESH_CONTROL_CONNECTION_DROP_GRACE_MS=1000"}))
+    return;
+  std::vector<std::string> agent_env = env_;
+  agent_env.push_back("VOX_MESH_NODE_ID=wx");
+  ServeProcess agent = Spawn({"populi", "join", "http://127.0.0.1:" + std::to_string(b_.port),
+                              "--data-dir", (dir_ / "data-agent").string()},
+                             agent_env);
+  ASSERT_NE(agent.first_line.find("running against"), std::string::npos) << agent.first_line;
+  for (int i = 0; i < 200 && EventsAbout(a_.port, "node.joined", "wx", auth_).empty(); ++i)
+    usleep(50'000);
+  ASSERT_EQ(EventsAbout(a_.port, "node.joined", "wx", auth_).size(), 1u);
+  usleep(1'500'000);  // the agent's task-inbox poll is held on b by now
+  Stop(agent, SIGKILL);
+  const auto killed = SteadyClock::now();
+  std::vector<boost::json::object> down;
+  while (down.empty() && MsSince(killed) < 25'000) {
+    down = EventsAbout(a_.port, "node.down", "wx", auth_);
+    if (down.empty()) usleep(100'000);
+  }
+  ASSERT_EQ(down.size(), 1u) << "not judged down before its silence would have";
+  EXPECT_EQ(down[0].at("data").at("reason"), "connection_dropped")
+      << boost::json::serialize(down[0]);
 }
 
 }  // namespace
