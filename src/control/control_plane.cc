@@ -11,10 +11,28 @@ ControlPlane::ControlPlane(store::MeshStore& store, ControlOptions options, cons
     : options_(std::move(options)),
       dispatcher_(store, options_, clock, [this](std::string_view topic) { ctx_.Notify(topic); }),
       ctx_(store, options_, clock, dispatcher_),
-      audit_(store, clock) {}
+      audit_(store, clock) {
+  if (ctx_.topics != nullptr) ctx_.topics->SetSink(&remote_topics_);
+}
 
 ControlPlane::~ControlPlane() {
+  if (ctx_.topics != nullptr) ctx_.topics->SetSink(nullptr);  // waits out a call in progress
   Stop();
+}
+
+void ControlPlane::RemoteTopics::OnTopic(std::string_view topic) {
+  if (auto node = dispatch::NodeOfDroppedTopic(topic)) {
+    if (plane_.dispatcher_.AnnouncedConnectionDropped(*node)) plane_.WakeSweeper();
+  } else if (auto held = dispatch::NodeOfHeldTopic(topic)) {
+    plane_.dispatcher_.AnnouncedConnectionHeld(*held);
+  } else {
+    plane_.ctx_.NotifyHere(topic);
+  }
+}
+
+void ControlPlane::RemoteTopics::OnMissed() {
+  plane_.dispatcher_.ForgetAnnouncedDrops();
+  plane_.ctx_.NotifyAllHere();  // each waiter re-reads the store
 }
 
 void ControlPlane::RegisterRoutes(http::Router& router) {
@@ -100,7 +118,10 @@ void ControlPlane::SweeperLoop() {
 }
 
 void ControlPlane::ConnectionDropped(const std::string& node_id) {
-  if (!dispatcher_.ConnectionDropped(node_id)) return;
+  if (dispatcher_.ConnectionDropped(node_id)) WakeSweeper();
+}
+
+void ControlPlane::WakeSweeper() {
   {
     std::lock_guard lock(mu_);
     wake_ = true;

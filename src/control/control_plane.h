@@ -4,6 +4,11 @@
 // serves, and runs the sweeper thread that drives the dispatch engine's passes
 // (dispatch/dispatcher.h: liveness, lease expiry, claims, maintenance, retention, placement).
 //
+// Several replicas on one store (docs/scale-out.md): what this replica announces to its own
+// waiters also goes to the other replicas through the store's topic channel, and what they
+// announce wakes the waiters here; connection drops seen at any replica reach the sweeper role's
+// holder the same way. The ControlPlane is the store channel's sink while it lives.
+//
 // Lifetime: the store and clock outlive the ControlPlane; the ControlPlane outlives the server
 // serving its router (handlers refer to it).
 #pragma once
@@ -66,7 +71,8 @@ class ControlPlane {
   void RecordAuthLockout(const std::string& remote_ip);
   // A node's agent closed its held long-poll without a leave (the server's
   // on_long_poll_dropped): the node is suspect at once and down after the drop grace unless it
-  // is heard from again. Never blocks: wakes the sweeper, which judges and records it.
+  // is heard from again. Never blocks: wakes the sweeper, which judges and records it; at a
+  // replica without the sweeper role, the drop is announced to the holder, which does.
   void ConnectionDropped(const std::string& node_id);
   // One finished HTTP request (the server's on_request_done): request metrics, and refusal
   // events coalesced per source and window. Never blocks.
@@ -77,7 +83,20 @@ class ControlPlane {
   AuditRecorder& audit() { return audit_; }
 
  private:
+  // What the other replicas on the store announce (store::TopicChannel), on its thread.
+  class RemoteTopics final : public store::TopicSink {
+   public:
+    explicit RemoteTopics(ControlPlane& plane) : plane_(plane) {}
+    void OnTopic(std::string_view topic) override;
+    void OnMissed() override;
+
+   private:
+    ControlPlane& plane_;
+  };
+
   void SweeperLoop();
+  // Runs a sweeper pass now rather than at its next deadline.
+  void WakeSweeper();
 
   ControlOptions options_;
   dispatch::Dispatcher dispatcher_;
@@ -90,6 +109,7 @@ class ControlPlane {
   bool stopping_ = false;
   bool wake_ = false;  // run a pass now (a dropped connection)
   std::thread sweeper_;
+  RemoteTopics remote_topics_{*this};
 };
 
 }  // namespace populi::control

@@ -19,6 +19,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -87,12 +88,26 @@ class Dispatcher {
   // Writes buffered last-seen times to the store.
   Status FlushLiveness();
 
-  // A node's held connection dropped (see Liveness::ConnectionDropped); true when that marked it,
-  // so the caller should run a sweep now. Memory only: safe on an I/O thread. A replica without
-  // the sweeper role ignores it (the holder judges that node by its silence).
-  bool ConnectionDropped(const std::string& node_id) {
-    return leading() && liveness_.ConnectionDropped(node_id, clock_.NowMs());
-  }
+  // Connection drops across replicas (sweeper_role.cc). Memory only and never blocking: these run
+  // on I/O threads and on the store's topic thread; announcements go through `announce`.
+  //
+  // A node's held connection dropped here (see Liveness::ConnectionDropped). The sweeper role's
+  // holder marks it and returns true when it did: the caller should run a sweep now. Every
+  // replica announces it (DroppedTopic): the holder marks an announced drop as if it saw it.
+  bool ConnectionDropped(const std::string& node_id);
+  // The node holds a connection here again (its agent's next long-poll): clears a drop mark. If
+  // a drop of it was announced lately (by any replica) and this replica does not hold the role,
+  // the drop is withdrawn the same way (HeldTopic).
+  void ConnectionHeld(const std::string& node_id);
+  // What another replica announced. Only the holder marks an announced drop (true: sweep now);
+  // every replica remembers it for a while, to withdraw it should the node hold a connection
+  // with it. Never announced again.
+  bool AnnouncedConnectionDropped(const std::string& node_id);
+  void AnnouncedConnectionHeld(const std::string& node_id);
+  // Announcements may have been missed (the store's topic channel lost its connection): the
+  // drops other replicas announced are forgotten, so a withdrawal never heard cannot mark a live
+  // node down; those nodes are judged by their silence.
+  void ForgetAnnouncedDrops();
   // When the next sweep must run for liveness to be judged on time (each node's own deadline);
   // nullopt when no deadline is pending.
   std::optional<int64_t> NextLivenessDeadlineMs() const {
@@ -111,6 +126,8 @@ class Dispatcher {
                                 SweepReport& report);
   // store_.Write, first checking the sweeper role's fencing token while this replica holds it.
   Status WriteAsSweeper(const store::WriteFn& fn);
+  // Notes a drop announced lately (forgotten after two drop graces); drops_mu_ held.
+  void RememberDrop(const std::string& node_id, int64_t now);
 
   store::MeshStore& store_;
   const Options options_;
@@ -125,6 +142,8 @@ class Dispatcher {
   int64_t role_token_ = 0;       // the sweeper role's fencing token while held; 0 = not held
   bool followed_ = false;        // another replica held the role since this one started
   int64_t role_renewed_ms_ = 0;  // when the held role was last acquired or renewed
+  std::mutex drops_mu_;
+  std::map<std::string, int64_t> recent_drops_;  // node → when its drop was announced
 };
 
 }  // namespace populi::dispatch

@@ -90,13 +90,25 @@ void Liveness::Forget(const std::string& node_id) {
   dirty_.erase(node_id);
 }
 
-bool Liveness::ConnectionDropped(const std::string& node_id, int64_t now_ms) {
+bool Liveness::ConnectionDropped(const std::string& node_id, int64_t now_ms, bool announced) {
   std::lock_guard lock(mu_);
   auto it = nodes_.find(node_id);
   if (it == nodes_.end() || it->second.state == NodeState::kDown || it->second.dropped_ms != 0)
     return false;
   it->second.dropped_ms = std::max<int64_t>(now_ms, 1);
+  it->second.drop_announced = announced;
   return true;
+}
+
+int Liveness::ForgetAnnouncedDrops() {
+  std::lock_guard lock(mu_);
+  int cleared = 0;
+  for (auto& [id, e] : nodes_) {
+    if (e.dropped_ms == 0 || !e.drop_announced) continue;
+    e.dropped_ms = 0;
+    ++cleared;
+  }
+  return cleared;
 }
 
 void Liveness::ConnectionHeld(const std::string& node_id) {
@@ -164,6 +176,9 @@ std::vector<Liveness::Transition> Liveness::Judge(int64_t now_ms, MassSilence* m
 
   std::vector<Transition> out;
   for (auto& [id, e] : nodes_) {
+    // Down stays down until the node is heard from (Touch, or a revival Fold takes from the
+    // store): one that went down on a dropped connection would look alive again by its silence.
+    if (e.state == NodeState::kDown) continue;
     NodeState next = StateFor(e, now_ms);
     if (holding && next == NodeState::kDown && e.state != NodeState::kDown) {
       next = NodeState::kSuspect;

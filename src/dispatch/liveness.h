@@ -35,6 +35,7 @@ class Liveness {
     int64_t last_seen_ms = 0;
     mesh::NodeState state = mesh::NodeState::kAlive;
     int64_t dropped_ms = 0;  // when its held connection dropped; 0 = none since last heard from
+    bool drop_announced = false;  // that drop was seen at another replica, which announced it
   };
   struct Transition {
     std::string node_id;
@@ -63,8 +64,12 @@ class Liveness {
   void Forget(const std::string& node_id);
   // The node's held connection (its agent's long-poll) closed without a leave. False when the
   // node is unknown, down, or already marked. The next Judge makes it suspect; it goes down
-  // drop_grace_ms after `now_ms` unless Touch or ConnectionHeld comes first.
-  bool ConnectionDropped(const std::string& node_id, int64_t now_ms);
+  // drop_grace_ms after `now_ms` unless Touch or ConnectionHeld comes first. `announced`: another
+  // replica saw the drop and announced it (ForgetAnnouncedDrops).
+  bool ConnectionDropped(const std::string& node_id, int64_t now_ms, bool announced = false);
+  // Clears the drop marks other replicas announced: their withdrawals may have been missed, so
+  // those nodes are judged by their silence from here. Returns how many were cleared.
+  int ForgetAnnouncedDrops();
   // The node holds a connection again (a new long-poll): clears a drop mark, so an agent that
   // reconnects within the grace never goes down. Does not revive a down node.
   void ConnectionHeld(const std::string& node_id);
@@ -81,7 +86,8 @@ class Liveness {
     int64_t hold_until_ms = 0;
   };
 
-  // Moves each node to the state its silence implies and returns the changes.
+  // Moves each node that is not down to the state its silence implies and returns the changes
+  // (a down node comes back only when heard from: Touch, or a revival Fold takes from the store).
   //
   // Anti-cascade: when at least two nodes and more than half of the nodes that were alive or
   // suspect would go down in one pass, and their last heartbeats lie within silence_window_ms

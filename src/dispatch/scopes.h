@@ -19,6 +19,14 @@ std::string TaskTopic(const std::string& task_id);
 std::string NodeInboxTopic(const std::string& receiver);
 // Topic of the event feed.
 inline constexpr std::string_view kEventsTopic = "events";
+// Announcements between control-plane replicas that nobody waits on: a node's held connection
+// dropped at the announcing replica ("liveness.dropped:<id>"), or a node whose drop was
+// announced holds a connection there again ("liveness.held:<id>").
+std::string DroppedTopic(const std::string& node_id);
+std::string HeldTopic(const std::string& node_id);
+// The node a DroppedTopic / HeldTopic names; nullopt for any other topic.
+std::optional<std::string> NodeOfDroppedTopic(std::string_view topic);
+std::optional<std::string> NodeOfHeldTopic(std::string_view topic);
 
 // Wakes whoever waits on a topic (the HTTP server's notifier). Must not block; may be empty.
 using Announce = std::function<void(std::string_view topic)>;

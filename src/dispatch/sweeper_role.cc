@@ -109,4 +109,54 @@ Status Dispatcher::Follow() {
   return Status::Ok();
 }
 
+// ---- connection drops across replicas -------------------------------------------------------
+
+void Dispatcher::RememberDrop(const std::string& node_id, int64_t now) {
+  const int64_t keep_ms = 2 * options_.connection_drop_grace_ms;
+  std::erase_if(recent_drops_, [&](const auto& drop) { return now - drop.second > keep_ms; });
+  recent_drops_[node_id] = now;
+}
+
+bool Dispatcher::ConnectionDropped(const std::string& node_id) {
+  const int64_t now = clock_.NowMs();
+  const bool marked = leading() && liveness_.ConnectionDropped(node_id, now);
+  {
+    std::lock_guard lock(drops_mu_);
+    RememberDrop(node_id, now);
+  }
+  // The holder announces its own drops too: the node may hold its next connection elsewhere.
+  if (announce_) announce_(DroppedTopic(node_id));
+  return marked;
+}
+
+void Dispatcher::ConnectionHeld(const std::string& node_id) {
+  liveness_.ConnectionHeld(node_id);
+  {
+    std::lock_guard lock(drops_mu_);
+    if (recent_drops_.erase(node_id) == 0) return;
+  }
+  if (!leading() && announce_) announce_(HeldTopic(node_id));
+}
+
+bool Dispatcher::AnnouncedConnectionDropped(const std::string& node_id) {
+  const int64_t now = clock_.NowMs();
+  {
+    std::lock_guard lock(drops_mu_);
+    RememberDrop(node_id, now);
+  }
+  return leading() && liveness_.ConnectionDropped(node_id, now, /*announced=*/true);
+}
+
+void Dispatcher::AnnouncedConnectionHeld(const std::string& node_id) {
+  {
+    std::lock_guard lock(drops_mu_);
+    recent_drops_.erase(node_id);
+  }
+  liveness_.ConnectionHeld(node_id);
+}
+
+void Dispatcher::ForgetAnnouncedDrops() {
+  (void)liveness_.ForgetAnnouncedDrops();
+}
+
 }  // namespace populi::dispatch

@@ -26,6 +26,7 @@
 #include "mesh/audit.h"
 #include "mesh/task.h"
 #include "mesh/types.h"
+#include "store/topic_channel.h"
 #include "util/status.h"
 
 namespace populi::store {
@@ -285,6 +286,11 @@ class MeshStore {
   virtual Result<RetentionResult> RunRetention(int64_t now_ms, int64_t retention_ms, int batch) = 0;
   // Flushes and closes; further calls fail with kUnavailable. Idempotent.
   virtual Status Close() = 0;
+
+  // Wake-up topics to and from the other stores on the same database (control-plane replicas;
+  // store/topic_channel.h). Null for a backend that runs in one process (SQLite). Lives as long
+  // as the store; one sink at a time.
+  virtual TopicChannel* topics() { return nullptr; }
 };
 
 }  // namespace populi::store

@@ -11,6 +11,8 @@
 // scope on a transaction-scoped advisory lock, a partial unique index allows one live lease per
 // scope, the fencing counter row is updated in place (its row lock orders tokens), claims skip
 // rows another transaction holds (FOR UPDATE SKIP LOCKED), and CountPending reads the table.
+// Their waiters hear of each other's writes through topics() (LISTEN/NOTIFY on one more
+// connection per store, opened with the others).
 #pragma once
 
 #include <memory>

@@ -110,8 +110,7 @@ TEST_F(ServeTest, SweeperRoleMovesWhenItsServeIsKilled) {
       "VOX_MESH_CONTROL_SWEEPER_ROLE_TTL_MS=" + std::to_string(kRoleTtlMs),
       "VOX_MESH_CONTROL_HEARTBEAT_SECS=1", "VOX_MESH_CONTROL_SUSPECT_AFTER=2",
       "VOX_MESH_CONTROL_DOWN_AFTER=3", "VOX_MESH_CONTROL_EXEC_LEASE_TTL_SECS=3",
-      // Placements made through one replica reach a worker parked on
-      // the other at its next poll (no cross-replica wake-up yet).
+      // Short polls: the test does not rely on wake-ups crossing replicas.
       "VOX_MESH_CONTROL_LONG_POLL_MAX_MS=300", "VOX_MESH_POLICY_EXEC=permissive"};
   auto with = [&](const std::string& extra) {
     auto e = env;

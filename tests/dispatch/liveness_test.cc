@@ -111,6 +111,11 @@ TEST(LivenessDrop, ADroppedConnectionIsSuspectAtOnceAndDownAfterTheGrace) {
   EXPECT_TRUE(second[0].connection_dropped);
   EXPECT_EQ(l.Get("b")->state, NodeState::kAlive);
   EXPECT_FALSE(l.ConnectionDropped("a", 700));  // down already
+  // Its silence (700 ms) is short of every threshold, yet it stays down until heard from.
+  EXPECT_TRUE(l.Judge(700).empty());
+  EXPECT_EQ(l.Get("a")->state, NodeState::kDown);
+  l.Touch("a", 800);
+  EXPECT_EQ(l.Get("a")->state, NodeState::kAlive);
 }
 
 TEST(LivenessDrop, AnAgentHeardFromWithinTheGraceNeverGoesDown) {

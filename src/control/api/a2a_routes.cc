@@ -328,8 +328,8 @@ http::Response Inbox(ApiContext& ctx, http::Request& req) {
   }
   if (q->hold_liveness && !q->claimer_node_id.empty()) {
     // The agent holds its connection again: a drop noted before (a reconnect within the grace)
-    // no longer counts against it.
-    ctx.liveness.ConnectionHeld(q->claimer_node_id);
+    // no longer counts against it, here or, when announced, at the other replicas.
+    ctx.dispatch.ConnectionHeld(q->claimer_node_id);
   }
   // Set only when the request acknowledges: its answer then lists what was acknowledged.
   auto acked = q->ack_message_ids.empty() ? nullptr : std::make_shared<AckedFirst>();

@@ -24,7 +24,7 @@ namespace populi::control {
 
 struct ApiContext {
   ApiContext(store::MeshStore& s, const ControlOptions& o, const Clock& c, dispatch::Dispatcher& d)
-      : store(s), options(o), clock(c), dispatch(d), liveness(d.liveness()) {}
+      : store(s), options(o), clock(c), dispatch(d), liveness(d.liveness()), topics(s.topics()) {}
 
   store::MeshStore& store;
   const ControlOptions& options;
@@ -32,11 +32,23 @@ struct ApiContext {
   dispatch::Dispatcher& dispatch;  // placement and the attempt lifecycle
   dispatch::Liveness& liveness;    // dispatch's
   std::atomic<http::Notifier*> notifier{nullptr};
+  // The other replicas on the store (null on SQLite: one process).
+  store::TopicChannel* const topics;
   obs::SpanStore* spans = nullptr;  // set before serving; null when tracing is off
 
   int64_t NowMs() const { return clock.NowMs(); }
+  // Wakes the waiters on `topic` here and, through the store, on every other replica. Call it
+  // only after the change it announces committed. Never blocks.
   void Notify(std::string_view topic) const {
+    NotifyHere(topic);
+    if (topics != nullptr) topics->Publish(topic);
+  }
+  // This server's waiters only (what another replica announced).
+  void NotifyHere(std::string_view topic) const {
     if (http::Notifier* n = notifier.load()) n->Notify(topic);
+  }
+  void NotifyAllHere() const {
+    if (http::Notifier* n = notifier.load()) n->NotifyAll();
   }
 };
 

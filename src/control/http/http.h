@@ -191,11 +191,13 @@ class Router {
 };
 
 // Wakes long-polls and event streams waiting on a topic ("inbox:<receiver>", "task:<id>",
-// "events"). Implemented by the server; handlers get it from their group's wiring.
+// "events"). Implemented by the server; handlers get it from their group's wiring. Never blocks.
 class Notifier {
  public:
   virtual ~Notifier() = default;
   virtual void Notify(std::string_view topic) = 0;
+  // Wakes every waiter on every topic once (announcements may have been missed); each re-polls.
+  virtual void NotifyAll() = 0;
 };
 
 }  // namespace populi::http

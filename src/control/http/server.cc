@@ -96,6 +96,14 @@ void TopicNotifier::Notify(std::string_view topic) {
   Wake(it->second.waiters);
 }
 
+void TopicNotifier::NotifyAll() {
+  std::lock_guard lock(mu_);
+  for (auto& [name, topic] : topics_) {
+    ++topic.generation;
+    Wake(topic.waiters);
+  }
+}
+
 void TopicNotifier::StopAll() {
   std::lock_guard lock(mu_);
   stopped_ = true;

@@ -46,6 +46,7 @@ class TopicNotifier final : public Notifier {
   };
 
   void Notify(std::string_view topic) override;
+  void NotifyAll() override;
   // Wakes every waiter and makes later waits return at once.
   void StopAll();
   bool stopped() const { return stopped_.load(); }

@@ -13,6 +13,7 @@
 #include "store/postgres/maintenance.h"
 #include "store/postgres/queries.h"
 #include "store/postgres/schema.h"
+#include "store/postgres/topic_listener.h"
 #include "store/postgres/write_txn.h"
 
 namespace populi::store {
@@ -47,11 +48,12 @@ Result<int64_t> QueryPending(Conn& conn, std::string_view receiver) {
 class PostgresStore final : public MeshStore {
  public:
   PostgresStore(PostgresOptions options, std::string location, std::unique_ptr<Conn> writer,
-                std::vector<std::unique_ptr<Conn>> readers)
+                std::vector<std::unique_ptr<Conn>> readers, std::unique_ptr<TopicListener> topics)
       : options_(std::move(options)),
         location_(std::move(location)),
         writer_(std::move(writer)),
-        readers_(std::move(readers)) {
+        readers_(std::move(readers)),
+        topics_(std::move(topics)) {
     for (auto& reader : readers_) idle_readers_.push_back(reader.get());
     writer_thread_ = std::thread([this] { WriterLoop(); });
   }
@@ -131,6 +133,9 @@ class PostgresStore final : public MeshStore {
     return WithReader([&](Conn& c) { return QueryAuditPage(c, after_seq, limit); });
   }
 
+  // Other replicas on the schema hear this store's topics through it (LISTEN/NOTIFY).
+  TopicChannel* topics() override { return topics_.get(); }
+
   Result<StoreStats> Stats() override {
     return WithReader([&](Conn& c) { return CollectStats(c, location_); });
   }
@@ -155,6 +160,7 @@ class PostgresStore final : public MeshStore {
       queue_cv_.notify_all();
     }
     if (writer_thread_.joinable()) writer_thread_.join();
+    topics_->Stop();  // after the writer: topics its last completions published still go out
     {
       std::unique_lock<std::mutex> guard(readers_mu_);
       closed_ = true;
@@ -260,6 +266,8 @@ class PostgresStore final : public MeshStore {
   std::vector<std::unique_ptr<Conn>> readers_;
   std::vector<Conn*> idle_readers_;
   bool closed_ = false;
+
+  const std::unique_ptr<TopicListener> topics_;
 };
 
 int64_t WallClockMs() {
@@ -291,8 +299,10 @@ Result<std::unique_ptr<MeshStore>> OpenPostgresStore(const PostgresOptions& opti
     POPULI_ASSIGN_OR_RETURN(std::unique_ptr<Conn> reader, Conn::Open(options.dsn, options.schema));
     readers.push_back(std::move(reader));
   }
-  return std::unique_ptr<MeshStore>(
-      new postgres::PostgresStore(options, location, std::move(writer), std::move(readers)));
+  POPULI_ASSIGN_OR_RETURN(std::unique_ptr<postgres::TopicListener> topics,
+                          postgres::TopicListener::Start(options.dsn, options.schema));
+  return std::unique_ptr<MeshStore>(new postgres::PostgresStore(
+      options, location, std::move(writer), std::move(readers), std::move(topics)));
 }
 
 }  // namespace populi::store
