@@ -30,6 +30,7 @@ void ControlPlane::RegisterRoutes(http::Router& router) {
   AddTraceRoutes(router, ctx_);
   AddAuditRoutes(router, ctx_);
   AddPairingRoutes(router, ctx_);
+  AddModelRoutes(router, ctx_);
 }
 
 void ControlPlane::SetSpanStore(obs::SpanStore* spans) {

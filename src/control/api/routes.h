@@ -24,6 +24,10 @@ void AddTaskReportRoutes(http::Router& router, ApiContext& ctx);  // agent: star
 void AddTraceRoutes(http::Router& router, ApiContext& ctx);       // agents' spans, one trace
 void AddAuditRoutes(http::Router& router, ApiContext& ctx);       // the audit log (admin)
 void AddPairingRoutes(http::Router& router, ApiContext& ctx);     // pairing relay (secrets)
+void AddModelRoutes(http::Router& router, ApiContext& ctx);       // model inventory: report, list
+
+// Deletes what the store keeps of a node's model inventory (the node left).
+Status ForgetNodeInventory(store::WriteTxn& txn, const std::string& node_id);
 
 // An audit record (docs/audit.md) of an action `req` asked for: the actor is its token label.
 // Never put a token or a secret in `data`.
