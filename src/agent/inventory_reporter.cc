@@ -93,6 +93,7 @@ Status InventoryReporter::Report(const mesh::ModelInventory& inv, obs::ActiveSpa
     if (reply.ok()) {
       const bool first = acked_.generation == 0;
       acked_ = {reply->generation, inv};
+      last_was_refresh_ = report.refresh;
       span.Set("vox.models.generation", reply->generation)
           .Set("vox.models.added", reply->added)
           .Set("vox.models.removed", reply->removed)
@@ -111,6 +112,7 @@ Status InventoryReporter::Report(const mesh::ModelInventory& inv, obs::ActiveSpa
     }
     // The control plane does not hold what this agent thought (a store reset, a node record
     // removed, another generation): the whole inventory next.
+    last_was_refresh_ = false;
     const Code code = reply.status().code();
     if (code == Code::kFailedPrecondition || code == Code::kNotFound) acked_ = {};
     if (code != Code::kFailedPrecondition || report.whole() || attempt > 0) return reply.status();
@@ -140,7 +142,9 @@ Status InventoryReporter::RunCycle() {
   return s;
 }
 
-void InventoryReporter::SendSpans() {
+void InventoryReporter::SendSpans(bool at_once) {
+  if (!at_once && ++quiet_cycles_ < kSpanBatchCycles) return;
+  quiet_cycles_ = 0;
   std::vector<obs::Span> spans = spans_.Take();
   const int64_t now = ReporterSteadyMs();
   if (spans.empty() || now < spans_refused_until_ms_) return;
@@ -172,7 +176,7 @@ void InventoryReporter::Loop() {
     }
     const int64_t started = ReporterSteadyMs();
     Status s = RunCycle();
-    SendSpans();
+    SendSpans(!s.ok() || !last_was_refresh_);
     int64_t delay = 0;
     if (s.ok()) {
       std::lock_guard lock(mu_);

@@ -10,8 +10,9 @@
 // still current). A failed report is retried after an exponentially growing, fully jittered
 // delay (agent/backoff.h) capped at the poll interval, reset by the next success.
 //
-// Each cycle is a `models.poll` span (model count, problems, engine errors, what was sent), sent
-// to the control plane with the cycle's report.
+// Each cycle is a `models.poll` span (model count, problems, engine errors, what was sent). The
+// spans go to the control plane after a cycle that changed something or failed, and otherwise
+// every kSpanBatchCycles cycles, so a quiet node costs one small request per poll.
 #pragma once
 
 #include <condition_variable>
@@ -35,6 +36,9 @@ class logger;
 }
 
 namespace populi::agent {
+
+// Quiet cycles (refreshes) whose spans are sent together.
+inline constexpr int kSpanBatchCycles = 10;
 
 struct InventoryReporterOptions {
   std::string control_url;
@@ -88,7 +92,8 @@ class InventoryReporter {
   mesh::ModelInventory Scan(obs::ActiveSpan& span);
   // Sends the report bringing the control plane to `inv`, once more whole if it lost track.
   Status Report(const mesh::ModelInventory& inv, obs::ActiveSpan& span);
-  void SendSpans();
+  // Sends the buffered spans: `at_once`, or when kSpanBatchCycles quiet cycles have gathered.
+  void SendSpans(bool now);
   bool Sleep(int64_t ms);
 
   InventoryReporterOptions options_;
@@ -100,6 +105,8 @@ class InventoryReporter {
   models::AckedInventory acked_;  // the reporting thread's (or RunCycle's caller's) only
   obs::SpanBuffer spans_;
   int64_t spans_refused_until_ms_ = 0;  // the control plane's tracing is off: send none until then
+  int quiet_cycles_ = 0;                // refreshes since the spans were last sent
+  bool last_was_refresh_ = false;       // the last accepted report was a refresh
 
   mutable std::mutex mu_;
   std::condition_variable cv_;

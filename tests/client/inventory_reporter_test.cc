@@ -14,6 +14,7 @@
 #include "agent/inventory_reporter.h"
 #include "client/api_server.h"
 #include "models/model_fixtures.h"
+#include "obs/span_store.h"
 
 namespace populi::client::testing {
 namespace {
@@ -242,6 +243,21 @@ TEST_F(InventoryReporterTest, AnUnknownNodeAndAnEngineErrorShowInTheCyclesSpan) 
   EXPECT_TRUE(spans[0].error);
   EXPECT_EQ(std::get<int64_t>(*Attr(spans[0], "vox.models.engine_errors")), 1);
   EXPECT_EQ(std::get<int64_t>(*Attr(spans[0], "vox.models.problems")), 1);
+}
+
+TEST_F(InventoryReporterTest, TheRunningReporterSendsItsCyclesSpansToTheControlPlane) {
+  obs::SpanStore spans(1'000);
+  plane_->SetSpanStore(&spans);
+  std::filesystem::create_directories(models_.Sub("models"));
+  agent::InventoryReporter reporter(Reporting("box-a"), nullptr);
+  reporter.Start();
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  while (spans.stats().recorded == 0 && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  reporter.Stop();
+  plane_->SetSpanStore(nullptr);
+  EXPECT_GE(reporter.stats().whole_reports, 1);
+  EXPECT_GE(spans.stats().recorded, 1u);  // the first cycle's models.poll span
 }
 
 TEST_F(InventoryReporterTest, FailedReportsBackOffWithJitterUpToThePollInterval) {
