@@ -7,6 +7,7 @@
 
 #include "agent/identity.h"
 #include "cli/build_info.h"
+#include "models/inventory.h"
 #include "probe/config_options.h"
 #include "probe/pipeline.h"
 #include "probe/probes.h"
@@ -47,6 +48,29 @@ std::string NodeToken(const config::Config& cfg) {
   return token;
 }
 
+namespace {
+
+// The model inventory reporter's options from [mesh.models] and [mesh.inference].
+Result<agent::InventoryReporterOptions> InventoryOptionsFromConfig(const config::Config& cfg,
+                                                                   const std::string& node_id) {
+  agent::InventoryReporterOptions o;
+  o.node_id = node_id;
+  o.poll_ms = cfg.GetDurationSecs("mesh.models.poll_interval") * 1000;
+  o.scan.node_id = node_id;
+  o.scan.model_dirs = cfg.GetList("mesh.models.dirs");
+  const std::string hub = cfg.GetString("mesh.models.hub_cache");
+  o.scan.hf_hub_dir = hub == "off" ? std::string() : hub.empty() ? models::HubCacheDir() : hub;
+  o.scan.cache_path = cfg.data_dir() + "/models/file-cache.json";
+  o.scan.estimate_context_length = static_cast<uint64_t>(cfg.GetInt("mesh.models.context_length"));
+  for (const auto& text : cfg.GetList("mesh.inference.endpoints")) {
+    POPULI_ASSIGN_OR_RETURN(agent::EngineEndpoint endpoint, agent::ParseEngineEndpoint(text));
+    o.engines.push_back(std::move(endpoint));
+  }
+  return o;
+}
+
+}  // namespace
+
 Result<AgentHandle> StartAgent(const config::Config& cfg, const std::string& control_url,
                                const std::string& token, const std::string& tls_ca_file,
                                std::shared_ptr<spdlog::logger> logger) {
@@ -55,6 +79,8 @@ Result<AgentHandle> StartAgent(const config::Config& cfg, const std::string& con
   probe::ProbeOptions probe_options = probe::ProbeOptionsFromConfig(cfg);
   POPULI_RETURN_IF_ERROR(probe::ValidateProbeOptions(probe_options));
   POPULI_ASSIGN_OR_RETURN(auto probes, probe::MakeProbes(probe_options));
+  POPULI_ASSIGN_OR_RETURN(agent::InventoryReporterOptions inventory,
+                          InventoryOptionsFromConfig(cfg, identity.node_id));
   AgentHandle handle;
   const Clock& clock = SystemClock::Instance();
   handle.cache = std::make_unique<probe::ProbeCache>(probe::ProbePipeline(std::move(probes), clock),
@@ -117,9 +143,15 @@ Result<AgentHandle> StartAgent(const config::Config& cfg, const std::string& con
       },
       logger);
   handle.courier = std::make_unique<agent::SecretCourier>(secrets, keys, logger);
+  inventory.control_url = control_url;
+  inventory.token = token;
+  inventory.tls_ca_file = tls_ca_file;
+  inventory.joined = [node_agent](int64_t wait_ms) { return node_agent->WaitJoined(wait_ms); };
+  handle.inventory = std::make_unique<agent::InventoryReporter>(std::move(inventory), logger);
   handle.agent->Start();
   handle.worker->Start();
   handle.courier->Start();
+  handle.inventory->Start();
   return handle;
 }
 

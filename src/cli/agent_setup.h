@@ -8,6 +8,7 @@
 #include <string>
 
 #include "agent/agent.h"
+#include "agent/inventory_reporter.h"
 #include "agent/secret_courier.h"
 #include "agent/task_worker.h"
 #include "config/config.h"
@@ -23,18 +24,21 @@ struct AgentHandle {
   std::unique_ptr<probe::ProbeCache> cache;
   std::unique_ptr<agent::Agent> agent;
   std::unique_ptr<agent::TaskWorker> worker;
-  std::unique_ptr<agent::SecretCourier> courier;  // answers other nodes' secret requests
+  std::unique_ptr<agent::SecretCourier> courier;        // answers other nodes' secret requests
+  std::unique_ptr<agent::InventoryReporter> inventory;  // the node's model inventory
   // Leave first (node.left at once; the control plane revokes this node's task leases), then
   // stop the worker (kills what still runs).
   void Stop() {
     if (agent) agent->Stop(/*leave=*/true);
     if (worker) worker->Stop();
     if (courier) courier->Stop();
+    if (inventory) inventory->Stop();
   }
 };
 
-// Builds the identity (created on first run under the data dir), the probe cache, the agent and
-// its task worker (policy from [mesh.policy]), and starts them. `token` is what the agent presents
+// Builds the identity (created on first run under the data dir), the probe cache, the agent, its
+// task worker (policy from [mesh.policy]) and its model inventory reporter ([mesh.models],
+// [mesh.inference]), and starts them. `token` is what the agent presents
 // (never logged).
 Result<AgentHandle> StartAgent(const config::Config& cfg, const std::string& control_url,
                                const std::string& token, const std::string& tls_ca_file,

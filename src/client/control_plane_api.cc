@@ -9,6 +9,7 @@
 
 #include "client/api_call.h"
 #include "mesh/audit_json.h"
+#include "mesh/inventory_json.h"
 #include "mesh/json.h"
 #include "mesh/replies_json.h"
 
@@ -104,6 +105,27 @@ Status ControlPlaneApi::Leave(const mesh::LeaveRequest& request, CallOptions opt
       ->Send("POST", "/v1/populi/leave", mesh::Serialize(mesh::ToJson(request)), {},
              Timeout(options))
       .status();
+}
+
+// ---- the model inventory ----
+
+Result<mesh::InventoryReportReply> ControlPlaneApi::ReportInventory(
+    const mesh::InventoryReport& report, CallOptions options) {
+  return Call<mesh::InventoryReportReply>(
+      *http_, "PUT", "/v1/populi/models/" + internal::Escape(report.node_id),
+      mesh::Serialize(mesh::ToJson(report)), Timeout(options), mesh::InventoryReportReplyFromJson);
+}
+
+Result<mesh::MeshModelList> ControlPlaneApi::Models(const ModelQuery& query, CallOptions options) {
+  std::string path = "/v1/populi/models";
+  std::string sep = "?";
+  if (!query.model.empty()) {
+    path += sep + "model=" + internal::Escape(query.model);
+    sep = "&";
+  }
+  if (!query.node.empty()) path += sep + "node=" + internal::Escape(query.node);
+  return Call<mesh::MeshModelList>(*http_, "GET", path, {}, Timeout(options),
+                                   mesh::MeshModelListFromJson);
 }
 
 // ---- A2A ----

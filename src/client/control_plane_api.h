@@ -22,6 +22,7 @@
 
 #include "client/http_client.h"
 #include "mesh/audit.h"
+#include "mesh/inventory.h"
 #include "mesh/json.h"
 #include "mesh/pairing.h"
 #include "mesh/replies.h"
@@ -50,6 +51,12 @@ struct EventQuery {
   int64_t after = 0;
   int limit = 100;
   std::string kind;
+  std::string node;
+};
+
+// GET /v1/populi/models filters; empty = every model, every node.
+struct ModelQuery {
+  std::string model;  // an entry's id or name
   std::string node;
 };
 
@@ -101,6 +108,14 @@ class ControlPlaneApi {
   Result<mesh::HeartbeatReply> Heartbeat(const mesh::HeartbeatRequest& request,
                                          CallOptions options = {});
   Status Leave(const mesh::LeaveRequest& request, CallOptions options = {});
+
+  // ---- the model inventory (docs/models.md) ----
+  // PUT /v1/populi/models/{node_id}: an agent's inventory report. kFailedPrecondition when the
+  // control plane holds another generation than the report's base (send the whole inventory).
+  Result<mesh::InventoryReportReply> ReportInventory(const mesh::InventoryReport& report,
+                                                     CallOptions options = {});
+  // GET /v1/populi/models: every model of every node that is not gone, with its holders.
+  Result<mesh::MeshModelList> Models(const ModelQuery& query = {}, CallOptions options = {});
 
   // ---- A2A ----
   Result<mesh::DeliverReply> Deliver(const mesh::NewMessage& message, CallOptions options = {});

@@ -48,6 +48,7 @@ void ControlPlane::RegisterRoutes(http::Router& router) {
   AddTraceRoutes(router, ctx_);
   AddAuditRoutes(router, ctx_);
   AddPairingRoutes(router, ctx_);
+  AddModelRoutes(router, ctx_);
   AddMcpRoutes(router, ctx_);  // last: it runs the routes above
 }
 

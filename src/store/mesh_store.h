@@ -263,6 +263,8 @@ class MeshStore {
   virtual Result<std::vector<mesh::ExecLease>> ListLeases(bool live_only, int64_t now_ms) = 0;
   virtual Result<std::vector<mesh::Event>> ListEvents(int64_t after_id, int limit) = 0;
   virtual Result<std::optional<std::string>> GetKv(std::string_view ns, std::string_view key) = 0;
+  // Every (key, value) of namespace `ns`, by key (the model inventories of every node).
+  virtual Result<std::vector<std::pair<std::string, std::string>>> ListKv(std::string_view ns) = 0;
   virtual Result<std::optional<mesh::Task>> GetTask(std::string_view task_id) = 0;
   // The role's lease as stored (expired or not); nullopt when nobody ever held it.
   virtual Result<std::optional<RoleLease>> GetRole(std::string_view role) = 0;

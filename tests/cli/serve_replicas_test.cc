@@ -52,6 +52,14 @@ TEST_F(ServeTest, TwoServesOnOnePostgresSchemaShareTheirState) {
   HttpReply refused = HttpCall(b.port, "POST", "/v1/populi/exec/lease/grant",
                                R"({"scope_key":"job:1","holder_node_id":"w2"})");
   EXPECT_EQ(refused.status, 409) << refused.body;
+  // A node's model inventory reported through one replica is listed by the other.
+  HttpReply reported = HttpCall(a.port, "PUT", "/v1/populi/models/w1",
+                                R"({"schema_version":1,"node_id":"w1","poll_ms":60000,)"
+                                R"("entries":[{"id":"sha256:ab","name":"tiny","source":"gguf"}]})");
+  ASSERT_EQ(reported.status, 200) << reported.body;
+  HttpReply listed = HttpCall(b.port, "GET", "/v1/populi/models?model=tiny");
+  EXPECT_NE(listed.body.find(R"("nodes":[{"node_id":"w1","state":"fresh")"), std::string::npos)
+      << listed.body;
   EXPECT_EQ(Stop(a, SIGTERM), 0);
   kill(b.pid, SIGTERM);
   int status = 0;

@@ -68,7 +68,7 @@ TEST_F(ApiFixture, RoleMatrixInDocsMatchesTheRouter) {
   const std::string md = SourceFile("docs/api.md");
   ASSERT_FALSE(md.empty()) << "docs/api.md is missing";
   const std::regex row_re(
-      "^\\| `(GET|POST|DELETE) ([^`]+)` \\| ([a-z_.0-9]+) "
+      "^\\| `(GET|POST|PUT|DELETE) ([^`]+)` \\| ([a-z_.0-9]+) "
       "\\|([^|]*)\\|([^|]*)\\|([^|]*)\\|([^|]*)\\|([^|]*)"
       "\\|\\s*$");
   std::map<std::string, std::string> documented;  // "post /x" → "-,-,w,m,a" style signature

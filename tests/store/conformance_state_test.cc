@@ -88,6 +88,30 @@ TEST_P(StoreConformance, WriteSeesItsOwnWrites) {
   EXPECT_EQ(*store_->GetKv("pair", "code"), std::optional<std::string>("5678"));
 }
 
+TEST_P(StoreConformance, ListKvReadsOneNamespaceByKey) {
+  using Rows = std::vector<std::pair<std::string, std::string>>;
+  EXPECT_EQ(*store_->ListKv("models"), Rows{});
+  ASSERT_TRUE(store_
+                  ->Write([](WriteTxn& t) -> Status {
+                    POPULI_RETURN_IF_ERROR(t.PutKv("models", "node-b", "{\"b\":1}"));
+                    POPULI_RETURN_IF_ERROR(t.PutKv("models", "node-a", "{\"a\":1}"));
+                    POPULI_RETURN_IF_ERROR(t.PutKv("models.refresh", "node-a", "other"));
+                    POPULI_RETURN_IF_ERROR(t.PutKv("modelz", "node-c", "other"));
+                    return t.PutKv("models", "node-c", "gone soon");
+                  })
+                  .ok());
+  EXPECT_EQ(*store_->ListKv("models"),
+            (Rows{{"node-a", "{\"a\":1}"}, {"node-b", "{\"b\":1}"}, {"node-c", "gone soon"}}));
+  ASSERT_TRUE(store_
+                  ->Write([](WriteTxn& t) -> Status {
+                    POPULI_RETURN_IF_ERROR(t.DeleteKv("models", "node-c"));
+                    return t.PutKv("models", "node-a", "{\"a\":2}");
+                  })
+                  .ok());
+  EXPECT_EQ(*store_->ListKv("models"), (Rows{{"node-a", "{\"a\":2}"}, {"node-b", "{\"b\":1}"}}));
+  EXPECT_EQ(*store_->ListKv("models.refresh"), (Rows{{"node-a", "other"}}));
+}
+
 mesh::NodeRecord Node(std::string id) {
   mesh::NodeRecord n;
   n.id = std::move(id);

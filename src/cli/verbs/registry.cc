@@ -20,16 +20,18 @@ void AddEventsVerbs(CLI::App& root, CLI::App& populi, Context& ctx);
 void AddAuditVerbs(CLI::App& root, CLI::App& populi, Context& ctx);
 void AddPairVerbs(CLI::App& root, CLI::App& populi, Context& ctx);
 void AddSecretVerbs(CLI::App& root, CLI::App& populi, Context& ctx);
+void AddInventoryVerbs(CLI::App& root, CLI::App& populi, Context& ctx);
 void AddMcpVerbs(CLI::App& root, CLI::App& populi, Context& ctx);
 
 namespace {
 const VerbGroup kGroups[] = {
-    {"init", AddInitVerbs},     {"serve", AddServeVerbs},     {"join", AddJoinVerbs},
-    {"config", AddConfigVerbs}, {"store", AddStoreVerbs},     {"probe", AddProbeVerbs},
-    {"status", AddStatusVerbs}, {"peers", AddPeersVerbs},     {"tasks", AddTaskVerbs},
-    {"admin", AddAdminVerbs},   {"events", AddEventsVerbs},   {"trace", AddTraceVerbs},
-    {"pair", AddPairVerbs},     {"secret", AddSecretVerbs},   {"audit", AddAuditVerbs},
-    {"doctor", AddDoctorVerbs}, {"version", AddVersionVerbs}, {"mcp", AddMcpVerbs},
+    {"init", AddInitVerbs},     {"serve", AddServeVerbs},   {"join", AddJoinVerbs},
+    {"config", AddConfigVerbs}, {"store", AddStoreVerbs},   {"probe", AddProbeVerbs},
+    {"status", AddStatusVerbs}, {"peers", AddPeersVerbs},   {"inventory", AddInventoryVerbs},
+    {"tasks", AddTaskVerbs},    {"admin", AddAdminVerbs},   {"events", AddEventsVerbs},
+    {"trace", AddTraceVerbs},   {"pair", AddPairVerbs},     {"secret", AddSecretVerbs},
+    {"audit", AddAuditVerbs},   {"doctor", AddDoctorVerbs}, {"version", AddVersionVerbs},
+    {"mcp", AddMcpVerbs},
 };
 }  // namespace
 

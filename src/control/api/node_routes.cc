@@ -204,6 +204,7 @@ http::Response Leave(ApiContext& ctx, http::Request& req) {
                       "list nodes with GET /v1/populi/nodes");
     }
     POPULI_RETURN_IF_ERROR(removed);
+    POPULI_RETURN_IF_ERROR(ForgetNodeInventory(txn, leave->node_id));
     return txn.AppendEvent(MakeEvent(now, "node.left", leave->node_id)).status();
   });
   if (!s.ok()) return Error(s, req);

@@ -24,6 +24,11 @@ void AddTaskReportRoutes(http::Router& router, ApiContext& ctx);  // agent: star
 void AddTraceRoutes(http::Router& router, ApiContext& ctx);       // agents' spans, one trace
 void AddAuditRoutes(http::Router& router, ApiContext& ctx);       // the audit log (admin)
 void AddPairingRoutes(http::Router& router, ApiContext& ctx);     // pairing relay (secrets)
+void AddModelRoutes(http::Router& router, ApiContext& ctx);       // model inventory: report, list
+
+// Deletes what the store keeps of a node's model inventory (the node left).
+Status ForgetNodeInventory(store::WriteTxn& txn, const std::string& node_id);
+
 // POST/DELETE /mcp: the MCP server over Streamable HTTP. Registered last: its tools run the
 // routes registered before it in-process.
 void AddMcpRoutes(http::Router& router, ApiContext& ctx);

@@ -118,6 +118,9 @@ class PostgresStore final : public MeshStore {
   Result<std::optional<std::string>> GetKv(std::string_view ns, std::string_view key) override {
     return WithReader([&](Conn& c) { return QueryKv(c, ns, key); });
   }
+  Result<std::vector<std::pair<std::string, std::string>>> ListKv(std::string_view ns) override {
+    return WithReader([&](Conn& c) { return QueryKvNamespace(c, ns); });
+  }
   Result<std::optional<mesh::Task>> GetTask(std::string_view task_id) override {
     return WithReader([&](Conn& c) { return QueryTask(c, task_id); });
   }

@@ -125,4 +125,18 @@ Result<std::optional<std::string>> QueryKv(Conn& db, std::string_view ns, std::s
   return std::optional<std::string>(stmt.Text(0));
 }
 
+Result<std::vector<std::pair<std::string, std::string>>> QueryKvNamespace(Conn& db,
+                                                                          std::string_view ns) {
+  POPULI_ASSIGN_OR_RETURN(Stmt stmt,
+                          db.Prepare("SELECT key, value FROM kv WHERE ns = ? ORDER BY key"));
+  stmt.Bind(1, ns);
+  std::vector<std::pair<std::string, std::string>> rows;
+  while (true) {
+    POPULI_ASSIGN_OR_RETURN(bool row, stmt.Step());
+    if (!row) break;
+    rows.emplace_back(stmt.Text(0), stmt.Text(1));
+  }
+  return rows;
+}
+
 }  // namespace populi::store::postgres

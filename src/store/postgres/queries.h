@@ -24,6 +24,8 @@ Result<std::optional<mesh::ExecLease>> QueryActiveLease(Conn& db, std::string_vi
 Result<std::vector<mesh::ExecLease>> QueryLeases(Conn& db, bool live_only, int64_t now_ms);
 Result<std::vector<mesh::Event>> QueryEvents(Conn& db, int64_t after_id, int limit);
 Result<std::optional<std::string>> QueryKv(Conn& db, std::string_view ns, std::string_view key);
+Result<std::vector<std::pair<std::string, std::string>>> QueryKvNamespace(Conn& db,
+                                                                          std::string_view ns);
 // The role's row (write_txn_roles.cc); nullopt when nobody ever held it. `lock`: "", "FOR SHARE"
 // or "FOR UPDATE" (inside a transaction).
 Result<std::optional<RoleLease>> QueryRole(Conn& db, std::string_view role,

@@ -24,6 +24,8 @@ Result<std::optional<mesh::ExecLease>> QueryActiveLease(Db& db, std::string_view
 Result<std::vector<mesh::ExecLease>> QueryLeases(Db& db, bool live_only, int64_t now_ms);
 Result<std::vector<mesh::Event>> QueryEvents(Db& db, int64_t after_id, int limit);
 Result<std::optional<std::string>> QueryKv(Db& db, std::string_view ns, std::string_view key);
+Result<std::vector<std::pair<std::string, std::string>>> QueryKvNamespace(Db& db,
+                                                                          std::string_view ns);
 // The role's row (write_txn_roles.cc); nullopt when nobody ever held it.
 Result<std::optional<RoleLease>> QueryRole(Db& db, std::string_view role);
 

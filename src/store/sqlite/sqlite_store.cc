@@ -134,6 +134,9 @@ class SqliteStore final : public MeshStore {
   Result<std::optional<std::string>> GetKv(std::string_view ns, std::string_view key) override {
     return WithReader([&](Db& db) { return QueryKv(db, ns, key); });
   }
+  Result<std::vector<std::pair<std::string, std::string>>> ListKv(std::string_view ns) override {
+    return WithReader([&](Db& db) { return QueryKvNamespace(db, ns); });
+  }
   Result<std::optional<mesh::Task>> GetTask(std::string_view task_id) override {
     return WithReader([&](Db& db) { return QueryTask(db, task_id); });
   }
