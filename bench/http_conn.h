@@ -1,5 +1,6 @@
 // A minimal keep-alive HTTP/1.1 client connection for load generators (POST with a JSON body,
-// Content-Length responses only). Benchmarks only: no TLS, no chunked bodies, no retries.
+// Content-Length responses only). Benchmarks only: no TLS, no chunked bodies, no retries, no
+// name resolution (an IPv4 address, 127.0.0.1 by default).
 #pragma once
 
 #include <arpa/inet.h>
@@ -11,20 +12,45 @@
 #include <cctype>
 #include <cstdlib>
 #include <string>
+#include <utility>
 
 namespace populi::bench {
 
+// Where a server listens: an IPv4 address and a port.
+struct Endpoint {
+  std::string host = "127.0.0.1";
+  int port = 0;
+};
+
+// "http://HOST:PORT" (a trailing path is ignored) as an endpoint; port 0 when it is not one.
+inline Endpoint ParseHttpUrl(std::string url) {
+  Endpoint e;
+  const std::string scheme = "http://";
+  if (url.rfind(scheme, 0) == 0) url.erase(0, scheme.size());
+  if (size_t slash = url.find('/'); slash != std::string::npos) url.erase(slash);
+  const size_t colon = url.rfind(':');
+  if (colon == std::string::npos) return e;
+  e.host = url.substr(0, colon);
+  e.port = std::atoi(url.c_str() + colon + 1);
+  return e;
+}
+
 class Conn {
  public:
-  explicit Conn(int port) {
+  explicit Conn(int port) : Conn(Endpoint{"127.0.0.1", port}) {}
+  // `headers`: extra request header lines, each ending in "\r\n" (e.g. an Authorization line).
+  explicit Conn(const Endpoint& to, std::string headers = {}) : headers_(std::move(headers)) {
     fd_ = socket(AF_INET, SOCK_STREAM, 0);
     int one = 1;
     setsockopt(fd_, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     sockaddr_in a{};
     a.sin_family = AF_INET;
-    a.sin_port = htons(static_cast<uint16_t>(port));
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (connect(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) fd_ = -1;
+    a.sin_port = htons(static_cast<uint16_t>(to.port));
+    if (inet_pton(AF_INET, to.host.c_str(), &a.sin_addr) != 1 ||
+        connect(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
+      close(fd_);
+      fd_ = -1;
+    }
   }
   ~Conn() {
     if (fd_ >= 0) close(fd_);
@@ -37,7 +63,7 @@ class Conn {
   }
   // Returns the status (0 on a broken connection) and fills `body`.
   int Post(const std::string& path, const std::string& json, std::string* body) {
-    const std::string req = PostRequest(path, json);
+    const std::string req = PostRequest(path, json, headers_);
     if (send(fd_, req.data(), req.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(req.size()))
       return 0;
     int status = 0;
@@ -47,12 +73,13 @@ class Conn {
   }
 
   int fd() const { return fd_; }
+  const std::string& headers() const { return headers_; }
 
-  // The bytes of a POST of `json` to `path`.
-  static std::string PostRequest(const std::string& path, const std::string& json) {
-    return "POST " + path +
-           " HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: " +
-           std::to_string(json.size()) + "\r\n\r\n" + json;
+  // The bytes of a POST of `json` to `path`, with `headers` (lines ending in "\r\n") added.
+  static std::string PostRequest(const std::string& path, const std::string& json,
+                                 const std::string& headers = {}) {
+    return "POST " + path + " HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n" +
+           headers + "Content-Length: " + std::to_string(json.size()) + "\r\n\r\n" + json;
   }
 
   // Moves one complete response (Content-Length framed) from the front of `buffer` into status
@@ -81,6 +108,7 @@ class Conn {
     return true;
   }
   int fd_ = -1;
+  std::string headers_;
   std::string buf_;
 };
 

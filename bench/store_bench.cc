@@ -123,16 +123,19 @@ RunResult RunCycles(const std::string& dir, int writers, Commit commit, Durabili
         latencies[static_cast<size_t>(t)].push_back(
             std::chrono::duration<double, std::micro>(Clock::now() - start).count());
         std::vector<int64_t> claimed;
+        std::string token;  // the claim's token, which the ack presents
         if (s.ok()) {
           s = store.Write([&](WriteTxn& txn) -> Status {
             populi::store::ClaimRequest req{receiver, claimer, 1, 60'000, now, 10, nullptr};
             POPULI_ASSIGN_OR_RETURN(auto got, txn.Claim(req));
             for (const auto& g : got) claimed.push_back(g.id);
+            if (!got.empty()) token = got.front().claim_token;
             return Status::Ok();
           });
         }
         if (s.ok()) {
-          s = store.Write([&](WriteTxn& txn) { return txn.Ack(receiver, claimed, now).status(); });
+          s = store.Write(
+              [&](WriteTxn& txn) { return txn.Ack(receiver, claimed, token, now).status(); });
         }
         if (s.ok() && claimed.size() == 1) {
           cycles.fetch_add(1, std::memory_order_relaxed);
@@ -214,6 +217,7 @@ struct AsyncWriter {
   std::string claimer;
   populi::mesh::NewMessage message;
   std::vector<int64_t> claimed;
+  std::string token;  // the claim_token of `claimed`
   std::vector<double> latencies;
   int64_t i = 0;
   Clock::time_point started;
@@ -252,6 +256,7 @@ struct AsyncWriter {
           populi::store::ClaimRequest req{receiver, claimer, 1, 60'000, i, 10, nullptr};
           POPULI_ASSIGN_OR_RETURN(auto got, txn.Claim(req));
           for (const auto& g : got) claimed.push_back(g.id);
+          if (!got.empty()) token = got.front().claim_token;
           return Status::Ok();
         },
         [this](Status s) {
@@ -260,7 +265,7 @@ struct AsyncWriter {
         });
   }
   void Ack() {
-    Then([this](WriteTxn& txn) { return txn.Ack(receiver, claimed, i).status(); },
+    Then([this](WriteTxn& txn) { return txn.Ack(receiver, claimed, token, i).status(); },
          [this](Status s) { Finish(s.ok()); });
   }
   // One write: acknowledge what the previous claim took, then claim the next message.
@@ -269,13 +274,14 @@ struct AsyncWriter {
         [this](WriteTxn& txn) -> Status {
           acked = 0;
           if (!claimed.empty()) {
-            POPULI_ASSIGN_OR_RETURN(auto done, txn.Ack(receiver, claimed, i));
+            POPULI_ASSIGN_OR_RETURN(auto done, txn.Ack(receiver, claimed, token, i));
             acked = static_cast<int64_t>(done.size());
           }
           populi::store::ClaimRequest req{receiver, claimer, 1, 60'000, i, 10, nullptr};
           POPULI_ASSIGN_OR_RETURN(auto got, txn.Claim(req));
           claimed.clear();
           for (const auto& g : got) claimed.push_back(g.id);
+          token = got.empty() ? std::string() : got.front().claim_token;
           return Status::Ok();
         },
         [this](Status s) {

@@ -1,7 +1,8 @@
 // The requests of one a2a_load cycle, as both drivers send them: deliver `batch` messages to the
-// client's own inbox (one deliver-batch request, or one deliver request each), claim them
-// (max_messages = batch), acknowledge the claimed ids (one ack request, or with ack_next as part of
-// the next cycle's claim).
+// client's own inbox, or with a shared queue to the one receiver every client uses (one
+// deliver-batch request, or one deliver request each), claim them (max_messages = batch; on a
+// shared queue whichever messages the claim gets), acknowledge the claimed ids (one ack request,
+// or with ack_next as part of the next cycle's claim).
 #pragma once
 
 #include <cstdint>
@@ -14,39 +15,48 @@ namespace populi::bench {
 inline constexpr const char* kDeliverPath = "/v1/populi/a2a/deliver";
 inline constexpr const char* kClaimPath = "/v1/populi/a2a/inbox";
 inline constexpr const char* kAckPath = "/v1/populi/a2a/ack";
-
-inline std::string DeliverBody(const std::string& node) {
-  return "{\"sender\":\"bench\",\"receiver\":\"" + node +
-         "\",\"message_type\":\"task_submit\",\"payload\":\"x\"}";
-}
-
 inline constexpr const char* kDeliverBatchPath = "/v1/populi/a2a/deliver-batch";
 
-inline std::string DeliverBatchBody(const std::string& node, int count) {
-  std::string body = "{\"messages\":[";
-  for (int i = 0; i < count; ++i) body += (i == 0 ? "" : ",") + DeliverBody(node);
-  return body + "]}";
-}
-
-// How a cycle's deliveries go out.
+// How a cycle's messages look and where they go.
 struct CyclePlan {
   int batch = 1;
-  bool deliver_each = false;  // one deliver request per message even when batch > 1
-  bool ack_next = false;      // acknowledge with the next claim instead of an ack request
+  bool deliver_each = false;      // one deliver request per message even when batch > 1
+  bool ack_next = false;          // acknowledge with the next claim instead of an ack request
+  std::string payload = "x";      // every message's payload (letters only: sent unescaped)
+  bool idempotency_keys = false;  // a key of its own on every message, as a producer that retries
+  std::string key_prefix;         // starts every key (one per run: a rerun's keys are new)
+  std::string shared_queue;       // non-empty: the receiver of every client's messages
 
   bool one_request() const { return batch > 1 && !deliver_each; }
   int deliver_requests() const { return one_request() ? 1 : batch; }
   const char* deliver_path() const { return one_request() ? kDeliverBatchPath : kDeliverPath; }
-  std::string deliver_body(const std::string& node) const {
-    return one_request() ? DeliverBatchBody(node, batch) : DeliverBody(node);
+  // The inbox the client `node` delivers to and claims from.
+  std::string receiver(const std::string& node) const {
+    return shared_queue.empty() ? node : shared_queue;
+  }
+  // The body of the client's next deliver request; `*seq` numbers its messages (for the keys).
+  std::string deliver_body(const std::string& node, int64_t* seq) const {
+    if (!one_request()) return Message(node, (*seq)++);
+    std::string body = "{\"messages\":[";
+    for (int i = 0; i < batch; ++i) body += (i == 0 ? "" : ",") + Message(node, (*seq)++);
+    return body + "]}";
+  }
+
+ private:
+  std::string Message(const std::string& node, int64_t seq) const {
+    std::string m = "{\"sender\":\"bench\",\"receiver\":\"" + receiver(node) +
+                    "\",\"message_type\":\"task_submit\",\"payload\":\"" + payload + "\"";
+    if (idempotency_keys)
+      m += ",\"idempotency_key\":\"" + key_prefix + node + "-" + std::to_string(seq) + "\"";
+    return m + "}";
   }
 };
 
-// With `ack` non-empty the claim first acknowledges those ids (ack_message_ids), presenting
-// `token`, the claim_token of the claim that took them.
-inline std::string ClaimBody(const std::string& node, int batch,
+// A claim by `node` from the inbox `receiver`. With `ack` non-empty the claim first acknowledges
+// those ids (ack_message_ids), presenting `token`, the claim_token of the claim that took them.
+inline std::string ClaimBody(const std::string& receiver, const std::string& node, int batch,
                              const std::vector<int64_t>& ack = {}, const std::string& token = {}) {
-  std::string body = "{\"receiver\":\"" + node + "\",\"claimer_node_id\":\"" + node +
+  std::string body = "{\"receiver\":\"" + receiver + "\",\"claimer_node_id\":\"" + node +
                      "\",\"max_messages\":" + std::to_string(batch);
   if (!ack.empty()) {
     body += ",\"ack_message_ids\":[";
@@ -57,13 +67,14 @@ inline std::string ClaimBody(const std::string& node, int batch,
 }
 
 // One id acknowledges with message_id, several with message_ids (the batch form).
-inline std::string AckBody(const std::string& node, const std::vector<int64_t>& ids,
+inline std::string AckBody(const std::string& receiver, const std::vector<int64_t>& ids,
                            const std::string& token) {
   std::string list;
   for (int64_t id : ids) list += (list.empty() ? "" : ",") + std::to_string(id);
   const std::string fence = ",\"claim_token\":\"" + token + "\"}";
-  return ids.size() == 1 ? "{\"receiver\":\"" + node + "\",\"message_id\":" + list + fence
-                         : "{\"receiver\":\"" + node + "\",\"message_ids\":[" + list + "]" + fence;
+  return ids.size() == 1
+             ? "{\"receiver\":\"" + receiver + "\",\"message_id\":" + list + fence
+             : "{\"receiver\":\"" + receiver + "\",\"message_ids\":[" + list + "]" + fence;
 }
 
 // The claim_token of a claim's reply (every message of one claim carries the same), or "".

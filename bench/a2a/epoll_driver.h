@@ -1,8 +1,8 @@
 // The epoll driver of a2a_load: all client connections on `threads` threads (one epoll loop
 // each) instead of one blocking thread per client, so the load generator costs the server's
 // cores as little as wrk does. Each connection runs the same loop as a thread client: deliver
-// `batch` messages (cycle_requests.h), claim them with max_messages = batch, acknowledge them in
-// one request.
+// `batch` messages (cycle_requests.h), claim with max_messages = batch, acknowledge what the
+// claim took in one request (nothing to acknowledge: the next cycle starts).
 #pragma once
 
 #include <fcntl.h>
@@ -23,14 +23,18 @@ namespace populi::bench {
 struct DriverTotals {
   std::atomic<int64_t> cycles{0};
   std::atomic<int64_t> errors{0};
+  std::atomic<int64_t> empty_claims{0};  // claims that got nothing (a shared queue ran dry)
   std::mutex mu;
   std::vector<double> deliver_us;
 };
 
 class EpollClient {
  public:
-  EpollClient(int port, std::string node, CyclePlan plan)
-      : conn_(port), node_(std::move(node)), plan_(plan), deliveries_(plan.deliver_requests()) {}
+  EpollClient(const Endpoint& to, const std::string& headers, std::string node, CyclePlan plan)
+      : conn_(to, headers),
+        node_(std::move(node)),
+        plan_(std::move(plan)),
+        deliveries_(plan_.deliver_requests()) {}
   bool ok() const { return conn_.ok(); }
   int fd() const { return conn_.fd(); }
   Conn& conn() { return conn_; }
@@ -38,14 +42,17 @@ class EpollClient {
   // Queues the next request of the loop into out_.
   void QueueNext() {
     if (step_ < deliveries_) {
-      out_ = Conn::PostRequest(plan_.deliver_path(), plan_.deliver_body(node_));
+      out_ = Conn::PostRequest(plan_.deliver_path(), plan_.deliver_body(node_, &seq_),
+                               conn_.headers());
       sent_at_ = std::chrono::steady_clock::now();
     } else if (step_ == deliveries_) {
-      out_ = Conn::PostRequest(
-          kClaimPath,
-          ClaimBody(node_, plan_.batch, plan_.ack_next ? ids_ : std::vector<int64_t>{}, token_));
+      out_ = Conn::PostRequest(kClaimPath,
+                               ClaimBody(plan_.receiver(node_), node_, plan_.batch,
+                                         plan_.ack_next ? ids_ : std::vector<int64_t>{}, token_),
+                               conn_.headers());
     } else {
-      out_ = Conn::PostRequest(kAckPath, AckBody(node_, ids_, token_));
+      out_ = Conn::PostRequest(kAckPath, AckBody(plan_.receiver(node_), ids_, token_),
+                               conn_.headers());
     }
     out_off_ = 0;
   }
@@ -86,6 +93,7 @@ class EpollClient {
         if (plan_.ack_next && status == 200) totals.cycles += AckedCountIn(body);
         ids_ = MessageIdsIn(body);
         token_ = ClaimTokenIn(body);
+        if (ids_.empty()) ++totals.empty_claims;
         step_ = ids_.empty() || plan_.ack_next ? 0 : step_ + 1;
       } else {
         if (status == 200) totals.cycles += static_cast<int64_t>(ids_.size());
@@ -102,8 +110,9 @@ class EpollClient {
   Conn conn_;
   std::string node_;
   CyclePlan plan_;
-  int deliveries_;  // deliver requests per cycle
-  int step_ = 0;    // < deliveries_: delivering; == deliveries_: claiming; then acknowledging
+  int deliveries_;   // deliver requests per cycle
+  int step_ = 0;     // < deliveries_: delivering; == deliveries_: claiming; then acknowledging
+  int64_t seq_ = 0;  // messages delivered (numbers their idempotency keys)
   std::vector<int64_t> ids_;
   std::string token_;  // the claim_token of ids_
   std::string out_;

@@ -1,9 +1,12 @@
 // Two PostgreSQL stores on one schema, as two control-plane replicas would open them (each with
 // its own writer and reader connections): lease grants, claims and deliveries raced through both
-// keep one owner, strictly increasing fencing tokens and one row per dedupe key.
+// keep one owner, strictly increasing fencing tokens and one row per dedupe key. Also the
+// PostgreSQL writer's batch on its own (savepoints sent ahead of each write's statements) and
+// the DSN's redaction.
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <future>
 #include <map>
 #include <set>
 #include <string>
@@ -192,6 +195,59 @@ TEST_F(PostgresReplicas, OneDedupeKeyDeliveredThroughBothReplicasIsOneRow) {
     EXPECT_NE(results[0].duplicate, results[1].duplicate) << key;
   }
   EXPECT_EQ(*replicas_[1]->CountPending("r"), 10);
+}
+
+// The writer sends each write's SAVEPOINT and RELEASE ahead of the write's next statement rather
+// than in round trips of their own. In one batch: a write whose statement the server refuses is
+// rolled back alone, one that goes on after a refused statement is reported failed with nothing
+// of it kept, and writes that send no statement at all succeed or fail without disturbing it.
+TEST(PostgresWriteBatch, EachWriteStillRollsBackAloneWithItsSavepointSentAhead) {
+  POPULI_REQUIRE_POSTGRES();
+  PostgresOptions options;
+  options.dsn = TestPostgresDsn();
+  options.schema = "batch_" + RandomHex(6);
+  auto opened = OpenPostgresStore(options);
+  ASSERT_TRUE(opened.ok()) << opened.status().ToString();
+  MeshStore& store = **opened;
+  mesh::NewMessage refused = Msg("s", "r");
+  refused.payload = "\xff\xfe";  // not UTF-8: the server refuses the insert
+  // The first write holds the writer until the rest are queued, so all share one batch.
+  std::promise<void> queued;
+  std::shared_future<void> go = queued.get_future().share();
+  const std::vector<WriteFn> writes = {
+      [go](WriteTxn& t) {
+        go.wait();
+        return t.PutKv("ns", "a", "1");
+      },
+      [&](WriteTxn& t) { return t.Deliver(refused, 1).status(); },
+      [&](WriteTxn& t) {
+        POPULI_RETURN_IF_ERROR(t.PutKv("ns", "c", "1"));
+        (void)t.Deliver(refused, 1);
+        return Status::Ok();  // goes on regardless
+      },
+      [](WriteTxn&) { return Status::Ok(); },
+      [](WriteTxn&) { return InvalidArgument("refused before any statement", "a test hint"); },
+      [](WriteTxn& t) { return t.PutKv("ns", "f", "1"); },
+  };
+  std::vector<std::promise<Status>> done(writes.size());
+  for (size_t i = 0; i < writes.size(); ++i)
+    store.SubmitWrite(writes[i], [&done, i](Status s) { done[i].set_value(s); });
+  queued.set_value();
+  std::vector<Status> results;
+  for (auto& d : done) results.push_back(d.get_future().get());
+  EXPECT_TRUE(results[0].ok()) << results[0].ToString();
+  EXPECT_EQ(results[1].code(), Code::kInvalidArgument) << results[1].ToString();
+  EXPECT_FALSE(results[2].ok());
+  EXPECT_TRUE(results[3].ok()) << results[3].ToString();
+  EXPECT_EQ(results[4].code(), Code::kInvalidArgument);
+  EXPECT_TRUE(results[5].ok()) << results[5].ToString();
+  EXPECT_TRUE(store.GetKv("ns", "a")->has_value());
+  EXPECT_FALSE(store.GetKv("ns", "c")->has_value());
+  EXPECT_TRUE(store.GetKv("ns", "f")->has_value());
+  EXPECT_EQ(*store.CountPending("r"), 0);
+  // The writer goes on: the next batch starts a fresh transaction.
+  EXPECT_TRUE(store.Write([](WriteTxn& t) { return t.PutKv("ns", "g", "1"); }).ok());
+  EXPECT_TRUE(store.GetKv("ns", "g")->has_value());
 }
 
 TEST(PostgresDsn, PasswordsAreRedactedInEveryForm) {

@@ -114,8 +114,8 @@ Status Stmt::Execute() {
     formats.push_back(p.binary ? 1 : 0);
   }
   const std::string sql = Rewrite(sql_);
-  result_ = PQexecParams(conn_->raw(), sql.c_str(), static_cast<int>(values.size()), nullptr,
-                         values.data(), lengths.data(), formats.data(), 0);
+  result_ = conn_->ExecParams(sql, static_cast<int>(values.size()), values.data(), lengths.data(),
+                              formats.data());
   const ExecStatusType st = result_ ? PQresultStatus(result_) : PGRES_FATAL_ERROR;
   if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
     Status status = PgStatus(conn_->raw(), result_, "postgres statement failed");
@@ -200,7 +200,12 @@ Status Conn::Reset() {
 }
 
 Status Conn::Exec(std::string_view sql) {
-  PGresult* result = PQexec(conn_, std::string(sql).c_str());
+  std::string text;
+  for (const std::string& ahead : deferred_) text += ahead + "; ";
+  deferred_.clear();
+  text += sql;
+  // Several statements in one simple query stop at the first that fails, whose error it returns.
+  PGresult* result = PQexec(conn_, text.c_str());
   const ExecStatusType st = result ? PQresultStatus(result) : PGRES_FATAL_ERROR;
   Status status = Status::Ok();
   if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
@@ -208,6 +213,69 @@ Status Conn::Exec(std::string_view sql) {
   }
   if (result) PQclear(result);
   return status;
+}
+
+bool Conn::Withdraw(std::string_view sql) {
+  if (deferred_.empty() || deferred_.back() != sql) return false;
+  deferred_.pop_back();
+  return true;
+}
+
+PGresult* Conn::ExecParams(const std::string& sql, int count, const char* const* values,
+                           const int* lengths, const int* formats) {
+  if (deferred_.empty()) {
+    return PQexecParams(conn_, sql.c_str(), count, nullptr, values, lengths, formats, 0);
+  }
+  std::vector<std::string> ahead = std::move(deferred_);
+  deferred_.clear();
+  return ExecPipelined(std::move(ahead), sql, count, values, lengths, formats);
+}
+
+// Sends `ahead` and then `sql` without waiting in between, and one Sync (which ends no explicit
+// transaction), then reads every result up to the Sync's. Each query's results end with a null;
+// after a failure the later queries of the pipeline are reported aborted.
+PGresult* Conn::ExecPipelined(std::vector<std::string> ahead, const std::string& sql, int count,
+                              const char* const* values, const int* lengths, const int* formats) {
+  if (PQenterPipelineMode(conn_) != 1) return nullptr;
+  bool sent = true;
+  for (const std::string& s : ahead) {
+    sent = sent && PQsendQueryParams(conn_, s.c_str(), 0, nullptr, nullptr, nullptr, nullptr, 0);
+  }
+  sent = sent && PQsendQueryParams(conn_, sql.c_str(), count, nullptr, values, lengths, formats, 0);
+  sent = sent && PQpipelineSync(conn_);
+  PGresult* failed_ahead = nullptr;  // the first deferred statement that failed
+  PGresult* mine = nullptr;          // the result of `sql`
+  size_t query = 0;                  // whose results are being read (ahead.size(): `sql`'s)
+  // Until the Sync's result; nulls only separate queries (the bound is a safeguard).
+  for (size_t nulls = 0; sent && nulls <= 2 * (ahead.size() + 2);) {
+    PGresult* r = PQgetResult(conn_);
+    if (r == nullptr) {
+      ++nulls;
+      ++query;
+      if (Broken()) break;
+      continue;
+    }
+    const ExecStatusType st = PQresultStatus(r);
+    if (st == PGRES_PIPELINE_SYNC) {
+      PQclear(r);
+      break;
+    }
+    const bool ok = st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK;
+    if (query < ahead.size() && !ok && failed_ahead == nullptr) {
+      failed_ahead = r;
+    } else if (query == ahead.size() && mine == nullptr) {
+      mine = r;
+    } else {
+      PQclear(r);
+    }
+  }
+  // Fails only with results left unread (a broken connection, whose reset leaves the mode).
+  (void)PQexitPipelineMode(conn_);
+  if (failed_ahead != nullptr) {
+    if (mine != nullptr) PQclear(mine);
+    return failed_ahead;
+  }
+  return mine;
 }
 
 Result<int64_t> Conn::QueryInt(const std::string& sql) {

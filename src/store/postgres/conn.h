@@ -73,8 +73,17 @@ class Conn {
   Conn(const Conn&) = delete;
   Conn& operator=(const Conn&) = delete;
 
-  // Runs one or more statements without parameters or results.
+  // Runs one or more statements without parameters or results (after the deferred ones).
   Status Exec(std::string_view sql);
+  // Queues a statement without parameters or results (BEGIN, SAVEPOINT, RELEASE) to go out
+  // ahead of the next statement on this connection, in that statement's round trip, instead of
+  // taking a round trip of its own. A deferred statement that fails makes the statement it went
+  // out with fail with its error. The writer's group commit defers its transaction control.
+  void Defer(std::string sql) { deferred_.push_back(std::move(sql)); }
+  // Takes back the last deferred statement when it is `sql` and has not gone out; false if not.
+  bool Withdraw(std::string_view sql);
+  // True when a statement failed inside the open transaction (only a rollback runs now).
+  bool InFailedTransaction() const { return PQtransactionStatus(conn_) == PQTRANS_INERROR; }
   Result<Stmt> Prepare(const std::string& sql) { return Stmt(*this, sql); }
   // The first column of the first row of `sql` as an integer (0 when there is no row).
   Result<int64_t> QueryInt(const std::string& sql);
@@ -88,10 +97,18 @@ class Conn {
   PGconn* raw() const { return conn_; }
 
  private:
+  friend class Stmt;
   Conn(PGconn* conn, std::string schema) : conn_(conn), schema_(std::move(schema)) {}
   Status Setup();
+  // Runs `sql` with its parameters; the deferred statements go out first in the same round trip
+  // (libpq's pipeline mode). The statement's result, or the failed deferred statement's.
+  PGresult* ExecParams(const std::string& sql, int count, const char* const* values,
+                       const int* lengths, const int* formats);
+  PGresult* ExecPipelined(std::vector<std::string> ahead, const std::string& sql, int count,
+                          const char* const* values, const int* lengths, const int* formats);
   PGconn* conn_;
   std::string schema_;
+  std::vector<std::string> deferred_;
 };
 
 // The status of a failed libpq result (or of the connection when `result` is null).

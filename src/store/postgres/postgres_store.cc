@@ -223,6 +223,8 @@ class PostgresStore final : public MeshStore {
   // One transaction for the whole batch, each write in its own SAVEPOINT; callers learn their
   // result only after COMMIT returned (synchronous_commit = on: the commit is on the server's
   // disk). When COMMIT fails, or the connection drops, no write of the batch reports ok.
+  // BEGIN, SAVEPOINT and RELEASE are deferred (Conn::Defer): each goes out with the statement
+  // after it, so a write costs the round trips of its own statements and the batch one COMMIT.
   std::vector<Status> RunBatch(std::vector<PendingWrite>& batch) {
     std::vector<Status> results(batch.size());
     Conn& conn = *writer_;
@@ -230,20 +232,9 @@ class PostgresStore final : public MeshStore {
       Status reset = conn.Reset();
       if (!reset.ok()) return std::vector<Status>(batch.size(), reset);
     }
-    Status begin = conn.Exec("BEGIN");
-    if (!begin.ok()) return std::vector<Status>(batch.size(), begin);
+    conn.Defer("BEGIN");
     PgWriteTxn txn(conn);
-    for (size_t i = 0; i < batch.size(); ++i) {
-      Status status = conn.Exec("SAVEPOINT write_fn");
-      if (status.ok()) status = RunGuarded(batch[i].fn, txn);
-      // RELEASE fails when a statement failed and the function went on regardless.
-      if (status.ok()) status = conn.Exec("RELEASE write_fn");
-      if (!status.ok()) {
-        (void)conn.Exec("ROLLBACK TO write_fn");
-        (void)conn.Exec("RELEASE write_fn");
-      }
-      results[i] = std::move(status);
-    }
+    for (size_t i = 0; i < batch.size(); ++i) results[i] = RunInSavepoint(conn, txn, batch[i].fn);
     Status commit = conn.Exec("COMMIT");
     if (!commit.ok()) {
       if (!conn.Broken() && !conn.Idle()) (void)conn.Exec("ROLLBACK");
@@ -252,6 +243,25 @@ class PostgresStore final : public MeshStore {
       }
     }
     return results;
+  }
+
+  // Runs one write in its own savepoint; a write that fails is rolled back alone.
+  static Status RunInSavepoint(Conn& conn, PgWriteTxn& txn, const WriteFn& fn) {
+    static constexpr std::string_view kSavepoint = "SAVEPOINT write_fn";
+    conn.Defer(std::string(kSavepoint));
+    Status status = RunGuarded(fn, txn);
+    if (status.ok() && conn.InFailedTransaction()) {
+      status = Status(Code::kStoreIo, "a statement of the write failed and the write went on",
+                      "report this as a bug");
+    }
+    // A write that sent no statement needs no savepoint.
+    if (conn.Withdraw(kSavepoint)) return status;
+    if (status.ok()) {
+      conn.Defer("RELEASE write_fn");
+    } else {
+      (void)conn.Exec("ROLLBACK TO write_fn; RELEASE write_fn");
+    }
+    return status;
   }
 
   const PostgresOptions options_;

@@ -1,7 +1,7 @@
 // A2A messages on the writer connection: deliver, claim, renew, ack, sweep. Across replicas a
 // claim locks the rows it takes (FOR UPDATE SKIP LOCKED: a row another replica is claiming right
-// now is skipped, not waited for), and a deliver that races another replica's on one dedupe key
-// finds the other's row (ON CONFLICT DO NOTHING, then a fresh read).
+// now is skipped, not waited for), and a deliver whose dedupe key is taken, also by another
+// replica's deliver racing it, finds that row (ON CONFLICT DO NOTHING, then a fresh read).
 #include <algorithm>
 #include <string>
 
@@ -19,14 +19,8 @@ Result<DeliverResult> PgWriteTxn::Deliver(const mesh::NewMessage& msg, int64_t n
     return InvalidArgument("message sender and receiver must be non-empty",
                            "name both the sender and the receiver");
   }
-  if (!msg.idempotency_key.empty()) {
-    POPULI_ASSIGN_OR_RETURN(
-        Stmt find, db_.Prepare("SELECT id FROM messages WHERE sender = ? AND receiver = ? AND "
-                               "idempotency_key = ? AND idempotency_key <> ''"));
-    find.Bind(1, msg.sender).Bind(2, msg.receiver).Bind(3, msg.idempotency_key);
-    POPULI_ASSIGN_OR_RETURN(bool row, find.Step());
-    if (row) return DeliverResult{find.Int(0), true};
-  }
+  // The insert first, one round trip for a new message; a key already taken (here or by
+  // another replica, committed after this statement began) inserts nothing and is read after.
   static const std::string kInsert =
       std::string("INSERT INTO messages(") + kNewMessageColumns +
       ", created_ms, state, schema_version) VALUES (?, ?, ?, ?, ?, "
@@ -39,7 +33,7 @@ Result<DeliverResult> PgWriteTxn::Deliver(const mesh::NewMessage& msg, int64_t n
       .Bind(kNewMessageColumnCount + 2, int64_t{mesh::kRecordSchemaVersion});
   POPULI_ASSIGN_OR_RETURN(bool inserted, insert.Step());
   if (inserted) return DeliverResult{insert.Int(0), false};
-  // Another replica committed the same key after the check above: its row answers.
+  // The key's row answers (a duplicate delivery).
   POPULI_ASSIGN_OR_RETURN(
       Stmt find, db_.Prepare("SELECT id FROM messages WHERE sender = ? AND receiver = ? AND "
                              "idempotency_key = ?"));
