@@ -105,6 +105,40 @@ struct RoleLease {
   int64_t expires_ms = 0;
 };
 
+// The last fencing token issued on a scope (restore path: exported and imported as is).
+struct FencingCounter {
+  std::string scope_key;
+  int64_t last_token = 0;
+};
+
+// The highest message and event ids a store ever handed out, rows retention deleted since
+// included. A restore raises the destination's id sequences to them, so no id is issued twice.
+struct IdHighWater {
+  int64_t message_id = 0;
+  int64_t event_id = 0;
+};
+
+// Receives every record of a store (MeshStore::Export), in this order: roles, nodes, fencing
+// counters, exec leases, messages (ascending id), events (ascending id), kv, tasks, task log
+// chunks (after every task), audit entries (ascending seq), and last the id high-water marks. A
+// non-ok Status stops the export and is returned by it.
+class ExportVisitor {
+ public:
+  virtual ~ExportVisitor() = default;
+  virtual Status Role(const RoleLease& role) = 0;
+  virtual Status Node(const mesh::NodeRecord& node) = 0;
+  virtual Status Counter(const FencingCounter& counter) = 0;
+  virtual Status Lease(const mesh::ExecLease& lease) = 0;
+  // `finished_ms`: when the message was acked or dead-lettered (what retention counts from).
+  virtual Status Message(const mesh::A2AMessage& message, int64_t finished_ms) = 0;
+  virtual Status Event(const mesh::Event& event) = 0;
+  virtual Status Kv(std::string_view ns, std::string_view key, std::string_view value) = 0;
+  virtual Status Task(const mesh::Task& task) = 0;
+  virtual Status TaskLog(std::string_view task_id, const TaskLogChunk& chunk) = 0;
+  virtual Status Audit(const mesh::AuditEntry& entry) = 0;
+  virtual Status HighWater(const IdHighWater& marks) = 0;
+};
+
 // One invariant checked by Check(); ok=false rows make the report fail.
 struct CheckItem {
   std::string name;  // "integrity_check", "one_row_per_dedupe_key", ...
@@ -173,13 +207,36 @@ class WriteTxn {
   // Live leases whose expiry passed become kExpired; returns them.
   virtual Result<std::vector<mesh::ExecLease>> ExpireLeases(int64_t now_ms) = 0;
 
-  // Restore path (legacy import, backups): inserts the record verbatim unless a record with the
-  // same id exists; returns whether it was inserted. ImportMessage keeps the message id (later
-  // Deliver ids continue above it). ImportLease assigns the next fencing token of its scope when
-  // fencing_token is 0, and raises the scope's counter to at least the lease's token; kConflict if
-  // it is live and another live lease holds its scope.
-  virtual Result<bool> ImportMessage(const mesh::A2AMessage& msg) = 0;
+  // Restore path (legacy import, store copies): inserts the record verbatim unless a record with
+  // the same id exists; returns whether it was inserted. ImportMessage keeps the message id (later
+  // Deliver ids continue above it) and, for a claimed row, its claimer, expiry and claim token;
+  // `finished_ms` 0 takes the later of acked_ms and created_ms for a finished row. ImportLease
+  // assigns the next fencing token of its scope when fencing_token is 0, and raises the scope's
+  // counter to at least the lease's token; kConflict if it is live and another live lease holds
+  // its scope.
+  virtual Result<bool> ImportMessage(const mesh::A2AMessage& msg, int64_t finished_ms = 0) = 0;
   virtual Result<bool> ImportLease(const mesh::ExecLease& lease) = 0;
+  // Raises the scope's counter to at least counter.last_token (never lowers it).
+  virtual Status ImportFencingCounter(const FencingCounter& counter) = 0;
+  // Keeps the event id (later AppendEvent ids continue above it). kInvalidArgument for an id < 1
+  // or an empty kind.
+  virtual Result<bool> ImportEvent(const mesh::Event& event) = 0;
+  // Keeps the chunk's seq; kNotFound for an unknown task, kInvalidArgument for a seq < 1 or an
+  // unknown stream.
+  virtual Result<bool> ImportTaskLog(std::string_view task_id, const TaskLogChunk& chunk) = 0;
+  // The entry as it is (its hashes are not recomputed; the chain head is kv and imported as kv).
+  virtual Result<bool> ImportAudit(const mesh::AuditEntry& entry) = 0;
+  // Inserts the role's row, or replaces an existing one whose fencing token is lower: a role's
+  // token never goes down. kInvalidArgument for an empty role.
+  virtual Status ImportRole(const RoleLease& role) = 0;
+  // Raises the message and event id sequences so that the next ids are above `marks`. On
+  // PostgreSQL a sequence moved here (or by ImportMessage / ImportEvent) stays moved when the
+  // transaction rolls back: ids are skipped then, never issued twice.
+  virtual Status RaiseIdHighWater(const IdHighWater& marks) = 0;
+  // Deletes every node, message, lease, event, kv entry, task, task log chunk and audit entry, so
+  // a restore can replace the store's contents. Fencing counters, roles and the id sequences are
+  // kept (imports only raise them), so no token or id issued here is issued again.
+  virtual Status ClearForRestore() = 0;
 
   // Roles (one holder across every replica on the store). AcquireRole takes `role` when it is
   // free or its lease expired at now_ms (a new, strictly greater fencing token), or renews it for
@@ -268,6 +325,8 @@ class MeshStore {
   virtual Result<std::optional<mesh::Task>> GetTask(std::string_view task_id) = 0;
   // The role's lease as stored (expired or not); nullopt when nobody ever held it.
   virtual Result<std::optional<RoleLease>> GetRole(std::string_view role) = 0;
+  // Every role somebody ever held, by name.
+  virtual Result<std::vector<RoleLease>> ListRoles() = 0;
   // Newest created first (ties: higher id first). kInvalidArgument for limit < 1 or an unknown
   // state name.
   virtual Result<std::vector<mesh::Task>> ListTasks(const TaskQuery& q) = 0;
@@ -279,6 +338,10 @@ class MeshStore {
   virtual Result<mesh::AuditPage> ListAudit(int64_t after_seq, int limit) = 0;
 
   // Maintenance.
+  // Every record, read in one snapshot on a reader connection, handed to `visitor` in the order
+  // ExportVisitor lists (the restore path's source: store/transfer.h). It may write into another
+  // store meanwhile, never into this one (its writer would wait for itself).
+  virtual Status Export(ExportVisitor& visitor) = 0;
   virtual Result<StoreStats> Stats() = 0;
   virtual Result<CheckReport> Check() = 0;
   // Deletes acked/dead-lettered messages, terminal leases and events older than

@@ -3,14 +3,17 @@
 #include <string>
 #include <utility>
 
+#include "mesh/audit.h"
 #include "mesh/types.h"
+#include "store/postgres/queries.h"
 #include "store/postgres/schema.h"
 
 namespace populi::store::postgres {
 namespace {
 
-constexpr const char* kTables[] = {"nodes",  "messages", "exec_leases", "fencing_counters",
-                                   "events", "kv",       "tasks",       "task_logs"};
+// Every table Stats() counts; the same list, in the same order, on SQLite.
+constexpr const char* kTables[] = {"nodes", "messages", "exec_leases", "fencing_counters", "events",
+                                   "kv",    "tasks",    "task_logs",   "audit_log",        "roles"};
 
 // One invariant: `count_sql` counts violations; zero passes.
 struct Invariant {
@@ -63,7 +66,8 @@ constexpr Invariant kInvariants[] = {
 Result<int64_t> CountBadEnvelopes(Conn& conn) {
   int64_t bad = 0;
   for (const char* table : kTables) {
-    if (std::string(table) == "fencing_counters") continue;
+    // These two rows carry no envelope version.
+    if (std::string(table) == "fencing_counters" || std::string(table) == "roles") continue;
     POPULI_ASSIGN_OR_RETURN(int64_t n,
                             conn.QueryInt(std::string("SELECT count(*) FROM ") + table +
                                           " WHERE schema_version < 1 OR schema_version > " +
@@ -71,6 +75,19 @@ Result<int64_t> CountBadEnvelopes(Conn& conn) {
     bad += n;
   }
   return bad;
+}
+
+// The audit log's hash chain against its head (docs/audit.md), as the SQLite check does.
+Result<CheckItem> CheckAuditChain(Conn& conn) {
+  POPULI_ASSIGN_OR_RETURN(std::vector<mesh::AuditEntry> entries,
+                          QueryAuditEntries(conn, 0, INT64_MAX));
+  Result<std::optional<mesh::AuditHead>> head = QueryAuditHead(conn);
+  if (!head.ok()) return CheckItem{"audit_chain", false, head.status().message()};
+  const mesh::AuditVerdict verdict = mesh::VerifyAuditChain(entries, *head);
+  if (verdict.ok) return CheckItem{"audit_chain", true, verdict.detail};
+  return CheckItem{"audit_chain", false,
+                   std::string(mesh::ToString(verdict.damage)) + " at position " +
+                       std::to_string(verdict.position) + ": " + verdict.detail};
 }
 
 Result<CheckReport> RunChecks(Conn& conn) {
@@ -92,6 +109,8 @@ Result<CheckReport> RunChecks(Conn& conn) {
     report.items.push_back(
         {invariant.name, violations == 0, std::to_string(violations) + " " + invariant.what});
   }
+  POPULI_ASSIGN_OR_RETURN(CheckItem audit, CheckAuditChain(conn));
+  report.items.push_back(std::move(audit));
   for (const CheckItem& item : report.items) report.ok = report.ok && item.ok;
   return report;
 }

@@ -9,8 +9,9 @@
 namespace populi::store::postgres {
 
 // Schema version, row envelope versions, one row per dedupe key, at most one live lease per
-// scope key, fencing counters at or above every issued token with no token issued twice, and no
-// orphaned claim state. Runs in one read-only snapshot.
+// scope key, fencing counters at or above every issued token with no token issued twice, no
+// orphaned claim state, and the audit log's hash chain against its head. Runs in one read-only
+// snapshot.
 Result<CheckReport> RunCheck(Conn& conn);
 // `location` is the redacted DSN and schema.
 Result<StoreStats> CollectStats(Conn& conn, const std::string& location);

@@ -115,6 +115,9 @@ class PostgresStore final : public MeshStore {
   Result<std::optional<RoleLease>> GetRole(std::string_view role) override {
     return WithReader([&](Conn& c) { return QueryRole(c, role); });
   }
+  Result<std::vector<RoleLease>> ListRoles() override {
+    return WithReader([&](Conn& c) { return QueryRoles(c, /*held_only=*/true); });
+  }
   Result<std::optional<std::string>> GetKv(std::string_view ns, std::string_view key) override {
     return WithReader([&](Conn& c) { return QueryKv(c, ns, key); });
   }
@@ -139,6 +142,9 @@ class PostgresStore final : public MeshStore {
   // Other replicas on the schema hear this store's topics through it (LISTEN/NOTIFY).
   TopicChannel* topics() override { return topics_.get(); }
 
+  Status Export(ExportVisitor& visitor) override {
+    return WithReader([&](Conn& c) { return ExportStore(c, visitor); });
+  }
   Result<StoreStats> Stats() override {
     return WithReader([&](Conn& c) { return CollectStats(c, location_); });
   }

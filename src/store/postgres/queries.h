@@ -31,7 +31,11 @@ Result<std::vector<std::pair<std::string, std::string>>> QueryKvNamespace(Conn& 
 Result<std::optional<RoleLease>> QueryRole(Conn& db, std::string_view role,
                                            std::string_view lock = "");
 
+// Every role's row, by name (write_txn_roles.cc); `held_only` leaves out rows never held.
+Result<std::vector<RoleLease>> QueryRoles(Conn& db, bool held_only);
+
 // Tasks (queries_tasks.cc). A stored body that does not decode is kStoreIo.
+Result<mesh::Task> DecodeTaskBody(std::string_view body);
 Result<std::optional<mesh::Task>> QueryTask(Conn& db, std::string_view task_id);
 Result<std::optional<mesh::Task>> QueryTaskByClientKey(Conn& db, std::string_view client_key);
 Result<std::vector<mesh::Task>> QueryTasks(Conn& db, const TaskQuery& q);
@@ -45,8 +49,13 @@ inline constexpr char kAuditHeadKey[] = "head";
 Result<std::optional<mesh::AuditHead>> QueryAuditHead(Conn& db);
 // The newest entry, if any.
 Result<std::optional<mesh::AuditEntry>> QueryLastAudit(Conn& db);
+// At most `limit` entries after `after_seq`, ascending (in the caller's transaction).
+Result<std::vector<mesh::AuditEntry>> QueryAuditEntries(Conn& db, int64_t after_seq, int64_t limit);
 // Entries after `after_seq` and the head, read in one snapshot (a read-only transaction of its
 // own: call it on a reader connection, not inside a write).
 Result<mesh::AuditPage> QueryAuditPage(Conn& db, int64_t after_seq, int limit);
+
+// Every record in one read-only snapshot, in ExportVisitor's order (export.cc).
+Status ExportStore(Conn& db, ExportVisitor& visitor);
 
 }  // namespace populi::store::postgres

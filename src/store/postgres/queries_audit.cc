@@ -43,6 +43,22 @@ Result<std::optional<mesh::AuditEntry>> QueryLastAudit(Conn& db) {
   return std::optional<mesh::AuditEntry>(ReadAuditRow(stmt));
 }
 
+Result<std::vector<mesh::AuditEntry>> QueryAuditEntries(Conn& db, int64_t after_seq,
+                                                        int64_t limit) {
+  if (limit <= 0) return InvalidArgument("audit limit must be positive", "pass limit >= 1");
+  POPULI_ASSIGN_OR_RETURN(Stmt stmt,
+                          db.Prepare(std::string("SELECT ") + kAuditColumns +
+                                     " FROM audit_log WHERE seq > ? ORDER BY seq LIMIT ?"));
+  stmt.Bind(1, after_seq).Bind(2, limit);
+  std::vector<mesh::AuditEntry> entries;
+  while (true) {
+    POPULI_ASSIGN_OR_RETURN(bool row, stmt.Step());
+    if (!row) break;
+    entries.push_back(ReadAuditRow(stmt));
+  }
+  return entries;
+}
+
 Result<mesh::AuditPage> QueryAuditPage(Conn& db, int64_t after_seq, int limit) {
   if (limit <= 0) return InvalidArgument("audit limit must be positive", "pass limit >= 1");
   // One snapshot for the head and the entries.
@@ -50,15 +66,7 @@ Result<mesh::AuditPage> QueryAuditPage(Conn& db, int64_t after_seq, int limit) {
   auto read = [&]() -> Result<mesh::AuditPage> {
     mesh::AuditPage page;
     POPULI_ASSIGN_OR_RETURN(page.head, QueryAuditHead(db));
-    POPULI_ASSIGN_OR_RETURN(Stmt stmt,
-                            db.Prepare(std::string("SELECT ") + kAuditColumns +
-                                       " FROM audit_log WHERE seq > ? ORDER BY seq LIMIT ?"));
-    stmt.Bind(1, after_seq).Bind(2, int64_t{limit});
-    while (true) {
-      POPULI_ASSIGN_OR_RETURN(bool row, stmt.Step());
-      if (!row) break;
-      page.entries.push_back(ReadAuditRow(stmt));
-    }
+    POPULI_ASSIGN_OR_RETURN(page.entries, QueryAuditEntries(db, after_seq, limit));
     return page;
   };
   Result<mesh::AuditPage> page = read();

@@ -7,7 +7,6 @@
 #include "store/postgres/queries.h"
 
 namespace populi::store::postgres {
-namespace {
 
 Result<mesh::Task> DecodeTaskBody(std::string_view body) {
   Result<boost::json::value> parsed = mesh::ParseJson(body);
@@ -18,6 +17,8 @@ Result<mesh::Task> DecodeTaskBody(std::string_view body) {
   }
   return task;
 }
+
+namespace {
 
 Result<std::optional<mesh::Task>> OneTask(Stmt& stmt) {
   POPULI_ASSIGN_OR_RETURN(bool row, stmt.Step());

@@ -30,6 +30,21 @@ Result<std::optional<RoleLease>> QueryRole(Conn& db, std::string_view role, std:
   return std::optional<RoleLease>(std::move(lease));
 }
 
+Result<std::vector<RoleLease>> QueryRoles(Conn& db, bool held_only) {
+  POPULI_ASSIGN_OR_RETURN(
+      Stmt stmt,
+      db.Prepare("SELECT role, holder, fencing_token, acquired_ms, expires_ms FROM roles "
+                 "WHERE fencing_token > 0 OR NOT ?::boolean ORDER BY role"));
+  stmt.Bind(1, held_only ? "true" : "false");
+  std::vector<RoleLease> roles;
+  while (true) {
+    POPULI_ASSIGN_OR_RETURN(bool row, stmt.Step());
+    if (!row) break;
+    roles.push_back({stmt.Text(0), stmt.Text(1), stmt.Int(2), stmt.Int(3), stmt.Int(4)});
+  }
+  return roles;
+}
+
 Result<RoleLease> PgWriteTxn::AcquireRole(std::string_view role, std::string_view holder,
                                           int64_t ttl_ms, int64_t now_ms) {
   POPULI_RETURN_IF_ERROR(ValidateRoleArgs(role, holder, ttl_ms));

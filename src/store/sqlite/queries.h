@@ -29,7 +29,11 @@ Result<std::vector<std::pair<std::string, std::string>>> QueryKvNamespace(Db& db
 // The role's row (write_txn_roles.cc); nullopt when nobody ever held it.
 Result<std::optional<RoleLease>> QueryRole(Db& db, std::string_view role);
 
+// Every role's row, by name (write_txn_roles.cc); `held_only` leaves out rows never held.
+Result<std::vector<RoleLease>> QueryRoles(Db& db, bool held_only);
+
 // Tasks (queries_tasks.cc). A stored body that does not decode is kStoreIo.
+Result<mesh::Task> DecodeTaskBody(std::string_view body);
 Result<std::optional<mesh::Task>> QueryTask(Db& db, std::string_view task_id);
 Result<std::optional<mesh::Task>> QueryTaskByClientKey(Db& db, std::string_view client_key);
 Result<std::vector<mesh::Task>> QueryTasks(Db& db, const TaskQuery& q);
@@ -46,5 +50,8 @@ Result<std::optional<mesh::AuditEntry>> QueryLastAudit(Db& db);
 Result<std::vector<mesh::AuditEntry>> QueryAuditEntries(Db& db, int64_t after_seq, int64_t limit);
 // Entries after `after_seq` and the head in one read transaction.
 Result<mesh::AuditPage> QueryAuditPage(Db& db, int64_t after_seq, int limit);
+
+// Every record in one read transaction, in ExportVisitor's order (export.cc).
+Status ExportStore(Db& db, ExportVisitor& visitor);
 
 }  // namespace populi::store::sqlite

@@ -131,6 +131,9 @@ class SqliteStore final : public MeshStore {
   Result<std::optional<RoleLease>> GetRole(std::string_view role) override {
     return WithReader([&](Db& db) { return QueryRole(db, role); });
   }
+  Result<std::vector<RoleLease>> ListRoles() override {
+    return WithReader([&](Db& db) { return QueryRoles(db, /*held_only=*/true); });
+  }
   Result<std::optional<std::string>> GetKv(std::string_view ns, std::string_view key) override {
     return WithReader([&](Db& db) { return QueryKv(db, ns, key); });
   }
@@ -151,6 +154,9 @@ class SqliteStore final : public MeshStore {
     return WithReader([&](Db& db) { return QueryAuditPage(db, after_seq, limit); });
   }
 
+  Status Export(ExportVisitor& visitor) override {
+    return WithReader([&](Db& db) { return ExportStore(db, visitor); });
+  }
   Result<StoreStats> Stats() override {
     return WithReader([&](Db& db) { return CollectStats(db, db_path_); });
   }

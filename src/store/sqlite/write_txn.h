@@ -46,8 +46,16 @@ class SqliteWriteTxn final : public WriteTxn {
   Result<mesh::ExecLease> RevokeLease(std::string_view lease_id, int64_t now_ms) override;
   Result<std::vector<mesh::ExecLease>> ExpireLeases(int64_t now_ms) override;
 
-  Result<bool> ImportMessage(const mesh::A2AMessage& msg) override;
+  Result<bool> ImportMessage(const mesh::A2AMessage& msg, int64_t finished_ms) override;
   Result<bool> ImportLease(const mesh::ExecLease& lease) override;
+  // write_txn_restore.cc
+  Status ImportFencingCounter(const FencingCounter& counter) override;
+  Result<bool> ImportEvent(const mesh::Event& event) override;
+  Result<bool> ImportTaskLog(std::string_view task_id, const TaskLogChunk& chunk) override;
+  Result<bool> ImportAudit(const mesh::AuditEntry& entry) override;
+  Status ImportRole(const RoleLease& role) override;
+  Status RaiseIdHighWater(const IdHighWater& marks) override;
+  Status ClearForRestore() override;
 
   // write_txn_roles.cc
   Result<RoleLease> AcquireRole(std::string_view role, std::string_view holder, int64_t ttl_ms,

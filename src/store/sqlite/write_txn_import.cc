@@ -1,4 +1,4 @@
-// The restore path: records inserted verbatim (legacy import).
+// The restore path: messages and leases inserted verbatim (legacy import, store copies).
 #include <algorithm>
 #include <string>
 
@@ -8,7 +8,7 @@
 
 namespace populi::store::sqlite {
 
-Result<bool> SqliteWriteTxn::ImportMessage(const mesh::A2AMessage& m) {
+Result<bool> SqliteWriteTxn::ImportMessage(const mesh::A2AMessage& m, int64_t finished_ms) {
   if (m.id <= 0)
     return InvalidArgument("imported message id must be positive",
                            "check the export file; ids there are positive");
@@ -24,8 +24,8 @@ Result<bool> SqliteWriteTxn::ImportMessage(const mesh::A2AMessage& m) {
   static const std::string kInsert =
       std::string("INSERT INTO messages(id, ") + kNewMessageColumns +
       ", created_ms, state, claimer_node_id, claim_expires_ms, delivery_count, acked_ms, "
-      "finished_ms, schema_version) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
-      "?, ?, ?, ?)";
+      "finished_ms, schema_version, claim_token) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
+      "?, ?, ?, ?, ?, ?, ?, ?, ?)";
   POPULI_ASSIGN_OR_RETURN(Stmt insert, db_.Prepare(kInsert));
   insert.Bind(1, m.id);
   BindNewMessage(insert, 2, m);
@@ -37,8 +37,11 @@ Result<bool> SqliteWriteTxn::ImportMessage(const mesh::A2AMessage& m) {
       .Bind(kNext + 3, claimed ? m.claim_expires_ms : 0)
       .Bind(kNext + 4, int64_t{m.delivery_count})
       .Bind(kNext + 5, m.acked_ms)
-      .Bind(kNext + 6, finished ? std::max(m.acked_ms, m.created_ms) : 0)
-      .Bind(kNext + 7, int64_t{mesh::kRecordSchemaVersion});
+      .Bind(kNext + 6, !finished         ? 0
+                       : finished_ms > 0 ? finished_ms
+                                         : std::max(m.acked_ms, m.created_ms))
+      .Bind(kNext + 7, int64_t{mesh::kRecordSchemaVersion})
+      .Bind(kNext + 8, claimed ? m.claim_token : std::string());
   POPULI_RETURN_IF_ERROR(insert.Run());
   if (!finished) pending_.Add(m.receiver, 1);
   return true;
