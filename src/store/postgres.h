@@ -15,7 +15,9 @@
 // connection per store, opened with the others).
 #pragma once
 
+#include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -41,5 +43,31 @@ Result<std::unique_ptr<MeshStore>> OpenPostgresStore(const PostgresOptions& opti
 // `dsn` with the value of any password (key=value or URL form) replaced by "***": what logs,
 // errors and `store stats` show.
 std::string RedactPostgresDsn(std::string_view dsn);
+
+// Where `dsn` points, as "host=H port=P" with libpq's defaults (PGHOST, PGPORT, the local socket,
+// 5432) for what it leaves out; never the password. Empty when it does not parse.
+std::string PostgresServerAddress(std::string_view dsn);
+
+// What `vox doctor` and the store verbs learn about a PostgreSQL store without changing anything:
+// no schema is created and nothing is migrated.
+struct PostgresInspection {
+  std::string location;           // the DSN without its password, and the schema
+  int server_version_num = 0;     // e.g. 150004
+  std::string server_version;     // e.g. "15.4"
+  int schema_version = 0;         // the store's; 0 when the schema holds none
+  int binary_schema_version = 0;  // the version this binary migrates a store to
+  bool in_recovery = false;       // the server is a standby (pg_is_in_recovery())
+  // A standby's now() - pg_last_xact_replay_timestamp(); nullopt when it replayed nothing yet.
+  std::optional<int64_t> replay_lag_ms;
+  // A standby that replayed all the log it received: its replay lag then only grows because the
+  // primary committed nothing since.
+  bool replay_caught_up = false;
+};
+
+// Connects to options.dsn (giving up after `connect_timeout_s` seconds) and reads the above.
+// kUnavailable when the server cannot be reached, kInvalidArgument for a DSN that does not parse;
+// neither quotes the password.
+Result<PostgresInspection> InspectPostgresStore(const PostgresOptions& options,
+                                                int connect_timeout_s);
 
 }  // namespace populi::store

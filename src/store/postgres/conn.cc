@@ -168,13 +168,39 @@ int64_t Stmt::Changes() const {
   return n[0] ? std::strtoll(n, nullptr, 10) : 0;
 }
 
-Result<std::unique_ptr<Conn>> Conn::Open(const std::string& dsn, const std::string& schema) {
-  PGconn* raw = PQconnectdb(dsn.c_str());
+Result<std::unique_ptr<Conn>> Conn::Open(const std::string& dsn, const std::string& schema,
+                                         int connect_timeout_s) {
+  // libpq's parse errors may quote a piece of the string, the password included: refused here
+  // without them.
+  char* parse_error = nullptr;
+  PQconninfoOption* parsed = PQconninfoParse(dsn.c_str(), &parse_error);
+  if (parse_error) PQfreemem(parse_error);
+  if (!parsed) {
+    return InvalidArgument("the PostgreSQL connection string does not parse",
+                           "write it as libpq key=value pairs (host=… dbname=… user=…) or a "
+                           "postgresql:// URL");
+  }
+  PQconninfoFree(parsed);
+  // The DSN comes after the timeout, so a connect_timeout it sets wins.
+  const std::string timeout = std::to_string(connect_timeout_s);
+  const char* keys[] = {"connect_timeout", "dbname", nullptr};
+  const char* values[] = {timeout.c_str(), dsn.c_str(), nullptr};
+  PGconn* raw = connect_timeout_s > 0 ? PQconnectdbParams(keys, values, /*expand_dbname=*/1)
+                                      : PQconnectdb(dsn.c_str());
   if (!raw) return Unavailable("cannot allocate a PostgreSQL connection", "check free memory");
   std::unique_ptr<Conn> conn(new Conn(raw, schema));
   if (PQstatus(raw) != CONNECTION_OK) {
-    std::string detail = PQerrorMessage(raw);
-    while (!detail.empty() && detail.back() == '\n') detail.pop_back();
+    // libpq's message may run over several lines ("…\n\tIs the server running…"): one line here.
+    std::string detail;
+    for (const char* c = PQerrorMessage(raw); *c != '\0'; ++c) {
+      const bool space = *c == '\n' || *c == '\t';
+      if (!space) {
+        detail += *c;
+      } else if (!detail.empty() && detail.back() != ' ') {
+        detail += ' ';
+      }
+    }
+    while (!detail.empty() && detail.back() == ' ') detail.pop_back();
     return Unavailable("connect to PostgreSQL (" + RedactPostgresDsn(dsn) + "): " + detail,
                        "check [mesh.store] dsn (or VOX_MESH_STORE_DSN) and that the server is up");
   }

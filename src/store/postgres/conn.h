@@ -67,8 +67,11 @@ class Stmt {
 class Conn {
  public:
   // Connects and sets the session up: search_path = `schema` (created when missing),
-  // synchronous_commit = on. Failures are kUnavailable with the DSN's password left out.
-  static Result<std::unique_ptr<Conn>> Open(const std::string& dsn, const std::string& schema);
+  // synchronous_commit = on. Failures are kUnavailable with the DSN's password left out; a DSN
+  // that does not parse is kInvalidArgument without quoting it. `connect_timeout_s` > 0 gives up
+  // connecting after that many seconds unless the DSN sets connect_timeout itself.
+  static Result<std::unique_ptr<Conn>> Open(const std::string& dsn, const std::string& schema,
+                                            int connect_timeout_s = 0);
   ~Conn();
   Conn(const Conn&) = delete;
   Conn& operator=(const Conn&) = delete;
