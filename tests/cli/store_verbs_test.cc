@@ -93,12 +93,20 @@ TEST(StoreCli, CheckWithoutAStoreSaysWhatToDo) {
   EXPECT_NE(legacy.out.find("vox populi store migrate --from"), std::string::npos) << legacy.out;
 }
 
+// repair and the legacy import work on SQLite only; check reads the configured PostgreSQL store
+// (here a server that does not resolve) and names it without its password.
 TEST(StoreCli, VerbsSayTheyAreForSqliteWhenTheStoreIsInPostgres) {
   TempDir home;
-  VoxRun run = Vox("populi store check", home.path());
+  VoxRun run = Vox("populi store repair", home.path());
   EXPECT_EQ(run.exit_code, 1) << run.out;
   EXPECT_NE(run.out.find("keeps it in PostgreSQL"), std::string::npos) << run.out;
+  EXPECT_NE(run.out.find("store migrate --from postgres"), std::string::npos) << run.out;
   EXPECT_EQ(run.out.find("pw-value"), std::string::npos) << run.out;
+  VoxRun check = Vox("populi store check", home.path());
+  EXPECT_EQ(check.exit_code, 3) << check.out;
+  EXPECT_NE(check.out.find("connect to PostgreSQL (host=db password=***)"), std::string::npos)
+      << check.out;
+  EXPECT_EQ(check.out.find("pw-value"), std::string::npos) << check.out;
 }
 
 TEST(StoreCli, MigrateImportsFixturesOnceAndRenamesThem) {

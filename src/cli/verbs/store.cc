@@ -1,6 +1,7 @@
-// `vox populi store check | repair | migrate`: operator verbs on the local durable store. They
-// open the store directory directly (taking its lock), so they refuse to run beside a serve that
-// holds it.
+// `vox populi store check | repair | migrate`: operator verbs on the node's durable store. On
+// SQLite they open the store directory directly (taking its lock), so they refuse to run beside a
+// serve that holds it; `check` also reads a PostgreSQL store, and `migrate` copies a store between
+// SQLite and PostgreSQL (store_migrate.cc).
 #include <CLI/CLI.hpp>
 #include <boost/json.hpp>
 #include <chrono>
@@ -8,36 +9,18 @@
 #include <ostream>
 
 #include "cli/verb.h"
+#include "cli/verbs/store_verbs.h"
 #include "config/config.h"
 #include "store/legacy_import.h"
 #include "store/sqlite.h"
 
 namespace populi::cli {
-namespace {
+namespace store_verbs {
 
-namespace json = boost::json;
-
-struct StoreFlags {
-  std::string data_dir;  // empty: [mesh.store] path from the configuration
-  std::string from_dir;  // migrate only
-};
-
-int64_t NowMs() {
+int64_t WallClockNowMs() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
              std::chrono::system_clock::now().time_since_epoch())
       .count();
-}
-
-Result<std::string> ResolveDataDir(const StoreFlags& flags) {
-  if (!flags.data_dir.empty()) return flags.data_dir;
-  POPULI_ASSIGN_OR_RETURN(config::Config cfg, config::Load());
-  if (cfg.GetString("mesh.store.backend") == "postgres") {
-    return FailedPrecondition(
-        "the store verbs work on the SQLite store; this configuration keeps it in PostgreSQL",
-        "check a PostgreSQL store with its own tools (pg_dump, amcheck), or pass --data-dir DIR "
-        "for a SQLite store directory");
-  }
-  return cfg.data_dir();
 }
 
 Status RequireExistingStore(const std::string& dir) {
@@ -48,13 +31,14 @@ Status RequireExistingStore(const std::string& dir) {
                   "pass --data-dir, or start `vox populi serve` once to create it");
 }
 
-json::object CheckJson(const store::CheckReport& report) {
-  json::object o;
+boost::json::object CheckJson(const store::CheckReport& report) {
+  boost::json::object o;
   o["ok"] = report.ok;
   o["schema_version"] = report.schema_version;
-  json::array items;
+  boost::json::array items;
   for (const auto& item : report.items) {
-    items.push_back(json::object{{"name", item.name}, {"ok", item.ok}, {"detail", item.detail}});
+    items.push_back(
+        boost::json::object{{"name", item.name}, {"ok", item.ok}, {"detail", item.detail}});
   }
   o["items"] = std::move(items);
   return o;
@@ -68,7 +52,38 @@ void PrintCheck(std::ostream& out, const store::CheckReport& report) {
       << report.schema_version << ")\n";
 }
 
+}  // namespace store_verbs
+
+namespace {
+
+namespace json = boost::json;
+using store_verbs::CheckJson;
+using store_verbs::PrintCheck;
+using store_verbs::RequireExistingStore;
+using store_verbs::StoreFlags;
+using store_verbs::WallClockNowMs;
+
+Result<std::string> ResolveDataDir(const StoreFlags& flags) {
+  if (!flags.data_dir.empty()) return flags.data_dir;
+  POPULI_ASSIGN_OR_RETURN(config::Config cfg, config::Load());
+  if (cfg.GetString("mesh.store.backend") == "postgres") {
+    return FailedPrecondition(
+        "this verb works on the SQLite store; this configuration keeps it in PostgreSQL",
+        "back a PostgreSQL store up and repair it with its own tools (pg_dump, amcheck), copy it "
+        "with `vox populi store migrate --from postgres`, or pass --data-dir DIR for a SQLite "
+        "store directory");
+  }
+  return cfg.data_dir();
+}
+
 void RunCheck(Context& ctx, const StoreFlags& flags) {
+  if (flags.data_dir.empty()) {
+    auto cfg = config::Load();
+    if (!cfg.ok()) return (void)ctx.Fail(cfg.status());
+    if (cfg->GetString("mesh.store.backend") == "postgres") {
+      return store_verbs::RunPostgresCheck(ctx, *cfg);
+    }
+  }
   auto dir = ResolveDataDir(flags);
   if (!dir.ok()) return (void)ctx.Fail(dir.status());
   if (Status s = RequireExistingStore(*dir); !s.ok()) return (void)ctx.Fail(s);
@@ -99,7 +114,7 @@ void RunRepair(Context& ctx, const StoreFlags& flags) {
   if (Status s = RequireExistingStore(*dir); !s.ok()) return (void)ctx.Fail(s);
   store::SqliteOptions options;
   options.directory = *dir;
-  auto report = store::RepairSqliteStore(options, NowMs());
+  auto report = store::RepairSqliteStore(options, WallClockNowMs());
   if (!report.ok()) return (void)ctx.Fail(report.status());
   if (ctx.global.json) {
     json::object o;
@@ -119,7 +134,19 @@ void RunRepair(Context& ctx, const StoreFlags& flags) {
   if (!report->after.ok) ctx.exit_code = kExitFailure;
 }
 
-void RunMigrate(Context& ctx, const StoreFlags& flags) {
+// `migrate --from DIR`: the earlier version's JSON files.
+void RunLegacyMigrate(Context& ctx, const StoreFlags& flags) {
+  const std::string& from_dir = flags.from.front();
+  std::error_code ec;
+  if (!std::filesystem::is_directory(from_dir, ec)) {
+    return (void)ctx.FailUsage("--from " + from_dir + " is not a directory",
+                               "name the directory holding a2a-store.json, or use "
+                               "`--from postgres [DSN]` to copy a PostgreSQL store");
+  }
+  if (!flags.schema.empty() || flags.force) {
+    return (void)ctx.FailUsage("--schema and --force apply to copies with PostgreSQL",
+                               "drop them, or use --to postgres / --from postgres");
+  }
   auto dir = ResolveDataDir(flags);
   if (!dir.ok()) return (void)ctx.Fail(dir.status());
   store::SqliteOptions options;
@@ -127,7 +154,7 @@ void RunMigrate(Context& ctx, const StoreFlags& flags) {
   options.reader_pool_size = 1;
   auto opened = store::OpenSqliteStore(options);
   if (!opened.ok()) return (void)ctx.Fail(opened.status());
-  auto report = store::ImportLegacyJson(**opened, flags.from_dir, NowMs());
+  auto report = store::ImportLegacyJson(**opened, from_dir, WallClockNowMs());
   if (!report.ok()) return (void)ctx.Fail(report.status().WithContext("migrate"));
   auto check = (*opened)->Check();
   if (!check.ok()) return (void)ctx.Fail(check.status());
@@ -146,8 +173,8 @@ void RunMigrate(Context& ctx, const StoreFlags& flags) {
     o["check"] = CheckJson(*check);
     *ctx.out << json::serialize(o) << "\n";
   } else if (report->renamed.empty()) {
-    *ctx.out << "nothing to migrate in " << flags.from_dir << " (no " << store::kLegacyA2aFile
-             << " or " << store::kLegacyLeaseFile << ")\n";
+    *ctx.out << "nothing to migrate in " << from_dir << " (no " << store::kLegacyA2aFile << " or "
+             << store::kLegacyLeaseFile << ")\n";
   } else {
     *ctx.out << "migrated into " << store::SqliteDatabasePath(*dir) << ":\n"
              << "  messages: " << report->messages_imported << " imported, "
@@ -161,11 +188,27 @@ void RunMigrate(Context& ctx, const StoreFlags& flags) {
   if (!check->ok) ctx.exit_code = kExitFailure;
 }
 
+void RunMigrate(Context& ctx, const StoreFlags& flags) {
+  if (flags.from.empty() == flags.to.empty()) {
+    return (void)ctx.FailUsage("pass one of --from and --to",
+                               "--from DIR imports legacy JSON files; --to postgres [DSN] and "
+                               "--from postgres [DSN] copy the store to and from PostgreSQL");
+  }
+  if (!flags.to.empty() || flags.from.front() == "postgres") {
+    return store_verbs::RunPostgresMigrate(ctx, flags);
+  }
+  if (flags.from.size() > 1) {
+    return (void)ctx.FailUsage("--from takes one directory, or `postgres [DSN]`",
+                               "e.g. --from ~/.vox/cache/populi or --from postgres");
+  }
+  RunLegacyMigrate(ctx, flags);
+}
+
 }  // namespace
 
 void AddStoreVerbs(CLI::App& /*root*/, CLI::App& populi, Context& ctx) {
   static StoreFlags flags;
-  auto* store = populi.add_subcommand("store", "Check, repair or migrate the local durable store");
+  auto* store = populi.add_subcommand("store", "Check, repair or migrate the node's durable store");
   store->require_subcommand(1);
   auto add_common = [&ctx](CLI::App* verb) {
     verb->add_option("--data-dir", flags.data_dir,
@@ -176,7 +219,10 @@ void AddStoreVerbs(CLI::App& /*root*/, CLI::App& populi, Context& ctx) {
 
   auto* check = store->add_subcommand(
       "check", "Verify integrity, schema version and invariants; non-zero exit on a violation");
-  check->footer("Example: vox populi store check --json");
+  check->footer(
+      "Example: vox populi store check --json\n"
+      "With [mesh.store] backend = \"postgres\" and no --data-dir it checks that PostgreSQL "
+      "store.");
   add_common(check);
   check->callback([&ctx] { RunCheck(ctx, flags); });
 
@@ -187,11 +233,29 @@ void AddStoreVerbs(CLI::App& /*root*/, CLI::App& populi, Context& ctx) {
   repair->callback([&ctx] { RunRepair(ctx, flags); });
 
   auto* migrate = store->add_subcommand(
-      "migrate", "Import the earlier version's a2a-store.json and exec-lease-store.json");
-  migrate->footer("Example: vox populi store migrate --from ~/.vox/cache/populi");
-  migrate->add_option("--from", flags.from_dir, "Directory holding the legacy JSON files")
-      ->required()
-      ->check(CLI::ExistingDirectory);
+      "migrate",
+      "Copy the store to or from PostgreSQL, or import the earlier version's JSON files");
+  migrate->footer(
+      "Examples:\n"
+      "  vox populi store migrate --to postgres 'host=db.internal dbname=populi user=populi'\n"
+      "  vox populi store migrate --from postgres --data-dir /srv/populi-copy\n"
+      "  vox populi store migrate --from ~/.vox/cache/populi\n"
+      "Without DSN, [mesh.store] dsn (user config or VOX_MESH_STORE_DSN) is used; a password "
+      "in it is never printed. Stop every serve on both stores first.");
+  migrate
+      ->add_option("--from", flags.from,
+                   "DIR holding the legacy JSON files, or `postgres [DSN]`: copy that "
+                   "PostgreSQL store into the SQLite store in the data directory")
+      ->expected(1, 2);
+  migrate
+      ->add_option("--to", flags.to,
+                   "`postgres [DSN]`: copy the SQLite store in the data directory into PostgreSQL")
+      ->expected(1, 2);
+  migrate->add_option("--schema", flags.schema,
+                      "PostgreSQL schema to copy to or from (default: [mesh.store] schema)");
+  migrate->add_flag("--force", flags.force,
+                    "Replace what the destination store holds (default: refuse one that is not "
+                    "empty)");
   add_common(migrate);
   migrate->callback([&ctx] { RunMigrate(ctx, flags); });
 }
