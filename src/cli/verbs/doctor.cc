@@ -1,7 +1,8 @@
-// `vox doctor` (also `vox populi doctor`): checks this node's configuration, local store, control
-// plane, clock, hardware probes and advertised capacity, each as ok / warn / fail with a message
-// and a hint. It reports; it never stops at the first problem. Exit 0 when nothing failed, 1 when
-// something did (an unreachable control plane is a failed check, not exit 3).
+// `vox doctor` (also `vox populi doctor`): checks this node's configuration, store (the local
+// SQLite file, or the PostgreSQL database: doctor_database.cc), control plane, clock, hardware
+// probes and advertised capacity, each as ok / warn / fail with a message and a hint. It reports;
+// it never stops at the first problem. Exit 0 when nothing failed, 1 when something did (an
+// unreachable control plane is a failed check, not exit 3).
 #include <fcntl.h>
 #include <sys/file.h>
 #include <unistd.h>
@@ -17,6 +18,7 @@
 
 #include "agent/keyring.h"
 #include "cli/verb.h"
+#include "cli/verbs/doctor_report.h"
 #include "cli/verbs/mesh_view.h"
 #include "client/control_plane_api.h"
 #include "config/config.h"
@@ -43,35 +45,10 @@ struct DoctorFlags {
   std::string fixture;  // mock probe fixture instead of the configured probes
 };
 
-enum class Level { kOk, kWarn, kFail };
-
-struct CheckResult {
-  std::string section;
-  std::string name;
-  Level level = Level::kOk;
-  std::string message;
-  std::string hint;
-  json::object extra;  // section-specific fields for --json
-};
-
-class Report {
- public:
-  void Add(std::string section, std::string name, Level level, std::string message,
-           std::string hint = {}, json::object extra = {}) {
-    checks_.push_back({std::move(section), std::move(name), level, std::move(message),
-                       std::move(hint), std::move(extra)});
-  }
-  const std::vector<CheckResult>& checks() const { return checks_; }
-  bool ok() const {
-    for (const auto& c : checks_) {
-      if (c.level == Level::kFail) return false;
-    }
-    return true;
-  }
-
- private:
-  std::vector<CheckResult> checks_;
-};
+using doctor::CheckDatabase;
+using doctor::Level;
+using doctor::OriginText;
+using doctor::Report;
 
 const char* LevelName(Level level) {
   switch (level) {
@@ -93,13 +70,6 @@ std::string SizeText(uint64_t bytes) {
     std::snprintf(buf, sizeof(buf), "%.1f MiB", static_cast<double>(bytes) / (1024.0 * 1024.0));
   }
   return buf;
-}
-
-std::string OriginText(const config::Origin& origin) {
-  std::string text(config::SourceName(origin.source));
-  if (!origin.file.empty()) return text + ", " + origin.file + ":" + std::to_string(origin.line);
-  if (!origin.env_name.empty()) return text + ", " + origin.env_name;
-  return text;
 }
 
 // ---- config ----
@@ -139,6 +109,7 @@ config::Config CheckConfig(Report& report) {
 // ---- store ----
 
 void CheckStore(const config::Config& cfg, Report& report) {
+  if (cfg.GetString("mesh.store.backend") == "postgres") return CheckDatabase(cfg, report);
   const std::string dir = cfg.data_dir();
   auto inspected = store::InspectSqliteStore(dir);
   if (!inspected.ok()) {
