@@ -257,7 +257,18 @@ void AddStoreVerbs(CLI::App& /*root*/, CLI::App& populi, Context& ctx) {
                     "Replace what the destination store holds (default: refuse one that is not "
                     "empty)");
   add_common(migrate);
-  migrate->callback([&ctx] { RunMigrate(ctx, flags); });
+  // Arguments nothing takes are refused here, unquoted: one may be a misplaced DSN.
+  migrate->allow_extras();
+  migrate->callback([&ctx, migrate] {
+    if (migrate->remaining_size() > 0) {
+      return (void)ctx.FailUsage(
+          std::to_string(migrate->remaining_size()) +
+              " argument(s) that no flag takes (not shown: a connection string may hold a "
+              "password)",
+          "put the DSN right after `postgres`: --to postgres DSN, --from postgres DSN");
+    }
+    RunMigrate(ctx, flags);
+  });
 }
 
 }  // namespace populi::cli
