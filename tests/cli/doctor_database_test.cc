@@ -81,10 +81,11 @@ bool WaitUntil(const std::function<bool()>& done) {
 
 class DoctorDatabase : public postgres_cli::PostgresCliTest {
  protected:
-  // `vox doctor --json` with the node's store at `dsn` (plus `extra` environment).
-  json::value Doctor(const std::string& dsn, std::map<std::string, std::string> extra = {}) {
+  // `vox doctor --json` with the node's store at `dsn` (plus `extra` environment; a fresh schema
+  // unless it names VOX_MESH_STORE_SCHEMA).
+  json::value Doctor(const std::string& dsn, const std::map<std::string, std::string>& extra = {}) {
     auto env = PostgresEnv(dsn, "doctor_" + RandomHex(6));
-    env.insert(extra.begin(), extra.end());
+    for (const auto& [k, v] : extra) env[k] = v;
     auto serve = MakeServe();
     VoxRun run = serve->Vox({"doctor", "--json", "--fixture", CpuFixture()}, env);
     ExpectNoPassword(run);
@@ -112,6 +113,40 @@ TEST_F(DoctorDatabase, PassesAgainstTheLiveServer) {
   EXPECT_THAT(Field(schema, "message"), HasSubstr("holds no store yet"));
   json::object replication = StoreCheck(doctor, "replication");
   EXPECT_THAT(Field(replication, "message"), HasSubstr("primary"));
+}
+
+// Stores written by an older and by a newer vox (schema_migrations as those leave it): doctor says
+// serve will migrate the older one and fails on the newer one; store check refuses both rather
+// than migrate a schema that replicas of another version may run on.
+TEST_F(DoctorDatabase, SchemaVersionsOlderAndNewerThanThisBinary) {
+  std::string dsn;
+  NeedPostgres(&dsn);
+  if (dsn.empty()) return;
+  const int port = PortOf(dsn);
+  const std::string schema = "versions_" + RandomHex(6);
+  ASSERT_EQ(Psql(port, "CREATE SCHEMA " + schema + "; CREATE TABLE " + schema +
+                           ".schema_migrations (version BIGINT PRIMARY KEY, applied_ms BIGINT NOT "
+                           "NULL, description TEXT NOT NULL); INSERT INTO " +
+                           schema + ".schema_migrations VALUES (1, 0, 'first')"),
+            "");
+  const std::map<std::string, std::string> at_schema = {{"VOX_MESH_STORE_SCHEMA", schema}};
+  json::object older = StoreCheck(Doctor(dsn, at_schema), "schema version");
+  EXPECT_EQ(Field(older, "status"), "ok") << last_output_;
+  EXPECT_THAT(Field(older, "message"), HasSubstr("serve will migrate it"));
+  auto serve = MakeServe();
+  VoxRun check_older = serve->Vox({"populi", "store", "check"}, PostgresEnv(dsn, schema));
+  EXPECT_EQ(check_older.exit_code, 1) << check_older.out << check_older.err;
+  EXPECT_THAT(check_older.err, HasSubstr("older than this vox"));
+  ExpectNoPassword(check_older);
+
+  ASSERT_EQ(Psql(port, "INSERT INTO " + schema + ".schema_migrations VALUES (99, 0, 'future')"),
+            "");
+  json::object newer = StoreCheck(Doctor(dsn, at_schema), "schema version");
+  EXPECT_EQ(Field(newer, "status"), "fail") << last_output_;
+  EXPECT_THAT(Field(newer, "hint"), HasSubstr("upgrade vox"));
+  VoxRun check_newer = serve->Vox({"populi", "store", "check"}, PostgresEnv(dsn, schema));
+  EXPECT_EQ(check_newer.exit_code, 1) << check_newer.out << check_newer.err;
+  EXPECT_THAT(check_newer.err, HasSubstr("newer than this vox"));
 }
 
 // No server behind the port: a failed check whose hint names host and port.

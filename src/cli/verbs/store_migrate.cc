@@ -36,7 +36,8 @@ Result<store::PostgresOptions> PostgresEnd(const std::vector<std::string>& value
 }
 
 // Reads the server without changing it; with `must_hold_store`, a schema without a store is
-// kNotFound. A schema newer than this binary is refused either way.
+// kNotFound. A store at another schema version than this binary's is refused: opening would
+// migrate it, and replicas of another version may still run on it.
 Result<store::PostgresInspection> InspectEnd(const store::PostgresOptions& options,
                                              bool must_hold_store) {
   POPULI_ASSIGN_OR_RETURN(store::PostgresInspection in,
@@ -45,11 +46,17 @@ Result<store::PostgresInspection> InspectEnd(const store::PostgresOptions& optio
     return NotFound("no store in " + in.location,
                     "check the DSN and --schema (default [mesh.store] schema)");
   }
+  const std::string versions = "schema version " + std::to_string(in.schema_version) +
+                               ", this vox's is " + std::to_string(in.binary_schema_version);
   if (in.schema_version > in.binary_schema_version) {
-    return FailedPrecondition("store " + in.location + " has schema version " +
-                                  std::to_string(in.schema_version) + ", newer than this vox (" +
-                                  std::to_string(in.binary_schema_version) + ")",
+    return FailedPrecondition("store " + in.location + " is newer than this vox (" + versions + ")",
                               "run the newer vox that wrote it");
+  }
+  if (in.schema_version > 0 && in.schema_version < in.binary_schema_version) {
+    return FailedPrecondition(
+        "store " + in.location + " is older than this vox (" + versions + ")",
+        "`vox populi serve` of this version migrates it when it starts: upgrade the replicas "
+        "first, then try again");
   }
   return in;
 }
@@ -159,7 +166,7 @@ void RunPostgresCheck(Context& ctx, const config::Config& cfg) {
   }
   auto in = InspectEnd(options, /*must_hold_store=*/true);
   if (!in.ok()) return (void)ctx.Fail(in.status());
-  // Opening migrates an older schema, as the SQLite check does.
+  // At this binary's schema version: opening migrates nothing.
   auto opened = store::OpenPostgresStore(options);
   if (!opened.ok()) return (void)ctx.Fail(opened.status());
   auto report = (*opened)->Check();
