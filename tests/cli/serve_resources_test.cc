@@ -53,7 +53,7 @@ class ServeResources : public ::testing::Test {
     ServeOptions options;
     // A small ASan quarantine: freed memory is then reused, so resident memory measures what the
     // control plane keeps rather than what the sanitizer holds back.
-    options.env["ASAN_OPTIONS"] = "detect_leaks=0:quarantine_size_mb=4";
+    options.env["ASAN_OPTIONS"] = "detect_leaks=0:quarantine_size_mb=4:handle_sigill=1";
     // One client drives the whole load: no per-caller rate limit.
     // Spans are kept in memory up to span_retention by design: a small bound, reached during the
     // warm-up, so what is measured is memory kept beyond it.
