@@ -260,6 +260,20 @@ TEST_F(LlamaEngineE2E, ServesTheTinyModelAndTheAgentListsIt) {
   EXPECT_EQ(first.content.size(), static_cast<size_t>(kMaxTokens)) << first.content;
   EXPECT_TRUE(Speakable(first.content)) << first.content;
   EXPECT_EQ(Chat(http, "Hello, llama!").content, first.content);
+  EXPECT_NE(Chat(http, "What is the mesh?").content, first.content)
+      << "the answer depends on the conversation";
+
+  // A text completion: the prompt as is, without the chat transcript.
+  auto text = http.Send("POST", "/v1/completions", R"({"prompt":"abc","max_tokens":5})");
+  ASSERT_TRUE(text.ok()) << text.status().ToString();
+  const json::value completion = json::parse(text->body);
+  EXPECT_EQ(completion.at("object").as_string(), "text_completion");
+  const std::string said =
+      json::value_to<std::string>(completion.at("choices").as_array().at(0).at("text"));
+  EXPECT_EQ(said.size(), 5u) << said;
+  EXPECT_TRUE(Speakable(said)) << said;
+  // BOS, the three bytes of SentencePiece's word-start mark "▁" (byte fallback), then a, b, c.
+  EXPECT_EQ(completion.at("usage").at("prompt_tokens").to_number<int64_t>(), 7);
 
   // Streamed: OpenAI's chunks, the role first, one content delta per token, the finish reason,
   // then [DONE]; the deltas make up the same answer.
