@@ -228,6 +228,66 @@ class LlamaEngineE2E : public MeshFixture {
     return found;
   }
 
+  // Streamed: OpenAI's chunks, the role first, one content delta per token, the finish reason,
+  // then [DONE]; the deltas make up the same answer.
+  void ExpectStreamed(client::HttpClient& http, const std::string& text, const std::string& whole) {
+    const std::vector<std::string> events = ChatStream(http, text);
+    ASSERT_GE(events.size(), 3u);
+    EXPECT_EQ(events.back(), "[DONE]");
+    std::string streamed;
+    int deltas = 0;
+    for (size_t i = 0; i + 1 < events.size(); ++i) {
+      const json::object chunk = json::parse(events[i]).as_object();
+      EXPECT_EQ(chunk.at("object").as_string(), "chat.completion.chunk");
+      const json::object& choice = chunk.at("choices").as_array().at(0).as_object();
+      const json::object& delta = choice.at("delta").as_object();
+      if (i == 0) {
+        EXPECT_EQ(delta.at("role").as_string(), "assistant");
+      }
+      if (const auto* content = delta.if_contains("content"); content != nullptr) {
+        streamed += content->as_string();
+        if (!content->as_string().empty()) ++deltas;
+      }
+      const bool last = i + 2 == events.size();
+      EXPECT_EQ(choice.at("finish_reason").is_null(), !last) << events[i];
+      if (last) {
+        EXPECT_EQ(choice.at("finish_reason").as_string(), "length");
+      }
+    }
+    EXPECT_EQ(streamed, whole);
+    EXPECT_EQ(deltas, kMaxTokens);
+  }
+
+  // An agent with the server as its engine endpoint and the file's directory as a model
+  // directory reports both; the control plane lists them under the agent's node.
+  void TheAgentListsTheEngineAndTheFile(const std::string& engine, const fs::path& model) {
+    StartControl();
+    extra_env_["VOX_MESH_MODELS_DIRS"] = model.parent_path().string();
+    extra_env_["VOX_MESH_MODELS_HUB_CACHE"] = "off";
+    extra_env_["VOX_MESH_INFERENCE_ENDPOINTS"] = engine;
+    const std::string agent_id = StartAgent(0);
+    ASSERT_FALSE(agent_id.empty());
+    const auto [served, file] = WaitForBoth(engine);
+    EXPECT_EQ(served.model.name, "tiny-llama");
+    EXPECT_EQ(served.model.context_length, std::optional<uint64_t>(256));
+    EXPECT_EQ(served.model.parameter_count, std::optional<uint64_t>(107'200));
+    EXPECT_EQ(served.model.format, "gguf");
+    ASSERT_EQ(served.nodes.size(), 1u);
+    EXPECT_EQ(served.nodes[0].node_id, agent_id);
+    EXPECT_EQ(served.nodes[0].loaded, std::optional<bool>(true));
+    EXPECT_EQ(served.nodes[0].endpoint, engine);
+    EXPECT_EQ(file.model.name, models::testing::kTinyLlamaModelName);
+    EXPECT_EQ(file.model.architecture, "llama");
+    EXPECT_EQ(file.model.quantization, "F32");
+    EXPECT_EQ(file.model.context_length, std::optional<uint64_t>(256));
+    EXPECT_EQ(file.model.block_count, std::optional<uint32_t>(2));
+    EXPECT_EQ(file.model.parameter_count, served.model.parameter_count)
+        << "our parser and llama.cpp count the same parameters";
+    EXPECT_EQ(file.model.size_bytes, fs::file_size(model));
+    ASSERT_EQ(file.nodes.size(), 1u);
+    EXPECT_EQ(file.nodes[0].node_id, agent_id);
+  }
+
   pid_t engine_pid_ = -1;
 };
 
@@ -275,33 +335,7 @@ TEST_F(LlamaEngineE2E, ServesTheTinyModelAndTheAgentListsIt) {
   // BOS, the three bytes of SentencePiece's word-start mark "▁" (byte fallback), then a, b, c.
   EXPECT_EQ(completion.at("usage").at("prompt_tokens").to_number<int64_t>(), 7);
 
-  // Streamed: OpenAI's chunks, the role first, one content delta per token, the finish reason,
-  // then [DONE]; the deltas make up the same answer.
-  const std::vector<std::string> events = ChatStream(http, "Hello, llama!");
-  ASSERT_GE(events.size(), 3u);
-  EXPECT_EQ(events.back(), "[DONE]");
-  std::string streamed;
-  int deltas = 0;
-  for (size_t i = 0; i + 1 < events.size(); ++i) {
-    const json::object chunk = json::parse(events[i]).as_object();
-    EXPECT_EQ(chunk.at("object").as_string(), "chat.completion.chunk");
-    const json::object& choice = chunk.at("choices").as_array().at(0).as_object();
-    const json::object& delta = choice.at("delta").as_object();
-    if (i == 0) {
-      EXPECT_EQ(delta.at("role").as_string(), "assistant");
-    }
-    if (const auto* content = delta.if_contains("content"); content != nullptr) {
-      streamed += content->as_string();
-      if (!content->as_string().empty()) ++deltas;
-    }
-    const bool last = i + 2 == events.size();
-    EXPECT_EQ(choice.at("finish_reason").is_null(), !last) << events[i];
-    if (last) {
-      EXPECT_EQ(choice.at("finish_reason").as_string(), "length");
-    }
-  }
-  EXPECT_EQ(streamed, first.content);
-  EXPECT_EQ(deltas, kMaxTokens);
+  ExpectStreamed(http, "Hello, llama!", first.content);
 
   // A model this server does not serve: an OpenAI-shaped 404.
   auto wrong = http.SendRaw("POST", "/v1/chat/completions",
@@ -310,33 +344,7 @@ TEST_F(LlamaEngineE2E, ServesTheTinyModelAndTheAgentListsIt) {
   EXPECT_EQ(wrong->status, 404);
   EXPECT_EQ(json::parse(wrong->body).at("error").at("code").as_string(), "model_not_found");
 
-  // An agent with the server as its engine endpoint and the file's directory as a model
-  // directory reports both; the control plane lists them under the agent's node.
-  StartControl();
-  extra_env_["VOX_MESH_MODELS_DIRS"] = model.parent_path().string();
-  extra_env_["VOX_MESH_MODELS_HUB_CACHE"] = "off";
-  extra_env_["VOX_MESH_INFERENCE_ENDPOINTS"] = engine;
-  const std::string agent_id = StartAgent(0);
-  ASSERT_FALSE(agent_id.empty());
-  const auto [served, file] = WaitForBoth(engine);
-  EXPECT_EQ(served.model.name, "tiny-llama");
-  EXPECT_EQ(served.model.context_length, std::optional<uint64_t>(256));
-  EXPECT_EQ(served.model.parameter_count, std::optional<uint64_t>(107'200));
-  EXPECT_EQ(served.model.format, "gguf");
-  ASSERT_EQ(served.nodes.size(), 1u);
-  EXPECT_EQ(served.nodes[0].node_id, agent_id);
-  EXPECT_EQ(served.nodes[0].loaded, std::optional<bool>(true));
-  EXPECT_EQ(served.nodes[0].endpoint, engine);
-  EXPECT_EQ(file.model.name, models::testing::kTinyLlamaModelName);
-  EXPECT_EQ(file.model.architecture, "llama");
-  EXPECT_EQ(file.model.quantization, "F32");
-  EXPECT_EQ(file.model.context_length, std::optional<uint64_t>(256));
-  EXPECT_EQ(file.model.block_count, std::optional<uint32_t>(2));
-  EXPECT_EQ(file.model.parameter_count, served.model.parameter_count)
-      << "our parser and llama.cpp count the same parameters";
-  EXPECT_EQ(file.model.size_bytes, fs::file_size(model));
-  ASSERT_EQ(file.nodes.size(), 1u);
-  EXPECT_EQ(file.nodes[0].node_id, agent_id);
+  TheAgentListsTheEngineAndTheFile(engine, model);
 }
 
 }  // namespace
