@@ -150,6 +150,14 @@ class GgufBuilder {
     ++kv_count_;
     return *this;
   }
+  GgufBuilder& I32Array(const std::string& key, const std::vector<int32_t>& values) {
+    Key(key, kArray);
+    AppendLe<uint32_t>(kv_, kI32);
+    AppendLe<uint64_t>(kv_, values.size());
+    for (int32_t v : values) AppendLe(kv_, v);
+    ++kv_count_;
+    return *this;
+  }
   GgufBuilder& F32Array(const std::string& key, const std::vector<float>& values) {
     Key(key, kArray);
     AppendLe<uint32_t>(kv_, kF32);
@@ -187,6 +195,13 @@ class GgufBuilder {
     ++tensor_count_;
     return *this;
   }
+  // The same with its elements (as many as the shape holds), in GGML's order: dims[0] varies
+  // fastest. Tensors without values are filled with 0x11 bytes.
+  GgufBuilder& Tensor(const std::string& name, const std::vector<uint64_t>& dims,
+                      const std::vector<float>& values) {
+    values_.emplace_back(data_bytes_, values);
+    return Tensor(name, dims);
+  }
 
   // The file; without data, only the header (magic to the last tensor info), which is all a
   // header parser reads.
@@ -199,7 +214,10 @@ class GgufBuilder {
     out += tensors_;
     if (!with_data) return out;
     out.resize((out.size() + 31) / 32 * 32, '\0');
+    const size_t base = out.size();
     out.append(data_bytes_, '\x11');
+    for (const auto& [offset, values] : values_)
+      std::memcpy(out.data() + base + offset, values.data(), values.size() * sizeof(float));
     return out;
   }
 
@@ -219,6 +237,7 @@ class GgufBuilder {
   std::string kv_;
   std::string tensors_;
   uint64_t data_bytes_ = 0;
+  std::vector<std::pair<uint64_t, std::vector<float>>> values_;  // (data offset, elements)
 };
 
 // A small llama-architecture GGUF: 2 blocks, 64-wide embeddings, 4 heads, 2 KV heads, Q4_K_M,
