@@ -201,7 +201,7 @@ TEST(DashboardTest, EveryViewWorksInChromiumAgainstATwoNodeMesh) {
         "ok the CLI task appeared and succeeded in the tasks view without a reload",
         "ok the task page shows its attempt, placement and output",
         "ok the trace waterfall shows the control plane and the agent spans",
-        "ok a running task was cancelled from its page",
+        "ok a running task shows on its node and was cancelled from its page",
         "ok the state filter keeps only matching tasks",
         "ok the models, leases and events views render; the events filter works",
         "ok the views are reachable by keyboard and focus moves to the new view",
@@ -209,8 +209,8 @@ TEST(DashboardTest, EveryViewWorksInChromiumAgainstATwoNodeMesh) {
         "ok no console error, page error or failed request"}) {
     EXPECT_NE(out.find(step), std::string::npos) << "missing: " << step << "\n" << out;
   }
-  for (const char* shot : {"mesh", "tasks", "task", "trace", "task-cancelled", "models", "leases",
-                           "events", "mesh-phone", "tasks-phone"}) {
+  for (const char* shot : {"mesh", "mesh-running", "tasks", "task", "trace", "task-cancelled",
+                           "models", "leases", "events", "mesh-phone", "tasks-phone"}) {
     EXPECT_TRUE(fs::exists(out_dir / (std::string(shot) + ".png"))) << shot;
   }
   std::cout << "screenshots: " << out_dir.string() << "\n" << out;
