@@ -121,7 +121,7 @@ try {
 
     // First paint of the mesh view, reloaded with the token in the session (printed, not
     // asserted: a bench number, see docs/dashboard.md).
-    await paintTimings(page, 5);
+    await paintTimings(page, 2);
 
     // A task submitted from the CLI appears and finishes in the tasks view, without a reload.
     await page.getByRole('link', { name: 'Tasks', exact: true }).click();

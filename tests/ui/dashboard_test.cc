@@ -218,5 +218,27 @@ TEST(DashboardTest, EveryViewWorksInChromiumAgainstATwoNodeMesh) {
   serve.Stop(/*graceful=*/false);
 }
 
+// The page's event-stream reader (ui/lib.js) against a scripted fetch: a dropped stream resumes
+// after the last event it handled (tests/interop/dashboard_stream.mjs). Needs node only.
+TEST(DashboardTest, TheEventStreamResumesAfterTheLastEventItHandled) {
+  const std::string node = OnPath("node");
+  if (node.empty()) {
+    const char* why = "no `node` on PATH (scripts/setup installs Debian's nodejs)";
+    if (std::getenv("POPULI_TEST_UI_REQUIRED") != nullptr) FAIL() << why;
+    GTEST_SKIP() << why;
+  }
+  TempDir dir;
+  Child script;
+  script.Start(node, {"dashboard_stream.mjs"}, BaseVars(), kInteropDir.string(), dir.Sub("s"));
+  const int rc = script.Wait(60);
+  const std::string out = script.Out();
+  EXPECT_EQ(rc, 0) << out << script.Err();
+  for (const char* step : {"ok the stream starts after the given id with the token",
+                           "ok a dropped or refused stream resumes after the last event it handled",
+                           "ok close() stops it", "ok a log stream stops at its end frame"}) {
+    EXPECT_NE(out.find(step), std::string::npos) << "missing: " << step << "\n" << out;
+  }
+}
+
 }  // namespace
 }  // namespace populi::testing
