@@ -186,6 +186,9 @@ try {
     // Models, leases (with ended ones), events (live, with a kind filter).
     await page.getByRole('link', { name: 'Models' }).click();
     await page.getByRole('heading', { name: 'By node' }).waitFor();
+    const tiny = page.locator('tr', { hasText: 'Tiny Llama' });
+    await tiny.waitFor();
+    if (!(await tiny.textContent()).includes(`${agentNode}: `)) throw new Error('the model has no holder');
     await shot('models');
     await page.getByRole('link', { name: 'Leases' }).click();
     await page.getByLabel('Show ended leases').check();
@@ -198,7 +201,7 @@ try {
     await page.locator('tr[data-kind="node.joined"]').first().waitFor();
     if (await page.locator('tr[data-kind^="task."]').count()) throw new Error('the kind filter kept task events');
     await shot('events');
-    ok('the models, leases and events views render; the events filter works');
+    ok('the models view shows the agent\'s model; leases and events render; the events filter works');
 
     // Keyboard: from the top of the page, Tab reaches the navigation and Enter opens a view.
     await navigation(() => page.goto(`${base}/ui#/mesh`));

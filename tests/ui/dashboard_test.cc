@@ -25,6 +25,7 @@
 #include <vector>
 
 #include "cli/serve_process.h"
+#include "models/model_fixtures.h"
 
 namespace populi::testing {
 namespace {
@@ -146,7 +147,8 @@ TEST(DashboardTest, EveryViewWorksInChromiumAgainstATwoNodeMesh) {
   ServeProcess serve(root, kToken, options);
   ASSERT_TRUE(serve.Start()) << ReadFile(root + "/serve.log");
 
-  // The second node: an agent with two mock GPUs, one of them partly used.
+  // The second node: an agent with two mock GPUs, one of them partly used, and one small GGUF
+  // model in its models folder.
   const std::string home = dir.Sub("agent-home");
   WriteFile(home + "/gpus.json", R"({"cpu":{"model":"Demo CPU","cores":8,"threads":16,
     "numa_nodes":1,"memory_total_bytes":34359738368},"gpus":[
@@ -155,9 +157,12 @@ TEST(DashboardTest, EveryViewWorksInChromiumAgainstATwoNodeMesh) {
     {"uuid":"GPU-ui-1","name":"Demo GPU 24GB","vendor":"nvidia","pci_bus_id":"0000:02:00.0",
      "memory_total_bytes":25769803776,"memory_used_bytes":0,"memory_free_bytes":25769803776}]})");
   WriteFile(home + "/config.toml", std::string("[mesh]\ntoken = \"") + kToken + "\"\n", 0600);
+  models::testing::WriteBytes(home + "/models/tiny.gguf", models::testing::TinyLlamaGguf().Build());
   auto vars = BaseVars();
   vars.insert(options.env.begin(), options.env.end());
   vars["VOX_MESH_PROBE_MOCK_FIXTURE"] = home + "/gpus.json";
+  vars["VOX_MESH_MODELS_DIRS"] = home + "/models";
+  vars["VOX_MESH_MODELS_HUB_CACHE"] = "off";
   vars["VOX_HOME"] = home;
   vars["HOME"] = home;
   Child agent;
@@ -203,7 +208,8 @@ TEST(DashboardTest, EveryViewWorksInChromiumAgainstATwoNodeMesh) {
         "ok the trace waterfall shows the control plane and the agent spans",
         "ok a running task shows on its node and was cancelled from its page",
         "ok the state filter keeps only matching tasks",
-        "ok the models, leases and events views render; the events filter works",
+        "ok the models view shows the agent's model; leases and events render; the events filter "
+        "works",
         "ok the views are reachable by keyboard and focus moves to the new view",
         "ok the mesh and tasks views fit a phone-width screen",
         "ok no console error, page error or failed request"}) {
