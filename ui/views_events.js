@@ -59,7 +59,12 @@ export async function eventsView(section, ctx) {
   };
   ctx.recentEvents().forEach(add);
   count.textContent = `${body.rows.length} recent events, live`;
-  ctx.onEvent([''], add);
+  ctx.onEvent([''], (e) => {
+    // Opened before the sign-in's pages of recent events were in (a reload on this view): they
+    // are in once the stream is live.
+    if (e.kind === 'stream.live' && shown === 0) ctx.recentEvents().forEach(add);
+    else add(e);
+  });
 }
 
 // Depth of each span under its parent within the trace (a parent not held counts as a root).
