@@ -180,7 +180,10 @@ onUnauthenticated.add(() => {
 
 document.getElementById('signout').addEventListener('click', signOut);
 window.addEventListener('hashchange', route);
-if (session.token !== null) {
-  startEvents().catch(() => { live.textContent = 'Live updates: unavailable'; });
-}
-route();
+// The first view is drawn before the event stream is set up: it is what the user waits for, and
+// the stream's first (re)connect makes every view re-read once anyway.
+route().finally(() => {
+  if (session.token !== null && bus.stream === null) {
+    startEvents().catch(() => { live.textContent = 'Live updates: unavailable'; });
+  }
+});
