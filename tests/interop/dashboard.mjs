@@ -6,8 +6,8 @@
 // console error, page error, failed request or HTTP error answer fails the run. Screenshots go to
 // $UI_OUT_DIR. Exit code 0 only when every step passed; each passed step prints an `ok` line.
 //
-// Environment: UI_URL (the control plane), UI_TOKEN, UI_AGENT_NODE, UI_OUT_DIR, VOX_BIN and
-// VOX_HOME (the CLI used to submit), CHROMIUM (default /usr/bin/chromium).
+// Environment: UI_URL (the control plane), UI_TOKEN (admin), UI_READ_ONLY_TOKEN, UI_AGENT_NODE,
+// UI_OUT_DIR, VOX_BIN and VOX_HOME (the CLI used to submit), CHROMIUM (default /usr/bin/chromium).
 //
 // `node dashboard.mjs paint N` (bench/dashboard_paint.sh) only signs in and reloads the mesh view
 // N times, printing the time to its first paint with data; it needs UI_URL and UI_TOKEN.
@@ -25,6 +25,7 @@ const paintOnly = process.argv[2] === 'paint';
 const base = env('UI_URL');
 const token = env('UI_TOKEN');
 const agentNode = paintOnly ? '' : env('UI_AGENT_NODE');
+const readOnlyToken = paintOnly ? '' : env('UI_READ_ONLY_TOKEN');
 const outDir = paintOnly ? '' : env('UI_OUT_DIR');
 const STEP_MS = 60_000;  // bounds a hang on a loaded machine; asserts no speed
 
@@ -57,6 +58,9 @@ const problems = [];
 // Set while the test itself reloads or leaves the page: a fetch in flight then is aborted by
 // the browser, not failed.
 let navigating = false;
+// Set while the test signs in with a wrong token on purpose: that one 401 is expected.
+let expectRefusal = false;
+const refusal = (text) => expectRefusal && /\b401\b/.test(text);
 async function navigation(fn) {
   navigating = true;
   try { return await fn(); } finally { navigating = false; }
@@ -73,7 +77,9 @@ const context = await chromium.launchPersistentContext(profile, {
 try {
   page = context.pages()[0] || await context.newPage();
   page.setDefaultTimeout(STEP_MS);
-  page.on('console', (m) => { if (m.type() === 'error') problems.push(`console error: ${m.text()}`); });
+  page.on('console', (m) => {
+    if (m.type() === 'error' && !refusal(m.text())) problems.push(`console error: ${m.text()}`);
+  });
   page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
   page.on('requestfailed', (r) => {
     // The page closes its own log and event streams when it leaves a view or reloads.
@@ -81,7 +87,8 @@ try {
     problems.push(`request failed: ${r.method()} ${r.url()} ${r.failure()?.errorText}`);
   });
   page.on('response', (r) => {
-    if (r.status() >= 400) problems.push(`HTTP ${r.status()}: ${r.request().method()} ${r.url()}`);
+    const what = `HTTP ${r.status()}: ${r.request().method()} ${r.url()}`;
+    if (r.status() >= 400 && !(refusal(what) && r.url().endsWith('/v1/populi/version'))) problems.push(what);
   });
   const shot = async (name) => page.screenshot({ path: join(outDir, `${name}.png`), fullPage: true });
   const check = () => {
@@ -218,6 +225,22 @@ try {
     await page.waitForFunction(() => location.hash === '#/leases' &&
       document.activeElement?.id === 'view-title');
     ok('the views are reachable by keyboard and focus moves to the new view');
+
+    // Sign-out forgets the token; a wrong token is refused with the server's hint and kept
+    // nowhere; a read_only token may look.
+    await page.getByRole('button', { name: 'Sign out' }).click();
+    await page.getByLabel('Mesh token').waitFor();
+    if (await page.evaluate(() => sessionStorage.length) !== 0) throw new Error('sign-out kept the token');
+    expectRefusal = true;
+    await page.getByLabel('Mesh token').fill('not-a-token-of-this-mesh-0123456789');
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('alert').filter({ hasText: 'Hint:' }).waitFor();
+    expectRefusal = false;
+    if (await page.evaluate(() => sessionStorage.length) !== 0) throw new Error('a refused token was kept');
+    await page.getByLabel('Mesh token').fill(readOnlyToken);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.waitForFunction(() => document.querySelectorAll('article.node').length === 2);
+    ok('sign-out forgets the token; a wrong one is refused with a hint; a read_only token may look');
 
     // Phone width: nothing wider than the screen (tables scroll inside their own region).
     await page.setViewportSize({ width: 390, height: 844 });

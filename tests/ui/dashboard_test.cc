@@ -32,6 +32,7 @@ namespace {
 namespace fs = std::filesystem;
 
 constexpr char kToken[] = "dashboard-test-admin-token-0123456789ab";
+constexpr char kReadOnlyToken[] = "dashboard-test-read-only-token-01234567";
 const fs::path kInteropDir = fs::path(POPULI_SOURCE_DIR_AT_BUILD) / "tests" / "interop";
 constexpr char kChromium[] = "/usr/bin/chromium";
 
@@ -140,6 +141,7 @@ TEST(DashboardTest, EveryViewWorksInChromiumAgainstATwoNodeMesh) {
             R"({"cpu":{"model":"Demo CPU","cores":4,"threads":8,"numa_nodes":1}})");
   ServeOptions options;
   options.worker = true;
+  options.extra_config = std::string("read_only_token = \"") + kReadOnlyToken + "\"\n";
   options.env = {{"VOX_MESH_PROBE_ORDER", "mock"},
                  {"VOX_MESH_PROBE_MOCK_FIXTURE", root + "/cpu.json"},
                  {"VOX_MESH_POLICY_ALLOWED_COMMANDS", "sh"},
@@ -187,6 +189,7 @@ TEST(DashboardTest, EveryViewWorksInChromiumAgainstATwoNodeMesh) {
   auto script_vars = BaseVars();
   script_vars["UI_URL"] = serve.url();
   script_vars["UI_TOKEN"] = kToken;
+  script_vars["UI_READ_ONLY_TOKEN"] = kReadOnlyToken;
   script_vars["UI_AGENT_NODE"] = agent_id;
   script_vars["UI_OUT_DIR"] = out_dir.string();
   script_vars["VOX_BIN"] = VoxBin();
@@ -211,6 +214,8 @@ TEST(DashboardTest, EveryViewWorksInChromiumAgainstATwoNodeMesh) {
         "ok the models view shows the agent's model; leases and events render; the events filter "
         "works",
         "ok the views are reachable by keyboard and focus moves to the new view",
+        "ok sign-out forgets the token; a wrong one is refused with a hint; a read_only token may "
+        "look",
         "ok the mesh and tasks views fit a phone-width screen",
         "ok no console error, page error or failed request"}) {
     EXPECT_NE(out.find(step), std::string::npos) << "missing: " << step << "\n" << out;
