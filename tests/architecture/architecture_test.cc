@@ -96,7 +96,7 @@ TEST(Architecture, CMakeDeclaresEveryModuleUnderSrc) {
   const CMakeModules m = ReadCMakeModules();
   for (const char* name :
        {"util", "mesh", "config", "store", "dispatch", "scheduler", "http", "control", "client",
-        "agent", "runners", "probe", "crypto", "cli", "models"})
+        "agent", "runners", "probe", "crypto", "cli", "models", "ui"})
     EXPECT_EQ(m.folder.count(name), 1u) << name;
   EXPECT_EQ(m.folder.at("http"), "control/http");
   EXPECT_EQ(m.folder.at("runners"), "agent/runners");
