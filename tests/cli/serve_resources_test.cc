@@ -1,5 +1,5 @@
 // The control plane's own footprint stays flat under sustained work: its thread count and memory
-// mappings do not grow over 10,000 A2A cycles and 2,000 tasks, and its resident memory levels
+// mappings do not grow over 5,500 A2A cycles and 1,100 tasks, and its resident memory levels
 // off instead of growing with the work. The test speaks the worker protocol itself over HTTP
 // (docs/tasks.md: claim the assignment, report start, report a signed result, acknowledge), so the
 // one process measured is a real `vox populi serve`.
@@ -177,16 +177,16 @@ class ServeResources : public ::testing::Test {
   std::chrono::steady_clock::time_point last_heartbeat_ = std::chrono::steady_clock::now();
 };
 
-TEST_F(ServeResources, StayFlatOverTenThousandA2ACyclesAndTwoThousandTasks) {
+TEST_F(ServeResources, StayFlatOverThousandsOfA2ACyclesAndTasks) {
   // Warm-up: the handler pool and the allocator reach their working size.
-  ASSERT_NO_FATAL_FAILURE(A2ACycles(1'000));
-  ASSERT_NO_FATAL_FAILURE(Tasks(200));
+  ASSERT_NO_FATAL_FAILURE(A2ACycles(500));
+  ASSERT_NO_FATAL_FAILURE(Tasks(100));
   const Footprint start = Measure(serve_->pid());
-  ASSERT_NO_FATAL_FAILURE(A2ACycles(4'500));
-  ASSERT_NO_FATAL_FAILURE(Tasks(900));
+  ASSERT_NO_FATAL_FAILURE(A2ACycles(2'500));
+  ASSERT_NO_FATAL_FAILURE(Tasks(500));
   const Footprint middle = Measure(serve_->pid());
-  ASSERT_NO_FATAL_FAILURE(A2ACycles(4'500));
-  ASSERT_NO_FATAL_FAILURE(Tasks(900));
+  ASSERT_NO_FATAL_FAILURE(A2ACycles(2'500));
+  ASSERT_NO_FATAL_FAILURE(Tasks(500));
   const Footprint end = Measure(serve_->pid());
   const std::string figures =
       "threads " + std::to_string(start.threads) + " → " + std::to_string(middle.threads) + " → " +

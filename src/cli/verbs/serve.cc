@@ -269,6 +269,7 @@ int Serve(Context& ctx, const ServeFlags& flags) {
   const std::string url_file = cfg->data_dir() + "/control-url";
   if (Status s = WriteUrlFile(url_file, url); !s.ok()) ctx.Warn(s.message(), s.hint());
   *ctx.out << "listening on " << url << std::endl;
+  *ctx.out << "dashboard: " << url << "/ui (sign in with a token)" << std::endl;
   std::optional<AgentHandle> local_agent =
       StartLocalWorker(ctx, *cfg, flags, url, local_worker_token, logger);
 
