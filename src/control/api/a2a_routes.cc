@@ -55,12 +55,19 @@ http::Response MessagesResponse(const std::vector<mesh::A2AMessage>& messages, i
 }
 
 // 429 when `incoming` more messages would take the receiver's inbox past the cap. Unacknowledged
-// rows are never evicted to make room: the sender retries later.
+// rows are never evicted to make room: the sender retries later. On SQLite the count is in
+// memory and exact; across replicas it is a query, which the gate skips far below the cap.
 std::optional<http::Response> InboxFull(ApiContext& ctx, const std::string& receiver,
                                         int64_t incoming, const http::Request& req) {
+  const bool gated = ctx.topics != nullptr;
+  if (gated && ctx.inbox_gate.AdmitWithoutCount(receiver, incoming, ctx.NowMs())) {
+    return std::nullopt;
+  }
   auto pending = ctx.store.CountPending(receiver);
   if (!pending.ok()) return Error(pending.status(), req);
-  if (*pending + incoming <= ctx.options.inbox_cap) return std::nullopt;
+  const bool fits = *pending + incoming <= ctx.options.inbox_cap;
+  if (gated) ctx.inbox_gate.Counted(receiver, *pending, fits ? incoming : 0, ctx.NowMs());
+  if (fits) return std::nullopt;
   http::Response r = Error(Status(Code::kResourceExhausted,
                                   "inbox of " + receiver + " is full (" + std::to_string(*pending) +
                                       " pending messages)",

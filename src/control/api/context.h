@@ -9,6 +9,7 @@
 
 #include <boost/json/value.hpp>
 
+#include "control/api/inbox_gate.h"
 #include "control/api/options.h"
 #include "control/http/http.h"
 #include "dispatch/dispatcher.h"
@@ -24,7 +25,13 @@ namespace populi::control {
 
 struct ApiContext {
   ApiContext(store::MeshStore& s, const ControlOptions& o, const Clock& c, dispatch::Dispatcher& d)
-      : store(s), options(o), clock(c), dispatch(d), liveness(d.liveness()), topics(s.topics()) {}
+      : store(s),
+        options(o),
+        clock(c),
+        dispatch(d),
+        liveness(d.liveness()),
+        topics(s.topics()),
+        inbox_gate(o.inbox_cap, kInboxRecountMs) {}
 
   store::MeshStore& store;
   const ControlOptions& options;
@@ -35,6 +42,9 @@ struct ApiContext {
   // The other replicas on the store (null on SQLite: one process).
   store::TopicChannel* const topics;
   obs::SpanStore* spans = nullptr;  // set before serving; null when tracing is off
+  // Where the inbox cap is a database count (topics != null), most deliveries skip it.
+  static constexpr int64_t kInboxRecountMs = 250;
+  InboxCapGate inbox_gate;
 
   int64_t NowMs() const { return clock.NowMs(); }
   // Wakes the waiters on `topic` here and, through the store, on every other replica. Call it

@@ -113,11 +113,14 @@ Status Stmt::Execute() {
     lengths.push_back(p.value ? static_cast<int>(p.value->size()) : 0);
     formats.push_back(p.binary ? 1 : 0);
   }
-  const std::string sql = Rewrite(sql_);
-  result_ = conn_->ExecParams(sql, static_cast<int>(values.size()), values.data(), lengths.data(),
+  result_ = conn_->ExecParams(sql_, static_cast<int>(values.size()), values.data(), lengths.data(),
                               formats.data());
   const ExecStatusType st = result_ ? PQresultStatus(result_) : PGRES_FATAL_ERROR;
   if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
+    // A prepared statement the session no longer has (a pooler between us and the server that
+    // moved us to another session): made again on the next run.
+    const char* state = result_ ? PQresultErrorField(result_, PG_DIAG_SQLSTATE) : nullptr;
+    if (state != nullptr && std::string_view(state) == "26000") conn_->prepared_.erase(sql_);
     Status status = PgStatus(conn_->raw(), result_, "postgres statement failed");
     if (result_) PQclear(result_);
     result_ = nullptr;
@@ -220,6 +223,7 @@ Status Conn::Setup() {
 
 Status Conn::Reset() {
   PQreset(conn_);
+  prepared_.clear();  // a new session has none of them
   if (PQstatus(conn_) != CONNECTION_OK) return PgStatus(conn_, nullptr, "reconnect to PostgreSQL");
   PQsetNoticeProcessor(conn_, IgnoreNotice, nullptr);
   return Setup();
@@ -247,33 +251,72 @@ bool Conn::Withdraw(std::string_view sql) {
   return true;
 }
 
+std::string Conn::PreparedName(const std::string& sql, bool* prepare, std::string* retire) {
+  *prepare = false;
+  const auto now = std::chrono::steady_clock::now();
+  auto it = prepared_.find(sql);
+  if (it != prepared_.end()) {
+    Prepared& p = it->second;
+    // Not made again inside a failed transaction, where nothing but a rollback runs (the
+    // statement fails by name as it would unnamed).
+    if ((++p.uses <= kReprepareUses && now - p.made < kReprepareAge) || InFailedTransaction()) {
+      return p.name;
+    }
+    *retire = p.name;
+    prepared_.erase(it);
+  } else if (prepared_.size() >= kMaxPrepared || InFailedTransaction()) {
+    return {};
+  }
+  *prepare = true;
+  return "populi_" + std::to_string(++next_name_);
+}
+
 PGresult* Conn::ExecParams(const std::string& sql, int count, const char* const* values,
                            const int* lengths, const int* formats) {
-  if (deferred_.empty()) {
-    return PQexecParams(conn_, sql.c_str(), count, nullptr, values, lengths, formats, 0);
+  bool prepare = false;
+  std::string retire;
+  const std::string name = PreparedName(sql, &prepare, &retire);
+  if (!retire.empty()) deferred_.push_back("DEALLOCATE " + retire);
+  if (deferred_.empty() && !prepare) {
+    if (!name.empty()) {
+      return PQexecPrepared(conn_, name.c_str(), count, values, lengths, formats, 0);
+    }
+    return PQexecParams(conn_, Rewrite(sql).c_str(), count, nullptr, values, lengths, formats, 0);
   }
   std::vector<std::string> ahead = std::move(deferred_);
   deferred_.clear();
-  return ExecPipelined(std::move(ahead), sql, count, values, lengths, formats);
+  return ExecPipelined(std::move(ahead), name, prepare, sql, count, values, lengths, formats);
 }
 
-// Sends `ahead` and then `sql` without waiting in between, and one Sync (which ends no explicit
-// transaction), then reads every result up to the Sync's. Each query's results end with a null;
-// after a failure the later queries of the pipeline are reported aborted.
-PGresult* Conn::ExecPipelined(std::vector<std::string> ahead, const std::string& sql, int count,
-                              const char* const* values, const int* lengths, const int* formats) {
+// Sends `ahead`, then (when `prepare`) the Parse of `name`, then `sql` without waiting in
+// between, and one Sync (which ends no explicit transaction), then reads every result up to the
+// Sync's. Each query's results end with a null; after a failure the later queries of the
+// pipeline are reported aborted. A prepared statement is remembered once its Parse succeeded.
+PGresult* Conn::ExecPipelined(std::vector<std::string> ahead, const std::string& name, bool prepare,
+                              const std::string& sql, int count, const char* const* values,
+                              const int* lengths, const int* formats) {
   if (PQenterPipelineMode(conn_) != 1) return nullptr;
   bool sent = true;
   for (const std::string& s : ahead) {
     sent = sent && PQsendQueryParams(conn_, s.c_str(), 0, nullptr, nullptr, nullptr, nullptr, 0);
   }
-  sent = sent && PQsendQueryParams(conn_, sql.c_str(), count, nullptr, values, lengths, formats, 0);
+  if (prepare) {
+    sent = sent && PQsendPrepare(conn_, name.c_str(), Rewrite(sql).c_str(), count, nullptr);
+  }
+  if (!name.empty()) {
+    sent = sent && PQsendQueryPrepared(conn_, name.c_str(), count, values, lengths, formats, 0);
+  } else {
+    sent = sent && PQsendQueryParams(conn_, Rewrite(sql).c_str(), count, nullptr, values, lengths,
+                                     formats, 0);
+  }
   sent = sent && PQpipelineSync(conn_);
-  PGresult* failed_ahead = nullptr;  // the first deferred statement that failed
+  // The queries before `sql`'s: the deferred ones and the Parse.
+  const size_t before = ahead.size() + (prepare ? 1 : 0);
+  PGresult* failed_ahead = nullptr;  // the first earlier query that failed
   PGresult* mine = nullptr;          // the result of `sql`
-  size_t query = 0;                  // whose results are being read (ahead.size(): `sql`'s)
+  size_t query = 0;                  // whose results are being read (`before`: `sql`'s)
   // Until the Sync's result; nulls only separate queries (the bound is a safeguard).
-  for (size_t nulls = 0; sent && nulls <= 2 * (ahead.size() + 2);) {
+  for (size_t nulls = 0; sent && nulls <= 2 * (before + 2);) {
     PGresult* r = PQgetResult(conn_);
     if (r == nullptr) {
       ++nulls;
@@ -287,9 +330,9 @@ PGresult* Conn::ExecPipelined(std::vector<std::string> ahead, const std::string&
       break;
     }
     const bool ok = st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK;
-    if (query < ahead.size() && !ok && failed_ahead == nullptr) {
+    if (query < before && !ok && failed_ahead == nullptr) {
       failed_ahead = r;
-    } else if (query == ahead.size() && mine == nullptr) {
+    } else if (query == before && mine == nullptr) {
       mine = r;
     } else {
       PQclear(r);
@@ -300,6 +343,11 @@ PGresult* Conn::ExecPipelined(std::vector<std::string> ahead, const std::string&
   if (failed_ahead != nullptr) {
     if (mine != nullptr) PQclear(mine);
     return failed_ahead;
+  }
+  // The Parse went through when `sql` ran (an aborted query reports PGRES_PIPELINE_ABORTED).
+  const bool ran = mine != nullptr && PQresultStatus(mine) != PGRES_PIPELINE_ABORTED;
+  if (prepare && ran) {
+    prepared_.emplace(sql, Prepared{name, 1, std::chrono::steady_clock::now()});
   }
   return mine;
 }

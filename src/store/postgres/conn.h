@@ -1,6 +1,13 @@
 // A thin RAII layer over libpq for the PostgreSQL backend: a connection, and a statement that
-// collects parameters and runs once with PQexecParams. The only header of the store that
-// includes libpq (no other module sees it).
+// collects parameters and runs once. The only header of the store that includes libpq (no other
+// module sees it).
+//
+// Each connection prepares a statement the first time its text runs and executes it by name
+// after that: parsing and planning were about half of the server's CPU per statement when every
+// one went unnamed. PostgreSQL may then settle on a generic plan, chosen from the table's size at
+// that moment; so that a plan made while a table was empty (a sequential scan) cannot outlive
+// the table's growth, each prepared statement is made again after kReprepareUses executions or
+// kReprepareMs, whichever comes first, and planned afresh from the table as it is then.
 //
 // Statements are written with `?` (the next parameter) or `?N` (parameter N), as in the SQLite
 // backend, and rewritten to `$N`. Parameters go as text and take their type from the column or
@@ -11,11 +18,13 @@
 
 #include <libpq-fe.h>
 
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include "util/status.h"
@@ -66,6 +75,12 @@ class Stmt {
 
 class Conn {
  public:
+  // When a prepared statement is made again (see the top of this file), and how many distinct
+  // statement texts a connection keeps prepared (beyond that, new texts run unnamed).
+  static constexpr int64_t kReprepareUses = 2000;
+  static constexpr std::chrono::seconds kReprepareAge{30};
+  static constexpr size_t kMaxPrepared = 512;
+
   // Connects and sets the session up: search_path = `schema` (created when missing),
   // synchronous_commit = on. Failures are kUnavailable with the DSN's password left out; a DSN
   // that does not parse is kInvalidArgument without quoting it. `connect_timeout_s` > 0 gives up
@@ -107,11 +122,24 @@ class Conn {
   // (libpq's pipeline mode). The statement's result, or the failed deferred statement's.
   PGresult* ExecParams(const std::string& sql, int count, const char* const* values,
                        const int* lengths, const int* formats);
-  PGresult* ExecPipelined(std::vector<std::string> ahead, const std::string& sql, int count,
-                          const char* const* values, const int* lengths, const int* formats);
+  // The name `sql` (written with `?`) runs under: its prepared statement's, or a new one's that
+  // `*prepare` asks to be made (then `*retire`, when not empty, is the name of the one it
+  // replaces, to be deallocated); empty to run it unnamed (the cache is full, or the
+  // transaction failed).
+  std::string PreparedName(const std::string& sql, bool* prepare, std::string* retire);
+  PGresult* ExecPipelined(std::vector<std::string> ahead, const std::string& name, bool prepare,
+                          const std::string& sql, int count, const char* const* values,
+                          const int* lengths, const int* formats);
+  struct Prepared {
+    std::string name;
+    int64_t uses = 0;
+    std::chrono::steady_clock::time_point made;
+  };
   PGconn* conn_;
   std::string schema_;
   std::vector<std::string> deferred_;
+  std::unordered_map<std::string, Prepared> prepared_;  // by the statement's `?` text
+  int64_t next_name_ = 0;
 };
 
 // The status of a failed libpq result (or of the connection when `result` is null).

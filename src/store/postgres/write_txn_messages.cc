@@ -43,6 +43,113 @@ Result<DeliverResult> PgWriteTxn::Deliver(const mesh::NewMessage& msg, int64_t n
   return DeliverResult{find.Int(0), true};
 }
 
+namespace {
+
+// A row one claim statement took, with what it was before (to put an ineligible one back).
+struct ClaimedRow {
+  mesh::A2AMessage message;  // as the statement left it
+  bool dead = false;         // dead-lettered (too many deliveries) rather than claimed
+  std::string old_state, old_claimer, old_token;
+  int64_t old_expires_ms = 0, old_delivery_count = 0, old_finished_ms = 0;
+};
+
+// kMessageColumns, each qualified with `alias.` (a RETURNING beside a join needs that).
+std::string Qualified(std::string_view alias) {
+  std::string out;
+  std::string_view rest = kMessageColumns;
+  while (!rest.empty()) {
+    const size_t comma = rest.find(',');
+    std::string_view col = rest.substr(0, comma);
+    while (!col.empty() && col.front() == ' ') col.remove_prefix(1);
+    if (!out.empty()) out += ", ";
+    out += std::string(alias) + "." + std::string(col);
+    rest = comma == std::string_view::npos ? std::string_view() : rest.substr(comma + 1);
+  }
+  return out;
+}
+
+// One statement per page: the claimable rows after the keyset position, locked (SKIP LOCKED: a
+// row another claimer holds locked is passed over, not waited for) and claimed, or
+// dead-lettered when they ran out of deliveries (a live claim of the same claimer is renewed
+// under the new token and not counted as a delivery).
+Result<std::vector<ClaimedRow>> ClaimPage(Conn& db, const ClaimRequest& req,
+                                          const std::string& token, int64_t after_priority,
+                                          int64_t after_id, int64_t limit) {
+  static const std::string kSql =
+      "WITH old AS (SELECT id, state, claimer_node_id, claim_expires_ms, claim_token, "
+      "delivery_count, finished_ms, (state = 'claimed' AND claim_expires_ms > ?5 AND "
+      "claimer_node_id = ?6) AS mine FROM messages WHERE receiver = ?1 AND state IN "
+      "('pending', 'claimed') AND (priority < ?2 OR (priority = ?2 AND id > ?3)) AND "
+      "(claim_expires_ms <= ?5 OR claimer_node_id = ?6) ORDER BY priority DESC, id ASC "
+      "LIMIT ?4 FOR UPDATE SKIP LOCKED), "
+      "o AS (SELECT old.*, (NOT mine AND delivery_count >= ?9) AS dead FROM old) "
+      "UPDATE messages m SET "
+      "state = CASE WHEN o.dead THEN 'dead_letter' ELSE 'claimed' END, "
+      "claimer_node_id = CASE WHEN o.dead THEN '' ELSE ?6 END, "
+      "claim_expires_ms = CASE WHEN o.dead THEN 0 ELSE ?7::bigint END, "
+      "claim_token = CASE WHEN o.dead THEN '' ELSE ?8::text END, "
+      "finished_ms = CASE WHEN o.dead THEN ?5 ELSE m.finished_ms END, "
+      "delivery_count = m.delivery_count + CASE WHEN o.dead OR o.mine THEN 0 ELSE 1 END "
+      "FROM o WHERE m.id = o.id RETURNING " +
+      Qualified("m") +
+      ", o.dead, o.state, o.claimer_node_id, o.claim_expires_ms, o.claim_token, "
+      "o.delivery_count, o.finished_ms";
+  constexpr int kExtra = 22;  // the first column after kMessageColumns
+  POPULI_ASSIGN_OR_RETURN(Stmt stmt, db.Prepare(kSql));
+  stmt.Bind(1, req.receiver)
+      .Bind(2, after_priority)
+      .Bind(3, after_id)
+      .Bind(4, limit)
+      .Bind(5, req.now_ms)
+      .Bind(6, req.claimer_node_id)
+      .Bind(7, req.now_ms + req.lease_ms)
+      .Bind(8, token)
+      .Bind(9, int64_t{req.max_deliveries});
+  std::vector<ClaimedRow> rows;
+  while (true) {
+    POPULI_ASSIGN_OR_RETURN(bool row, stmt.Step());
+    if (!row) break;
+    ClaimedRow r;
+    POPULI_ASSIGN_OR_RETURN(r.message, ReadMessage(stmt));
+    r.dead = stmt.Int(kExtra) != 0;
+    r.old_state = stmt.Text(kExtra + 1);
+    r.old_claimer = stmt.Text(kExtra + 2);
+    r.old_expires_ms = stmt.Int(kExtra + 3);
+    r.old_token = stmt.Text(kExtra + 4);
+    r.old_delivery_count = stmt.Int(kExtra + 5);
+    r.old_finished_ms = stmt.Int(kExtra + 6);
+    rows.push_back(std::move(r));
+  }
+  // RETURNING keeps no order: the claim's order is the inbox's.
+  std::sort(rows.begin(), rows.end(), [](const ClaimedRow& a, const ClaimedRow& b) {
+    if (a.message.priority != b.message.priority) return a.message.priority > b.message.priority;
+    return a.message.id < b.message.id;
+  });
+  return rows;
+}
+
+// Puts back a row the claim took that the claimer may not have (still locked by this
+// transaction, so nobody saw the change).
+Status PutBack(Conn& db, const ClaimedRow& r) {
+  POPULI_ASSIGN_OR_RETURN(
+      Stmt stmt,
+      db.Prepare("UPDATE messages SET state = ?, claimer_node_id = ?, claim_expires_ms = ?, "
+                 "claim_token = ?, delivery_count = ?, finished_ms = ? WHERE id = ?"));
+  stmt.Bind(1, r.old_state)
+      .Bind(2, r.old_claimer)
+      .Bind(3, r.old_expires_ms)
+      .Bind(4, r.old_token)
+      .Bind(5, r.old_delivery_count)
+      .Bind(6, r.old_finished_ms)
+      .Bind(7, r.message.id);
+  return stmt.Run();
+}
+
+}  // namespace
+
+// One statement claims a page (the common case: the whole claim); rows the eligibility filter
+// refuses are put back and rows that ran out of deliveries were dead-lettered, and the next
+// page is claimed while the claim is short and the last page was full.
 Result<std::vector<mesh::A2AMessage>> PgWriteTxn::Claim(const ClaimRequest& req) {
   if (req.receiver.empty() || req.claimer_node_id.empty()) {
     return InvalidArgument("claim needs a receiver and a claimer node id",
@@ -54,71 +161,24 @@ Result<std::vector<mesh::A2AMessage>> PgWriteTxn::Claim(const ClaimRequest& req)
   }
   std::vector<mesh::A2AMessage> claimed;
   const std::string token = RandomHex(16);
-  // Candidates are read a page at a time (keyset on priority DESC, id ASC), each page locked.
-  int64_t after_priority = 256;
+  int64_t after_priority = 256;  // keyset on priority DESC, id ASC
   int64_t after_id = 0;
-  // Rows held by other claimers never reach this loop (the query skips them), so a page of
-  // max_messages usually suffices; an eligibility filter may reject a few, and the loop pages on.
-  const int64_t page = req.max_messages + (req.eligible ? std::max(1, req.max_messages / 4) : 0);
   while (static_cast<int>(claimed.size()) < req.max_messages) {
-    std::vector<mesh::A2AMessage> candidates;
-    {
-      POPULI_ASSIGN_OR_RETURN(
-          Stmt stmt,
-          db_.Prepare("SELECT "s + kMessageColumns +
-                      " FROM messages WHERE receiver = ?1 AND state IN ('pending', 'claimed') "
-                      "AND (priority < ?2 OR (priority = ?2 AND id > ?3)) "
-                      "AND (claim_expires_ms <= ?5 OR claimer_node_id = ?6) "
-                      "ORDER BY priority DESC, id ASC LIMIT ?4 FOR UPDATE SKIP LOCKED"));
-      stmt.Bind(1, req.receiver)
-          .Bind(2, after_priority)
-          .Bind(3, after_id)
-          .Bind(4, page)
-          .Bind(5, req.now_ms)
-          .Bind(6, req.claimer_node_id);
-      while (true) {
-        POPULI_ASSIGN_OR_RETURN(bool row, stmt.Step());
-        if (!row) break;
-        POPULI_ASSIGN_OR_RETURN(mesh::A2AMessage message, ReadMessage(stmt));
-        candidates.push_back(std::move(message));
+    const int64_t want = req.max_messages - static_cast<int64_t>(claimed.size());
+    POPULI_ASSIGN_OR_RETURN(std::vector<ClaimedRow> rows,
+                            ClaimPage(db_, req, token, after_priority, after_id, want));
+    if (!rows.empty()) {
+      after_priority = rows.back().message.priority;
+      after_id = rows.back().message.id;
+    }
+    for (ClaimedRow& r : rows) {
+      if (req.eligible && !req.eligible(r.message)) {
+        POPULI_RETURN_IF_ERROR(PutBack(db_, r));
+      } else if (!r.dead) {
+        claimed.push_back(std::move(r.message));
       }
     }
-    if (candidates.empty()) break;
-    after_priority = candidates.back().priority;
-    after_id = candidates.back().id;
-    for (mesh::A2AMessage& m : candidates) {
-      if (static_cast<int>(claimed.size()) >= req.max_messages) break;
-      const bool claimed_live =
-          m.state == mesh::MessageState::kClaimed && m.claim_expires_ms > req.now_ms;
-      const bool mine = claimed_live && m.claimer_node_id == req.claimer_node_id;
-      if (claimed_live && !mine) continue;
-      if (req.eligible && !req.eligible(m)) continue;
-      if (!mine && m.delivery_count >= req.max_deliveries) {
-        POPULI_ASSIGN_OR_RETURN(
-            Stmt dead, db_.Prepare("UPDATE messages SET state = 'dead_letter', claimer_node_id = "
-                                   "'', claim_expires_ms = 0, claim_token = '', finished_ms = ? "
-                                   "WHERE id = ?"));
-        dead.Bind(1, req.now_ms).Bind(2, m.id);
-        POPULI_RETURN_IF_ERROR(dead.Run());
-        continue;
-      }
-      POPULI_ASSIGN_OR_RETURN(
-          Stmt update, db_.Prepare("UPDATE messages SET state = 'claimed', claimer_node_id = ?, "
-                                   "claim_expires_ms = ?, claim_token = ?, "
-                                   "delivery_count = delivery_count + ? WHERE id = ?"));
-      update.Bind(1, req.claimer_node_id)
-          .Bind(2, req.now_ms + req.lease_ms)
-          .Bind(3, token)
-          .Bind(4, int64_t{mine ? 0 : 1})
-          .Bind(5, m.id);
-      POPULI_RETURN_IF_ERROR(update.Run());
-      m.state = mesh::MessageState::kClaimed;
-      m.claimer_node_id = req.claimer_node_id;
-      m.claim_expires_ms = req.now_ms + req.lease_ms;
-      m.claim_token = token;
-      if (!mine) ++m.delivery_count;
-      claimed.push_back(std::move(m));
-    }
+    if (static_cast<int64_t>(rows.size()) < want) break;
   }
   return claimed;
 }
