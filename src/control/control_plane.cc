@@ -49,6 +49,7 @@ void ControlPlane::RegisterRoutes(http::Router& router) {
   AddAuditRoutes(router, ctx_);
   AddPairingRoutes(router, ctx_);
   AddModelRoutes(router, ctx_);
+  AddInferenceRoutes(router, ctx_);
   AddMcpRoutes(router, ctx_);  // last: it runs the routes above
 }
 

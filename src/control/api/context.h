@@ -3,6 +3,7 @@
 #pragma once
 
 #include <atomic>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -22,6 +23,8 @@
 
 namespace populi::control {
 
+struct InferenceState;  // api/inference_routes.cc
+
 struct ApiContext {
   ApiContext(store::MeshStore& s, const ControlOptions& o, const Clock& c, dispatch::Dispatcher& d)
       : store(s), options(o), clock(c), dispatch(d), liveness(d.liveness()), topics(s.topics()) {}
@@ -35,6 +38,9 @@ struct ApiContext {
   // The other replicas on the store (null on SQLite: one process).
   store::TopicChannel* const topics;
   obs::SpanStore* spans = nullptr;  // set before serving; null when tracing is off
+  // The front door's requests in flight (AddInferenceRoutes). Last member: its sweeper thread
+  // uses the members above and is stopped first.
+  std::shared_ptr<InferenceState> inference;
 
   int64_t NowMs() const { return clock.NowMs(); }
   // Wakes the waiters on `topic` here and, through the store, on every other replica. Call it
