@@ -183,20 +183,23 @@ void InferenceWorker::RunJob(const mesh::InferenceJob& job) {
     ++stats_.failed;
     return;
   }
+  // Taken: tells the control plane this node is on it, so a slow first token is not mistaken
+  // for a job nobody picked up.
+  if (!poster.Post(0, {}, false)) return;
   client::HttpClient http(engine->origin);
   const std::string path = engine->prefix + "/v1/" + std::string(mesh::ToString(job.route));
   const int timeout =
       static_cast<int>(std::clamp<int64_t>(job.deadline_ms - NowMs(), 1, 3'600'000));
   bool failed = false;
   if (job.stream) {
-    auto head = http.SendForEvents("POST", path, job.body,
-                                   [&](const client::SseEvent& e) {
-                                     if (stop_jobs_.load()) return false;
-                                     if (e.data == "[DONE]")
-                                       return true;  // the control plane ends the client's stream
-                                     return poster.Post(200, {e.data}, false);
-                                   },
-                                   timeout, {{"content-type", "application/json"}});
+    auto head = http.SendForEvents(
+        "POST", path, job.body,
+        [&](const client::SseEvent& e) {
+          if (stop_jobs_.load()) return false;
+          if (e.data == "[DONE]") return true;  // the control plane ends the client's stream
+          return poster.Post(200, {e.data}, false);
+        },
+        timeout);
     if (poster.cancelled()) {
       std::lock_guard lock(mu_);
       ++stats_.cancelled;
@@ -215,8 +218,7 @@ void InferenceWorker::RunJob(const mesh::InferenceJob& job) {
       poster.Post(head->status, {}, true);
     }
   } else {
-    auto answer =
-        http.SendRaw("POST", path, job.body, {{"content-type", "application/json"}}, timeout);
+    auto answer = http.SendRaw("POST", path, job.body, {}, timeout);
     if (!answer.ok()) {
       failed = true;
       poster.Post(0, {}, true, "engine " + engine->url + ": " + answer.status().message());

@@ -237,6 +237,7 @@ Result<mesh::InferenceChunkReply> FrontDoor::Post(const mesh::InferenceChunk& ch
   }
   if (!chunk.events.empty() && !a.output) router_.Served(a.target.candidate.node_id, r.hashes);
   if (!chunk.events.empty()) {
+    if (a.status == 0) a.status = 200;  // output without a status line: the engine's stream
     a.output = true;
     a.outcome = "streaming";
     if (r.phase == Phase::kWaiting) r.phase = Phase::kStreaming;

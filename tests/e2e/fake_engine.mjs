@@ -7,8 +7,8 @@
 // GET /v1/models lists the model ids, in the shape llama.cpp's server answers with.
 // POST /v1/chat/completions and /v1/completions answer deterministically: the tokens
 // "hello", " from", " NAME" (streamed as server-sent events when `stream` is true, one
-// chunk per token, then [DONE]); POST /v1/embeddings answers a fixed vector. The text of the
-// request (every message's content, or the prompt) may carry directives:
+// chunk per token, then [DONE]); POST /v1/embeddings answers a fixed vector. The last message of
+// a chat (or the prompt) may carry directives:
 //   [fail:NAME:STATUS]   the engine called NAME answers STATUS (429, 500…) before any token
 //   [only:NAME]          every engine not called NAME answers 500
 //   [die:NAME]           the engine called NAME drops the connection before any token
@@ -41,6 +41,16 @@ function textOf(body) {
   return JSON.stringify(body.input ?? '');
 }
 
+// Where directives are read: the last message, so a later turn of a conversation does not
+// repeat an earlier turn's.
+function lastOf(body) {
+  if (Array.isArray(body.messages) && body.messages.length > 0) {
+    const m = body.messages[body.messages.length - 1];
+    return typeof m.content === 'string' ? m.content : JSON.stringify(m.content);
+  }
+  return textOf(body);
+}
+
 function cachedPrefix(text) {
   let best = 0;
   for (const s of seen) if (s.length > best && text.startsWith(s)) best = s.length;
@@ -59,8 +69,9 @@ function chunk(kind, model, token, finish) {
 }
 
 function answer(req, res, kind, body) {
-  const text = textOf(body);
-  const cached = cachedPrefix(text);
+  const whole = textOf(body);
+  const cached = cachedPrefix(whole);
+  const text = lastOf(body);
   if (cached > 0) stats.cached_requests++;
   const fail = text.match(new RegExp(`\\[fail:${name}:(\\d+)\\]`));
   const only = text.match(/\[only:([^\]]+)\]/);
@@ -76,7 +87,7 @@ function answer(req, res, kind, body) {
   }
   const tokens = text.includes('[slow-stream]') ? Array.from({length: 400}, (_, i) => ` t${i}`) :
                                                   ['hello', ' from', ` ${name}`];
-  const usage = {prompt_tokens: text.length, completion_tokens: tokens.length,
+  const usage = {prompt_tokens: whole.length, completion_tokens: tokens.length,
     prompt_tokens_details: {cached_tokens: cached}};
   if (!body.stream) {
     const content = tokens.join('');

@@ -173,6 +173,18 @@ TEST_F(FrontDoorTest, SweepFailsDownNodesAndUnpickedJobs) {
   EXPECT_FALSE(door_.TakeJob("b").has_value());  // b's job was withdrawn
 }
 
+TEST_F(FrontDoorTest, ATakenJobIsNotMistakenForAnUnpickedOne) {
+  ASSERT_TRUE(door_.Begin(Spec("r11", {"a", "b"}), now_).ok());
+  mesh::InferenceJob job = Take("a");
+  EXPECT_FALSE(Post(job.id, 0, 0, {}, false).cancel);  // the agent's "taken"
+  door_.Sweep(now_ + 2 * kPickupTimeoutMs, [](const std::string&) { return true; });
+  EXPECT_EQ(Read("r11").phase, Phase::kWaiting);
+  EXPECT_EQ(router_.InFlight("a"), 1);
+  EXPECT_FALSE(door_.TakeJob("b").has_value());
+  Post(job.id, 1, 200, {"t"}, true);
+  EXPECT_EQ(Read("r11").phase, Phase::kDone);
+}
+
 TEST_F(FrontDoorTest, TheDeadlineEndsAWaitingRequest) {
   ASSERT_TRUE(door_.Begin(Spec("r8", {"a"}), now_).ok());
   Take("a");

@@ -29,18 +29,18 @@ int RunChat(Context& ctx, const ChatFlags& flags) {
   const std::string body =
       mesh::OpenAiChatBody(flags.model, flags.system, flags.prompt, !flags.no_stream);
   std::string broke;
-  auto head =
-      api.http().SendForEvents("POST", "/v1/chat/completions", body,
-                               [&](const client::SseEvent& e) {
-                                 if (e.data == "[DONE]") return false;
-                                 if (std::string m = mesh::OpenAiErrorMessage(e.data); !m.empty()) {
-                                   broke = m;
-                                   return false;
-                                 }
-                                 *ctx.out << mesh::OpenAiEventText(e.data) << std::flush;
-                                 return true;
-                               },
-                               0, {{"content-type", "application/json"}});
+  auto head = api.http().SendForEvents(
+      "POST", "/v1/chat/completions", body,
+      [&](const client::SseEvent& e) {
+        if (e.data == "[DONE]") return false;
+        if (std::string m = mesh::OpenAiErrorMessage(e.data); !m.empty()) {
+          broke = m;
+          return false;
+        }
+        *ctx.out << mesh::OpenAiEventText(e.data) << std::flush;
+        return true;
+      },
+      0);
   if (!head.ok()) return ctx.Fail(ControlPlaneStatus(head.status()));
   if (Status s = client::HttpClient::StatusFromResponse(*head, *url); !s.ok()) {
     std::string m = mesh::OpenAiErrorMessage(head->body);

@@ -118,9 +118,12 @@ http::Response OpenAiError(const Status& s, const std::string& request_id) {
 
 // Ends the request in the table when the last function that waits for it is destroyed.
 struct EndOnRelease {
+  EndOnRelease(InferenceState& s, std::string id) : state(s), request_id(std::move(id)) {}
+  EndOnRelease(const EndOnRelease&) = delete;
+  EndOnRelease& operator=(const EndOnRelease&) = delete;
+  ~EndOnRelease() { state.door.End(request_id, state.ctx.NowMs()); }
   InferenceState& state;
   std::string request_id;
-  ~EndOnRelease() { state.door.End(request_id, state.ctx.NowMs()); }
 };
 
 std::string Sse(const std::string& data) {
@@ -220,7 +223,7 @@ http::Response Serve(InferenceState& state, http::Request& req, mesh::InferenceR
   if (Status s = state.door.Begin(std::move(spec), now); !s.ok()) {
     return OpenAiError(s, req.request_id);
   }
-  auto end = std::make_shared<EndOnRelease>(EndOnRelease{state, req.request_id});
+  auto end = std::make_shared<EndOnRelease>(state, req.request_id);
   const bool stream = parsed->stream;
   auto poll = std::make_shared<http::LongPoll>();
   poll->topic = inference::TopicOfRequest(req.request_id);
