@@ -1,6 +1,8 @@
 // One front-door routing decision over 50 nodes × 200 models (Google Benchmark; bench/README.md):
-// the candidates read from the inventories (inference::TargetsFor), the block hashes of a 4 KiB
-// conversation, and the router's pick against nodes that each remember 100 conversations.
+// the candidates looked up in the inventories' index (inference::ModelIndex, built once per store
+// read as the control plane does), the block hashes of a 4 KiB conversation, and the router's
+// pick against nodes that each remember 100 conversations. Every node holds every model: the
+// worst case, 50 candidates.
 #include <benchmark/benchmark.h>
 
 #include <string>
@@ -57,14 +59,13 @@ void WarmRouter(Router& router) {
 }
 
 void BM_RoutingDecision(benchmark::State& state) {
-  const auto nodes = Inventories();
+  const populi::inference::ModelIndex index(Inventories());
   Router router;
   WarmRouter(router);
   const std::string text = Conversation(7) + " and a follow-up question";
   int i = 0;
   for (auto _ : state) {
-    const auto targets =
-        populi::inference::TargetsFor(nodes, "model-" + std::to_string(i++ % kModels), kNow);
+    const auto targets = index.TargetsFor("model-" + std::to_string(i++ % kModels), kNow);
     std::vector<populi::inference::Candidate> candidates;
     candidates.reserve(targets.size());
     for (const auto& t : targets) candidates.push_back(t.candidate);
@@ -83,6 +84,13 @@ void BM_PickOnly(benchmark::State& state) {
   for (auto _ : state) benchmark::DoNotOptimize(router.Pick(candidates, hashes));
 }
 BENCHMARK(BM_PickOnly)->Unit(benchmark::kMicrosecond);
+
+// Building the index once per store read (every 1 s at most under load).
+void BM_IndexBuild(benchmark::State& state) {
+  const auto nodes = Inventories();
+  for (auto _ : state) benchmark::DoNotOptimize(populi::inference::ModelIndex(nodes));
+}
+BENCHMARK(BM_IndexBuild)->Unit(benchmark::kMicrosecond);
 
 }  // namespace
 

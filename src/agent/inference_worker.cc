@@ -5,9 +5,11 @@
 
 #include <algorithm>
 #include <chrono>
+#include <deque>
 
 #include "client/control_plane_api.h"
 #include "client/http_client.h"
+#include "mesh/inference_json.h"
 #include "util/clock.h"
 
 namespace populi::agent {
@@ -30,14 +32,45 @@ int64_t NowMs() {
   return SystemClock::Instance().NowMs();
 }
 
-// Posts the chunks of one job in order; remembers a cancel and the first failure to post.
+// Posts the chunks of one job in order; remembers a cancel. Streamed events are posted by a
+// sender thread of their own: whatever arrived while the previous post was under way goes in the
+// next one, so a fast engine costs fewer posts than tokens and never waits on the control plane.
 class ChunkPoster {
  public:
   ChunkPoster(client::ControlPlaneApi& api, std::string job_id)
       : api_(api), job_id_(std::move(job_id)) {}
+  ~ChunkPoster() {
+    {
+      std::lock_guard lock(mu_);
+      stopping_ = true;
+    }
+    cv_.notify_all();
+    if (sender_.joinable()) sender_.join();
+  }
 
-  // False once the answer is not wanted any more (cancel, or the control plane unreachable).
+  // Queues a streamed event (the engine answered 2xx). False once the answer is not wanted.
+  bool Queue(std::string event) {
+    std::lock_guard lock(mu_);
+    if (!sender_.joinable()) sender_ = std::thread([this] { Send(); });
+    pending_.push_back(std::move(event));
+    cv_.notify_all();
+    return !cancelled_.load();
+  }
+
+  // Posts one chunk after every queued event. False once the answer is not wanted (cancel, or
+  // the control plane unreachable).
   bool Post(int status, std::vector<std::string> events, bool done, std::string error = {}) {
+    {
+      std::unique_lock lock(mu_);
+      cv_.wait(lock, [this] { return pending_.empty() && !sending_; });
+    }
+    return PostNow(status, std::move(events), done, std::move(error));
+  }
+  bool cancelled() const { return cancelled_.load(); }
+
+ private:
+  bool PostNow(int status, std::vector<std::string> events, bool done, std::string error) {
+    if (cancelled_.load()) return false;
     mesh::InferenceChunk c;
     c.job_id = job_id_;
     c.seq = seq_++;
@@ -46,21 +79,41 @@ class ChunkPoster {
     c.done = done;
     c.error = std::move(error);
     auto reply = api_.PostInferenceChunk(c);
-    if (!reply.ok()) {
-      failed_ = true;
-      return false;
-    }
-    if (reply->cancel) cancelled_ = true;
-    return !cancelled_;
+    if (!reply.ok() || reply->cancel) cancelled_.store(true);
+    return !cancelled_.load();
   }
-  bool cancelled() const { return cancelled_; }
 
- private:
+  void Send() {
+    std::unique_lock lock(mu_);
+    for (;;) {
+      cv_.wait(lock, [this] { return stopping_ || !pending_.empty(); });
+      if (pending_.empty()) return;
+      std::vector<std::string> batch;
+      const size_t n = std::min(pending_.size(), mesh::kMaxChunkEvents);
+      for (size_t i = 0; i < n; ++i) {
+        batch.push_back(std::move(pending_.front()));
+        pending_.pop_front();
+      }
+      sending_ = true;
+      lock.unlock();
+      PostNow(200, std::move(batch), false, {});
+      lock.lock();
+      sending_ = false;
+      if (cancelled_.load()) pending_.clear();
+      cv_.notify_all();
+    }
+  }
+
   client::ControlPlaneApi& api_;
   std::string job_id_;
-  int64_t seq_ = 0;
-  bool cancelled_ = false;
-  bool failed_ = false;
+  int64_t seq_ = 0;  // used by one poster at a time: Post waits for the sender to be idle
+  std::atomic<bool> cancelled_{false};
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<std::string> pending_;
+  bool sending_ = false;
+  bool stopping_ = false;
+  std::thread sender_;
 };
 
 }  // namespace
@@ -197,7 +250,7 @@ void InferenceWorker::RunJob(const mesh::InferenceJob& job) {
         [&](const client::SseEvent& e) {
           if (stop_jobs_.load()) return false;
           if (e.data == "[DONE]") return true;  // the control plane ends the client's stream
-          return poster.Post(200, {e.data}, false);
+          return poster.Queue(e.data);
         },
         timeout);
     if (poster.cancelled()) {

@@ -38,7 +38,7 @@ struct InferenceWorkerOptions {
   std::string tls_ca_file;
   std::string node_id;
   std::vector<EngineEndpoint> engines;  // nothing to serve when empty: the worker does not start
-  int64_t poll_wait_ms = 25'000;
+  int64_t poll_wait_ms = 10'000;        // also bounds how long Stop() waits
   int64_t backoff_base_ms = 500;
   int64_t backoff_cap_ms = 10'000;
   size_t max_jobs = 32;  // jobs run at once; more wait for one to finish

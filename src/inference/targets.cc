@@ -45,32 +45,57 @@ bool NodeServes(const models::NodeInventory& n, int64_t now_ms) {
          models::InventoryFreshnessOf(n, now_ms) == mesh::InventoryFreshness::kFresh;
 }
 
+ModelIndex::ModelIndex(std::vector<models::NodeInventory> nodes) : nodes_(std::move(nodes)) {
+  engines_.reserve(nodes_.size());
+  for (uint32_t n = 0; n < nodes_.size(); ++n) {
+    const mesh::ModelInventory& inv = nodes_[n].stored.inventory;
+    engines_.push_back(EnginesOf(inv));
+    for (uint32_t i = 0; i < inv.entries.size(); ++i) {
+      const mesh::ModelEntry& e = inv.entries[i];
+      holders_[e.id].emplace_back(n, i);
+      if (!e.name.empty() && e.name != e.id) holders_[e.name].emplace_back(n, i);
+    }
+  }
+}
+
+std::vector<Target> ModelIndex::TargetsFor(std::string_view model, int64_t now_ms) const {
+  std::vector<Target> out;
+  auto it = holders_.find(std::string(model));
+  if (it == holders_.end()) return out;
+  std::optional<Target> best;
+  uint32_t best_node = 0;
+  auto flush = [&] {
+    if (best) out.push_back(std::move(*best));
+    best.reset();
+  };
+  for (const auto& [n, i] : it->second) {
+    if (best && n != best_node) flush();
+    const models::NodeInventory& node = nodes_[n];
+    // Nothing on a node without an engine can run a model.
+    if (engines_[n].empty() || !NodeServes(node, now_ms)) continue;
+    const mesh::ModelEntry& e = node.stored.inventory.entries[i];
+    Target t;
+    t.candidate.node_id = node.node.id;
+    if (e.source == mesh::ModelSource::kEngine) {
+      t.candidate.loaded = e.loaded.value_or(true);
+      t.endpoint = e.endpoint;
+    } else if (e.source == mesh::ModelSource::kLora || !Fits(e, node.node)) {
+      continue;
+    } else {
+      t.endpoint = engines_[n].front();
+    }
+    if (!best || (t.candidate.loaded && !best->candidate.loaded)) {
+      best = std::move(t);
+      best_node = n;
+    }
+  }
+  flush();
+  return out;
+}
+
 std::vector<Target> TargetsFor(const std::vector<models::NodeInventory>& nodes,
                                std::string_view model, int64_t now_ms) {
-  std::vector<Target> out;
-  for (const auto& n : nodes) {
-    if (!NodeServes(n, now_ms)) continue;
-    const mesh::ModelInventory& inv = n.stored.inventory;
-    const std::vector<std::string> engines = EnginesOf(inv);
-    if (engines.empty()) continue;  // nothing on this node can run a model
-    std::optional<Target> best;
-    for (const auto& e : inv.entries) {
-      if (e.name != model && e.id != model) continue;
-      Target t;
-      t.candidate.node_id = n.node.id;
-      if (e.source == mesh::ModelSource::kEngine) {
-        t.candidate.loaded = e.loaded.value_or(true);
-        t.endpoint = e.endpoint;
-      } else if (e.source == mesh::ModelSource::kLora || !Fits(e, n.node)) {
-        continue;
-      } else {
-        t.endpoint = engines.front();
-      }
-      if (!best || (t.candidate.loaded && !best->candidate.loaded)) best = std::move(t);
-    }
-    if (best) out.push_back(std::move(*best));
-  }
-  return out;
+  return ModelIndex(nodes).TargetsFor(model, now_ms);
 }
 
 std::vector<mesh::OpenAiModel> ServedModels(const std::vector<models::NodeInventory>& nodes,

@@ -4,7 +4,10 @@
 #pragma once
 
 #include <cstdint>
+#include <string>
 #include <string_view>
+#include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include "inference/front_door.h"
@@ -27,6 +30,22 @@ bool NodeServes(const models::NodeInventory& n, int64_t now_ms);
 // FreeMemoryOf(node). The endpoint is the engine's that listed the model, else the node's first.
 std::vector<Target> TargetsFor(const std::vector<models::NodeInventory>& nodes,
                                std::string_view model, int64_t now_ms);
+
+// The inventories indexed by model name and id, built once per read of the store, so a request's
+// candidates cost a lookup and its holders, not a pass over every node's every entry.
+class ModelIndex {
+ public:
+  explicit ModelIndex(std::vector<models::NodeInventory> nodes);
+  // As TargetsFor below.
+  std::vector<Target> TargetsFor(std::string_view model, int64_t now_ms) const;
+  const std::vector<models::NodeInventory>& nodes() const { return nodes_; }
+
+ private:
+  std::vector<models::NodeInventory> nodes_;
+  std::vector<std::vector<std::string>> engines_;  // per node: its engine endpoints
+  // name or id → (node index, entry index), in node order then entry order.
+  std::unordered_map<std::string, std::vector<std::pair<uint32_t, uint32_t>>> holders_;
+};
 
 // Every model some node can serve, by the name clients send (an entry's name, else its id),
 // with the number of such nodes; sorted by id.

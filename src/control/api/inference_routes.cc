@@ -53,8 +53,29 @@ struct InferenceState {
     }
   }
 
+  // The inventories a request routes on: read from the store (and decoded) at most once per
+  // kInventoryCacheMs, not per request. Inventories change on poll intervals of seconds; a node
+  // that went down since is caught by the sweep (its attempt fails over).
+  Result<std::shared_ptr<const inference::ModelIndex>> Inventories() {
+    const int64_t now = SystemClock::Instance().MonotonicMs();
+    {
+      std::lock_guard lock(cache_mu);
+      if (cached && now - cached_at < kInventoryCacheMs) return cached;
+    }
+    POPULI_ASSIGN_OR_RETURN(auto loaded, LoadNodeInventories(ctx, ""));
+    auto fresh = std::make_shared<const inference::ModelIndex>(std::move(loaded));
+    std::lock_guard lock(cache_mu);
+    cached = fresh;
+    cached_at = now;
+    return fresh;
+  }
+
   static constexpr int64_t kSweepMs = 500;
+  static constexpr int64_t kInventoryCacheMs = 1'000;
   ApiContext& ctx;
+  std::mutex cache_mu;
+  std::shared_ptr<const inference::ModelIndex> cached;
+  int64_t cached_at = 0;
   inference::Router router;
   inference::FrontDoor door;
   std::mutex mu;
@@ -207,7 +228,7 @@ http::Response Serve(InferenceState& state, http::Request& req, mesh::InferenceR
   ApiContext& ctx = state.ctx;
   auto parsed = mesh::ParseOpenAiRequest(route, req.body);
   if (!parsed.ok()) return OpenAiError(parsed.status(), req.request_id);
-  auto nodes = LoadNodeInventories(ctx, "");
+  auto nodes = state.Inventories();
   if (!nodes.ok()) return OpenAiError(nodes.status(), req.request_id);
   const int64_t now = ctx.NowMs();
   const int64_t timeout = DeadlineFor(req);
@@ -219,7 +240,7 @@ http::Response Serve(InferenceState& state, http::Request& req, mesh::InferenceR
   spec.stream = parsed->stream;
   spec.deadline_ms = now + timeout;
   spec.rendered = std::move(parsed->rendered);
-  spec.targets = inference::TargetsFor(*nodes, parsed->model, now);
+  spec.targets = (*nodes)->TargetsFor(parsed->model, now);
   if (Status s = state.door.Begin(std::move(spec), now); !s.ok()) {
     return OpenAiError(s, req.request_id);
   }
@@ -241,10 +262,10 @@ http::Response Serve(InferenceState& state, http::Request& req, mesh::InferenceR
 }
 
 http::Response ListModels(InferenceState& state, http::Request& req) {
-  auto nodes = LoadNodeInventories(state.ctx, "");
+  auto nodes = state.Inventories();
   if (!nodes.ok()) return OpenAiError(nodes.status(), req.request_id);
   http::Response r;
-  r.body = mesh::OpenAiModelList(inference::ServedModels(*nodes, state.ctx.NowMs()));
+  r.body = mesh::OpenAiModelList(inference::ServedModels((*nodes)->nodes(), state.ctx.NowMs()));
   return r;
 }
 
@@ -253,8 +274,17 @@ http::Response NextJob(InferenceState& state, http::Request& req) {
   ApiContext& ctx = state.ctx;
   const std::string node_id = req.params.at("node_id");
   if (Status s = mesh::ValidateId("node_id", node_id); !s.ok()) return Error(s, req);
-  if (auto node = RequireActiveNode(ctx, node_id, "take inference jobs"); !node.ok()) {
-    return Error(node.status(), req);
+  auto node = ctx.store.GetNode(node_id);
+  if (!node.ok()) return Error(node.status(), req);
+  if (!*node) {
+    return Error(NotFound("node " + node_id + " has not joined",
+                          "POST /v1/populi/join first (the agent joins before it polls)"),
+                 req);
+  }
+  if ((*node)->quarantined || (*node)->maintenance) {
+    return Error(FailedPrecondition("node " + node_id + " is quarantined or in maintenance",
+                                    "it takes no inference jobs until that is cleared"),
+                 req);
   }
   auto wait = QueryIntParam(req, "wait_ms", 0);
   if (!wait.ok()) return Error(wait.status(), req);
@@ -321,9 +351,12 @@ void AddInferenceRoutes(http::Router& router, ApiContext& ctx) {
   }
   router.Add({http::Method::kGet, "/v1/populi/inference/nodes/{node_id}/next", NodePlaneRoles(), 0,
               "inference.next", [&state](http::Request& req) { return NextJob(state, req); }});
+  // Never rate limited (the `liveness` exemption): an answer's chunks come at its engine's pace,
+  // and a throttled chunk would stall a client's stream. The handler is in-memory and short.
   router.Add({http::Method::kPost, "/v1/populi/inference/jobs/{job_id}/chunks", NodePlaneRoles(),
               kMaxRequestBytes, "inference.chunk",
-              [&state](http::Request& req) { return PostChunk(state, req); }});
+              [&state](http::Request& req) { return PostChunk(state, req); },
+              /*runs_inline=*/false, /*liveness=*/true});
   router.Add({http::Method::kGet, "/v1/populi/inference/requests/{request_id}", AnyRole(), 0,
               "inference.explain", [&state](http::Request& req) { return Explain(state, req); }});
 }
