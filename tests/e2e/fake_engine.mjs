@@ -14,6 +14,7 @@
 //   [die:NAME]           the engine called NAME drops the connection before any token
 //   [die-mid]            streams two tokens, then drops the connection
 //   [slow-stream]        streams a token every 50 ms, 400 tokens
+//   [tokens:N]           streams N tokens as fast as it can (benchmarks)
 // A simulated prefix cache: usage.prompt_tokens_details.cached_tokens is the length of the
 // longest earlier request text that this one starts with (what a real engine's cache would
 // reuse). GET /debug/stats answers {"requests","aborted","cached_requests"}: `aborted` counts
@@ -85,8 +86,10 @@ function answer(req, res, kind, body) {
     req.socket.destroy();
     return;
   }
+  const many = text.match(/\[tokens:(\d+)\]/);
   const tokens = text.includes('[slow-stream]') ? Array.from({length: 400}, (_, i) => ` t${i}`) :
-                                                  ['hello', ' from', ` ${name}`];
+      many ? Array.from({length: Number(many[1])}, (_, i) => ` t${i}`) :
+             ['hello', ' from', ` ${name}`];
   const usage = {prompt_tokens: whole.length, completion_tokens: tokens.length,
     prompt_tokens_details: {cached_tokens: cached}};
   if (!body.stream) {
