@@ -80,6 +80,23 @@ TEST(Targets, LoadedEnginesAndDiskModelsThatFit) {
   EXPECT_TRUE(TargetsFor(nodes, "nope", kNow).empty());
 }
 
+TEST(Targets, OneTargetPerNodeTheLoadedCopyFirst) {
+  // The file sorts first by id, the engine's copy of the same name is the loaded one.
+  std::vector<models::NodeInventory> nodes{
+      Node("f", {FileModel("llama", 1), EngineModel("llama", "http://f:1")}, 8 * kGiB),
+      Node("g", {EngineModel("llama", "http://g:1", false), EngineModel("llama", "http://g:2")}),
+  };
+  ModelIndex index(nodes);
+  auto t = index.TargetsFor("llama", kNow);
+  ASSERT_EQ(t.size(), 2u);
+  EXPECT_EQ(t[0].candidate.node_id, "f");
+  EXPECT_TRUE(t[0].candidate.loaded);
+  EXPECT_EQ(t[0].endpoint, "http://f:1");
+  EXPECT_EQ(t[1].candidate.node_id, "g");
+  EXPECT_EQ(t[1].endpoint, "http://g:2");  // the engine that has it in memory
+  EXPECT_TRUE(index.TargetsFor("nope", kNow).empty());
+}
+
 TEST(Targets, NodesThatCannotServeAreLeftOut) {
   auto down = Node("down", {EngineModel("llama", "http://x")});
   down.node.state = mesh::NodeState::kDown;
