@@ -147,11 +147,20 @@ Result<AgentHandle> StartAgent(const config::Config& cfg, const std::string& con
   inventory.token = token;
   inventory.tls_ca_file = tls_ca_file;
   inventory.joined = [node_agent](int64_t wait_ms) { return node_agent->WaitJoined(wait_ms); };
+  agent::InferenceWorkerOptions relay;
+  relay.control_url = control_url;
+  relay.token = token;
+  relay.tls_ca_file = tls_ca_file;
+  relay.node_id = inventory.node_id;
+  relay.engines = inventory.engines;
+  relay.joined = inventory.joined;
   handle.inventory = std::make_unique<agent::InventoryReporter>(std::move(inventory), logger);
+  handle.inference = std::make_unique<agent::InferenceWorker>(std::move(relay), logger);
   handle.agent->Start();
   handle.worker->Start();
   handle.courier->Start();
   handle.inventory->Start();
+  handle.inference->Start();
   return handle;
 }
 

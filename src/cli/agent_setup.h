@@ -8,6 +8,7 @@
 #include <string>
 
 #include "agent/agent.h"
+#include "agent/inference_worker.h"
 #include "agent/inventory_reporter.h"
 #include "agent/secret_courier.h"
 #include "agent/task_worker.h"
@@ -26,13 +27,16 @@ struct AgentHandle {
   std::unique_ptr<agent::TaskWorker> worker;
   std::unique_ptr<agent::SecretCourier> courier;        // answers other nodes' secret requests
   std::unique_ptr<agent::InventoryReporter> inventory;  // the node's model inventory
+  std::unique_ptr<agent::InferenceWorker> inference;    // relays front-door jobs to its engines
   // Leave first (node.left at once; the control plane revokes this node's task leases), then
   // stop the worker (kills what still runs).
   void Stop() {
+    if (inference) inference->RequestStop();  // its poll ends while the others stop
     if (agent) agent->Stop(/*leave=*/true);
     if (worker) worker->Stop();
     if (courier) courier->Stop();
     if (inventory) inventory->Stop();
+    if (inference) inference->Stop();
   }
 };
 

@@ -17,11 +17,13 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 
 #include "client/http_client.h"
 #include "mesh/audit.h"
+#include "mesh/inference.h"
 #include "mesh/inventory.h"
 #include "mesh/json.h"
 #include "mesh/pairing.h"
@@ -80,6 +82,18 @@ class ControlPlaneApi {
   HttpClient& http() { return *http_; }
   const std::string& base_url() const { return http_->base_url(); }
   void set_default_timeout_ms(int ms) { default_timeout_ms_ = ms; }
+
+  // ---- the inference relay (docs/inference.md) ----
+  // The node's next front-door job, waiting up to wait_ms for one (nullopt when none came).
+  Result<std::optional<mesh::InferenceJob>> NextInferenceJob(const std::string& node_id,
+                                                             int64_t wait_ms,
+                                                             CallOptions options = {});
+  // A chunk of a job's engine answer; the reply says whether to cancel the engine request.
+  Result<mesh::InferenceChunkReply> PostInferenceChunk(const mesh::InferenceChunk& chunk,
+                                                       CallOptions options = {});
+  // How a front-door request was routed (its attempts).
+  Result<mesh::InferenceExplanation> ExplainInference(const std::string& request_id,
+                                                      CallOptions options = {});
 
   // ---- system ----
   Result<mesh::Health> Health(CallOptions options = {});  // an open route

@@ -94,6 +94,15 @@ class HttpClient {
   Status StreamEvents(std::string_view path, const std::function<bool(const SseEvent&)>& on_event,
                       int timeout_ms = 0, const HeaderList& extra_headers = {});
 
+  // Sends `method path` with `body` and reads a text/event-stream answer, calling on_event per
+  // event until it returns false or the stream ends; a non-2xx answer (or a 2xx that is not an
+  // event stream) is returned whole in the response, with no event delivered. One URL only (the
+  // first): a POST is never repeated elsewhere. Uses its own connection. timeout_ms 0 = none.
+  Result<ClientResponse> SendForEvents(std::string_view method, std::string_view path,
+                                       std::string_view body,
+                                       const std::function<bool(const SseEvent&)>& on_event,
+                                       int timeout_ms = 0, const HeaderList& extra_headers = {});
+
   // The Status an error response stands for (ok for 2xx).
   static Status StatusFromResponse(const ClientResponse& response, std::string_view url);
 

@@ -92,4 +92,19 @@ Status HttpClient::StreamEvents(std::string_view path,
   return StatusFromResponse(*head, base_url());
 }
 
+Result<ClientResponse> HttpClient::SendForEvents(
+    std::string_view method, std::string_view path, std::string_view body,
+    const std::function<bool(const SseEvent&)>& on_event, int timeout_ms,
+    const HeaderList& extra_headers) {
+  EventParser parser(on_event);
+  HeaderList wanted{{"Accept", "text/event-stream"}};
+  wanted.insert(wanted.end(), extra_headers.begin(), extra_headers.end());
+  const HeaderList headers = BuildHeaders(wanted, !body.empty());
+  internal::Connection connection(urls_.front(), ca_file_);
+  bool stopped = false;
+  return connection.Stream(
+      {method, path, &headers, body}, timeout_ms,
+      [&parser](std::string_view bytes) { return parser.Feed(bytes); }, &stopped);
+}
+
 }  // namespace populi::client

@@ -159,7 +159,7 @@ const Row kRows[] = {
      Type::kInt, false, 0, int64_t{1} << 32},
     {"mesh.inference.endpoints",
      "Base URLs of OpenAI-compatible engines on this node (llama-server, vLLM, Ollama) whose "
-     "models are listed in the inventory",
+     "models are listed in the inventory and served through the front door (docs/inference.md)",
      "", Type::kStringList},
     {"mesh.observability.log_level", "Log level: trace, debug, info, warn or error", "info",
      Type::kString, false, INT64_MIN, INT64_MAX, "trace|debug|info|warn|error"},

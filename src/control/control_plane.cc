@@ -50,6 +50,7 @@ void ControlPlane::RegisterRoutes(http::Router& router) {
   AddAuditRoutes(router, ctx_);
   AddPairingRoutes(router, ctx_);
   AddModelRoutes(router, ctx_);
+  AddInferenceRoutes(router, ctx_);
   ui::AddUiRoutes(router);     // the web dashboard's page and files (docs/dashboard.md)
   AddMcpRoutes(router, ctx_);  // last: it runs the routes above
 }

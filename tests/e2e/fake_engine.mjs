@@ -1,10 +1,133 @@
-// A stand-in OpenAI-compatible inference engine for the inventory tests (tests/e2e/
-// inventory_test.cc): GET /v1/models lists the model ids given as arguments, in the shape
-// llama.cpp's server answers with; everything else is 404. Prints "listening on PORT" once it
-// accepts connections on 127.0.0.1 (an ephemeral port).
+// A scripted OpenAI-compatible inference engine for the end-to-end tests (tests/e2e/
+// inventory_test.cc, inference_test.cc): a real process on loopback. Prints "listening on PORT"
+// once it accepts connections on 127.0.0.1 (an ephemeral port).
+//
+//   node fake_engine.mjs [--name NAME] MODEL_ID...
+//
+// GET /v1/models lists the model ids, in the shape llama.cpp's server answers with.
+// POST /v1/chat/completions and /v1/completions answer deterministically: the tokens
+// "hello", " from", " NAME" (streamed as server-sent events when `stream` is true, one
+// chunk per token, then [DONE]); POST /v1/embeddings answers a fixed vector. The last message of
+// a chat (or the prompt) may carry directives:
+//   [fail:NAME:STATUS]   the engine called NAME answers STATUS (429, 500…) before any token
+//   [only:NAME]          every engine not called NAME answers 500
+//   [die:NAME]           the engine called NAME drops the connection before any token
+//   [die-mid]            streams two tokens, then drops the connection
+//   [slow-stream]        streams a token every 50 ms, 400 tokens
+//   [tokens:N]           streams N tokens as fast as it can (benchmarks)
+// A simulated prefix cache: usage.prompt_tokens_details.cached_tokens is the length of the
+// longest earlier request text that this one starts with (what a real engine's cache would
+// reuse). GET /debug/stats answers {"requests","aborted","cached_requests"}: `aborted` counts
+// requests whose client (the node's agent) went away before the answer was complete.
 import http from 'node:http';
 
-const ids = process.argv.slice(2);
+const args = process.argv.slice(2);
+let name = 'engine';
+const ids = [];
+for (let i = 0; i < args.length; i++) {
+  if (args[i] === '--name') name = args[++i];
+  else ids.push(args[i]);
+}
+
+const seen = [];
+const stats = {requests: 0, aborted: 0, cached_requests: 0};
+
+function textOf(body) {
+  if (Array.isArray(body.messages)) {
+    return body.messages
+        .map((m) => (typeof m.content === 'string' ? m.content : JSON.stringify(m.content)))
+        .join('\n');
+  }
+  if (body.prompt !== undefined) return JSON.stringify(body.prompt);
+  return JSON.stringify(body.input ?? '');
+}
+
+// Where directives are read: the last message, so a later turn of a conversation does not
+// repeat an earlier turn's.
+function lastOf(body) {
+  if (Array.isArray(body.messages) && body.messages.length > 0) {
+    const m = body.messages[body.messages.length - 1];
+    return typeof m.content === 'string' ? m.content : JSON.stringify(m.content);
+  }
+  return textOf(body);
+}
+
+function cachedPrefix(text) {
+  let best = 0;
+  for (const s of seen) if (s.length > best && text.startsWith(s)) best = s.length;
+  seen.push(text);
+  return best;
+}
+
+function chunk(kind, model, token, finish) {
+  const choice = kind === 'chat' ?
+      {index: 0, delta: token === null ? {} : {content: token}, finish_reason: finish} :
+      {index: 0, text: token ?? '', finish_reason: finish};
+  return JSON.stringify({
+    id: 'fake-1', object: kind === 'chat' ? 'chat.completion.chunk' : 'text_completion',
+    created: 0, model, choices: [choice],
+  });
+}
+
+function answer(req, res, kind, body) {
+  const whole = textOf(body);
+  const cached = cachedPrefix(whole);
+  const text = lastOf(body);
+  if (cached > 0) stats.cached_requests++;
+  const fail = text.match(new RegExp(`\\[fail:${name}:(\\d+)\\]`));
+  const only = text.match(/\[only:([^\]]+)\]/);
+  if (fail || (only && only[1] !== name)) {
+    const status = fail ? Number(fail[1]) : 500;
+    res.writeHead(status, {'content-type': 'application/json'});
+    res.end(JSON.stringify({error: {message: `${name} refuses`, type: 'server_error'}}));
+    return;
+  }
+  if (text.includes(`[die:${name}]`)) {
+    req.socket.destroy();
+    return;
+  }
+  const many = text.match(/\[tokens:(\d+)\]/);
+  const tokens = text.includes('[slow-stream]') ? Array.from({length: 400}, (_, i) => ` t${i}`) :
+      many ? Array.from({length: Number(many[1])}, (_, i) => ` t${i}`) :
+             ['hello', ' from', ` ${name}`];
+  const usage = {prompt_tokens: whole.length, completion_tokens: tokens.length,
+    prompt_tokens_details: {cached_tokens: cached}};
+  if (!body.stream) {
+    const content = tokens.join('');
+    const choice = kind === 'chat' ?
+        {index: 0, message: {role: 'assistant', content}, finish_reason: 'stop'} :
+        {index: 0, text: content, finish_reason: 'stop'};
+    res.writeHead(200, {'content-type': 'application/json'});
+    res.end(JSON.stringify({id: 'fake-1', object: kind === 'chat' ? 'chat.completion' :
+      'text_completion', created: 0, model: body.model, choices: [choice], usage}));
+    return;
+  }
+  res.writeHead(200, {'content-type': 'text/event-stream', 'cache-control': 'no-cache'});
+  const dieMid = text.includes('[die-mid]');
+  const delay = text.includes('[slow-stream]') ? 50 : 0;
+  let i = 0;
+  let done = false;
+  res.on('close', () => {
+    if (!done) stats.aborted++;
+  });
+  const step = () => {
+    if (res.destroyed) return;
+    if (dieMid && i === 2) {
+      req.socket.destroy();
+      return;
+    }
+    if (i < tokens.length) {
+      res.write(`data: ${chunk(kind, body.model, tokens[i++], null)}\n\n`);
+      setTimeout(step, delay);
+      return;
+    }
+    res.write(`data: ${chunk(kind, body.model, null, 'stop')}\n\n`);
+    res.write('data: [DONE]\n\n');
+    done = true;
+    res.end();
+  };
+  step();
+}
 
 const server = http.createServer((req, res) => {
   if (req.method === 'GET' && req.url === '/v1/models') {
@@ -19,8 +142,38 @@ const server = http.createServer((req, res) => {
     res.end(JSON.stringify({object: 'list', data}));
     return;
   }
-  res.writeHead(404, {'content-type': 'application/json'});
-  res.end(JSON.stringify({error: {message: 'not found', type: 'not_found_error'}}));
+  if (req.method === 'GET' && req.url === '/debug/stats') {
+    res.writeHead(200, {'content-type': 'application/json'});
+    res.end(JSON.stringify(stats));
+    return;
+  }
+  const routes = {'/v1/chat/completions': 'chat', '/v1/completions': 'text', '/v1/embeddings': 'emb'};
+  const kind = req.method === 'POST' ? routes[req.url] : undefined;
+  if (kind === undefined) {
+    res.writeHead(404, {'content-type': 'application/json'});
+    res.end(JSON.stringify({error: {message: 'not found', type: 'not_found_error'}}));
+    return;
+  }
+  let raw = '';
+  req.on('data', (d) => (raw += d));
+  req.on('end', () => {
+    stats.requests++;
+    let body;
+    try {
+      body = JSON.parse(raw);
+    } catch {
+      res.writeHead(400, {'content-type': 'application/json'});
+      res.end(JSON.stringify({error: {message: 'bad json', type: 'invalid_request_error'}}));
+      return;
+    }
+    if (kind === 'emb') {
+      res.writeHead(200, {'content-type': 'application/json'});
+      res.end(JSON.stringify({object: 'list', model: body.model,
+        data: [{object: 'embedding', index: 0, embedding: [0.25, 0.5, name.length]}]}));
+      return;
+    }
+    answer(req, res, kind, body);
+  });
 });
 
 server.listen(0, '127.0.0.1', () => {

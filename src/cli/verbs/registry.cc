@@ -22,6 +22,7 @@ void AddPairVerbs(CLI::App& root, CLI::App& populi, Context& ctx);
 void AddSecretVerbs(CLI::App& root, CLI::App& populi, Context& ctx);
 void AddInventoryVerbs(CLI::App& root, CLI::App& populi, Context& ctx);
 void AddMcpVerbs(CLI::App& root, CLI::App& populi, Context& ctx);
+void AddChatVerbs(CLI::App& root, CLI::App& populi, Context& ctx);
 
 namespace {
 const VerbGroup kGroups[] = {
@@ -31,7 +32,7 @@ const VerbGroup kGroups[] = {
     {"tasks", AddTaskVerbs},    {"admin", AddAdminVerbs},   {"events", AddEventsVerbs},
     {"trace", AddTraceVerbs},   {"pair", AddPairVerbs},     {"secret", AddSecretVerbs},
     {"audit", AddAuditVerbs},   {"doctor", AddDoctorVerbs}, {"version", AddVersionVerbs},
-    {"mcp", AddMcpVerbs},
+    {"mcp", AddMcpVerbs},       {"chat", AddChatVerbs},
 };
 }  // namespace
 

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <atomic>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -22,6 +23,8 @@
 #include "util/status.h"
 
 namespace populi::control {
+
+struct InferenceState;  // api/inference_routes.cc
 
 struct ApiContext {
   ApiContext(store::MeshStore& s, const ControlOptions& o, const Clock& c, dispatch::Dispatcher& d)
@@ -45,6 +48,9 @@ struct ApiContext {
   // Where the inbox cap is a database count (topics != null), most deliveries skip it.
   static constexpr int64_t kInboxRecountMs = 250;
   InboxCapGate inbox_gate;
+  // The front door's requests in flight (AddInferenceRoutes). Last member: its sweeper thread
+  // uses the members above and is stopped first.
+  std::shared_ptr<InferenceState> inference;
 
   int64_t NowMs() const { return clock.NowMs(); }
   // Wakes the waiters on `topic` here and, through the store, on every other replica. Call it

@@ -146,38 +146,26 @@ Result<std::vector<std::pair<std::string, std::string>>> InventoryRows(ApiContex
   return rows;
 }
 
-http::Response List(ApiContext& ctx, http::Request& req) {
-  models::InventoryQuery query;
-  if (auto it = req.query.find("model"); it != req.query.end()) query.model = it->second;
-  if (auto it = req.query.find("node"); it != req.query.end()) query.node = it->second;
-  if (!query.node.empty()) {
-    if (Status s = mesh::ValidateId("node", query.node); !s.ok()) return Error(s, req);
-  }
-  if (query.model.size() > mesh::kMaxModelIdBytes || !mesh::IsValidUtf8(query.model)) {
-    return Error(InvalidArgument("model: expected at most " +
-                                     std::to_string(mesh::kMaxModelIdBytes) + " bytes of UTF-8",
-                                 "pass a model's id or name"),
-                 req);
-  }
-  auto stored_rows = InventoryRows(ctx, kInventoryNs, query.node);
-  if (!stored_rows.ok()) return Error(stored_rows.status(), req);
-  auto refresh_rows = InventoryRows(ctx, kRefreshNs, query.node);
-  if (!refresh_rows.ok()) return Error(refresh_rows.status(), req);
-  auto nodes = ctx.store.ListNodes();
-  if (!nodes.ok()) return Error(nodes.status(), req);
+}  // namespace
+
+Result<std::vector<models::NodeInventory>> LoadNodeInventories(ApiContext& ctx,
+                                                               const std::string& node_id) {
+  POPULI_ASSIGN_OR_RETURN(auto stored_rows, InventoryRows(ctx, kInventoryNs, node_id));
+  POPULI_ASSIGN_OR_RETURN(auto refresh_rows, InventoryRows(ctx, kRefreshNs, node_id));
+  POPULI_ASSIGN_OR_RETURN(auto nodes, ctx.store.ListNodes());
   const int64_t now = ctx.NowMs();
   std::map<std::string, mesh::NodeRecord> by_id;
-  for (auto& n : *nodes) {
+  for (auto& n : nodes) {
     std::string id = n.id;
     by_id.emplace(std::move(id), dispatch::WithLiveness(ctx.liveness, std::move(n), now));
   }
   std::map<std::string, mesh::InventoryRefresh> refreshes;
-  for (const auto& [id, text] : *refresh_rows) {
+  for (const auto& [id, text] : refresh_rows) {
     if (auto r = DecodeRow(std::optional<std::string>(text), mesh::InventoryRefreshFromJson))
       refreshes.emplace(id, *r);
   }
   std::vector<models::NodeInventory> inventories;
-  for (const auto& [id, text] : *stored_rows) {
+  for (const auto& [id, text] : stored_rows) {
     auto node = by_id.find(id);
     if (node == by_id.end()) continue;  // the node left: its inventory is gone
     auto stored = DecodeRow(std::optional<std::string>(text), mesh::StoredInventoryFromJson);
@@ -194,7 +182,28 @@ http::Response List(ApiContext& ctx, http::Request& req) {
     n.stored = std::move(*stored);
     inventories.push_back(std::move(n));
   }
-  return Json(mesh::ToJson(models::MergeInventories(inventories, query, now)));
+  return inventories;
+}
+
+namespace {
+
+http::Response List(ApiContext& ctx, http::Request& req) {
+  models::InventoryQuery query;
+  if (auto it = req.query.find("model"); it != req.query.end()) query.model = it->second;
+  if (auto it = req.query.find("node"); it != req.query.end()) query.node = it->second;
+  if (!query.node.empty()) {
+    if (Status s = mesh::ValidateId("node", query.node); !s.ok()) return Error(s, req);
+  }
+  if (query.model.size() > mesh::kMaxModelIdBytes || !mesh::IsValidUtf8(query.model)) {
+    return Error(InvalidArgument("model: expected at most " +
+                                     std::to_string(mesh::kMaxModelIdBytes) + " bytes of UTF-8",
+                                 "pass a model's id or name"),
+                 req);
+  }
+  auto inventories = LoadNodeInventories(ctx, query.node);
+  if (!inventories.ok()) return Error(inventories.status(), req);
+  const int64_t now = ctx.NowMs();
+  return Json(mesh::ToJson(models::MergeInventories(*inventories, query, now)));
 }
 
 }  // namespace

@@ -9,6 +9,7 @@
 #include "control/api/context.h"
 #include "control/http/http.h"
 #include "mesh/audit.h"
+#include "models/report.h"
 
 namespace populi::control {
 
@@ -25,6 +26,12 @@ void AddTraceRoutes(http::Router& router, ApiContext& ctx);       // agents' spa
 void AddAuditRoutes(http::Router& router, ApiContext& ctx);       // the audit log (admin)
 void AddPairingRoutes(http::Router& router, ApiContext& ctx);     // pairing relay (secrets)
 void AddModelRoutes(http::Router& router, ApiContext& ctx);       // model inventory: report, list
+void AddInferenceRoutes(http::Router& router, ApiContext& ctx);   // OpenAI front door and relay
+
+// Every node's stored inventory (or only `node_id`'s) with the node's record as liveness judges
+// it now; nodes that left are not listed.
+Result<std::vector<models::NodeInventory>> LoadNodeInventories(ApiContext& ctx,
+                                                               const std::string& node_id);
 
 // Deletes what the store keeps of a node's model inventory (the node left).
 Status ForgetNodeInventory(store::WriteTxn& txn, const std::string& node_id);

@@ -1,0 +1,289 @@
+#include "agent/inference_worker.h"
+
+#include <spdlog/spdlog.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <deque>
+
+#include "client/control_plane_api.h"
+#include "client/http_client.h"
+#include "mesh/inference_json.h"
+#include "util/clock.h"
+
+namespace populi::agent {
+
+struct InferenceWorker::Running {
+  std::thread thread;
+  bool finished = false;
+};
+
+namespace {
+
+const EngineEndpoint* FindEngine(const std::vector<EngineEndpoint>& engines,
+                                 const std::string& url) {
+  for (const auto& e : engines)
+    if (e.url == url) return &e;
+  return nullptr;
+}
+
+int64_t NowMs() {
+  return SystemClock::Instance().NowMs();
+}
+
+// Posts the chunks of one job in order; remembers a cancel. Streamed events are posted by a
+// sender thread of their own: whatever arrived while the previous post was under way goes in the
+// next one, so a fast engine costs fewer posts than tokens and never waits on the control plane.
+class ChunkPoster {
+ public:
+  ChunkPoster(client::ControlPlaneApi& api, std::string job_id)
+      : api_(api), job_id_(std::move(job_id)) {}
+  ~ChunkPoster() {
+    {
+      std::lock_guard lock(mu_);
+      stopping_ = true;
+    }
+    cv_.notify_all();
+    if (sender_.joinable()) sender_.join();
+  }
+
+  // Queues a streamed event (the engine answered 2xx). False once the answer is not wanted.
+  bool Queue(std::string event) {
+    std::lock_guard lock(mu_);
+    if (!sender_.joinable()) sender_ = std::thread([this] { Send(); });
+    pending_.push_back(std::move(event));
+    cv_.notify_all();
+    return !cancelled_.load();
+  }
+
+  // Posts one chunk after every queued event. False once the answer is not wanted (cancel, or
+  // the control plane unreachable).
+  bool Post(int status, std::vector<std::string> events, bool done, std::string error = {}) {
+    {
+      std::unique_lock lock(mu_);
+      cv_.wait(lock, [this] { return pending_.empty() && !sending_; });
+    }
+    return PostNow(status, std::move(events), done, std::move(error));
+  }
+  bool cancelled() const { return cancelled_.load(); }
+
+ private:
+  bool PostNow(int status, std::vector<std::string> events, bool done, std::string error) {
+    if (cancelled_.load()) return false;
+    mesh::InferenceChunk c;
+    c.job_id = job_id_;
+    c.seq = seq_++;
+    c.status = status;
+    c.events = std::move(events);
+    c.done = done;
+    c.error = std::move(error);
+    auto reply = api_.PostInferenceChunk(c);
+    if (!reply.ok() || reply->cancel) cancelled_.store(true);
+    return !cancelled_.load();
+  }
+
+  void Send() {
+    std::unique_lock lock(mu_);
+    for (;;) {
+      cv_.wait(lock, [this] { return stopping_ || !pending_.empty(); });
+      if (pending_.empty()) return;
+      std::vector<std::string> batch;
+      const size_t n = std::min(pending_.size(), mesh::kMaxChunkEvents);
+      for (size_t i = 0; i < n; ++i) {
+        batch.push_back(std::move(pending_.front()));
+        pending_.pop_front();
+      }
+      sending_ = true;
+      lock.unlock();
+      PostNow(200, std::move(batch), false, {});
+      lock.lock();
+      sending_ = false;
+      if (cancelled_.load()) pending_.clear();
+      cv_.notify_all();
+    }
+  }
+
+  client::ControlPlaneApi& api_;
+  std::string job_id_;
+  int64_t seq_ = 0;  // used by one poster at a time: Post waits for the sender to be idle
+  std::atomic<bool> cancelled_{false};
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<std::string> pending_;
+  bool sending_ = false;
+  bool stopping_ = false;
+  std::thread sender_;
+};
+
+}  // namespace
+
+InferenceWorker::InferenceWorker(InferenceWorkerOptions options,
+                                 std::shared_ptr<spdlog::logger> logger)
+    : options_(std::move(options)),
+      logger_(logger ? std::move(logger) : spdlog::default_logger()),
+      backoff_(options_.backoff_base_ms, options_.backoff_cap_ms,
+               static_cast<uint64_t>(NowMs()) ^ (static_cast<uint64_t>(::getpid()) << 21)) {}
+
+InferenceWorker::~InferenceWorker() {
+  Stop();
+}
+
+void InferenceWorker::Start() {
+  if (options_.engines.empty()) return;  // no engine: nothing to relay to
+  loop_ = std::thread([this] { Loop(); });
+}
+
+void InferenceWorker::RequestStop() {
+  {
+    std::lock_guard lock(mu_);
+    stopping_ = true;
+  }
+  stop_jobs_.store(true);
+  cv_.notify_all();
+}
+
+void InferenceWorker::Stop() {
+  RequestStop();
+  if (loop_.joinable()) loop_.join();
+  std::list<Running> running;
+  {
+    std::lock_guard lock(mu_);
+    running.swap(running_);
+  }
+  for (auto& r : running)
+    if (r.thread.joinable()) r.thread.join();
+}
+
+InferenceWorkerStats InferenceWorker::stats() const {
+  std::lock_guard lock(mu_);
+  return stats_;
+}
+
+bool InferenceWorker::Sleep(int64_t ms) {
+  std::unique_lock lock(mu_);
+  cv_.wait_for(lock, std::chrono::milliseconds(ms), [this] { return stopping_; });
+  return !stopping_;
+}
+
+void InferenceWorker::ReapFinished() {
+  std::list<Running> done;
+  {
+    std::lock_guard lock(mu_);
+    for (auto it = running_.begin(); it != running_.end();) {
+      if (it->finished) {
+        auto next = std::next(it);
+        done.splice(done.end(), running_, it);
+        it = next;
+      } else {
+        ++it;
+      }
+    }
+  }
+  for (auto& r : done) r.thread.join();
+}
+
+void InferenceWorker::Loop() {
+  if (options_.joined) {
+    while (!options_.joined(1'000)) {
+      std::lock_guard lock(mu_);
+      if (stopping_) return;
+    }
+  }
+  client::ControlPlaneApi api(options_.control_url, options_.token);
+  api.http().set_node_id(options_.node_id);
+  if (!options_.tls_ca_file.empty()) api.http().set_tls_ca_file(options_.tls_ca_file);
+  for (;;) {
+    ReapFinished();
+    {
+      std::unique_lock lock(mu_);
+      cv_.wait(lock, [this] { return stopping_ || running_.size() < options_.max_jobs; });
+      if (stopping_) return;
+    }
+    auto job = api.NextInferenceJob(options_.node_id, options_.poll_wait_ms);
+    if (!job.ok()) {
+      const int64_t delay = backoff_.NextDelayMs();
+      logger_->info("inference job poll at {} failed ({}); try {} in {} ms", api.base_url(),
+                    job.status().ToString(), backoff_.failures(), delay);
+      if (!Sleep(delay)) return;
+      continue;
+    }
+    backoff_.Reset();
+    if (!*job) continue;
+    std::lock_guard lock(mu_);
+    if (stopping_) return;
+    ++stats_.jobs;
+    running_.emplace_back();
+    Running& r = running_.back();
+    r.thread = std::thread([this, &r, j = std::move(**job)] {
+      RunJob(j);
+      std::lock_guard done_lock(mu_);
+      r.finished = true;
+      cv_.notify_all();
+    });
+  }
+}
+
+void InferenceWorker::RunJob(const mesh::InferenceJob& job) {
+  client::ControlPlaneApi api(options_.control_url, options_.token);
+  api.http().set_node_id(options_.node_id);
+  if (!options_.tls_ca_file.empty()) api.http().set_tls_ca_file(options_.tls_ca_file);
+  ChunkPoster poster(api, job.id);
+  const EngineEndpoint* engine = FindEngine(options_.engines, job.endpoint);
+  if (engine == nullptr) {
+    poster.Post(0, {}, true, "engine " + job.endpoint + " is not one of this node's endpoints");
+    std::lock_guard lock(mu_);
+    ++stats_.failed;
+    return;
+  }
+  // Taken: tells the control plane this node is on it, so a slow first token is not mistaken
+  // for a job nobody picked up.
+  if (!poster.Post(0, {}, false)) return;
+  client::HttpClient http(engine->origin);
+  const std::string path = engine->prefix + "/v1/" + std::string(mesh::ToString(job.route));
+  const int timeout =
+      static_cast<int>(std::clamp<int64_t>(job.deadline_ms - NowMs(), 1, 3'600'000));
+  bool failed = false;
+  if (job.stream) {
+    auto head = http.SendForEvents(
+        "POST", path, job.body,
+        [&](const client::SseEvent& e) {
+          if (stop_jobs_.load()) return false;
+          if (e.data == "[DONE]") return true;  // the control plane ends the client's stream
+          return poster.Queue(e.data);
+        },
+        timeout);
+    if (poster.cancelled()) {
+      std::lock_guard lock(mu_);
+      ++stats_.cancelled;
+      return;
+    }
+    if (!head.ok()) {
+      failed = true;
+      poster.Post(0, {}, true, "engine " + engine->url + ": " + head.status().message());
+    } else if (head->status < 200 || head->status >= 300) {
+      failed = true;
+      poster.Post(head->status, {head->body}, true);
+    } else if (stop_jobs_.load()) {
+      failed = true;
+      poster.Post(0, {}, true, "the node's agent is stopping");
+    } else {
+      poster.Post(head->status, {}, true);
+    }
+  } else {
+    auto answer = http.SendRaw("POST", path, job.body, {}, timeout);
+    if (!answer.ok()) {
+      failed = true;
+      poster.Post(0, {}, true, "engine " + engine->url + ": " + answer.status().message());
+    } else {
+      failed = answer->status == 429 || answer->status >= 500;
+      poster.Post(answer->status, {answer->body}, true);
+    }
+  }
+  if (failed) {
+    std::lock_guard lock(mu_);
+    ++stats_.failed;
+  }
+}
+
+}  // namespace populi::agent

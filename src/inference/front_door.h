@@ -1,0 +1,128 @@
+// The front door's request table (docs/inference.md, "Relay" and "Failure"): each request a
+// client sent, its attempts at nodes, the jobs waiting for each node's agent to pick them up,
+// and the engine's answer as the agent posts it. In memory, thread-safe, no I/O: the control
+// plane's routes drive it, and `notify` wakes whoever waits on a topic (TopicOfRequest for the
+// client's connection, TopicOfNode for the node's agent).
+//
+// Life of a request: Begin routes it (inference/router.h) and queues a job for the chosen node;
+// the node's agent takes it (TakeJob) and posts the engine's answer in chunks (Post). Until the
+// first chunk that carries output, the client sees nothing: an attempt that fails before it (no
+// answer, the engine died, a 429 or 5xx, the node went down, nobody picked the job up in time)
+// leaves its node out of the request's candidates and the request is routed again, while the
+// deadline allows. After the first output, a failure ends the stream with an error. End (the
+// client's side is finished, or gone) cancels what still runs. Each attempt's in-flight count
+// is released exactly once: when it fails, completes, or the request ends, whichever is first.
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <set>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "inference/router.h"
+#include "mesh/inference.h"
+#include "util/status.h"
+
+namespace populi::inference {
+
+// An attempt that has no chunk from its agent this long after it was queued has failed (the
+// agent is gone or not polling).
+inline constexpr int64_t kPickupTimeoutMs = 10'000;
+// Explanations of finished requests kept for `explain`.
+inline constexpr size_t kFinishedKept = 1'000;
+
+std::string TopicOfRequest(std::string_view request_id);
+std::string TopicOfNode(std::string_view node_id);
+
+struct Target {
+  Candidate candidate;
+  std::string endpoint;  // the engine on that node to call
+};
+
+struct RequestSpec {
+  std::string request_id;
+  mesh::InferenceRoute route = mesh::InferenceRoute::kChatCompletions;
+  std::string model;
+  std::string body;
+  bool stream = false;
+  int64_t deadline_ms = 0;  // Unix ms
+  std::string rendered;     // the conversation, for the prefix blocks
+  std::vector<Target> targets;
+};
+
+enum class Phase {
+  kWaiting,    // no output yet (attempts may be failing over)
+  kStreaming,  // output has started; more may come
+  kDone,       // the answer is complete (`error` set: it broke off after output had started)
+  kFailed,     // no node answered; nothing was sent to the client
+};
+
+// What the client's side reads (Read hands each event over once).
+struct Progress {
+  Phase phase = Phase::kWaiting;
+  int status = 0;                   // the engine's HTTP status of the attempt that answered
+  std::string node_id;              // the node that answered
+  std::vector<std::string> events;  // new since the last Read
+  std::string error;                // kDone: why the stream broke off; kFailed: why nobody answered
+  Code code = Code::kOk;            // kFailed: kResourceExhausted (every engine said 429),
+                                    // kTimeout (deadline), kUnavailable otherwise
+};
+
+class FrontDoor {
+ public:
+  using Notify = std::function<void(std::string_view topic)>;
+  FrontDoor(Router& router, Notify notify);
+  ~FrontDoor();
+  FrontDoor(const FrontDoor&) = delete;
+  FrontDoor& operator=(const FrontDoor&) = delete;
+
+  // Routes the request and queues its first attempt. kNotFound when no target serves the
+  // model, kAlreadyExists for a request id in use.
+  Status Begin(RequestSpec spec, int64_t now_ms);
+  // The request's state; fails over first when its current attempt failed. kNotFound for an
+  // unknown (or ended) request.
+  Result<Progress> Read(const std::string& request_id, int64_t now_ms);
+  // The client's side is finished or gone: cancels what still runs, releases in-flight counts,
+  // and keeps the explanation. Idempotent.
+  void End(const std::string& request_id, int64_t now_ms);
+
+  // The agent's side: the next job queued for `node_id`, if any.
+  std::optional<mesh::InferenceJob> TakeJob(const std::string& node_id);
+  // A chunk of the engine's answer. kNotFound for an unknown job; `cancel` when nobody wants
+  // the answer any more.
+  Result<mesh::InferenceChunkReply> Post(const mesh::InferenceChunk& chunk, int64_t now_ms);
+
+  // Fails the attempts of nodes `alive` says are gone and of jobs nobody picked up within
+  // kPickupTimeoutMs, and wakes the requests past their deadline. Called on a short period.
+  void Sweep(int64_t now_ms, const std::function<bool(const std::string&)>& alive);
+
+  std::optional<mesh::InferenceExplanation> Explain(const std::string& request_id) const;
+  size_t Active() const;
+
+ private:
+  struct Attempt;
+  struct Request;
+  // Routes `r` again (its failed nodes left out) and queues the attempt; false when no
+  // candidate is left or the deadline passed (r is then failed).
+  bool Dispatch(Request& r, int64_t now_ms);
+  void FailAttempt(Request& r, Attempt& a, int status, std::string error, int64_t now_ms);
+  void Release(Attempt& a);
+  static mesh::InferenceExplanation Explanation(const Request& r);
+
+  Router& router_;
+  Notify notify_;
+  mutable std::mutex mu_;
+  std::map<std::string, std::unique_ptr<Request>> requests_;
+  std::map<std::string, std::pair<Request*, size_t>> jobs_;  // job id → request, attempt index
+  std::map<std::string, std::deque<std::string>> queues_;    // node → job ids
+  std::deque<mesh::InferenceExplanation> finished_;
+};
+
+}  // namespace populi::inference
