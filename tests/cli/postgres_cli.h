@@ -17,6 +17,7 @@
 #include <memory>
 #include <string>
 
+#include "cli/postgres_test_env.h"
 #include "cli/serve_process.h"
 
 namespace populi::testing::postgres_cli {
@@ -24,22 +25,11 @@ namespace populi::testing::postgres_cli {
 inline constexpr char kAdminToken[] = "postgres-cli-test-admin-token-0123456789";
 inline constexpr char kPassword[] = "pg-secret-7d1f3a";
 
-// The test server's DSN with kPassword into *dsn; without a server the test is skipped, or fails
-// when POPULI_TEST_PG_REQUIRED is set (the caller returns on an empty DSN).
+// The test server's DSN with kPassword into *dsn (postgres_test_env.h: empty, with a skip or
+// failure recorded, without a server).
 inline void NeedPostgres(std::string* dsn) {
-  const char* from_env = std::getenv("POPULI_TEST_PG_DSN");
-  if (from_env != nullptr && *from_env != '\0') {
-    *dsn = std::string(from_env) + " password=" + kPassword;
-    return;
-  }
-  const char* how =
-      "no PostgreSQL server: set POPULI_TEST_PG_DSN (scripts/test starts one; by hand: "
-      "scripts/pg-test-server start DIR prints the DSN)";
-  if (std::getenv("POPULI_TEST_PG_REQUIRED") != nullptr) {
-    ADD_FAILURE() << how;
-    return;
-  }
-  GTEST_SKIP() << how;
+  NeedPostgresDsn(dsn);
+  if (!dsn->empty()) *dsn += std::string(" password=") + kPassword;
 }
 
 // The port a key=value DSN names (0 when none).

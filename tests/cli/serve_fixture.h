@@ -22,6 +22,7 @@
 #include <string>
 #include <vector>
 
+#include "cli/postgres_test_env.h"
 #include "control/http_client.h"
 #include "util/random.h"
 
@@ -105,22 +106,17 @@ class ServeTest : public ::testing::Test {
     return p;
   }
 
-  // The DSN of the PostgreSQL server the test command starts, into *dsn. Without one the test fails
-  // when POPULI_TEST_PG_REQUIRED is set and is skipped otherwise (the caller returns on either).
-  static void NeedPostgres(std::string* dsn) {
-    const char* from_env = std::getenv("POPULI_TEST_PG_DSN");
-    if (from_env != nullptr && *from_env != '\0') {
-      *dsn = from_env;
-      return;
-    }
-    const char* how =
-        "no PostgreSQL server: set POPULI_TEST_PG_DSN (scripts/test starts one; by hand: "
-        "scripts/pg-test-server start DIR prints the DSN)";
-    if (std::getenv("POPULI_TEST_PG_REQUIRED") != nullptr) {
-      ADD_FAILURE() << how;
-      return;
-    }
-    GTEST_SKIP() << how;
+  // The environment of a serve whose store is a new schema (`schema_prefix` and random hex) on the
+  // test PostgreSQL server, the DSN followed by `dsn_extra`, into *env. False, with a skip or a
+  // failure recorded (postgres_test_env.h), without a server.
+  static bool NeedPostgresEnv(const std::string& schema_prefix, std::vector<std::string>* env,
+                              const std::string& dsn_extra = "") {
+    std::string dsn;
+    populi::testing::NeedPostgresDsn(&dsn);
+    if (IsSkipped() || HasFailure()) return false;
+    *env = {"VOX_MESH_STORE_BACKEND=postgres", "VOX_MESH_STORE_DSN=" + dsn + dsn_extra,
+            "VOX_MESH_STORE_SCHEMA=" + schema_prefix + RandomHex(6)};
+    return true;
   }
 
   // The user config `vox populi init` writes: one secret as both mesh.token and

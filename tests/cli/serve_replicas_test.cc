@@ -16,7 +16,6 @@
 
 #include "cli/serve_fixture.h"
 #include "control/http_client.h"
-#include "util/random.h"
 
 namespace populi::control::testing {
 namespace {
@@ -24,14 +23,9 @@ namespace {
 // Two serves on one PostgreSQL schema (two control-plane replicas): what one accepted, the other
 // serves, and an exec lease one granted is refused to another holder by the other.
 TEST_F(ServeTest, TwoServesOnOnePostgresSchemaShareTheirState) {
-  std::string dsn;
-  NeedPostgres(&dsn);
-  if (IsSkipped() || HasFailure()) return;
-  const std::vector<std::string> env = {
-      "VOX_MESH_STORE_BACKEND=postgres",
-      // trust auth ignores the password; the log must not
-      std::string("VOX_MESH_STORE_DSN=") + dsn + " password=pg-secret-value",
-      "VOX_MESH_STORE_SCHEMA=serve_" + RandomHex(6)};
+  std::vector<std::string> env;
+  // trust auth ignores the password; the log must not
+  if (!NeedPostgresEnv("serve_", &env, " password=pg-secret-value")) return;
   ServeProcess a = Start("127.0.0.1:0", env);
   ASSERT_GT(a.port, 0) << a.first_line;
   ServeProcess b = Start("127.0.0.1:0", env);
@@ -105,21 +99,18 @@ std::map<std::string, boost::json::object> Tasks(
 // role over within one TTL (plus its retry period), the killed worker's attempts are lost and
 // placed again, and every task succeeds exactly once; nothing acknowledged is lost.
 TEST_F(ServeTest, SweeperRoleMovesWhenItsServeIsKilled) {
-  std::string dsn;
-  NeedPostgres(&dsn);
-  if (IsSkipped() || HasFailure()) return;
+  std::vector<std::string> env;
+  if (!NeedPostgresEnv("kill_", &env)) return;
   const std::string secret = WriteInitCredentials();
   const std::vector<std::pair<std::string, std::string>> auth = {
       {"Authorization", "Bearer " + secret}};
   constexpr int kRoleTtlMs = 2'000;
-  std::vector<std::string> env = {
-      "VOX_MESH_STORE_BACKEND=postgres", std::string("VOX_MESH_STORE_DSN=") + dsn,
-      "VOX_MESH_STORE_SCHEMA=kill_" + RandomHex(6),
-      "VOX_MESH_CONTROL_SWEEPER_ROLE_TTL_MS=" + std::to_string(kRoleTtlMs),
-      "VOX_MESH_CONTROL_HEARTBEAT_SECS=1", "VOX_MESH_CONTROL_SUSPECT_AFTER=2",
-      "VOX_MESH_CONTROL_DOWN_AFTER=3", "VOX_MESH_CONTROL_EXEC_LEASE_TTL_SECS=3",
-      // Short polls: the test does not rely on wake-ups crossing replicas.
-      "VOX_MESH_CONTROL_LONG_POLL_MAX_MS=300", "VOX_MESH_POLICY_EXEC=permissive"};
+  env.insert(env.end(),
+             {"VOX_MESH_CONTROL_SWEEPER_ROLE_TTL_MS=" + std::to_string(kRoleTtlMs),
+              "VOX_MESH_CONTROL_HEARTBEAT_SECS=1", "VOX_MESH_CONTROL_SUSPECT_AFTER=2",
+              "VOX_MESH_CONTROL_DOWN_AFTER=3", "VOX_MESH_CONTROL_EXEC_LEASE_TTL_SECS=3",
+              // Short polls: the test does not rely on wake-ups crossing replicas.
+              "VOX_MESH_CONTROL_LONG_POLL_MAX_MS=300", "VOX_MESH_POLICY_EXEC=permissive"});
   auto with = [&](const std::string& extra) {
     auto e = env;
     e.push_back(extra);
@@ -212,21 +203,15 @@ TEST_F(ServeTest, SweeperRoleMovesWhenItsServeIsKilled) {
 }
 
 TEST_F(ServeTest, AnAgentAndTheCliGivenBothReplicasKeepWorkingWhenOneIsKilled) {
-  std::string dsn;
-  NeedPostgres(&dsn);
-  if (IsSkipped() || HasFailure()) return;
+  std::vector<std::string> env;
+  if (!NeedPostgresEnv("urls_", &env)) return;
   const std::string secret = WriteInitCredentials();
   const std::vector<std::pair<std::string, std::string>> auth = {
       {"Authorization", "Bearer " + secret}};
-  const std::vector<std::string> env = {"VOX_MESH_STORE_BACKEND=postgres",
-                                        std::string("VOX_MESH_STORE_DSN=") + dsn,
-                                        "VOX_MESH_STORE_SCHEMA=urls_" + RandomHex(6),
-                                        "VOX_MESH_CONTROL_SWEEPER_ROLE_TTL_MS=2000",
-                                        "VOX_MESH_CONTROL_HEARTBEAT_SECS=1",
-                                        "VOX_MESH_CONTROL_SUSPECT_AFTER=2",
-                                        "VOX_MESH_CONTROL_DOWN_AFTER=3",
-                                        "VOX_MESH_CONTROL_LONG_POLL_MAX_MS=300",
-                                        "VOX_MESH_POLICY_EXEC=permissive"};
+  env.insert(env.end(),
+             {"VOX_MESH_CONTROL_SWEEPER_ROLE_TTL_MS=2000", "VOX_MESH_CONTROL_HEARTBEAT_SECS=1",
+              "VOX_MESH_CONTROL_SUSPECT_AFTER=2", "VOX_MESH_CONTROL_DOWN_AFTER=3",
+              "VOX_MESH_CONTROL_LONG_POLL_MAX_MS=300", "VOX_MESH_POLICY_EXEC=permissive"});
   ServeProcess a = Start("127.0.0.1:0", env, false, "data-a");
   ASSERT_GT(a.port, 0) << a.first_line << ReadAll(a.stderr_fd);
   ServeProcess b = Start("127.0.0.1:0", env, false, "data-b");

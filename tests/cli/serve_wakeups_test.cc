@@ -19,7 +19,6 @@
 
 #include "cli/serve_fixture.h"
 #include "control/http_client.h"
-#include "util/random.h"
 
 namespace populi::control::testing {
 namespace {
@@ -82,13 +81,9 @@ class ServeWakeupsTest : public ServeTest {
   // Starts replica a, waits until it holds the sweeper role, then starts replica b, both on one
   // new schema. False (with a failure or a skip recorded) when that did not happen.
   bool StartReplicas(const std::vector<std::string>& extra_env) {
-    std::string dsn;
-    NeedPostgres(&dsn);
-    if (IsSkipped() || HasFailure()) return false;
+    if (!NeedPostgresEnv("wake_", &env_)) return false;
     auth_ = {{"Authorization", "Bearer " + WriteInitCredentials()}};
-    env_ = {"VOX_MESH_STORE_BACKEND=postgres", "VOX_MESH_STORE_DSN=" + dsn,
-            "VOX_MESH_STORE_SCHEMA=wake_" + RandomHex(6),
-            "VOX_MESH_CONTROL_LONG_POLL_MAX_MS=" + std::to_string(kLongPollMaxMs)};
+    env_.push_back("VOX_MESH_CONTROL_LONG_POLL_MAX_MS=" + std::to_string(kLongPollMaxMs));
     env_.insert(env_.end(), extra_env.begin(), extra_env.end());
     a_ = Start("127.0.0.1:0", env_, false, "data-a");
     EXPECT_GT(a_.port, 0) << a_.first_line << ReadAll(a_.stderr_fd);

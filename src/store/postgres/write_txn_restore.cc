@@ -1,5 +1,5 @@
-// The restore path beyond messages and leases (store copies, store/transfer.h): events, task log
-// chunks, audit entries, roles, fencing counters and the id sequences, inserted as they were.
+// The restore path beyond messages, leases and audit entries (store copies, store/transfer.h):
+// events, task log chunks, roles, fencing counters and the id sequences, inserted as they were.
 #include <string>
 
 #include "store/postgres/queries.h"
@@ -76,26 +76,6 @@ Result<bool> PgWriteTxn::ImportTaskLog(std::string_view task_id, const TaskLogCh
       .Bind(5, chunk.ts_ms)
       .BindBlob(6, chunk.data)
       .Bind(7, int64_t{mesh::kRecordSchemaVersion});
-  POPULI_RETURN_IF_ERROR(stmt.Run());
-  return stmt.Changes() > 0;
-}
-
-Result<bool> PgWriteTxn::ImportAudit(const mesh::AuditEntry& entry) {
-  POPULI_RETURN_IF_ERROR(ValidateImportedAudit(entry));
-  POPULI_ASSIGN_OR_RETURN(
-      Stmt stmt,
-      db_.Prepare("INSERT INTO audit_log(seq, ts_ms, kind, actor, subject, data_json, prev_hash, "
-                  "hash, schema_version) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
-                  "ON CONFLICT(seq) DO NOTHING"));
-  stmt.Bind(1, entry.seq)
-      .Bind(2, entry.ts_ms)
-      .Bind(3, entry.kind)
-      .Bind(4, entry.actor)
-      .Bind(5, entry.subject)
-      .Bind(6, entry.data_json)
-      .Bind(7, entry.prev_hash)
-      .Bind(8, entry.hash)
-      .Bind(9, int64_t{mesh::kRecordSchemaVersion});
   POPULI_RETURN_IF_ERROR(stmt.Run());
   return stmt.Changes() > 0;
 }

@@ -3,16 +3,22 @@
 #include <vector>
 
 #include "store/audit_append.h"
+#include "store/restore_rules.h"
 #include "store/sqlite/queries.h"
 #include "store/sqlite/write_txn.h"
 
 namespace populi::store::sqlite {
 namespace {
 
-Status InsertAuditRow(Db& db, const mesh::AuditEntry& e) {
+// Inserts one entry; with `ignore_existing` (restore) an entry whose seq is stored already is
+// skipped rather than failing. Returns whether a row was written.
+Result<bool> InsertAuditRow(Db& db, const mesh::AuditEntry& e, bool ignore_existing) {
   POPULI_ASSIGN_OR_RETURN(
-      Stmt stmt, db.Prepare("INSERT INTO audit_log(seq, ts_ms, kind, actor, subject, data_json, "
-                            "prev_hash, hash, schema_version) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"));
+      Stmt stmt,
+      db.Prepare(
+          std::string("INSERT INTO audit_log(seq, ts_ms, kind, actor, subject, data_json, "
+                      "prev_hash, hash, schema_version) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)") +
+          (ignore_existing ? " ON CONFLICT(seq) DO NOTHING" : "")));
   stmt.Bind(1, e.seq)
       .Bind(2, e.ts_ms)
       .Bind(3, e.kind)
@@ -22,7 +28,8 @@ Status InsertAuditRow(Db& db, const mesh::AuditEntry& e) {
       .Bind(7, e.prev_hash)
       .Bind(8, e.hash)
       .Bind(9, int64_t{mesh::kRecordSchemaVersion});
-  return stmt.Run();
+  POPULI_RETURN_IF_ERROR(stmt.Run());
+  return db.Changes() > 0;
 }
 
 }  // namespace
@@ -33,11 +40,19 @@ Result<mesh::AuditEntry> SqliteWriteTxn::AppendAudit(const mesh::AuditRecord& re
   POPULI_ASSIGN_OR_RETURN(std::optional<mesh::AuditEntry> last, QueryLastAudit(db_));
   POPULI_ASSIGN_OR_RETURN(std::vector<mesh::AuditEntry> entries,
                           AuditEntriesToAppend(record, last, QueryAuditHead(db_)));
-  for (const mesh::AuditEntry& e : entries) POPULI_RETURN_IF_ERROR(InsertAuditRow(db_, e));
+  for (const mesh::AuditEntry& e : entries) {
+    POPULI_RETURN_IF_ERROR(InsertAuditRow(db_, e, /*ignore_existing=*/false).status());
+  }
   const mesh::AuditEntry& entry = entries.back();
   POPULI_RETURN_IF_ERROR(
       PutKv(kAuditKvNamespace, kAuditHeadKey, mesh::EncodeAuditHead({entry.seq, entry.hash})));
   return entry;
+}
+
+// Restore (store/transfer.h): an entry already stored is kept as it is.
+Result<bool> SqliteWriteTxn::ImportAudit(const mesh::AuditEntry& entry) {
+  POPULI_RETURN_IF_ERROR(ValidateImportedAudit(entry));
+  return InsertAuditRow(db_, entry, /*ignore_existing=*/true);
 }
 
 }  // namespace populi::store::sqlite
