@@ -269,7 +269,8 @@ int Serve(Context& ctx, const ServeFlags& flags) {
   const std::string url_file = cfg->data_dir() + "/control-url";
   if (Status s = WriteUrlFile(url_file, url); !s.ok()) ctx.Warn(s.message(), s.hint());
   *ctx.out << "listening on " << url << std::endl;
-  *ctx.out << "dashboard: " << url << "/ui (sign in with a token)" << std::endl;
+  // stdout keeps the one "listening on" line that scripts and tests read; the rest is logged.
+  logger->info("dashboard: {}/ui (sign in with a token)", url);
   std::optional<AgentHandle> local_agent =
       StartLocalWorker(ctx, *cfg, flags, url, local_worker_token, logger);
 
