@@ -77,6 +77,12 @@ struct InferenceExplanation {
   std::vector<InferenceAttemptView> attempts;
 };
 
+// Token counts an engine reported for one answer (OpenAI `usage`): -1 where it said nothing.
+struct OpenAiUsage {
+  int64_t input_tokens = -1;   // usage.prompt_tokens
+  int64_t output_tokens = -1;  // usage.completion_tokens
+};
+
 // What the front door reads of an OpenAI request: the model, stream, and the whole conversation
 // rendered as text (every message's role and content in order; the prompt; the input) — what
 // the routing's prefix blocks are hashed from.

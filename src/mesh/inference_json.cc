@@ -344,4 +344,20 @@ std::string OpenAiAnswerText(std::string_view body) {
   return text.empty() ? StringAt(choice, "", "text") : text;
 }
 
+std::optional<OpenAiUsage> OpenAiUsageOf(std::string_view data) {
+  // Most chunks carry no usage: skip parsing them.
+  if (data.find("\"usage\"") == std::string_view::npos) return std::nullopt;
+  auto v = ParseJson(data);
+  if (!v.ok() || !v->is_object()) return std::nullopt;
+  const auto* usage = v->get_object().if_contains("usage");
+  if (usage == nullptr || !usage->is_object()) return std::nullopt;
+  auto count = [&usage](const char* key) -> int64_t {
+    const auto* n = usage->get_object().if_contains(key);
+    return n != nullptr && n->is_int64() && n->get_int64() >= 0 ? n->get_int64() : -1;
+  };
+  OpenAiUsage u{count("prompt_tokens"), count("completion_tokens")};
+  if (u.input_tokens < 0 && u.output_tokens < 0) return std::nullopt;
+  return u;
+}
+
 }  // namespace populi::mesh

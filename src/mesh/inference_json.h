@@ -2,6 +2,7 @@
 // and writes. Same contract as mesh/json.h: unknown fields ignored, a wrong type names the field.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -57,5 +58,9 @@ std::string OpenAiEventText(std::string_view data);
 // The text of a whole (not streamed) chat or completion answer: choices[0].message.content or
 // .text.
 std::string OpenAiAnswerText(std::string_view body);
+
+// The `usage` of a whole answer or of a streamed chunk (engines put it on the last one), when
+// `data` carries one with at least one count.
+std::optional<OpenAiUsage> OpenAiUsageOf(std::string_view data);
 
 }  // namespace populi::mesh

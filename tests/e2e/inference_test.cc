@@ -126,10 +126,12 @@ class InferenceE2E : public MeshFixture {
   }
 
   client::ClientResponse Post(const std::string& path, const std::string& body,
-                              const std::string& request_id = {}) {
+                              const std::string& request_id = {},
+                              const std::string& traceparent = {}) {
     client::HttpClient http(url());
     client::HeaderList headers;
     if (!request_id.empty()) headers.emplace_back("x-request-id", request_id);
+    if (!traceparent.empty()) headers.emplace_back("traceparent", traceparent);
     auto r = http.SendRaw("POST", path, body, headers, 60'000);
     EXPECT_TRUE(r.ok()) << r.status().ToString();
     return r.ok() ? *r : client::ClientResponse{};
@@ -199,10 +201,38 @@ TEST_F(InferenceE2E, FrontDoorRoutesStreamsFailsOverAndCancels) {
       << listed;
 
   // Not streamed, for a model only beta's engine has: through beta's agent.
-  auto plain = Post("/v1/chat/completions", ChatBody("only-b", {"hi"}, false));
+  const std::string trace_id = "4bf92f3577b34da6a3ce929d0e0e4736";
+  auto plain = Post("/v1/chat/completions", ChatBody("only-b", {"hi"}, false), {},
+                    "00-" + trace_id + "-00f067aa0ba902b7-01");
   ASSERT_EQ(plain.status, 200) << plain.body;
   EXPECT_EQ(plain.Header("x-populi-node"), b);
   EXPECT_EQ(JsonOf(plain.body).at("choices").at(0).at("message").at("content"), "hello from beta");
+
+  // Its span, in the client's trace: GenAI attributes with the engine's token counts, and where
+  // the front door sent it. Recorded once the request has ended (after the answer is written).
+  boost::json::object genai;
+  std::string trace_body;
+  EXPECT_TRUE(WaitFor(
+      [&] {
+        auto r = http.SendRaw("GET", "/v1/populi/traces/" + trace_id, {}, {}, 5'000);
+        if (!r.ok() || r->status != 200) return false;
+        trace_body = r->body;
+        const boost::json::object trace = JsonOf(r->body);
+        for (const auto& span : trace.at("spans").as_array()) {
+          if (span.at("name") == "chat only-b") genai = span.at("attributes").as_object();
+        }
+        return !genai.empty();
+      },
+      10'000))
+      << trace_body;
+  if (!genai.empty()) {
+    EXPECT_EQ(genai.at("gen_ai.operation.name"), "chat");
+    EXPECT_EQ(genai.at("gen_ai.request.model"), "only-b");
+    EXPECT_EQ(genai.at("gen_ai.usage.output_tokens"), 3);  // "hello", " from", " beta"
+    EXPECT_GT(genai.at("gen_ai.usage.input_tokens").as_int64(), 0);
+    EXPECT_EQ(std::string(genai.at("vox.mesh.node_id").as_string()), b);
+    EXPECT_EQ(genai.at("vox.mesh.inference.attempts"), 1);
+  }
 
   // Streamed: the engine's chunks one by one, then [DONE].
   Streamed streamed = Stream(ChatBody("only-b", {"hi there"}, true));

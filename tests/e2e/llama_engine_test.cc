@@ -265,7 +265,8 @@ class LlamaEngineE2E : public MeshFixture {
     extra_env_["VOX_MESH_MODELS_DIRS"] = model.parent_path().string();
     extra_env_["VOX_MESH_MODELS_HUB_CACHE"] = "off";
     extra_env_["VOX_MESH_INFERENCE_ENDPOINTS"] = engine;
-    const std::string agent_id = StartAgent(0);
+    agent_id_ = StartAgent(0);
+    const std::string& agent_id = agent_id_;
     ASSERT_FALSE(agent_id.empty());
     const auto [served, file] = WaitForBoth(engine);
     EXPECT_EQ(served.model.name, "tiny-llama");
@@ -289,9 +290,10 @@ class LlamaEngineE2E : public MeshFixture {
   }
 
   pid_t engine_pid_ = -1;
+  std::string agent_id_;  // the node whose agent serves the engine
 };
 
-TEST_F(LlamaEngineE2E, ServesTheTinyModelAndTheAgentListsIt) {
+TEST_F(LlamaEngineE2E, ServesTheTinyModelTheAgentListsItAndTheFrontDoorReachesIt) {
   const std::string node = NodeOnPath();
   if (const std::string why = MissingEngine(node); !why.empty()) {
     if (std::getenv("POPULI_TEST_LLAMA_REQUIRED") != nullptr) FAIL() << why;
@@ -345,6 +347,20 @@ TEST_F(LlamaEngineE2E, ServesTheTinyModelAndTheAgentListsIt) {
   EXPECT_EQ(json::parse(wrong->body).at("error").at("code").as_string(), "model_not_found");
 
   TheAgentListsTheEngineAndTheFile(engine, model);
+
+  // Through the control plane's front door (box A) to the agent's engine (box B): the same
+  // greedy answer, whole and streamed token by token, and the node that served it named.
+  client::HttpClient door(url());
+  const Completion relayed = Chat(door, "Hello, llama!");
+  EXPECT_EQ(relayed.content, first.content);
+  EXPECT_EQ(relayed.completion_tokens, kMaxTokens);
+  ExpectStreamed(door, "Hello, llama!", first.content);
+  auto named = door.SendRaw("POST", "/v1/chat/completions",
+                            R"({"model":"tiny-llama","max_tokens":2,)"
+                            R"("messages":[{"role":"user","content":"hi"}]})");
+  ASSERT_TRUE(named.ok()) << named.status().ToString();
+  EXPECT_EQ(named->status, 200) << named->body;
+  EXPECT_EQ(named->Header("x-populi-node"), agent_id_);
 }
 
 }  // namespace

@@ -72,6 +72,23 @@ TEST(OpenAiShapes, ErrorBodyModelListAndEventText) {
   EXPECT_EQ(OpenAiAnswerText(R"({"choices":[{"message":{"content":"all"}}]})"), "all");
 }
 
+TEST(OpenAiShapes, UsageOfAnAnswerOrAChunk) {
+  auto whole = OpenAiUsageOf(
+      R"({"choices":[],"usage":{"prompt_tokens":12,"completion_tokens":3,"total_tokens":15}})");
+  ASSERT_TRUE(whole.has_value());
+  EXPECT_EQ(whole->input_tokens, 12);
+  EXPECT_EQ(whole->output_tokens, 3);
+  auto partial = OpenAiUsageOf(R"({"usage":{"prompt_tokens":7}})");  // embeddings say only this
+  ASSERT_TRUE(partial.has_value());
+  EXPECT_EQ(partial->input_tokens, 7);
+  EXPECT_EQ(partial->output_tokens, -1);
+  EXPECT_FALSE(OpenAiUsageOf(R"({"choices":[{"delta":{"content":"tok"}}]})").has_value());
+  EXPECT_FALSE(OpenAiUsageOf(R"({"usage":null})").has_value());
+  EXPECT_FALSE(
+      OpenAiUsageOf(R"({"usage":{"prompt_tokens":"12","completion_tokens":-1}})").has_value());
+  EXPECT_FALSE(OpenAiUsageOf("not json \"usage\"").has_value());
+}
+
 TEST(RelayCodecs, RoundTrip) {
   InferenceJob j{"r.1",      "r", "node-a", InferenceRoute::kEmbeddings,
                  "http://e", "m", false,    R"({"model":"m"})",

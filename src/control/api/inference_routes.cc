@@ -10,6 +10,7 @@
 // invisible to the client. A streamed answer is then relayed as server-sent events; a request
 // that ends — answered, failed or dropped by its client — is ended in the request table exactly
 // once, by whichever of its waiting functions the server destroys last.
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <mutex>
@@ -137,14 +138,64 @@ http::Response OpenAiError(const Status& s, const std::string& request_id) {
   return OpenAiError(status, s.message(), type, code, s.hint(), request_id);
 }
 
-// Ends the request in the table when the last function that waits for it is destroyed.
+// GenAI semantic conventions' operation name of a route.
+std::string_view OperationOf(mesh::InferenceRoute route) {
+  switch (route) {
+    case mesh::InferenceRoute::kChatCompletions:
+      return "chat";
+    case mesh::InferenceRoute::kCompletions:
+      return "text_completion";
+    case mesh::InferenceRoute::kEmbeddings:
+      return "embeddings";
+  }
+  return "chat";
+}
+
+// Ends the request in the table when the last function that waits for it is destroyed, and
+// records its span: "{operation} {model}", a client span under the HTTP request's, with the
+// GenAI attributes and how the front door routed it (docs/observability.md).
 struct EndOnRelease {
-  EndOnRelease(InferenceState& s, std::string id) : state(s), request_id(std::move(id)) {}
+  EndOnRelease(InferenceState& s, std::string id, const http::Request& req,
+               const mesh::OpenAiRequest& parsed, mesh::InferenceRoute route)
+      : state(s),
+        request_id(std::move(id)),
+        span(s.ctx.spans, std::string(OperationOf(route)) + " " + parsed.model,
+             obs::SpanKind::kClient, req.trace) {
+    span.Set("gen_ai.operation.name", OperationOf(route))
+        .Set("gen_ai.request.model", parsed.model)
+        .Set("vox.mesh.request_id", request_id)
+        .Set("vox.mesh.inference.stream", parsed.stream);
+  }
   EndOnRelease(const EndOnRelease&) = delete;
   EndOnRelease& operator=(const EndOnRelease&) = delete;
-  ~EndOnRelease() { state.door.End(request_id, state.ctx.NowMs()); }
+  ~EndOnRelease() {
+    state.door.End(request_id, state.ctx.NowMs());
+    RecordSpan();
+  }
+  // The engine's token counts, from an answer's body or a streamed chunk.
+  void NoteUsage(std::string_view data) {
+    auto usage = mesh::OpenAiUsageOf(data);
+    if (!usage) return;
+    if (usage->input_tokens >= 0) input_tokens = usage->input_tokens;
+    if (usage->output_tokens >= 0) output_tokens = usage->output_tokens;
+  }
+  void RecordSpan() {
+    if (auto e = state.door.Explain(request_id)) {
+      span.Set("gen_ai.response.model", e->model)
+          .Set("vox.mesh.node_id", e->served_by)
+          .Set("vox.mesh.inference.attempts", static_cast<int64_t>(e->attempts.size()))
+          .Set("vox.mesh.inference.state", e->state);
+      if (e->state == "failed") span.SetError("no node answered");
+    }
+    if (input_tokens >= 0) span.Set("gen_ai.usage.input_tokens", input_tokens.load());
+    if (output_tokens >= 0) span.Set("gen_ai.usage.output_tokens", output_tokens.load());
+    span.End();
+  }
   InferenceState& state;
   std::string request_id;
+  obs::ActiveSpan span;  // ended by the destructor only
+  std::atomic<int64_t> input_tokens{-1};
+  std::atomic<int64_t> output_tokens{-1};
 };
 
 std::string Sse(const std::string& data) {
@@ -164,12 +215,18 @@ std::shared_ptr<http::EventStream> OutputStream(InferenceState& state,
     if (*ended) return std::nullopt;
     std::string text;
     if (cursor == 0) {
-      for (const auto& e : first) text += Sse(e);
+      for (const auto& e : first) {
+        end->NoteUsage(e);
+        text += Sse(e);
+      }
       first.clear();
     }
     auto p = state.door.Read(end->request_id, state.ctx.NowMs());
     if (!p.ok()) return std::nullopt;
-    for (const auto& e : p->events) text += Sse(e);
+    for (const auto& e : p->events) {
+      end->NoteUsage(e);
+      text += Sse(e);
+    }
     cursor += static_cast<int64_t>(p->events.size()) + 1;
     if (p->phase == inference::Phase::kDone || p->phase == inference::Phase::kFailed) {
       *ended = true;
@@ -207,6 +264,7 @@ std::optional<http::Response> Answer(InferenceState& state,
   http::Response r;
   r.status = p->status == 0 ? 200 : p->status;
   for (const auto& e : p->events) r.body += e;
+  end->NoteUsage(r.body);
   r.SetHeader("x-populi-node", p->node_id);
   return r;
 }
@@ -244,7 +302,7 @@ http::Response Serve(InferenceState& state, http::Request& req, mesh::InferenceR
   if (Status s = state.door.Begin(std::move(spec), now); !s.ok()) {
     return OpenAiError(s, req.request_id);
   }
-  auto end = std::make_shared<EndOnRelease>(state, req.request_id);
+  auto end = std::make_shared<EndOnRelease>(state, req.request_id, req, *parsed, route);
   const bool stream = parsed->stream;
   auto poll = std::make_shared<http::LongPoll>();
   poll->topic = inference::TopicOfRequest(req.request_id);
