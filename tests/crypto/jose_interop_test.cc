@@ -24,6 +24,7 @@
 #include "crypto/base64url.h"
 #include "crypto/fingerprint.h"
 #include "crypto/jwe.h"
+#include "support/child_process.h"
 
 namespace populi::crypto {
 namespace {
@@ -48,15 +49,8 @@ std::string Slurp(const fs::path& p) {
   return ss.str();
 }
 
-// The first executable `node` on PATH, or "" when there is none.
 std::string FindNode() {
-  const char* path = std::getenv("PATH");
-  std::stringstream dirs(path != nullptr ? path : "");
-  for (std::string dir; std::getline(dirs, dir, ':');) {
-    const fs::path candidate = fs::path(dir.empty() ? "." : dir) / "node";
-    if (access(candidate.c_str(), X_OK) == 0) return candidate.string();
-  }
-  return "";
+  return populi::testing::support::ExecutableOnPath("node");
 }
 
 // Runs `node jwe.mjs args…` in tests/interop; stdout and stderr go to files in a scratch

@@ -23,18 +23,13 @@
 #include "client/http_client.h"
 #include "e2e/mesh_fixture.h"
 #include "mesh/json.h"
+#include "support/child_process.h"
 
 namespace populi::e2e {
 namespace inference_e2e {
 
 std::string NodeBinary() {
-  const char* path = std::getenv("PATH");
-  std::stringstream dirs(path != nullptr ? path : "");
-  for (std::string dir; std::getline(dirs, dir, ':');) {
-    const fs::path candidate = fs::path(dir.empty() ? "." : dir) / "node";
-    if (access(candidate.c_str(), X_OK) == 0) return candidate.string();
-  }
-  return "";
+  return populi::testing::support::ExecutableOnPath("node");
 }
 
 // A chat request body: a system message and `turns` as alternating user / assistant messages.

@@ -21,19 +21,14 @@
 #include "mesh/inventory_json.h"
 #include "mesh/json.h"
 #include "models/model_fixtures.h"
+#include "support/child_process.h"
 
 namespace populi::e2e {
 namespace {
 
 // The first executable `node` on this process's PATH, or "".
 std::string NodeOnPath() {
-  const char* path = std::getenv("PATH");
-  std::stringstream dirs(path != nullptr ? path : "");
-  for (std::string dir; std::getline(dirs, dir, ':');) {
-    const fs::path candidate = fs::path(dir.empty() ? "." : dir) / "node";
-    if (access(candidate.c_str(), X_OK) == 0) return candidate.string();
-  }
-  return "";
+  return populi::testing::support::ExecutableOnPath("node");
 }
 
 // A tiny GGUF whose last data byte is `fill`: the same header, another content id.

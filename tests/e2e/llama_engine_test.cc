@@ -35,6 +35,7 @@
 #include "models/scan/byte_reader.h"
 #include "models/scan/gguf.h"
 #include "models/tiny_llama_model.h"
+#include "support/child_process.h"
 
 namespace populi::e2e::llama_engine {
 namespace {
@@ -74,13 +75,7 @@ TEST(TinyLlamaModel, OurGgufParserReadsTheFileTheEngineRuns) {
 }
 
 std::string NodeOnPath() {
-  const char* path = std::getenv("PATH");
-  std::stringstream dirs(path != nullptr ? path : "");
-  for (std::string dir; std::getline(dirs, dir, ':');) {
-    const fs::path candidate = fs::path(dir.empty() ? "." : dir) / "node";
-    if (access(candidate.c_str(), X_OK) == 0) return candidate.string();
-  }
-  return "";
+  return populi::testing::support::ExecutableOnPath("node");
 }
 
 // The major version `node --version` prints (0 when it prints none).

@@ -26,6 +26,7 @@
 #include <vector>
 
 #include "cli/serve_process.h"
+#include "support/child_process.h"
 
 namespace populi::testing {
 namespace {
@@ -36,78 +37,12 @@ constexpr char kReadOnlyToken[] = "mcp-interop-read-only-token-0123456789ab";
 const fs::path kInteropDir = fs::path(POPULI_SOURCE_DIR_AT_BUILD) / "tests" / "interop";
 
 std::string NodeOnPath() {
-  const char* path = std::getenv("PATH");
-  std::stringstream dirs(path != nullptr ? path : "");
-  for (std::string dir; std::getline(dirs, dir, ':');) {
-    const fs::path candidate = fs::path(dir.empty() ? "." : dir) / "node";
-    if (access(candidate.c_str(), X_OK) == 0) return candidate.string();
-  }
-  return "";
+  return support::ExecutableOnPath("node");
 }
 
-// A child process with stdout and stderr in files; killed at `deadline_s` (exit code -2).
-struct Child {
-  pid_t pid = -1;
-  std::string out_path, err_path;
+using support::Child;
 
-  void Start(const std::string& bin, const std::vector<std::string>& args,
-             const std::map<std::string, std::string>& vars, const std::string& cwd,
-             const std::string& dir) {
-    fs::create_directories(dir);
-    out_path = dir + "/stdout";
-    err_path = dir + "/stderr";
-    std::vector<std::string> argv_s{bin}, env_s;
-    argv_s.insert(argv_s.end(), args.begin(), args.end());
-    for (const auto& [k, v] : vars) env_s.push_back(k + "=" + v);
-    std::vector<char*> argv, envp;
-    for (auto& a : argv_s) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    for (auto& e : env_s) envp.push_back(e.data());
-    envp.push_back(nullptr);
-    pid = fork();
-    if (pid == 0) {
-      prctl(PR_SET_PDEATHSIG, SIGKILL);
-      const int out = open(out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-      const int err = open(err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-      const int in = open("/dev/null", O_RDONLY);
-      if (out < 0 || err < 0 || in < 0 || chdir(cwd.c_str()) != 0) _exit(126);
-      dup2(out, STDOUT_FILENO);
-      dup2(err, STDERR_FILENO);
-      dup2(in, STDIN_FILENO);
-      execve(bin.c_str(), argv.data(), envp.data());
-      _exit(127);
-    }
-  }
-  int Wait(int deadline_s) {
-    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(deadline_s);
-    int status = 0;
-    while (waitpid(pid, &status, WNOHANG) == 0) {
-      if (std::chrono::steady_clock::now() > deadline) {
-        Stop();
-        return -2;
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    }
-    pid = -1;
-    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-  }
-  void Stop() {
-    if (pid <= 0) return;
-    kill(pid, SIGKILL);
-    waitpid(pid, nullptr, 0);
-    pid = -1;
-  }
-  std::string Out() const { return ReadFile(out_path); }
-  std::string Err() const { return ReadFile(err_path); }
-};
-
-std::map<std::string, std::string> SanitizerVars() {
-  std::map<std::string, std::string> vars{{"PATH", "/usr/local/bin:/usr/bin:/bin"}};
-  for (const char* name : {"ASAN_OPTIONS", "UBSAN_OPTIONS", "LSAN_OPTIONS"}) {
-    if (const char* v = std::getenv(name)) vars[name] = v;
-  }
-  return vars;
-}
+using support::SanitizerVars;
 
 class McpInteropTest : public ::testing::Test {
  protected:

@@ -26,6 +26,7 @@
 
 #include "cli/serve_process.h"
 #include "models/model_fixtures.h"
+#include "support/child_process.h"
 
 namespace populi::testing {
 namespace {
@@ -36,80 +37,8 @@ constexpr char kReadOnlyToken[] = "dashboard-test-read-only-token-01234567";
 const fs::path kInteropDir = fs::path(POPULI_SOURCE_DIR_AT_BUILD) / "tests" / "interop";
 constexpr char kChromium[] = "/usr/bin/chromium";
 
-std::string OnPath(const std::string& name) {
-  const char* path = std::getenv("PATH");
-  std::stringstream dirs(path != nullptr ? path : "");
-  for (std::string dir; std::getline(dirs, dir, ':');) {
-    const fs::path candidate = fs::path(dir.empty() ? "." : dir) / name;
-    if (access(candidate.c_str(), X_OK) == 0) return candidate.string();
-  }
-  return "";
-}
-
-// A child process with stdout and stderr in files.
-struct Child {
-  pid_t pid = -1;
-  std::string out_path, err_path;
-
-  void Start(const std::string& bin, const std::vector<std::string>& args,
-             const std::map<std::string, std::string>& vars, const std::string& cwd,
-             const std::string& dir) {
-    fs::create_directories(dir);
-    out_path = dir + "/stdout";
-    err_path = dir + "/stderr";
-    std::vector<std::string> argv_s{bin}, env_s;
-    argv_s.insert(argv_s.end(), args.begin(), args.end());
-    for (const auto& [k, v] : vars) env_s.push_back(k + "=" + v);
-    std::vector<char*> argv, envp;
-    for (auto& a : argv_s) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    for (auto& e : env_s) envp.push_back(e.data());
-    envp.push_back(nullptr);
-    pid = fork();
-    if (pid == 0) {
-      prctl(PR_SET_PDEATHSIG, SIGKILL);
-      const int out = open(out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-      const int err = open(err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-      const int in = open("/dev/null", O_RDONLY);
-      if (out < 0 || err < 0 || in < 0 || chdir(cwd.c_str()) != 0) _exit(126);
-      dup2(out, STDOUT_FILENO);
-      dup2(err, STDERR_FILENO);
-      dup2(in, STDIN_FILENO);
-      execve(bin.c_str(), argv.data(), envp.data());
-      _exit(127);
-    }
-  }
-  // The exit code; -2 when it ran past `deadline_s` and was killed.
-  int Wait(int deadline_s) {
-    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(deadline_s);
-    int status = 0;
-    while (waitpid(pid, &status, WNOHANG) == 0) {
-      if (std::chrono::steady_clock::now() > deadline) {
-        Stop();
-        return -2;
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    }
-    pid = -1;
-    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-  }
-  void Stop() {
-    if (pid <= 0) return;
-    kill(pid, SIGKILL);
-    waitpid(pid, nullptr, 0);
-    pid = -1;
-  }
-  std::string Out() const { return ReadFile(out_path); }
-  std::string Err() const { return ReadFile(err_path); }
-};
-
-std::map<std::string, std::string> BaseVars() {
-  std::map<std::string, std::string> vars{{"PATH", "/usr/local/bin:/usr/bin:/bin"}};
-  for (const char* name : {"ASAN_OPTIONS", "UBSAN_OPTIONS", "LSAN_OPTIONS"}) {
-    if (const char* v = std::getenv(name)) vars[name] = v;
-  }
-  return vars;
-}
+using support::Child;
+using support::ExecutableOnPath;
 
 // dashboard-output/ beside this test binary: kept after the run for the screenshots.
 fs::path OutputDir() {
@@ -130,7 +59,7 @@ std::string Missing(const std::string& node) {
 }
 
 TEST(DashboardTest, EveryViewWorksInChromiumAgainstATwoNodeMesh) {
-  const std::string node = OnPath("node");
+  const std::string node = ExecutableOnPath("node");
   if (const std::string why = Missing(node); !why.empty()) {
     if (std::getenv("POPULI_TEST_UI_REQUIRED") != nullptr) FAIL() << why;
     GTEST_SKIP() << why;
@@ -160,7 +89,7 @@ TEST(DashboardTest, EveryViewWorksInChromiumAgainstATwoNodeMesh) {
      "memory_total_bytes":25769803776,"memory_used_bytes":0,"memory_free_bytes":25769803776}]})");
   WriteFile(home + "/config.toml", std::string("[mesh]\ntoken = \"") + kToken + "\"\n", 0600);
   models::testing::WriteBytes(home + "/models/tiny.gguf", models::testing::TinyLlamaGguf().Build());
-  auto vars = BaseVars();
+  auto vars = support::SanitizerVars();
   vars.insert(options.env.begin(), options.env.end());
   vars["VOX_MESH_PROBE_MOCK_FIXTURE"] = home + "/gpus.json";
   vars["VOX_MESH_MODELS_DIRS"] = home + "/models";
@@ -186,7 +115,7 @@ TEST(DashboardTest, EveryViewWorksInChromiumAgainstATwoNodeMesh) {
   const fs::path out_dir = OutputDir();
   fs::remove_all(out_dir);
   fs::create_directories(out_dir);
-  auto script_vars = BaseVars();
+  auto script_vars = support::SanitizerVars();
   script_vars["UI_URL"] = serve.url();
   script_vars["UI_TOKEN"] = kToken;
   script_vars["UI_READ_ONLY_TOKEN"] = kReadOnlyToken;
@@ -232,7 +161,7 @@ TEST(DashboardTest, EveryViewWorksInChromiumAgainstATwoNodeMesh) {
 // The page's event-stream reader (ui/lib.js) against a scripted fetch: a dropped stream resumes
 // after the last event it handled (tests/interop/dashboard_stream.mjs). Needs node only.
 TEST(DashboardTest, TheEventStreamResumesAfterTheLastEventItHandled) {
-  const std::string node = OnPath("node");
+  const std::string node = ExecutableOnPath("node");
   if (node.empty()) {
     const char* why = "no `node` on PATH (scripts/setup installs Debian's nodejs)";
     if (std::getenv("POPULI_TEST_UI_REQUIRED") != nullptr) FAIL() << why;
@@ -240,7 +169,8 @@ TEST(DashboardTest, TheEventStreamResumesAfterTheLastEventItHandled) {
   }
   TempDir dir;
   Child script;
-  script.Start(node, {"dashboard_stream.mjs"}, BaseVars(), kInteropDir.string(), dir.Sub("s"));
+  script.Start(node, {"dashboard_stream.mjs"}, support::SanitizerVars(), kInteropDir.string(),
+               dir.Sub("s"));
   const int rc = script.Wait(60);
   const std::string out = script.Out();
   EXPECT_EQ(rc, 0) << out << script.Err();
