@@ -64,10 +64,7 @@ struct Streamed {
 class InferenceE2E : public MeshFixture {
  protected:
   void TearDown() override {
-    for (pid_t pid : engines_) {
-      ::kill(pid, SIGKILL);
-      ::waitpid(pid, nullptr, 0);
-    }
+    for (auto& engine : engines_) engine->Stop();
     MeshFixture::TearDown();
   }
 
@@ -78,34 +75,13 @@ class InferenceE2E : public MeshFixture {
     if (node.empty()) return "";
     const std::string script =
         (fs::path(POPULI_SOURCE_DIR_AT_BUILD) / "tests/e2e/fake_engine.mjs").string();
-    const std::string out = (root_ / ("engine-" + name + ".out")).string();
-    std::vector<std::string> argv_s{node, script, "--name", name};
-    argv_s.insert(argv_s.end(), ids.begin(), ids.end());
-    std::vector<char*> argv;
-    for (auto& a : argv_s) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    const pid_t pid = fork();
-    if (pid == 0) {
-      prctl(PR_SET_PDEATHSIG, SIGKILL);
-      const int fd = open(out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-      dup2(fd, STDOUT_FILENO);
-      dup2(fd, STDERR_FILENO);
-      execv(node.c_str(), argv.data());
-      _exit(127);
-    }
-    engines_.push_back(pid);
-    std::string port;
-    WaitFor(
-        [&] {
-          const std::string text = Slurp(out);
-          const size_t at = text.find("listening on ");
-          if (at == std::string::npos) return false;
-          port = text.substr(at + 13, text.find('\n', at) - at - 13);
-          return true;
-        },
-        30'000);
-    EXPECT_FALSE(port.empty()) << Slurp(out);
-    return "http://127.0.0.1:" + port;
+    std::vector<std::string> args{script, "--name", name};
+    args.insert(args.end(), ids.begin(), ids.end());
+    engines_.push_back(std::make_unique<populi::testing::support::Child>());
+    const std::string url = populi::testing::support::StartListening(
+        *engines_.back(), node, args, root_.string(), (root_ / ("engine-" + name)).string());
+    EXPECT_FALSE(url.empty()) << engines_.back()->Err();
+    return url;
   }
 
   std::string StartEngineAgent(size_t index, const std::string& endpoint) {
@@ -165,7 +141,7 @@ class InferenceE2E : public MeshFixture {
     return JsonOf(r->body).at(key).as_int64();
   }
 
-  std::vector<pid_t> engines_;
+  std::vector<std::unique_ptr<populi::testing::support::Child>> engines_;
 };
 
 TEST_F(InferenceE2E, FrontDoorRoutesStreamsFailsOverAndCancels) {

@@ -53,10 +53,7 @@ struct Held {
 class InventoryE2E : public MeshFixture {
  protected:
   void TearDown() override {
-    if (engine_pid_ > 0) {
-      ::kill(engine_pid_, SIGKILL);
-      ::waitpid(engine_pid_, nullptr, 0);
-    }
+    engine_.Stop();
     MeshFixture::TearDown();
   }
 
@@ -67,33 +64,12 @@ class InventoryE2E : public MeshFixture {
     if (node.empty()) return "";
     const std::string script =
         (fs::path(POPULI_SOURCE_DIR_AT_BUILD) / "tests/e2e/fake_engine.mjs").string();
-    const std::string out = (root_ / "engine.out").string();
-    std::vector<std::string> argv_s{node, script};
-    argv_s.insert(argv_s.end(), ids.begin(), ids.end());
-    std::vector<char*> argv;
-    for (auto& a : argv_s) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    engine_pid_ = fork();
-    if (engine_pid_ == 0) {
-      prctl(PR_SET_PDEATHSIG, SIGKILL);
-      const int fd = open(out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-      dup2(fd, STDOUT_FILENO);
-      dup2(fd, STDERR_FILENO);
-      execv(node.c_str(), argv.data());
-      _exit(127);
-    }
-    std::string port;
-    WaitFor(
-        [&] {
-          const std::string text = Slurp(out);
-          const size_t at = text.find("listening on ");
-          if (at == std::string::npos) return false;
-          port = text.substr(at + 13, text.find('\n', at) - at - 13);
-          return true;
-        },
-        30'000);
-    EXPECT_FALSE(port.empty()) << Slurp(out);
-    return "http://127.0.0.1:" + port;
+    std::vector<std::string> args{script};
+    args.insert(args.end(), ids.begin(), ids.end());
+    const std::string url = populi::testing::support::StartListening(
+        engine_, node, args, root_.string(), (root_ / "engine").string());
+    EXPECT_FALSE(url.empty()) << engine_.Err();
+    return url;
   }
 
   // An agent scanning `dir` every `poll` (and the engine at `endpoint`, when given).
@@ -214,7 +190,7 @@ class InventoryE2E : public MeshFixture {
         60'000));
   }
 
-  pid_t engine_pid_ = -1;
+  populi::testing::support::Child engine_;
 };
 
 TEST_F(InventoryE2E, EveryNodesModelsAppearChangeAndGoWithTheirNode) {

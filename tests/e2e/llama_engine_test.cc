@@ -119,44 +119,17 @@ bool Speakable(const std::string& text) {
 class LlamaEngineE2E : public MeshFixture {
  protected:
   void TearDown() override {
-    if (engine_pid_ > 0) {
-      ::kill(engine_pid_, SIGKILL);
-      ::waitpid(engine_pid_, nullptr, 0);
-    }
+    engine_.Stop();
     MeshFixture::TearDown();
   }
 
   // Starts llama_server.mjs on `model`; its base URL ("" with a failure when it did not start).
   std::string StartEngine(const std::string& node, const fs::path& model) {
-    const std::string out = (root_ / "engine.out").string();
-    const std::string err = (root_ / "engine.err").string();
-    std::vector<std::string> argv_s{node, "llama_server.mjs", "0", model.string()};
-    std::vector<char*> argv;
-    for (auto& a : argv_s) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    const std::string cwd = kInteropDir.string();
-    engine_pid_ = fork();
-    if (engine_pid_ == 0) {
-      prctl(PR_SET_PDEATHSIG, SIGKILL);
-      const int o = open(out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-      const int e = open(err.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-      if (o < 0 || e < 0 || chdir(cwd.c_str()) != 0) _exit(126);
-      dup2(o, STDOUT_FILENO);
-      dup2(e, STDERR_FILENO);
-      execv(node.c_str(), argv.data());
-      _exit(127);
-    }
-    std::string port;
-    WaitFor(
-        [&] {
-          const std::string text = Slurp(out);
-          const size_t at = text.find("listening on ");
-          if (at != std::string::npos) port = text.substr(at + 13, text.find('\n', at) - at - 13);
-          return !port.empty() || waitpid(engine_pid_, nullptr, WNOHANG) == engine_pid_;
-        },
-        60'000);
-    EXPECT_FALSE(port.empty()) << "llama_server.mjs did not start:\n" << Slurp(err);
-    return port.empty() ? "" : "http://127.0.0.1:" + port;
+    const std::string url = populi::testing::support::StartListening(
+        engine_, node, {"llama_server.mjs", "0", model.string()}, kInteropDir.string(),
+        (root_ / "engine").string());
+    EXPECT_FALSE(url.empty()) << "llama_server.mjs did not start:\n" << engine_.Err();
+    return url;
   }
 
   Completion Chat(client::HttpClient& engine, const std::string& text) {
@@ -284,7 +257,7 @@ class LlamaEngineE2E : public MeshFixture {
     EXPECT_EQ(file.nodes[0].node_id, agent_id);
   }
 
-  pid_t engine_pid_ = -1;
+  populi::testing::support::Child engine_;
   std::string agent_id_;  // the node whose agent serves the engine
 };
 

@@ -19,6 +19,8 @@
 #include <thread>
 #include <vector>
 
+extern char** environ;
+
 namespace populi::testing::support {
 
 // The first executable `name` on $PATH, or "" when there is none.
@@ -107,5 +109,39 @@ struct Child {
     return s.str();
   }
 };
+
+// This process's whole environment, for a child that should see what the test sees.
+inline std::map<std::string, std::string> InheritedVars() {
+  std::map<std::string, std::string> vars;
+  for (char** e = environ; *e != nullptr; ++e) {
+    const std::string entry(*e);
+    const size_t eq = entry.find('=');
+    if (eq != std::string::npos) vars[entry.substr(0, eq)] = entry.substr(eq + 1);
+  }
+  return vars;
+}
+
+// Starts `bin args…` as `child` (environment inherited, output under `dir`) and waits up to
+// `timeout_ms` for the line "listening on PORT" on its stdout, as the test engines print it
+// (tests/e2e/fake_engine.mjs, tests/interop/llama_server.mjs). Its base URL
+// "http://127.0.0.1:PORT", or "" when it exited or never printed the line (child.Err() says why).
+inline std::string StartListening(Child& child, const std::string& bin,
+                                  const std::vector<std::string>& args, const std::string& cwd,
+                                  const std::string& dir, int timeout_ms = 60'000) {
+  child.Start(bin, args, InheritedVars(), cwd, dir);
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+  while (std::chrono::steady_clock::now() < deadline) {
+    const std::string text = child.Out();
+    const size_t at = text.find("listening on ");
+    const size_t end = at == std::string::npos ? at : text.find('\n', at);
+    if (end != std::string::npos) return "http://127.0.0.1:" + text.substr(at + 13, end - at - 13);
+    if (waitpid(child.pid, nullptr, WNOHANG) == child.pid) {
+      child.pid = -1;
+      return "";
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return "";
+}
 
 }  // namespace populi::testing::support
