@@ -17,6 +17,7 @@ namespace populi::agent {
 struct InferenceWorker::Running {
   std::thread thread;
   bool finished = false;
+  client::HttpClient* engine = nullptr;  // the job's engine call while it runs (under mu_)
 };
 
 namespace {
@@ -116,6 +117,72 @@ class ChunkPoster {
   std::thread sender_;
 };
 
+// A job's watch for the control plane saying its answer is no longer wanted (the client went
+// away, the deadline passed, another node took over), which aborts the engine call. Before the
+// engine's first output nothing else could say so: a chunk's reply is the other channel. It
+// calls only once the job has run kWatchAfterMs, so a quick answer costs no extra call, and on
+// a connection of its own, to the control plane the job came from.
+class CancelWatch {
+ public:
+  static constexpr int64_t kWatchAfterMs = 250;
+  static constexpr int64_t kWaitMs = 10'000;
+  static constexpr int64_t kRetryMs = 1'000;
+
+  CancelWatch(const InferenceWorkerOptions& options, const std::string& control_url,
+              std::string job_id, client::HttpClient& engine)
+      : api_(control_url, options.token), job_id_(std::move(job_id)), engine_(engine) {
+    api_.http().set_node_id(options.node_id);
+    if (!options.tls_ca_file.empty()) api_.http().set_tls_ca_file(options.tls_ca_file);
+    thread_ = std::thread([this] { Run(); });
+  }
+  ~CancelWatch() { Stop(); }
+  CancelWatch(const CancelWatch&) = delete;
+  CancelWatch& operator=(const CancelWatch&) = delete;
+
+  // The job is over: ends the watch (and its call in progress). Idempotent.
+  void Stop() {
+    {
+      std::lock_guard lock(mu_);
+      done_ = true;
+    }
+    cv_.notify_all();
+    api_.http().Abort();
+    if (thread_.joinable()) thread_.join();
+  }
+  // The control plane said the answer is not wanted; the engine call was aborted.
+  bool fired() const { return fired_.load(); }
+
+ private:
+  // False when the job ended during the wait.
+  bool Pause(int64_t ms) {
+    std::unique_lock lock(mu_);
+    return !cv_.wait_for(lock, std::chrono::milliseconds(ms), [this] { return done_; });
+  }
+
+  void Run() {
+    if (!Pause(kWatchAfterMs)) return;
+    for (;;) {
+      auto reply = api_.WaitInferenceCancel(job_id_, kWaitMs);
+      if (api_.http().aborted()) return;
+      if (reply.ok() && reply->cancel) {
+        fired_.store(true);
+        engine_.Abort();
+        return;
+      }
+      if (!reply.ok() && !Pause(kRetryMs)) return;
+    }
+  }
+
+  client::ControlPlaneApi api_;
+  std::string job_id_;
+  client::HttpClient& engine_;
+  std::atomic<bool> fired_{false};
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool done_ = false;
+  std::thread thread_;
+};
+
 }  // namespace
 
 InferenceWorker::InferenceWorker(InferenceWorkerOptions options,
@@ -140,6 +207,12 @@ void InferenceWorker::RequestStop() {
     stopping_ = true;
   }
   stop_jobs_.store(true);
+  {
+    // Ends the engine calls in progress: a job waiting on a slow engine does not hold Stop().
+    std::lock_guard lock(mu_);
+    for (auto& r : running_)
+      if (r.engine != nullptr) r.engine->Abort();
+  }
   cv_.notify_all();
 }
 
@@ -216,7 +289,7 @@ void InferenceWorker::Loop() {
     running_.emplace_back();
     Running& r = running_.back();
     r.thread = std::thread([this, &r, j = std::move(**job)] {
-      RunJob(j);
+      RunJob(j, r);
       std::lock_guard done_lock(mu_);
       r.finished = true;
       cv_.notify_all();
@@ -224,7 +297,7 @@ void InferenceWorker::Loop() {
   }
 }
 
-void InferenceWorker::RunJob(const mesh::InferenceJob& job) {
+void InferenceWorker::RunJob(const mesh::InferenceJob& job, Running& running) {
   client::ControlPlaneApi api(options_.control_url, options_.token);
   api.http().set_node_id(options_.node_id);
   if (!options_.tls_ca_file.empty()) api.http().set_tls_ca_file(options_.tls_ca_file);
@@ -240,6 +313,20 @@ void InferenceWorker::RunJob(const mesh::InferenceJob& job) {
   // for a job nobody picked up.
   if (!poster.Post(0, {}, false)) return;
   client::HttpClient http(engine->origin);
+  struct Registered {  // Stop() may abort the engine call while it runs
+    InferenceWorker& worker;
+    Running& running;
+    Registered(InferenceWorker& w, Running& r, client::HttpClient& engine) : worker(w), running(r) {
+      std::lock_guard lock(worker.mu_);
+      running.engine = &engine;
+      if (worker.stop_jobs_.load()) engine.Abort();
+    }
+    ~Registered() {
+      std::lock_guard lock(worker.mu_);
+      running.engine = nullptr;
+    }
+  } registered(*this, running, http);
+  CancelWatch watch(options_, options_.control_url, job.id, http);
   const std::string path = engine->prefix + "/v1/" + std::string(mesh::ToString(job.route));
   const int timeout =
       static_cast<int>(std::clamp<int64_t>(job.deadline_ms - NowMs(), 1, 3'600'000));
@@ -253,26 +340,36 @@ void InferenceWorker::RunJob(const mesh::InferenceJob& job) {
           return poster.Queue(e.data);
         },
         timeout);
-    if (poster.cancelled()) {
+    watch.Stop();
+    if (poster.cancelled() || watch.fired()) {
       std::lock_guard lock(mu_);
       ++stats_.cancelled;
       return;
     }
-    if (!head.ok()) {
+    if (stop_jobs_.load()) {
+      failed = true;
+      poster.Post(0, {}, true, "the node's agent is stopping");
+    } else if (!head.ok()) {
       failed = true;
       poster.Post(0, {}, true, "engine " + engine->url + ": " + head.status().message());
     } else if (head->status < 200 || head->status >= 300) {
       failed = true;
       poster.Post(head->status, {head->body}, true);
-    } else if (stop_jobs_.load()) {
-      failed = true;
-      poster.Post(0, {}, true, "the node's agent is stopping");
     } else {
       poster.Post(head->status, {}, true);
     }
   } else {
     auto answer = http.SendRaw("POST", path, job.body, {}, timeout);
-    if (!answer.ok()) {
+    watch.Stop();
+    if (watch.fired()) {
+      std::lock_guard lock(mu_);
+      ++stats_.cancelled;
+      return;
+    }
+    if (stop_jobs_.load()) {
+      failed = true;
+      poster.Post(0, {}, true, "the node's agent is stopping");
+    } else if (!answer.ok()) {
       failed = true;
       poster.Post(0, {}, true, "engine " + engine->url + ": " + answer.status().message());
     } else {

@@ -7,8 +7,10 @@
 //
 // Failures are posted, never swallowed: no answer from the engine is status 0 with the error, a
 // non-2xx answer its status and body, a stream that breaks off its error with done. When the
-// control plane answers a chunk with cancel (the client went away, another node took over) the
-// engine request is ended by closing its connection.
+// control plane says the answer is no longer wanted (the client went away, another node took
+// over) — in a chunk's reply, or, before any output, through a watch on the job that a job still
+// running after a moment holds — the engine request is ended by closing its connection. Stop()
+// ends the engine requests in progress the same way.
 #pragma once
 
 #include <atomic>
@@ -69,7 +71,7 @@ class InferenceWorker {
  private:
   struct Running;
   void Loop();
-  void RunJob(const mesh::InferenceJob& job);
+  void RunJob(const mesh::InferenceJob& job, Running& running);
   bool Sleep(int64_t ms);
   void ReapFinished();
 

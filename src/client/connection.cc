@@ -5,9 +5,11 @@
 #include <openssl/ssl.h>
 #include <poll.h>
 
+#include <atomic>
 #include <boost/asio/connect.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/ssl.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
@@ -88,7 +90,8 @@ struct Connection::Impl {
   std::unique_ptr<beast::tcp_stream> plain;
   std::unique_ptr<beast::ssl_stream<beast::tcp_stream>> secure;
   beast::flat_buffer buffer;
-  bool failed_before_send = false;  // the last exchange failed before sending (connect, TLS)
+  bool failed_before_send = false;   // the last exchange failed before sending (connect, TLS)
+  std::atomic<bool> aborted{false};  // Abort() was called: every operation fails
 
   bool connected() const { return plain != nullptr || secure != nullptr; }
   beast::tcp_stream& Lowest() { return secure ? beast::get_lowest_layer(*secure) : *plain; }
@@ -108,8 +111,15 @@ struct Connection::Impl {
     beast::error_code result = asio::error::would_block;
     initiate([&result](beast::error_code ec, auto&&...) { result = ec; });
     ioc.restart();
+    // An Abort() before this operation started; one during it posts CancelIo to the io_context.
+    if (aborted.load()) CancelIo();
     ioc.run();
     return result;
+  }
+
+  // Cancels the operation in progress; runs on the thread that runs the io_context.
+  void CancelIo() {
+    if (connected()) Lowest().cancel();
   }
 
   // Applies the request deadline (or none) to the next operation.
@@ -122,6 +132,7 @@ struct Connection::Impl {
   }
 
   Status Failure(const beast::error_code& ec) const {
+    if (aborted.load()) return Cancelled();
     if (ec == beast::error::timeout) {
       return Status(Code::kTimeout, "request to " + base_url + " timed out",
                     "retry; if it persists check the control plane's load and the network");
@@ -223,6 +234,11 @@ struct Connection::Impl {
     });
   }
 
+  Status Cancelled() const {
+    return Unavailable("request to " + base_url + " was cancelled",
+                       "the caller ended it; nothing to do");
+  }
+
   static ClientResponse Head(const bhttp::response_header<>& header) {
     ClientResponse response;
     response.status = static_cast<int>(header.result_int());
@@ -297,6 +313,7 @@ struct Connection::Impl {
 
   Result<ClientResponse> Exchange(const OutgoingRequest& request, int timeout_ms,
                                   const BodySink* sink, bool* stopped) {
+    if (aborted.load()) return Cancelled();
     if (!endpoint) endpoint = ParseBaseUrl(base_url);
     failed_before_send = !endpoint->ok();
     if (!endpoint->ok()) return endpoint->status();
@@ -333,6 +350,12 @@ Connection::~Connection() = default;
 
 bool Connection::failed_before_send() const {
   return impl_->failed_before_send;
+}
+
+void Connection::Abort() {
+  impl_->aborted.store(true);
+  Impl* impl = impl_.get();
+  asio::post(impl->ioc, [impl] { impl->CancelIo(); });
 }
 
 Result<ClientResponse> Connection::Exchange(const OutgoingRequest& request, int timeout_ms) {

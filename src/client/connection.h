@@ -7,6 +7,7 @@
 // method because the server never closes a connection with a request in progress.
 #pragma once
 
+#include <algorithm>
 #include <functional>
 #include <memory>
 #include <string>
@@ -52,9 +53,40 @@ class Connection {
   // elsewhere cannot run it twice.
   bool failed_before_send() const;
 
+  // Ends the exchange in progress, if any, by closing the connection, and makes every later one
+  // fail at once (kUnavailable, "cancelled"). The only member safe to call from another thread.
+  void Abort();
+
  private:
   struct Impl;
   std::unique_ptr<Impl> impl_;
 };
 
 }  // namespace populi::client::internal
+
+namespace populi::client {
+
+// Registers a connection with a call in progress, so that HttpClient::Abort() reaches it; a
+// client already aborted aborts it at once.
+class HttpClient::ActiveCall {
+ public:
+  ActiveCall(HttpClient& client, internal::Connection& connection)
+      : client_(client), connection_(connection) {
+    std::lock_guard lock(client_.active_mu_);
+    client_.active_.push_back(&connection_);
+    if (client_.aborted_.load()) connection_.Abort();
+  }
+  ~ActiveCall() {
+    std::lock_guard lock(client_.active_mu_);
+    auto& active = client_.active_;
+    active.erase(std::find(active.begin(), active.end(), &connection_));
+  }
+  ActiveCall(const ActiveCall&) = delete;
+  ActiveCall& operator=(const ActiveCall&) = delete;
+
+ private:
+  HttpClient& client_;
+  internal::Connection& connection_;
+};
+
+}  // namespace populi::client

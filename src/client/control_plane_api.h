@@ -91,6 +91,11 @@ class ControlPlaneApi {
   // A chunk of a job's engine answer; the reply says whether to cancel the engine request.
   Result<mesh::InferenceChunkReply> PostInferenceChunk(const mesh::InferenceChunk& chunk,
                                                        CallOptions options = {});
+  // Waits up to wait_ms for a job's answer to be no longer wanted (the client went away, its
+  // deadline passed, another node took over): reply.cancel true then, false when the wait ran
+  // out. For the time before an engine's first output, when no chunk reply can say so.
+  Result<mesh::InferenceChunkReply> WaitInferenceCancel(const std::string& job_id, int64_t wait_ms,
+                                                        CallOptions options = {});
   // How a front-door request was routed (its attempts).
   Result<mesh::InferenceExplanation> ExplainInference(const std::string& request_id,
                                                       CallOptions options = {});

@@ -102,6 +102,12 @@ void HttpClient::MoveToNextUrl() {
 
 HttpClient::~HttpClient() = default;
 
+void HttpClient::Abort() {
+  std::lock_guard lock(active_mu_);
+  aborted_.store(true);
+  for (internal::Connection* c : active_) c->Abort();
+}
+
 void HttpClient::set_tls_ca_file(std::string path) {
   std::lock_guard lock(mu_);
   ca_file_ = std::move(path);
@@ -142,7 +148,11 @@ Result<ClientResponse> HttpClient::SendOnce(std::string_view method, std::string
   for (size_t tried = 0; tried < urls_.size(); ++tried) {
     if (tried > 0) MoveToNextUrl();
     if (!connection_) connection_ = std::make_unique<internal::Connection>(base_url(), ca_file_);
-    result = connection_->Exchange({method, path, &all, body}, timeout_ms);
+    {
+      ActiveCall active(*this, *connection_);
+      result = connection_->Exchange({method, path, &all, body}, timeout_ms);
+    }
+    if (aborted_.load()) return result;  // no other replica: the caller ended the call
     const bool replica_away = !result.ok() && (result.status().code() == Code::kUnavailable ||
                                                result.status().code() == Code::kTimeout);
     // Another replica only where the request cannot run twice (see http_client.h).
@@ -157,7 +167,9 @@ Result<ClientResponse> HttpClient::SendRaw(std::string_view method, std::string_
   const bool may_retry = retry_.max_attempts > 1 && IsIdempotent(method, headers);
   for (int attempt = 1;; ++attempt) {
     Result<ClientResponse> result = SendOnce(method, path, body, headers, timeout_ms);
-    if (!may_retry || attempt >= retry_.max_attempts || !IsRetryable(result)) return result;
+    if (!may_retry || attempt >= retry_.max_attempts || !IsRetryable(result) || aborted_.load()) {
+      return result;
+    }
     const int64_t ceiling =
         std::min<int64_t>(retry_.max_backoff_ms, static_cast<int64_t>(retry_.initial_backoff_ms)
                                                      << std::min(attempt - 1, 20));

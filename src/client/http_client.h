@@ -75,6 +75,12 @@ class HttpClient {
   void set_node_id(std::string node_id) { node_id_ = std::move(node_id); }
   // PEM file of the CA (or self-signed certificate) that signed the control plane's cert.
   void set_tls_ca_file(std::string path);
+  // Ends the call in progress on this client, if any, and makes every later one fail at once
+  // (kUnavailable, "cancelled"): its connection is closed, so the server sees the client go
+  // away. One way; the one member safe to call while another thread is in a call.
+  void Abort();
+  bool aborted() const { return aborted_.load(); }
+
   // The URL calls go to now (one of urls()).
   const std::string& base_url() const { return urls_[current_.load()]; }
   const std::vector<std::string>& urls() const { return urls_; }
@@ -113,6 +119,12 @@ class HttpClient {
   HeaderList BuildHeaders(const HeaderList& extra, bool has_body) const;
   // Makes the next URL current (under mu_); the next call connects there.
   void MoveToNextUrl();
+  // Keeps `connection` reachable by Abort() while a call runs on it.
+  class ActiveCall;
+
+  std::atomic<bool> aborted_{false};
+  std::mutex active_mu_;                       // guards active_
+  std::vector<internal::Connection*> active_;  // connections with a call in progress
 
   std::vector<std::string> urls_;   // never empty; fixed after construction
   std::atomic<size_t> current_{0};  // index into urls_

@@ -25,6 +25,16 @@ Result<mesh::InferenceChunkReply> ControlPlaneApi::PostInferenceChunk(
       mesh::Serialize(mesh::ToJson(chunk)), Timeout(options), mesh::InferenceChunkReplyFromJson);
 }
 
+Result<mesh::InferenceChunkReply> ControlPlaneApi::WaitInferenceCancel(const std::string& job_id,
+                                                                       int64_t wait_ms,
+                                                                       CallOptions options) {
+  return internal::Call<mesh::InferenceChunkReply>(
+      *http_, "GET",
+      "/v1/populi/inference/jobs/" + internal::Escape(job_id) +
+          "/cancel?wait_ms=" + std::to_string(wait_ms),
+      {}, Timeout(options, wait_ms, 5'000), mesh::InferenceChunkReplyFromJson);
+}
+
 Result<mesh::InferenceExplanation> ControlPlaneApi::ExplainInference(const std::string& request_id,
                                                                      CallOptions options) {
   return internal::Call<mesh::InferenceExplanation>(

@@ -82,11 +82,12 @@ Status HttpClient::StreamEvents(std::string_view path,
       MoveToNextUrl();
     }
     internal::Connection connection(base_url(), ca_file_);
+    ActiveCall active(*this, connection);
     head = connection.Stream(
         {"GET", path, &headers, {}}, timeout_ms,
         [&parser](std::string_view bytes) { return parser.Feed(bytes); }, &stopped);
     if (stopped || parser.stopped()) return Status::Ok();  // the caller had what it wanted
-    if (head.ok() || !connection.failed_before_send()) break;
+    if (head.ok() || !connection.failed_before_send() || aborted_.load()) break;
   }
   if (!head.ok()) return head.status();
   return StatusFromResponse(*head, base_url());
@@ -101,6 +102,7 @@ Result<ClientResponse> HttpClient::SendForEvents(
   wanted.insert(wanted.end(), extra_headers.begin(), extra_headers.end());
   const HeaderList headers = BuildHeaders(wanted, !body.empty());
   internal::Connection connection(urls_.front(), ca_file_);
+  ActiveCall active(*this, connection);
   bool stopped = false;
   return connection.Stream(
       {method, path, &headers, body}, timeout_ms,

@@ -11,6 +11,9 @@ std::string TopicOfRequest(std::string_view request_id) {
 std::string TopicOfNode(std::string_view node_id) {
   return "inference.node:" + std::string(node_id);
 }
+std::string TopicOfJob(std::string_view job_id) {
+  return "inference.job:" + std::string(job_id);
+}
 
 struct FrontDoor::Attempt {
   std::string job_id;
@@ -113,6 +116,7 @@ void FrontDoor::FailAttempt(Request& r, Attempt& a, int status, std::string erro
   a.status = status;
   a.error = std::move(error);
   Release(a);
+  notify_(TopicOfJob(a.job_id));
   r.error = a.error;
   if (a.output) {
     // The client already has output: the stream ends with an error event, no second node.
@@ -141,6 +145,7 @@ Result<Progress> FrontDoor::Read(const std::string& request_id, int64_t now_ms) 
         a.outcome = "cancelled";
         a.error = "the request's deadline passed";
         Release(a);
+        notify_(TopicOfJob(a.job_id));
       }
     }
     r.phase = Phase::kFailed;
@@ -171,6 +176,7 @@ void FrontDoor::End(const std::string& request_id, int64_t now_ms) {
     if (!a.finished) {
       a.finished = true;
       a.outcome = "cancelled";
+      notify_(TopicOfJob(a.job_id));
     }
     Release(a);
   }
@@ -246,6 +252,7 @@ Result<mesh::InferenceChunkReply> FrontDoor::Post(const mesh::InferenceChunk& ch
   if (chunk.done) {
     a.finished = true;
     Release(a);
+    notify_(TopicOfJob(a.job_id));
     if (!chunk.error.empty()) {
       if (a.output) {
         a.outcome = "failed";
@@ -323,6 +330,14 @@ mesh::InferenceExplanation FrontDoor::Explanation(const Request& r) {
     e.attempts.push_back(std::move(v));
   }
   return e;
+}
+
+bool FrontDoor::JobWanted(const std::string& job_id) const {
+  std::lock_guard lock(mu_);
+  auto j = jobs_.find(job_id);
+  if (j == jobs_.end()) return false;
+  const Request& r = *j->second.first;
+  return j->second.second == r.current && !r.attempts[j->second.second].finished;
 }
 
 std::optional<mesh::InferenceExplanation> FrontDoor::Explain(const std::string& request_id) const {

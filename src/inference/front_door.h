@@ -40,6 +40,8 @@ inline constexpr size_t kFinishedKept = 1'000;
 
 std::string TopicOfRequest(std::string_view request_id);
 std::string TopicOfNode(std::string_view node_id);
+// Notified when a job's attempt finishes, whatever the reason (JobWanted turns false).
+std::string TopicOfJob(std::string_view job_id);
 
 struct Target {
   Candidate candidate;
@@ -102,6 +104,11 @@ class FrontDoor {
   // Fails the attempts of nodes `alive` says are gone and of jobs nobody picked up within
   // kPickupTimeoutMs, and wakes the requests past their deadline. Called on a short period.
   void Sweep(int64_t now_ms, const std::function<bool(const std::string&)>& alive);
+
+  // Whether the answer of job `job_id` is still wanted: false once its attempt finished (the
+  // client went away, the deadline passed, the node was given up on, the answer is complete)
+  // and for a job not known here. The agent ends its engine request when it turns false.
+  bool JobWanted(const std::string& job_id) const;
 
   std::optional<mesh::InferenceExplanation> Explain(const std::string& request_id) const;
   size_t Active() const;

@@ -181,6 +181,34 @@ TEST_F(HttpClientTest, TimeoutIsReportedAsTimeout) {
   EXPECT_EQ(r.status().code(), Code::kTimeout);
 }
 
+TEST_F(HttpClientTest, AbortEndsTheCallInProgressAndEveryLaterOne) {
+  HttpClient client(server_->url());
+  Result<ClientResponse> waited = Unavailable("not run", "");
+  std::thread caller([&] {
+    waited = client.SendRaw("GET", "/v1/populi/wait?timeout_ms=20000&end_when_dropped=1", {}, {},
+                            30'000);
+  });
+  for (int i = 0; i < 200 && state_.polls_started.load() == 0; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(25));
+  ASSERT_EQ(state_.polls_started.load(), 1);
+  client.Abort();
+  caller.join();
+  ASSERT_FALSE(waited.ok());
+  EXPECT_EQ(waited.status().code(), Code::kUnavailable);
+  EXPECT_NE(waited.status().message().find("cancelled"), std::string::npos)
+      << waited.status().ToString();
+  // The connection was closed: the server let the poll go long before its 20 s deadline.
+  for (int i = 0; i < 200 && state_.polls_released.load() == 0; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(25));
+  EXPECT_EQ(state_.polls_released.load(), 1);
+  // Every later call, an event stream too, fails without reaching the server.
+  EXPECT_EQ(client.SendRaw("GET", "/health").status().code(), Code::kUnavailable);
+  auto events =
+      client.SendForEvents("GET", "/v1/populi/events", {}, [](const SseEvent&) { return true; });
+  EXPECT_EQ(events.status().code(), Code::kUnavailable);
+  EXPECT_EQ(state_.polls_started.load(), 1);
+}
+
 TEST_F(HttpClientTest, StreamEventsReportsErrorResponses) {
   HttpClient client(server_->url());
   int events = 0;

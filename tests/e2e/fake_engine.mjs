@@ -15,10 +15,12 @@
 //   [die-mid]            streams two tokens, then drops the connection
 //   [slow-stream]        streams a token every 50 ms, 400 tokens
 //   [tokens:N]           streams N tokens as fast as it can (benchmarks)
+//   [slow-first:MS]      answers (the status line included) only after MS ms
 // A simulated prefix cache: usage.prompt_tokens_details.cached_tokens is the length of the
 // longest earlier request text that this one starts with (what a real engine's cache would
 // reuse). GET /debug/stats answers {"requests","aborted","cached_requests"}: `aborted` counts
-// requests whose client (the node's agent) went away before the answer was complete.
+// requests whose client (the node's agent) went away before the answer was complete, whether
+// or not it had started.
 import http from 'node:http';
 
 const args = process.argv.slice(2);
@@ -84,6 +86,23 @@ function answer(req, res, kind, body) {
   }
   if (text.includes(`[die:${name}]`)) {
     req.socket.destroy();
+    return;
+  }
+  const slowFirst = text.match(/\[slow-first:(\d+)\]/);
+  if (slowFirst) {
+    let gone = false;
+    res.on('close', () => {
+      if (!gone) stats.aborted++;
+      gone = true;
+    });
+    setTimeout(() => {
+      if (gone) return;
+      gone = true;
+      res.writeHead(200, {'content-type': 'application/json'});
+      res.end(JSON.stringify({id: 'fake-1', object: 'chat.completion', created: 0,
+        model: body.model, choices: [{index: 0, message: {role: 'assistant', content: 'late'},
+          finish_reason: 'stop'}]}));
+    }, Number(slowFirst[1]));
     return;
   }
   const many = text.match(/\[tokens:(\d+)\]/);

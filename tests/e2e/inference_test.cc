@@ -257,6 +257,23 @@ TEST_F(InferenceE2E, FrontDoorRoutesStreamsFailsOverAndCancels) {
   EXPECT_TRUE(WaitFor([&] { return EngineStat(beta, "aborted") > aborted_before; }, 30'000))
       << "the engine kept streaming to nobody";
 
+  // A client that goes away before the first token (its engine is slow to start) cancels the
+  // engine's request too, long before the engine would have answered.
+  const int64_t aborted_early = EngineStat(beta, "aborted");
+  {
+    client::HttpClient impatient(url());
+    auto gave_up = impatient.SendRaw("POST", "/v1/chat/completions",
+                                     ChatBody("only-b", {"[slow-first:120000] think hard"}, false),
+                                     {{"x-request-id", "impatient-1"}}, 1'500);
+    EXPECT_EQ(gave_up.status().code(), Code::kTimeout);
+  }
+  EXPECT_TRUE(WaitFor([&] { return EngineStat(beta, "aborted") > aborted_early; }, 30'000))
+      << "the engine kept working for a client that had left";
+  auto impatient = Api().ExplainInference("impatient-1");
+  ASSERT_TRUE(impatient.ok()) << impatient.status().ToString();
+  ASSERT_EQ(impatient->attempts.size(), 1u);
+  EXPECT_EQ(impatient->attempts[0].outcome, "cancelled");
+
   // Embeddings go through as well.
   auto emb = Post("/v1/embeddings", R"({"model":"only-a","input":"x"})");
   ASSERT_EQ(emb.status, 200) << emb.body;

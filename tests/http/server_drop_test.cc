@@ -1,5 +1,6 @@
 // A held long-poll (LongPoll::holder) whose client closes its connection is reported once to
-// on_long_poll_dropped; polls without a holder, and held polls answered normally, are not.
+// on_long_poll_dropped; polls without a holder, and held polls answered normally, are not. A
+// poll marked end_when_dropped is let go of as soon as its client hangs up.
 #include <chrono>
 #include <condition_variable>
 #include <mutex>
@@ -93,6 +94,17 @@ TEST_F(ServerDropTest, AHeldPollIsStillAnsweredWhenItsTopicFires) {
   const std::string response = raw.ReadResponse();
   EXPECT_EQ(StatusOf(response), 200);
   EXPECT_NE(response.find("\"ready\":true"), std::string::npos) << response;
+}
+
+TEST_F(ServerDropTest, APollMarkedEndWhenDroppedIsReleasedWhenItsClientHangsUp) {
+  PollAndHangUp("");  // unmarked: kept until its deadline, 20 s away
+  PollAndHangUp("&end_when_dropped=1");
+  for (int i = 0; i < 100 && state_.polls_released.load() == 0; ++i)
+    std::this_thread::sleep_for(50ms);
+  EXPECT_EQ(state_.polls_released.load(), 1);
+  // Not a holder's poll: nothing is reported.
+  std::lock_guard lock(mu_);
+  EXPECT_TRUE(dropped_.empty());
 }
 
 }  // namespace

@@ -82,12 +82,21 @@ Router TestRouter(RouteState& state) {
   });
   add(Method::kGet, "/v1/populi/wait", {}, "wait", [&state](Request& req) {
     int64_t timeout_ms = req.query.count("timeout_ms") ? std::stoll(req.query["timeout_ms"]) : 0;
+    ++state.polls_started;
     Response response;
     response.long_poll = std::make_shared<LongPoll>();
     response.long_poll->topic = "ready";
     response.long_poll->deadline_ms = SystemClock::Instance().MonotonicMs() + timeout_ms;
     if (req.query.count("holder")) response.long_poll->holder = req.query["holder"];
-    response.long_poll->poll = [&state]() -> std::optional<Response> {
+    response.long_poll->end_when_dropped = req.query.count("end_when_dropped") != 0;
+    // Counts the poll's release: its functions hold the only reference.
+    struct Released {
+      explicit Released(std::atomic<int>& c) : count(c) {}
+      ~Released() { ++count; }
+      std::atomic<int>& count;
+    };
+    auto released = std::make_shared<Released>(state.polls_released);
+    response.long_poll->poll = [&state, released]() -> std::optional<Response> {
       if (!state.ready.load()) return std::nullopt;
       return JsonResponse(R"({"ready":true})");
     };

@@ -59,6 +59,8 @@ struct RouteState {
   std::atomic<int> slow_started{0};
   std::atomic<int> slow_ms{300};
   std::atomic<int> flaky_failures_left{0};  // /v1/populi/flaky answers 503 while > 0
+  std::atomic<int> polls_started{0};        // /v1/populi/wait requests handled
+  std::atomic<int> polls_released{0};       // /v1/populi/wait polls the server let go of
   std::mutex mu;
   std::string last_remote;
 };
@@ -70,7 +72,8 @@ struct RouteState {
 //   POST /v1/populi/nodes/{id}/work      worker, mesh
 //   POST /v1/populi/admin/reset          admin only
 //   GET  /v1/populi/slow                 open; sleeps slow_ms then 200
-//   GET  /v1/populi/wait?timeout_ms=N    open long-poll on topic "ready" (&holder=ID: held by ID)
+//   GET  /v1/populi/wait?timeout_ms=N    open long-poll on topic "ready" (&holder=ID: held by ID;
+//                                        &end_when_dropped=1: LongPoll::end_when_dropped)
 //   GET  /v1/populi/events               open SSE on topic "events"
 //   GET  /v1/populi/throw                open; the handler throws
 //   GET  /v1/populi/flaky                open; 503 while flaky_failures_left > 0

@@ -5,6 +5,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <string>
 #include <vector>
 
@@ -157,6 +158,36 @@ TEST_F(FrontDoorTest, ClientGoneCancelsTheEngineRequest) {
   EXPECT_TRUE(Post(job.id, 1, 200, {"t2"}, false).cancel);
   EXPECT_EQ(door_.Explain("r6")->attempts[0].outcome, "cancelled");
   EXPECT_FALSE(door_.Read("r6", now_).ok());
+}
+
+TEST_F(FrontDoorTest, AJobIsWantedUntilItsAttemptEndsAndItsWatchIsWokenThen) {
+  auto woken = [this](const std::string& job) {
+    return std::count(topics_.begin(), topics_.end(), TopicOfJob(job));
+  };
+  EXPECT_FALSE(door_.JobWanted("nobody.1"));
+  // Another node takes over: the first node's job is no longer wanted.
+  ASSERT_TRUE(door_.Begin(Spec("r12", {"a", "b"}), now_).ok());
+  mesh::InferenceJob first = Take("a");
+  EXPECT_TRUE(door_.JobWanted(first.id));
+  EXPECT_EQ(woken(first.id), 0);
+  door_.Sweep(now_ + 1, [](const std::string& n) { return n != "a"; });
+  EXPECT_FALSE(door_.JobWanted(first.id));
+  EXPECT_EQ(woken(first.id), 1);
+  // The client hangs up before the first output: the running job is no longer wanted.
+  mesh::InferenceJob second = Take("b");
+  EXPECT_FALSE(Post(second.id, 0, 0, {}, false).cancel);  // taken; the engine is slow
+  EXPECT_TRUE(door_.JobWanted(second.id));
+  door_.End("r12", now_);
+  EXPECT_FALSE(door_.JobWanted(second.id));
+  EXPECT_EQ(woken(second.id), 1);
+  // The deadline passes while the engine thinks.
+  ASSERT_TRUE(door_.Begin(Spec("r13", {"a"}), now_).ok());
+  mesh::InferenceJob late = Take("a");
+  Read("r13");
+  EXPECT_TRUE(door_.JobWanted(late.id));
+  EXPECT_EQ(door_.Read("r13", 100'000)->phase, Phase::kFailed);
+  EXPECT_FALSE(door_.JobWanted(late.id));
+  EXPECT_EQ(woken(late.id), 1);
 }
 
 TEST_F(FrontDoorTest, SweepFailsDownNodesAndUnpickedJobs) {

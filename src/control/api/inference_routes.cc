@@ -1,9 +1,10 @@
 // The OpenAI-compatible front door (docs/inference.md): GET /v1/models, POST
 // /v1/chat/completions, /v1/completions and /v1/embeddings for clients, and the relay the
 // nodes' agents run it through — GET /v1/populi/inference/nodes/{node_id}/next (a long-poll
-// that hands the agent its next job) and POST /v1/populi/inference/jobs/{job_id}/chunks (the
-// engine's answer as it arrives) — plus GET /v1/populi/inference/requests/{request_id}, how a
-// request was routed.
+// that hands the agent its next job), POST /v1/populi/inference/jobs/{job_id}/chunks (the
+// engine's answer as it arrives) and GET /v1/populi/inference/jobs/{job_id}/cancel (a long-poll
+// that tells the agent its job's answer is no longer wanted) — plus GET
+// /v1/populi/inference/requests/{request_id}, how a request was routed.
 //
 // A client's request is held as a long-poll until the first output of an engine (or a final
 // failure): only then are its status line and headers written, so a failover before it is
@@ -307,6 +308,9 @@ http::Response Serve(InferenceState& state, http::Request& req, mesh::InferenceR
   auto poll = std::make_shared<http::LongPoll>();
   poll->topic = inference::TopicOfRequest(req.request_id);
   poll->deadline_ms = SystemClock::Instance().MonotonicMs() + timeout;
+  // A client that hangs up before the first output ends the request at once (EndOnRelease), so
+  // the node's agent, watching its job, ends the engine's work.
+  poll->end_when_dropped = true;
   poll->poll = [&state, end, stream] { return Answer(state, end, stream); };
   poll->on_timeout = [&state, end, stream] {
     if (auto r = Answer(state, end, stream)) return std::move(*r);
@@ -377,6 +381,31 @@ http::Response PostChunk(InferenceState& state, http::Request& req) {
   return Json(mesh::ToJson(*reply));
 }
 
+// The agent's wait for a job's answer to be no longer wanted: {"cancel":true} as soon as it is
+// not (or at once), {"cancel":false} when the wait runs out. Let go of when the agent hangs up
+// (its job finished first).
+http::Response WatchJob(InferenceState& state, http::Request& req) {
+  const std::string job_id = req.params.at("job_id");
+  auto wait = QueryIntParam(req, "wait_ms", 0);
+  if (!wait.ok()) return Error(wait.status(), req);
+  auto cancelled = [&state, job_id]() -> std::optional<http::Response> {
+    if (state.door.JobWanted(job_id)) return std::nullopt;
+    return Json(mesh::ToJson(mesh::InferenceChunkReply{true}));
+  };
+  if (auto now = cancelled()) return std::move(*now);
+  const int64_t wait_ms = std::min({*wait, state.ctx.options.long_poll_max_ms, kMaxJobWaitMs});
+  if (wait_ms <= 0) return Json(mesh::ToJson(mesh::InferenceChunkReply{false}));
+  auto poll = std::make_shared<http::LongPoll>();
+  poll->topic = inference::TopicOfJob(job_id);
+  poll->deadline_ms = SystemClock::Instance().MonotonicMs() + wait_ms;
+  poll->end_when_dropped = true;
+  poll->poll = cancelled;
+  poll->on_timeout = [] { return Json(mesh::ToJson(mesh::InferenceChunkReply{false})); };
+  http::Response r;
+  r.long_poll = std::move(poll);
+  return r;
+}
+
 http::Response Explain(InferenceState& state, http::Request& req) {
   const std::string& id = req.params.at("request_id");
   auto e = state.door.Explain(id);
@@ -414,6 +443,9 @@ void AddInferenceRoutes(http::Router& router, ApiContext& ctx) {
   router.Add({http::Method::kPost, "/v1/populi/inference/jobs/{job_id}/chunks", NodePlaneRoles(),
               kMaxRequestBytes, "inference.chunk",
               [&state](http::Request& req) { return PostChunk(state, req); },
+              /*runs_inline=*/false, /*liveness=*/true});
+  router.Add({http::Method::kGet, "/v1/populi/inference/jobs/{job_id}/cancel", NodePlaneRoles(), 0,
+              "inference.cancel", [&state](http::Request& req) { return WatchJob(state, req); },
               /*runs_inline=*/false, /*liveness=*/true});
   router.Add({http::Method::kGet, "/v1/populi/inference/requests/{request_id}", AnyRole(), 0,
               "inference.explain", [&state](http::Request& req) { return Explain(state, req); }});

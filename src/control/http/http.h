@@ -80,6 +80,10 @@ struct LongPoll {
   // client closes the connection before deadline_ms while the server waits, the server reports
   // it (ServerOptions::on_long_poll_dropped) and answers nothing.
   std::string holder;
+  // Set: when the client closes the connection while the server waits, the wait ends at once
+  // and nothing is answered; the poll (and what its functions hold) is released then, not at
+  // deadline_ms. For a wait whose end cancels work (an inference request's engine call).
+  bool end_when_dropped = false;
   std::function<std::optional<Response>()> poll;
   std::function<Response()> on_timeout;
 };

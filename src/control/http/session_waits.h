@@ -53,7 +53,8 @@ asio::awaitable<bool> Session<Stream>::FinishLongPoll(Exchange& ex) {
   const auto deadline = SteadyClock::time_point(std::chrono::milliseconds(poll->deadline_ms));
   TopicNotifier::Subscription sub(server_.notifier_, poll->topic);
   std::optional<DropWatch> watch;
-  if (!poll->holder.empty() && opts_.on_long_poll_dropped) watch.emplace(*this, poll->topic);
+  const bool reports_holder = !poll->holder.empty() && opts_.on_long_poll_dropped;
+  if (reports_holder || poll->end_when_dropped) watch.emplace(*this, poll->topic);
   for (;;) {
     sub.Refresh();
     auto ready = co_await OnPool<std::optional<Response>>(*server_.handler_pool_,
@@ -71,7 +72,7 @@ asio::awaitable<bool> Session<Stream>::FinishLongPoll(Exchange& ex) {
     if (SteadyClock::now() >= deadline || server_.notifier_.stopped()) break;
     co_await sub.Wait(deadline);
     if (watch && watch->gone()) {
-      if (SteadyClock::now() < deadline) opts_.on_long_poll_dropped(poll->holder);
+      if (reports_holder && SteadyClock::now() < deadline) opts_.on_long_poll_dropped(poll->holder);
       co_return false;
     }
   }
