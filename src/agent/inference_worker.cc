@@ -49,6 +49,15 @@ class ChunkPoster {
     if (sender_.joinable()) sender_.join();
   }
 
+  // Tells the control plane this node is on the job (a chunk with no status, no events), from
+  // the sender thread: the engine call starts meanwhile instead of after a round trip.
+  void Taken() {
+    std::lock_guard lock(mu_);
+    if (!sender_.joinable()) sender_ = std::thread([this] { Send(); });
+    taken_pending_ = true;
+    cv_.notify_all();
+  }
+
   // Queues a streamed event (the engine answered 2xx). False once the answer is not wanted.
   bool Queue(std::string event) {
     std::lock_guard lock(mu_);
@@ -63,7 +72,7 @@ class ChunkPoster {
   bool Post(int status, std::vector<std::string> events, bool done, std::string error = {}) {
     {
       std::unique_lock lock(mu_);
-      cv_.wait(lock, [this] { return pending_.empty() && !sending_; });
+      cv_.wait(lock, [this] { return pending_.empty() && !sending_ && !taken_pending_; });
     }
     return PostNow(status, std::move(events), done, std::move(error));
   }
@@ -87,7 +96,17 @@ class ChunkPoster {
   void Send() {
     std::unique_lock lock(mu_);
     for (;;) {
-      cv_.wait(lock, [this] { return stopping_ || !pending_.empty(); });
+      cv_.wait(lock, [this] { return stopping_ || taken_pending_ || !pending_.empty(); });
+      if (taken_pending_) {
+        taken_pending_ = false;
+        sending_ = true;
+        lock.unlock();
+        PostNow(0, {}, false, {});
+        lock.lock();
+        sending_ = false;
+        cv_.notify_all();
+        continue;
+      }
       if (pending_.empty()) return;
       std::vector<std::string> batch;
       const size_t n = std::min(pending_.size(), mesh::kMaxChunkEvents);
@@ -113,6 +132,7 @@ class ChunkPoster {
   std::condition_variable cv_;
   std::deque<std::string> pending_;
   bool sending_ = false;
+  bool taken_pending_ = false;  // Taken() was called and its chunk is not sent yet
   bool stopping_ = false;
   std::thread sender_;
 };
@@ -311,7 +331,7 @@ void InferenceWorker::RunJob(const mesh::InferenceJob& job, Running& running) {
   }
   // Taken: tells the control plane this node is on it, so a slow first token is not mistaken
   // for a job nobody picked up.
-  if (!poster.Post(0, {}, false)) return;
+  poster.Taken();
   client::HttpClient http(engine->origin);
   struct Registered {  // Stop() may abort the engine call while it runs
     InferenceWorker& worker;
