@@ -7,6 +7,7 @@
 #include <chrono>
 #include <deque>
 
+#include "agent/backoff.h"
 #include "client/control_plane_api.h"
 #include "client/http_client.h"
 #include "mesh/inference_json.h"
@@ -18,6 +19,19 @@ struct InferenceWorker::Running {
   std::thread thread;
   bool finished = false;
   client::HttpClient* engine = nullptr;  // the job's engine call while it runs (under mu_)
+};
+
+struct InferenceWorker::Poll {
+  Poll(std::string u, uint64_t seed, const InferenceWorkerOptions& o)
+      : url(std::move(u)), api(url, o.token), backoff(o.backoff_base_ms, o.backoff_cap_ms, seed) {
+    api.http().set_node_id(o.node_id);
+    if (!o.tls_ca_file.empty()) api.http().set_tls_ca_file(o.tls_ca_file);
+  }
+  std::string url;  // one control plane (replica)
+  // Used by this poll's thread alone, but for RequestStop(), which aborts its held poll.
+  client::ControlPlaneApi api;
+  Backoff backoff;  // used by this poll's thread alone
+  std::thread thread;
 };
 
 namespace {
@@ -208,17 +222,20 @@ class CancelWatch {
 InferenceWorker::InferenceWorker(InferenceWorkerOptions options,
                                  std::shared_ptr<spdlog::logger> logger)
     : options_(std::move(options)),
-      logger_(logger ? std::move(logger) : spdlog::default_logger()),
-      backoff_(options_.backoff_base_ms, options_.backoff_cap_ms,
-               static_cast<uint64_t>(NowMs()) ^ (static_cast<uint64_t>(::getpid()) << 21)) {}
+      logger_(logger ? std::move(logger) : spdlog::default_logger()) {}
 
 InferenceWorker::~InferenceWorker() {
   Stop();
 }
 
 void InferenceWorker::Start() {
-  if (options_.engines.empty()) return;  // no engine: nothing to relay to
-  loop_ = std::thread([this] { Loop(); });
+  if (options_.engines.empty() || !polls_.empty()) return;  // no engine: nothing to relay to
+  // The URL list as every client reads it (client::HttpClient splits and trims it).
+  const std::vector<std::string> urls = client::HttpClient(options_.control_url).urls();
+  const uint64_t seed = static_cast<uint64_t>(NowMs()) ^ (static_cast<uint64_t>(::getpid()) << 21);
+  for (size_t i = 0; i < urls.size(); ++i)
+    polls_.push_back(std::make_unique<Poll>(urls[i], seed + 0x9e3779b97f4a7c15ULL * i, options_));
+  for (auto& p : polls_) p->thread = std::thread([this, poll = p.get()] { Loop(*poll); });
 }
 
 void InferenceWorker::RequestStop() {
@@ -233,12 +250,15 @@ void InferenceWorker::RequestStop() {
     for (auto& r : running_)
       if (r.engine != nullptr) r.engine->Abort();
   }
+  // Ends the held job polls: Stop() does not wait out poll_wait_ms.
+  for (auto& p : polls_) p->api.http().Abort();
   cv_.notify_all();
 }
 
 void InferenceWorker::Stop() {
   RequestStop();
-  if (loop_.joinable()) loop_.join();
+  for (auto& p : polls_)
+    if (p->thread.joinable()) p->thread.join();
   std::list<Running> running;
   {
     std::lock_guard lock(mu_);
@@ -276,40 +296,45 @@ void InferenceWorker::ReapFinished() {
   for (auto& r : done) r.thread.join();
 }
 
-void InferenceWorker::Loop() {
+void InferenceWorker::Loop(Poll& poll) {
   if (options_.joined) {
     while (!options_.joined(1'000)) {
       std::lock_guard lock(mu_);
       if (stopping_) return;
     }
   }
-  client::ControlPlaneApi api(options_.control_url, options_.token);
-  api.http().set_node_id(options_.node_id);
-  if (!options_.tls_ca_file.empty()) api.http().set_tls_ca_file(options_.tls_ca_file);
+  client::ControlPlaneApi& api = poll.api;
   for (;;) {
     ReapFinished();
     {
+      // An open poll holds a job slot: a job it brings can always run.
       std::unique_lock lock(mu_);
-      cv_.wait(lock, [this] { return stopping_ || running_.size() < options_.max_jobs; });
+      cv_.wait(lock, [this] {
+        return stopping_ || running_.size() + polling_ < std::max<size_t>(options_.max_jobs, 1);
+      });
       if (stopping_) return;
+      ++polling_;
     }
     auto job = api.NextInferenceJob(options_.node_id, options_.poll_wait_ms);
+    std::unique_lock lock(mu_);
+    --polling_;
+    cv_.notify_all();       // the slot is free again unless a job takes it below
+    if (stopping_) return;  // a job not started here fails over when nobody posts for it
     if (!job.ok()) {
-      const int64_t delay = backoff_.NextDelayMs();
-      logger_->info("inference job poll at {} failed ({}); try {} in {} ms", api.base_url(),
-                    job.status().ToString(), backoff_.failures(), delay);
+      lock.unlock();
+      const int64_t delay = poll.backoff.NextDelayMs();
+      logger_->info("inference job poll at {} failed ({}); try {} in {} ms", poll.url,
+                    job.status().ToString(), poll.backoff.failures(), delay);
       if (!Sleep(delay)) return;
       continue;
     }
-    backoff_.Reset();
+    poll.backoff.Reset();
     if (!*job) continue;
-    std::lock_guard lock(mu_);
-    if (stopping_) return;
     ++stats_.jobs;
     running_.emplace_back();
     Running& r = running_.back();
-    r.thread = std::thread([this, &r, j = std::move(**job)] {
-      RunJob(j, r);
+    r.thread = std::thread([this, &r, j = std::move(**job), url = poll.url] {
+      RunJob(j, url, r);
       std::lock_guard done_lock(mu_);
       r.finished = true;
       cv_.notify_all();
@@ -317,8 +342,10 @@ void InferenceWorker::Loop() {
   }
 }
 
-void InferenceWorker::RunJob(const mesh::InferenceJob& job, Running& running) {
-  client::ControlPlaneApi api(options_.control_url, options_.token);
+void InferenceWorker::RunJob(const mesh::InferenceJob& job, const std::string& control_url,
+                             Running& running) {
+  // Only the replica that handed the job out knows its request: no failover to another URL.
+  client::ControlPlaneApi api(control_url, options_.token);
   api.http().set_node_id(options_.node_id);
   if (!options_.tls_ca_file.empty()) api.http().set_tls_ca_file(options_.tls_ca_file);
   ChunkPoster poster(api, job.id);
@@ -346,7 +373,7 @@ void InferenceWorker::RunJob(const mesh::InferenceJob& job, Running& running) {
       running.engine = nullptr;
     }
   } registered(*this, running, http);
-  CancelWatch watch(options_, options_.control_url, job.id, http);
+  CancelWatch watch(options_, control_url, job.id, http);
   const std::string path = engine->prefix + "/v1/" + std::string(mesh::ToString(job.route));
   const int timeout =
       static_cast<int>(std::clamp<int64_t>(job.deadline_ms - NowMs(), 1, 3'600'000));

@@ -15,10 +15,23 @@ std::string TopicOfJob(std::string_view job_id) {
   return "inference.job:" + std::string(job_id);
 }
 
+std::string_view ToString(Polling p) {
+  switch (p) {
+    case Polling::kPolling:
+      return "polling";
+    case Polling::kNever:
+      return "never_polled";
+    case Polling::kStopped:
+      return "stopped_polling";
+  }
+  return "polling";
+}
+
 struct FrontDoor::Attempt {
   std::string job_id;
   Target target;
   Decision decision;
+  std::vector<mesh::InferenceSkip> skipped;
   int64_t started_ms = 0;
   int64_t next_seq = 0;
   bool picked = false;   // the agent posted something
@@ -84,10 +97,8 @@ bool FrontDoor::Dispatch(Request& r, int64_t now_ms) {
     if (r.error.empty()) r.error = "no node answered before the request's deadline";
     return false;
   }
-  std::vector<Candidate> candidates;
-  candidates.reserve(r.spec.targets.size());
-  for (const auto& t : r.spec.targets) candidates.push_back(t.candidate);
-  Decision d = router_.Pick(candidates, r.hashes, r.failed_nodes);
+  std::vector<mesh::InferenceSkip> skipped;
+  Decision d = PickReachable(r, now_ms, skipped);
   if (d.node_id.empty()) {
     r.phase = Phase::kFailed;
     r.code = !r.attempts.empty() && r.all_429 ? Code::kResourceExhausted : Code::kUnavailable;
@@ -99,6 +110,7 @@ bool FrontDoor::Dispatch(Request& r, int64_t now_ms) {
   for (const auto& t : r.spec.targets)
     if (t.candidate.node_id == d.node_id) a.target = t;
   a.decision = d;
+  a.skipped = std::move(skipped);
   a.started_ms = now_ms;
   router_.Begin(d.node_id);
   a.counted = true;
@@ -108,6 +120,39 @@ bool FrontDoor::Dispatch(Request& r, int64_t now_ms) {
   queues_[d.node_id].push_back(r.attempts.back().job_id);
   notify_(TopicOfNode(d.node_id));
   return true;
+}
+
+Decision FrontDoor::PickReachable(const Request& r, int64_t now_ms,
+                                  std::vector<mesh::InferenceSkip>& skipped) const {
+  std::vector<Candidate> candidates;
+  candidates.reserve(r.spec.targets.size());
+  std::vector<std::pair<std::string, Polling>> away;  // candidates not polling here
+  for (const auto& t : r.spec.targets) {
+    candidates.push_back(t.candidate);
+    const std::string& node = t.candidate.node_id;
+    if (r.failed_nodes.count(node) != 0) continue;
+    const Polling p = PollingLocked(node, now_ms);
+    if (p != Polling::kPolling) away.emplace_back(node, p);
+  }
+  // Left out in turn: every node not polling here; only those that stopped; none. The sets
+  // shrink level by level, so an equal size is an equal set: no second pick on it.
+  Decision d;
+  size_t last = 0;
+  for (int level = 0; level < 3; ++level) {
+    std::set<std::string> excluded = r.failed_nodes;
+    skipped.clear();
+    for (const auto& [node, p] : away) {
+      if (level == 2 || (level == 1 && p == Polling::kNever)) continue;
+      excluded.insert(node);
+      skipped.push_back({node, std::string(ToString(p))});
+    }
+    if (level > 0 && excluded.size() == last) continue;
+    last = excluded.size();
+    d = router_.Pick(candidates, r.hashes, excluded);
+    if (!d.node_id.empty()) return d;
+  }
+  skipped.clear();
+  return d;
 }
 
 void FrontDoor::FailAttempt(Request& r, Attempt& a, int status, std::string error, int64_t now_ms) {
@@ -184,6 +229,23 @@ void FrontDoor::End(const std::string& request_id, int64_t now_ms) {
   if (finished_.size() > kFinishedKept) finished_.pop_front();
   for (const auto& a : r.attempts) jobs_.erase(a.job_id);
   requests_.erase(it);
+}
+
+void FrontDoor::NotePoll(const std::string& node_id, int64_t now_ms, int64_t held_ms) {
+  std::lock_guard lock(mu_);
+  int64_t& until = polled_until_[node_id];
+  until = std::max(until, now_ms + std::max<int64_t>(held_ms, 0) + kPollGraceMs);
+}
+
+Polling FrontDoor::PollingOf(const std::string& node_id, int64_t now_ms) const {
+  std::lock_guard lock(mu_);
+  return PollingLocked(node_id, now_ms);
+}
+
+Polling FrontDoor::PollingLocked(const std::string& node_id, int64_t now_ms) const {
+  auto it = polled_until_.find(node_id);
+  if (it == polled_until_.end()) return Polling::kNever;
+  return now_ms <= it->second ? Polling::kPolling : Polling::kStopped;
 }
 
 std::optional<mesh::InferenceJob> FrontDoor::TakeJob(const std::string& node_id) {
@@ -327,6 +389,7 @@ mesh::InferenceExplanation FrontDoor::Explanation(const Request& r) {
     v.outcome = a.outcome;
     v.error = a.error;
     v.started_ms = a.started_ms;
+    v.skipped = a.skipped;
     e.attempts.push_back(std::move(v));
   }
   return e;

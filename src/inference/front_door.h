@@ -37,6 +37,18 @@ namespace populi::inference {
 inline constexpr int64_t kPickupTimeoutMs = 10'000;
 // Explanations of finished requests kept for `explain`.
 inline constexpr size_t kFinishedKept = 1'000;
+// A node's agent counts as polling this control plane while a job poll it opened may still be
+// held, and this long after (the agent opens the next one at once; a backoff is longer).
+inline constexpr int64_t kPollGraceMs = 5'000;
+
+// How this control plane sees a node's job polls (with several replicas, an agent may poll some
+// and not others). A job is queued only here, so only a node polling here picks it up soon.
+enum class Polling {
+  kPolling,  // a poll is held now, or ended within kPollGraceMs
+  kNever,    // none since this table was made: a node that just joined, or one polling elsewhere
+  kStopped,  // it polled here, not lately: its agent is gone or cannot reach this replica
+};
+std::string_view ToString(Polling p);
 
 std::string TopicOfRequest(std::string_view request_id);
 std::string TopicOfNode(std::string_view node_id);
@@ -95,7 +107,13 @@ class FrontDoor {
   // and keeps the explanation. Idempotent.
   void End(const std::string& request_id, int64_t now_ms);
 
-  // The agent's side: the next job queued for `node_id`, if any.
+  // The agent's side: `node_id`'s agent opened a job poll here at now_ms that may be held up to
+  // held_ms. A request is dispatched among the candidates polling here; only when none is, among
+  // those that never polled here (a node whose first poll is a moment late), and only when
+  // none of those either, among those that stopped (the pickup timeout then fails the attempt).
+  void NotePoll(const std::string& node_id, int64_t now_ms, int64_t held_ms);
+  Polling PollingOf(const std::string& node_id, int64_t now_ms) const;
+  // The next job queued for `node_id`, if any.
   std::optional<mesh::InferenceJob> TakeJob(const std::string& node_id);
   // A chunk of the engine's answer. kNotFound for an unknown job; `cancel` when nobody wants
   // the answer any more.
@@ -119,6 +137,11 @@ class FrontDoor {
   // Routes `r` again (its failed nodes left out) and queues the attempt; false when no
   // candidate is left or the deadline passed (r is then failed).
   bool Dispatch(Request& r, int64_t now_ms);
+  // The router's pick among the candidates that are not failed, reachable ones first (see
+  // NotePoll); `skipped` gets those left out for not polling here.
+  Decision PickReachable(const Request& r, int64_t now_ms,
+                         std::vector<mesh::InferenceSkip>& skipped) const;
+  Polling PollingLocked(const std::string& node_id, int64_t now_ms) const;
   void FailAttempt(Request& r, Attempt& a, int status, std::string error, int64_t now_ms);
   void Release(Attempt& a);
   static mesh::InferenceExplanation Explanation(const Request& r);
@@ -129,6 +152,7 @@ class FrontDoor {
   std::map<std::string, std::unique_ptr<Request>> requests_;
   std::map<std::string, std::pair<Request*, size_t>> jobs_;  // job id → request, attempt index
   std::map<std::string, std::deque<std::string>> queues_;    // node → job ids
+  std::map<std::string, int64_t> polled_until_;  // node → end of its polling window (Unix ms)
   std::deque<mesh::InferenceExplanation> finished_;
 };
 

@@ -53,6 +53,14 @@ struct InferenceChunkReply {
 };
 
 // One attempt of a request as `explain` shows it.
+// A candidate an attempt left out because its agent does not poll the control plane that routed
+// the request (docs/inference.md, "Relay"): reason never_polled (not since that control plane
+// started) or stopped_polling (it did, not lately).
+struct InferenceSkip {
+  std::string node_id;
+  std::string reason;
+};
+
 struct InferenceAttemptView {
   std::string node_id;
   bool loaded = false;         // the node's engine had the model loaded (else: on disk)
@@ -63,6 +71,7 @@ struct InferenceAttemptView {
   std::string outcome;         // pending | streaming | done | failed | cancelled
   std::string error;           // why it failed
   int64_t started_ms = 0;
+  std::vector<InferenceSkip> skipped;  // candidates not polling this control plane, left out
 };
 
 // GET /v1/populi/inference/{request_id}: how the front door routed one request.

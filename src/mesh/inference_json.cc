@@ -196,7 +196,22 @@ json::object AttemptToJson(const InferenceAttemptView& a) {
       {"in_flight", a.in_flight}, {"load_cap", a.load_cap},    {"candidates", a.candidates},
       {"outcome", a.outcome},     {"started_ms", a.started_ms}};
   if (!a.error.empty()) o["error"] = a.error;
+  if (!a.skipped.empty()) {
+    json::array skipped;
+    for (const auto& k : a.skipped)
+      skipped.emplace_back(json::object{{"node_id", k.node_id}, {"reason", k.reason}});
+    o["skipped"] = std::move(skipped);
+  }
   return o;
+}
+
+Result<InferenceSkip> SkipFromJson(const json::value& v) {
+  Reader r(v, "", RelayOptions());
+  InferenceSkip k;
+  r.Str("node_id", k.node_id, true);
+  r.Str("reason", k.reason);
+  if (!r.ok()) return r.status();
+  return k;
 }
 
 Result<InferenceAttemptView> AttemptFromJson(const json::value& v) {
@@ -211,6 +226,7 @@ Result<InferenceAttemptView> AttemptFromJson(const json::value& v) {
   r.Str("outcome", a.outcome);
   r.Str("error", a.error);
   r.Int("started_ms", a.started_ms);
+  r.List("skipped", a.skipped, Element(SkipFromJson));
   if (!r.ok()) return r.status();
   return a;
 }

@@ -1,6 +1,7 @@
 // inference/front_door.h: the request table without HTTP — jobs taken per node, chunks posted,
 // failover before the first output, the error after it, 4xx passed through, deadlines, sweeps,
-// and in-flight counts released exactly once whatever way a request ends.
+// and in-flight counts released exactly once whatever way a request ends; and which nodes'
+// agents poll this control plane (replicas), and the order the candidates are tried in by it.
 #include "inference/front_door.h"
 
 #include <gtest/gtest.h>
@@ -245,6 +246,65 @@ TEST_F(FrontDoorTest, DestroyingTheTableReleasesWhatStillRuns) {
     EXPECT_EQ(router.InFlight("a"), 1);
   }
   EXPECT_EQ(router.InFlight("a"), 0);
+}
+
+TEST_F(FrontDoorTest, PollingIsHeldPollsPlusAGraceThenStopped) {
+  EXPECT_EQ(door_.PollingOf("a", now_), Polling::kNever);
+  door_.NotePoll("a", now_, 10'000);  // a poll that may be held 10 s
+  EXPECT_EQ(door_.PollingOf("a", now_ + 10'000 + kPollGraceMs), Polling::kPolling);
+  EXPECT_EQ(door_.PollingOf("a", now_ + 10'001 + kPollGraceMs), Polling::kStopped);
+  // A shorter poll opened later never shortens the window; the next one extends it.
+  door_.NotePoll("a", now_ + 1'000, 0);
+  EXPECT_EQ(door_.PollingOf("a", now_ + 10'001 + kPollGraceMs), Polling::kStopped);
+  door_.NotePoll("a", now_ + 20'000, -5);  // a negative hold counts as none
+  EXPECT_EQ(door_.PollingOf("a", now_ + 20'000 + kPollGraceMs), Polling::kPolling);
+  EXPECT_EQ(door_.PollingOf("a", now_ + 20'001 + kPollGraceMs), Polling::kStopped);
+  EXPECT_EQ(door_.PollingOf("b", now_), Polling::kNever);
+  EXPECT_EQ(ToString(Polling::kStopped), "stopped_polling");
+}
+
+// Another replica's node (never polled here), a node whose agent stopped polling here, and one
+// polling here: the router alone would pick "a" (fewest dispatched, then node id); the polling
+// node goes first, then the one that never polled, and the one that stopped only when nobody
+// else is left. `explain` names who was left out and why.
+TEST_F(FrontDoorTest, NodesPollingThisReplicaGoFirstThenNeverPolledThenStopped) {
+  door_.NotePoll("b", now_ - 60'000, 10'000);
+  door_.NotePoll("c", now_, 10'000);
+  ASSERT_TRUE(door_.Begin(Spec("r12", {"a", "b", "c"}), now_).ok());
+  EXPECT_FALSE(door_.TakeJob("a").has_value());
+  Post(Take("c").id, 0, 500, {"down"}, true);
+  Post(Take("a").id, 0, 0, {}, true, "connection refused");
+  mesh::InferenceJob last = Take("b");
+  EXPECT_EQ(last.id, "r12.3");
+  Post(last.id, 0, 200, {"t"}, true);
+  EXPECT_EQ(Read("r12").node_id, "b");
+  auto e = door_.Explain("r12");
+  ASSERT_TRUE(e.has_value());
+  ASSERT_EQ(e->attempts.size(), 3u);
+  EXPECT_EQ(e->attempts[0].node_id, "c");
+  ASSERT_EQ(e->attempts[0].skipped.size(), 2u);
+  EXPECT_EQ(e->attempts[0].skipped[0].node_id, "a");
+  EXPECT_EQ(e->attempts[0].skipped[0].reason, "never_polled");
+  EXPECT_EQ(e->attempts[0].skipped[1].node_id, "b");
+  EXPECT_EQ(e->attempts[0].skipped[1].reason, "stopped_polling");
+  EXPECT_EQ(e->attempts[1].node_id, "a");
+  ASSERT_EQ(e->attempts[1].skipped.size(), 1u);
+  EXPECT_EQ(e->attempts[1].skipped[0].node_id, "b");
+  EXPECT_EQ(e->attempts[2].node_id, "b");
+  EXPECT_TRUE(e->attempts[2].skipped.empty());
+  door_.End("r12", now_);
+  EXPECT_EQ(router_.TotalInFlight(), 0);
+}
+
+// One control plane, a node that just joined: before its agent's first poll it is no reason to
+// fail a request, and once it polls it is routed to like any other.
+TEST_F(FrontDoorTest, ANodeWhoseFirstPollIsLateStillGetsTheRequest) {
+  ASSERT_TRUE(door_.Begin(Spec("r13", {"a"}), now_).ok());
+  door_.NotePoll("a", now_ + 5, 10'000);
+  mesh::InferenceJob job = Take("a");
+  EXPECT_TRUE(door_.Explain("r13")->attempts[0].skipped.empty());
+  Post(job.id, 0, 200, {"t"}, true);
+  EXPECT_EQ(Read("r13").phase, Phase::kDone);
 }
 
 }  // namespace

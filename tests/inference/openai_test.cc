@@ -107,11 +107,14 @@ TEST(RelayCodecs, RoundTrip) {
   auto bad = InferenceChunkFromJson(ParseJson(R"({"job_id":"x","seq":0,"status":42})").value());
   EXPECT_EQ(bad.status().code(), Code::kInvalidArgument);
   InferenceExplanation e{"r", "m", "chat/completions", true, 3, "n", "done", {}};
-  e.attempts.push_back({"n", true, 2, 1, 3, 4, "done", "", 9});
+  e.attempts.push_back({"n", true, 2, 1, 3, 4, "done", "", 9, {{"m", "never_polled"}}});
   auto e2 = InferenceExplanationFromJson(ToJson(e));
   ASSERT_TRUE(e2.ok());
   ASSERT_EQ(e2->attempts.size(), 1u);
   EXPECT_EQ(e2->attempts[0].matched_blocks, 2);
+  ASSERT_EQ(e2->attempts[0].skipped.size(), 1u);
+  EXPECT_EQ(e2->attempts[0].skipped[0].node_id, "m");
+  EXPECT_EQ(e2->attempts[0].skipped[0].reason, "never_polled");
   EXPECT_EQ(e2->served_by, "n");
 }
 

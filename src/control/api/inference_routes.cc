@@ -355,8 +355,10 @@ http::Response NextJob(InferenceState& state, http::Request& req) {
     if (!job) return std::nullopt;
     return Json(mesh::ToJson(*job));
   };
-  if (auto first = take()) return std::move(*first);
   const int64_t wait_ms = std::min({*wait, ctx.options.long_poll_max_ms, kMaxJobWaitMs});
+  // This replica now knows the node's agent polls it (requests here prefer such nodes).
+  state.door.NotePoll(node_id, ctx.NowMs(), wait_ms);
+  if (auto first = take()) return std::move(*first);
   if (wait_ms <= 0) return http::NoContent();
   auto poll = std::make_shared<http::LongPoll>();
   poll->topic = inference::TopicOfNode(node_id);
