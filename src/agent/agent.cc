@@ -9,6 +9,7 @@
 #include "agent/keyring.h"
 #include "client/control_plane_api.h"
 #include "crypto/secret.h"
+#include "mesh/json.h"
 #include "mesh/pairing.h"
 #include "util/clock.h"
 
@@ -212,7 +213,9 @@ Status Agent::Join() {
 }
 
 Status Agent::Heartbeat() {
-  return api_->Heartbeat({identity_.node_id, options_.scope_id}).status();
+  mesh::HeartbeatRequest beat{identity_.node_id, options_.scope_id, {}};
+  if (options_.engine_load) beat.engine_load = options_.engine_load();
+  return api_->Heartbeat(beat).status();
 }
 
 void Agent::Leave() {

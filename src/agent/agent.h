@@ -3,7 +3,8 @@
 // One loop thread joins (idempotent upsert of the node record), then heartbeats every
 // heartbeat interval (the control plane's value from the join answer). The record is rebuilt from
 // the probe cache (never a fresh probe on the heartbeat path, MESH-186/187) and re-sent with a
-// join whenever it changes; a plain heartbeat carries only the node id.
+// join whenever it changes; a plain heartbeat carries the node id and, when the node has
+// engines, what they last said of their load (agent/engine_load.h, read on its own thread).
 // A prober thread refreshes the cache when its TTL passes.
 //
 // Failures: every failed call is logged at INFO with the control plane's URL; the next try waits
@@ -26,6 +27,7 @@
 #include "agent/backoff.h"
 #include "agent/identity.h"
 #include "agent/keyring.h"
+#include "mesh/inference.h"
 #include "mesh/types.h"
 #include "probe/cache.h"
 #include "probe/capacity.h"
@@ -58,6 +60,8 @@ struct AgentOptions {
   // (agent/keyring.h), re-read whenever their files change. Empty: neither is reported.
   std::string data_dir;
   std::vector<PairedPeer> declared_peers;  // mesh.peers.declared: reported as paired too
+  // The engines' last load readings, sent with each heartbeat (empty: none). Must not block.
+  std::function<std::vector<mesh::EngineLoad>()> engine_load;
 };
 
 struct AgentStats {

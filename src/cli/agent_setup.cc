@@ -131,6 +131,13 @@ Result<AgentHandle> StartAgent(const config::Config& cfg, const std::string& con
   std::error_code ec;
   std::filesystem::create_directories(worker.scratch_root, ec);
   std::filesystem::permissions(worker.scratch_root, std::filesystem::perms::owner_all, ec);
+  if (!inventory.engines.empty()) {
+    handle.engine_load =
+        std::make_unique<agent::EngineLoadMonitor>(inventory.engines, options.heartbeat_ms);
+    agent::EngineLoadMonitor* monitor = handle.engine_load.get();
+    options.engine_load = [monitor] { return monitor->Latest(); };
+    handle.engine_load->Start();
+  }
   const crypto::Ed25519KeyPair keys = identity.keys;
   handle.agent = std::make_unique<agent::Agent>(std::move(options), std::move(identity),
                                                 *handle.cache, logger);

@@ -8,6 +8,7 @@
 #include <string>
 
 #include "agent/agent.h"
+#include "agent/engine_load.h"
 #include "agent/inference_worker.h"
 #include "agent/inventory_reporter.h"
 #include "agent/secret_courier.h"
@@ -23,6 +24,7 @@ namespace populi::cli {
 
 struct AgentHandle {
   std::unique_ptr<probe::ProbeCache> cache;
+  std::unique_ptr<agent::EngineLoadMonitor> engine_load;  // its engines' own load readings
   std::unique_ptr<agent::Agent> agent;
   std::unique_ptr<agent::TaskWorker> worker;
   std::unique_ptr<agent::SecretCourier> courier;        // answers other nodes' secret requests
@@ -33,6 +35,7 @@ struct AgentHandle {
   void Stop() {
     if (inference) inference->RequestStop();  // its poll ends while the others stop
     if (agent) agent->Stop(/*leave=*/true);
+    if (engine_load) engine_load->Stop();
     if (worker) worker->Stop();
     if (courier) courier->Stop();
     if (inventory) inventory->Stop();

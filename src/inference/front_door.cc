@@ -385,6 +385,8 @@ mesh::InferenceExplanation FrontDoor::Explanation(const Request& r) {
     v.matched_blocks = a.decision.matched_blocks;
     v.in_flight = a.decision.in_flight;
     v.load_cap = a.decision.load_cap;
+    v.load = a.decision.load;
+    v.engine = a.decision.engine;
     v.candidates = a.decision.eligible;
     v.outcome = a.outcome;
     v.error = a.error;

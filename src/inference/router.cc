@@ -51,6 +51,7 @@ Decision Router::Pick(const std::vector<Candidate>& candidates, const std::vecto
     const Candidate* c;
     const NodeState* n;
     int64_t in_flight;
+    int64_t load;  // max(in flight here, the engine's own busy + waiting)
   };
   std::vector<Seen> tier;
   for (int pass = 0; pass < 2 && tier.empty(); ++pass) {
@@ -59,20 +60,24 @@ Decision Router::Pick(const std::vector<Candidate>& candidates, const std::vecto
       if (c.loaded != want_loaded || excluded.count(c.node_id) != 0) continue;
       auto it = nodes_.find(c.node_id);
       const NodeState* n = it == nodes_.end() ? nullptr : &it->second;
-      tier.push_back({&c, n, n == nullptr ? 0 : n->in_flight});
+      const int64_t own = n == nullptr ? 0 : n->in_flight;
+      tier.push_back({&c, n, own, std::max(own, c.engine ? c.engine->Load() : 0)});
     }
   }
   Decision d;
   if (tier.empty()) return d;
   int64_t least = std::numeric_limits<int64_t>::max();
-  for (const auto& s : tier) least = std::min(least, s.in_flight);
+  for (const auto& s : tier) least = std::min(least, s.load);
   const int64_t cap = std::max<int64_t>(
       least + kCapSlack, static_cast<int64_t>(std::floor(static_cast<double>(least) * kCapFactor)));
+  auto full = [](const Seen& s) { return s.c->engine && s.c->engine->Full(); };
+  bool room = false;  // some eligible candidate's engine has a free slot (or does not say)
+  for (const auto& s : tier) room = room || (s.load <= cap && !full(s));
   // The least loaded eligible candidate, and the one with the longest matched prefix.
   auto less_loaded = [](const Seen& x, const Seen& y) {
     const int64_t dx = x.n == nullptr ? 0 : x.n->dispatched;
     const int64_t dy = y.n == nullptr ? 0 : y.n->dispatched;
-    if (x.in_flight != y.in_flight) return x.in_flight < y.in_flight;
+    if (x.load != y.load) return x.load < y.load;
     if (dx != dy) return dx < dy;
     return x.c->node_id < y.c->node_id;
   };
@@ -80,9 +85,10 @@ Decision Router::Pick(const std::vector<Candidate>& candidates, const std::vecto
   const Seen* affine = nullptr;
   int64_t affine_match = 0;
   for (const auto& s : tier) {
-    if (s.in_flight > cap) continue;
+    if (s.load > cap) continue;
     ++d.eligible;
     if (idle == nullptr || less_loaded(s, *idle)) idle = &s;
+    if (room && full(s)) continue;  // its engine would queue the request: no affinity
     const int64_t match = Matched(s.n, hashes);
     if (match > affine_match ||
         (match == affine_match && affine != nullptr && match > 0 && less_loaded(s, *affine))) {
@@ -97,6 +103,8 @@ Decision Router::Pick(const std::vector<Candidate>& candidates, const std::vecto
   d.loaded = best->c->loaded;
   d.matched_blocks = best_match;
   d.in_flight = best->in_flight;
+  d.load = best->load;
+  d.engine = best->c->engine;
   d.load_cap = cap;
   return d;
 }

@@ -6,7 +6,9 @@
 //  1. Candidates are the nodes that can serve the model: those whose engine has it loaded form
 //     the first tier; nodes that hold it on disk and pass the memory admission check the second,
 //     used only when the first is empty. Nodes the request already failed on are left out.
-//  2. Load cap: a candidate with more requests in flight than
+//  2. Load cap: a candidate's load is its requests in flight here, or, when its engine reported
+//     more (busy + waiting, fresh: the engine also runs work that did not come through this
+//     front door), the engine's count. A candidate with more load than
 //     max(least + kCapSlack, least × kCapFactor) — least being the least-loaded candidate's —
 //     is not eligible, so affinity never piles work onto one node.
 //  3. Prefix affinity: the rendered conversation is cut into kBlockBytes blocks, each hashed
@@ -14,7 +16,9 @@
 //     run of the request's leading blocks wins, when that run is more than half the request
 //     (a shared system prompt alone is no reason to follow a node: every node would soon have
 //     it, and the first to serve it would take every new conversation). Otherwise, and for
-//     ties, the fewest in flight wins, then the fewest dispatched so far, then the node id.
+//     ties, the least load wins, then the fewest dispatched so far, then the node id. A node
+//     whose engine reports every slot busy is never chosen by affinity while an eligible
+//     candidate has room.
 // In-flight counts move only through Begin / End; the caller ends each Begin exactly once.
 #pragma once
 
@@ -22,11 +26,14 @@
 #include <deque>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <string>
 #include <string_view>
 #include <unordered_set>
 #include <vector>
+
+#include "mesh/inference.h"
 
 namespace populi::inference {
 
@@ -44,6 +51,7 @@ std::vector<uint64_t> BlockHashes(std::string_view text, size_t block_bytes = kB
 struct Candidate {
   std::string node_id;
   bool loaded = false;  // the engine has the model in memory (tier 1); else on disk (tier 2)
+  std::optional<mesh::EngineLoad> engine;  // its engine's own report, only when fresh
 };
 
 struct Decision {
@@ -51,6 +59,8 @@ struct Decision {
   bool loaded = false;
   int64_t matched_blocks = 0;
   int64_t in_flight = 0;  // the chosen node's, before this request
+  int64_t load = 0;       // the chosen node's load: max(in_flight, its engine's busy + waiting)
+  std::optional<mesh::EngineLoad> engine;  // the chosen candidate's engine report
   int64_t load_cap = 0;
   int64_t eligible = 0;  // candidates under the cap
 };

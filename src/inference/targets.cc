@@ -39,6 +39,14 @@ uint64_t FreeMemoryOf(const mesh::NodeRecord& node) {
   return free;
 }
 
+std::optional<mesh::EngineLoad> FreshEngineLoad(const models::NodeInventory& n,
+                                                std::string_view endpoint, int64_t now_ms) {
+  if (!n.engine_load || now_ms >= n.engine_load->fresh_until_ms) return std::nullopt;
+  for (const auto& e : n.engine_load->engines)
+    if (e.endpoint == endpoint) return e;
+  return std::nullopt;
+}
+
 bool NodeServes(const models::NodeInventory& n, int64_t now_ms) {
   return n.node.state == mesh::NodeState::kAlive && !n.node.quarantined && !n.node.maintenance &&
          !models::InventoryGone(n, now_ms) &&
@@ -65,7 +73,10 @@ std::vector<Target> ModelIndex::TargetsFor(std::string_view model, int64_t now_m
   std::optional<Target> best;
   uint32_t best_node = 0;
   auto flush = [&] {
-    if (best) out.push_back(std::move(*best));
+    if (best) {
+      best->candidate.engine = FreshEngineLoad(nodes_[best_node], best->endpoint, now_ms);
+      out.push_back(std::move(*best));
+    }
     best.reset();
   };
   for (const auto& [n, i] : it->second) {

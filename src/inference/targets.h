@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -24,10 +25,16 @@ uint64_t FreeMemoryOf(const mesh::NodeRecord& node);
 // quarantined nor in maintenance, and its inventory is fresh.
 bool NodeServes(const models::NodeInventory& n, int64_t now_ms);
 
+// The load `n`'s engine at `endpoint` reported of itself, when the report is fresh at `now_ms`
+// (before its fresh_until_ms); nullopt otherwise: the router then counts only its own requests.
+std::optional<mesh::EngineLoad> FreshEngineLoad(const models::NodeInventory& n,
+                                                std::string_view endpoint, int64_t now_ms);
+
 // One target per node that can serve `model` (an entry's name or id): a model its engine lists
 // (loaded: `loaded` unless the engine said false), else a file it holds on disk when the node
 // has an engine endpoint and the model's memory estimate (models::EstimateMemory) fits
-// FreeMemoryOf(node). The endpoint is the engine's that listed the model, else the node's first.
+// FreeMemoryOf(node). The endpoint is the engine's that listed the model, else the node's first;
+// the candidate carries that engine's fresh load report (FreshEngineLoad).
 std::vector<Target> TargetsFor(const std::vector<models::NodeInventory>& nodes,
                                std::string_view model, int64_t now_ms);
 

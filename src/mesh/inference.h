@@ -52,6 +52,38 @@ struct InferenceChunkReply {
   bool cancel = false;
 };
 
+// One engine's own account of its load (docs/inference.md, "Engine truth"), read by the node's
+// agent: llama-server's GET /slots, vLLM's GET /metrics. It counts every request the engine
+// runs, those that did not come through this front door too. -1: the engine does not say.
+struct EngineLoad {
+  std::string endpoint;     // the engine's base URL, as the node's inventory names it
+  int64_t busy = 0;         // requests the engine is running
+  int64_t waiting = -1;     // requests it has queued
+  int64_t slots = -1;       // how many it runs at once
+  int64_t observed_ms = 0;  // the agent's clock when read
+
+  bool operator==(const EngineLoad&) const = default;
+  // All of its slots are taken (only known when the engine says how many it has).
+  bool Full() const { return slots > 0 && busy >= slots; }
+  // What the router counts against the node: running plus queued.
+  int64_t Load() const { return busy + (waiting > 0 ? waiting : 0); }
+};
+
+// Most engine loads one heartbeat carries (one per configured endpoint).
+inline constexpr size_t kMaxEngineLoads = 16;
+inline constexpr int64_t kMaxEngineCount = 1'000'000;  // busy, waiting, slots
+inline constexpr int kEngineLoadSchemaVersion = 1;
+
+// What the store keeps of a node's engine loads (kv "inference.load" / node id), written by the
+// control plane that took the heartbeat carrying them, read by every replica on the store.
+struct NodeEngineLoad {
+  int schema_version = kEngineLoadSchemaVersion;
+  std::string node_id;
+  std::vector<EngineLoad> engines;
+  int64_t received_ms = 0;     // control-plane clock: the heartbeat that carried it
+  int64_t fresh_until_ms = 0;  // not used for routing after this (control-plane clock)
+};
+
 // One attempt of a request as `explain` shows it.
 // A candidate an attempt left out because its agent does not poll the control plane that routed
 // the request (docs/inference.md, "Relay"): reason never_polled (not since that control plane
@@ -66,12 +98,14 @@ struct InferenceAttemptView {
   bool loaded = false;         // the node's engine had the model loaded (else: on disk)
   int64_t matched_blocks = 0;  // conversation blocks this node served before
   int64_t in_flight = 0;       // the node's requests in flight when it was chosen
-  int64_t load_cap = 0;        // the most in flight a candidate could have to be chosen
+  int64_t load_cap = 0;        // the most load a candidate could have to be chosen
   int64_t candidates = 0;      // eligible nodes at that moment
   std::string outcome;         // pending | streaming | done | failed | cancelled
   std::string error;           // why it failed
   int64_t started_ms = 0;
   std::vector<InferenceSkip> skipped;  // candidates not polling this control plane, left out
+  int64_t load = 0;  // the node's load as routed: max(in_flight, its engine's busy + waiting)
+  std::optional<EngineLoad> engine;  // its engine's own report, when one was fresh
 };
 
 // GET /v1/populi/inference/{request_id}: how the front door routed one request.

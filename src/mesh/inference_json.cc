@@ -4,6 +4,8 @@
 
 #include "mesh/json.h"
 #include "mesh/json_internal.h"
+#include "mesh/models_json.h"
+#include "mesh/validate.h"
 
 namespace populi::mesh {
 
@@ -188,13 +190,92 @@ Result<InferenceChunkReply> InferenceChunkReplyFromJson(const json::value& v) {
   return reply;
 }
 
+json::object ToJson(const EngineLoad& l) {
+  json::object o{{"endpoint", l.endpoint}, {"busy", l.busy}, {"observed_ms", l.observed_ms}};
+  if (l.waiting >= 0) o["waiting"] = l.waiting;
+  if (l.slots >= 0) o["slots"] = l.slots;
+  return o;
+}
+
+Result<EngineLoad> EngineLoadFromJson(const json::value& v) {
+  Reader r(v, "", RelayOptions());
+  EngineLoad l;
+  r.Str("endpoint", l.endpoint, true);
+  r.Int("busy", l.busy, 0, kMaxEngineCount, true);
+  r.Int("waiting", l.waiting, 0, kMaxEngineCount);
+  r.Int("slots", l.slots, 0, kMaxEngineCount);
+  r.Int("observed_ms", l.observed_ms);
+  if (!r.ok()) return r.status();
+  return l;
+}
+
+json::object ToJson(const NodeEngineLoad& l) {
+  json::array engines;
+  for (const auto& e : l.engines) engines.emplace_back(ToJson(e));
+  return {{"schema_version", l.schema_version},
+          {"node_id", l.node_id},
+          {"engines", std::move(engines)},
+          {"received_ms", l.received_ms},
+          {"fresh_until_ms", l.fresh_until_ms}};
+}
+
+Result<NodeEngineLoad> NodeEngineLoadFromJson(const json::value& v) {
+  Reader r(v, "", RelayOptions());
+  NodeEngineLoad l;
+  int64_t version = 0;
+  r.Int("schema_version", version, 1, std::numeric_limits<int32_t>::max(), true);
+  if (r.ok() && version > kEngineLoadSchemaVersion) {
+    return InvalidArgument("schema_version: " + std::to_string(version) +
+                               " is newer than this binary reads (" +
+                               std::to_string(kEngineLoadSchemaVersion) + ")",
+                           "run the same vox version on every control plane");
+  }
+  l.schema_version = static_cast<int>(version);
+  r.Str("node_id", l.node_id, true);
+  RequiredList(r, "engines", l.engines, Element(EngineLoadFromJson));
+  r.Int("received_ms", l.received_ms);
+  r.Int("fresh_until_ms", l.fresh_until_ms);
+  if (!r.ok()) return r.status();
+  if (Status s = ValidateEngineLoads(l.engines); !s.ok()) return s;
+  return l;
+}
+
+Status ValidateEngineLoads(const std::vector<EngineLoad>& loads) {
+  const std::string hint(kInferenceHint);
+  if (loads.size() > kMaxEngineLoads) {
+    return InvalidArgument("engine_load: " + std::to_string(loads.size()) + " engines, at most " +
+                               std::to_string(kMaxEngineLoads),
+                           "configure fewer [mesh.inference] endpoints");
+  }
+  for (size_t i = 0; i < loads.size(); ++i) {
+    const EngineLoad& l = loads[i];
+    const std::string at = "engine_load[" + std::to_string(i) + "]";
+    if (l.endpoint.empty() || l.endpoint.size() > kMaxModelIdBytes || !IsValidUtf8(l.endpoint)) {
+      return InvalidArgument(
+          at + ".endpoint: expected 1.." + std::to_string(kMaxModelIdBytes) + " bytes of UTF-8",
+          hint);
+    }
+    for (size_t j = 0; j < i; ++j) {
+      if (loads[j].endpoint == l.endpoint)
+        return InvalidArgument(at + ".endpoint: \"" + l.endpoint + "\" is listed twice", hint);
+    }
+    if (l.busy < 0 || l.busy > kMaxEngineCount || l.waiting < -1 || l.waiting > kMaxEngineCount ||
+        l.slots < -1 || l.slots > kMaxEngineCount) {
+      return InvalidArgument(
+          at + ": busy, waiting and slots must lie in 0.." + std::to_string(kMaxEngineCount), hint);
+    }
+  }
+  return Status::Ok();
+}
+
 namespace {
 
 json::object AttemptToJson(const InferenceAttemptView& a) {
   json::object o{
-      {"node_id", a.node_id},     {"loaded", a.loaded},        {"matched_blocks", a.matched_blocks},
-      {"in_flight", a.in_flight}, {"load_cap", a.load_cap},    {"candidates", a.candidates},
-      {"outcome", a.outcome},     {"started_ms", a.started_ms}};
+      {"node_id", a.node_id},     {"loaded", a.loaded},     {"matched_blocks", a.matched_blocks},
+      {"in_flight", a.in_flight}, {"load_cap", a.load_cap}, {"candidates", a.candidates},
+      {"load", a.load},           {"outcome", a.outcome},   {"started_ms", a.started_ms}};
+  if (a.engine) o["engine"] = ToJson(*a.engine);
   if (!a.error.empty()) o["error"] = a.error;
   if (!a.skipped.empty()) {
     json::array skipped;
@@ -223,6 +304,12 @@ Result<InferenceAttemptView> AttemptFromJson(const json::value& v) {
   r.Int("in_flight", a.in_flight);
   r.Int("load_cap", a.load_cap);
   r.Int("candidates", a.candidates);
+  r.Int("load", a.load);
+  if (const json::value* e = r.Object("engine")) {
+    auto l = EngineLoadFromJson(*e);
+    if (!l.ok()) return AtPath(l.status(), "engine");
+    a.engine = std::move(*l);
+  }
   r.Str("outcome", a.outcome);
   r.Str("error", a.error);
   r.Int("started_ms", a.started_ms);

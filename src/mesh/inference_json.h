@@ -24,6 +24,15 @@ Result<InferenceChunkReply> InferenceChunkReplyFromJson(const boost::json::value
 boost::json::object ToJson(const InferenceExplanation& e);
 Result<InferenceExplanation> InferenceExplanationFromJson(const boost::json::value& v);
 
+boost::json::object ToJson(const EngineLoad& l);
+Result<EngineLoad> EngineLoadFromJson(const boost::json::value& v);
+// The stored row: schema_version required and not newer than kEngineLoadSchemaVersion.
+boost::json::object ToJson(const NodeEngineLoad& l);
+Result<NodeEngineLoad> NodeEngineLoadFromJson(const boost::json::value& v);
+// At most kMaxEngineLoads loads, each endpoint 1..kMaxModelIdBytes bytes of UTF-8 and listed
+// once, busy, waiting and slots at most kMaxEngineCount. kInvalidArgument naming the field.
+Status ValidateEngineLoads(const std::vector<EngineLoad>& loads);
+
 // Limits of what an agent posts.
 inline constexpr size_t kMaxChunkEvents = 4096;
 

@@ -20,6 +20,7 @@
 
 #include <boost/json/value.hpp>
 
+#include "mesh/inference.h"
 #include "mesh/json_reader.h"
 #include "mesh/types.h"
 #include "util/status.h"
@@ -74,10 +75,12 @@ inline constexpr int32_t kMaxInboxPage = 256;
 
 // ---- request bodies (docs/api.md) ----
 
-// POST /v1/populi/heartbeat. Only liveness: inventory changes go through join.
+// POST /v1/populi/heartbeat. Liveness, and the load the node's engines report of themselves
+// (docs/inference.md, "Engine truth"; empty: none does); inventory changes go through join.
 struct HeartbeatRequest {
   std::string node_id;
   std::string scope_id;
+  std::vector<EngineLoad> engine_load;
 };
 
 // POST /v1/populi/leave

@@ -1,4 +1,5 @@
 // Codecs of the request bodies (docs/api.md); the record codecs are in json.cc.
+#include "mesh/inference_json.h"
 #include "mesh/json.h"
 #include "mesh/json_internal.h"
 
@@ -13,7 +14,9 @@ Result<HeartbeatRequest> HeartbeatRequestFromJson(const json::value& v) {
   HeartbeatRequest q;
   r.Str("node_id", q.node_id, true);
   r.Str("scope_id", q.scope_id);
+  r.List("engine_load", q.engine_load, Element(EngineLoadFromJson));
   if (!r.ok()) return r.status();
+  if (Status s = ValidateEngineLoads(q.engine_load); !s.ok()) return s;
   return q;
 }
 
@@ -113,6 +116,11 @@ json::object ToJson(const HeartbeatRequest& q) {
   json::object o;
   o["node_id"] = q.node_id;
   PutStr(o, "scope_id", q.scope_id);
+  if (!q.engine_load.empty()) {
+    json::array loads;
+    for (const auto& l : q.engine_load) loads.emplace_back(ToJson(l));
+    o["engine_load"] = std::move(loads);
+  }
   return o;
 }
 json::object ToJson(const LeaveRequest& q) {

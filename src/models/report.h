@@ -16,6 +16,7 @@
 #include <string>
 #include <vector>
 
+#include "mesh/inference.h"
 #include "mesh/inventory.h"
 #include "mesh/types.h"
 #include "util/status.h"
@@ -69,6 +70,8 @@ struct NodeInventory {
   mesh::StoredInventory stored;
   int64_t refreshed_ms = 0;  // the last accepted report, a refresh included
   int64_t poll_ms = 0;       // the node's poll interval as its last report said
+  // What its engines last said of their load (heartbeats; docs/inference.md, "Engine truth").
+  std::optional<mesh::NodeEngineLoad> engine_load;
 };
 
 // GET /v1/populi/models filters; empty = all.

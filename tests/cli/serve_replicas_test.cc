@@ -21,7 +21,8 @@ namespace populi::control::testing {
 namespace {
 
 // Two serves on one PostgreSQL schema (two control-plane replicas): what one accepted, the other
-// serves, and an exec lease one granted is refused to another holder by the other.
+// serves (an engine load a heartbeat brought to one is routed by at the other), and an exec
+// lease one granted is refused to another holder by the other.
 TEST_F(ServeTest, TwoServesOnOnePostgresSchemaShareTheirState) {
   std::vector<std::string> env;
   // trust auth ignores the password; the log must not
@@ -54,6 +55,32 @@ TEST_F(ServeTest, TwoServesOnOnePostgresSchemaShareTheirState) {
   HttpReply listed = HttpCall(b.port, "GET", "/v1/populi/models?model=tiny");
   EXPECT_NE(listed.body.find(R"("nodes":[{"node_id":"w1","state":"fresh")"), std::string::npos)
       << listed.body;
+  // Engine truth: the load w2's engine reported in a heartbeat to one replica is what the other
+  // routes by (its `explain`). Nobody takes the job: the request times out, the decision stays.
+  ASSERT_EQ(HttpCall(a.port, "PUT", "/v1/populi/models/w2",
+                     R"({"schema_version":1,"node_id":"w2","poll_ms":60000,"entries":[)"
+                     R"({"id":"chat@http://127.0.0.1:9","name":"chat","source":"engine",)"
+                     R"("endpoint":"http://127.0.0.1:9","loaded":true}]})")
+                .status,
+            200);
+  ASSERT_EQ(HttpCall(a.port, "POST", "/v1/populi/heartbeat",
+                     R"({"node_id":"w2","engine_load":[{"endpoint":"http://127.0.0.1:9",)"
+                     R"("busy":3,"slots":4,"observed_ms":1}]})")
+                .status,
+            200);
+  HttpReply routed = HttpCall(b.port, "POST", "/v1/chat/completions",
+                              R"({"model":"chat","messages":[{"role":"user","content":"hi"}]})",
+                              {{"x-request-id", "truth-1"}, {"x-populi-timeout-ms", "200"}});
+  EXPECT_EQ(routed.status, 504) << routed.body;
+  HttpReply explained = HttpCall(b.port, "GET", "/v1/populi/inference/requests/truth-1");
+  ASSERT_EQ(explained.status, 200) << explained.body;
+  const boost::json::value attempt =
+      boost::json::parse(explained.body).at("attempts").as_array().at(0);
+  EXPECT_EQ(attempt.at("node_id"), "w2");
+  ASSERT_TRUE(attempt.as_object().contains("engine")) << explained.body;
+  EXPECT_EQ(attempt.at("load"), 3);
+  EXPECT_EQ(attempt.at("engine").at("busy"), 3);
+  EXPECT_EQ(attempt.at("engine").at("slots"), 4);
   EXPECT_EQ(Stop(a, SIGTERM), 0);
   kill(b.pid, SIGTERM);
   int status = 0;

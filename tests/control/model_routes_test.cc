@@ -2,8 +2,11 @@
 // applies whole reports, diffs and refreshes with model.added / model.removed events in the same
 // transaction, refuses a diff against a generation the store does not hold, and
 // GET /v1/populi/models merges every node's inventory, fresh or stale, leaving out nodes that
-// left or have been down for two of their poll intervals.
+// left or have been down for two of their poll intervals. Beside them, the engine loads that
+// heartbeats carry are kept in the store on change, without events.
 #include "fixture.h"
+#include "inference/engine_load.h"
+#include "mesh/inference_json.h"
 #include "mesh/inventory_json.h"
 #include "mesh/json.h"
 #include "mesh/models_json.h"
@@ -246,6 +249,71 @@ TEST_F(ModelRoutesTest, ANodeThatLeavesTakesItsInventoryWithIt) {
   Accepted(Whole("node-1", {"a"}));
   EXPECT_EQ(Holders({{"model", "a"}}),
             (std::vector<std::string>{"a@node-1:fresh", "a@node-2:fresh"}));
+}
+
+// Engine truth (docs/inference.md): heartbeats carry the engines' own load; the control plane
+// keeps it in the store for every replica, written on change and as a keepalive, with no event
+// and no inventory generation; a bad load is a 400 naming the field; leave removes it.
+TEST_F(ModelRoutesTest, HeartbeatEngineLoadIsStoredOnChangeWithoutEvents) {
+  ASSERT_EQ(Join("node-1").status, 200);
+  const int64_t generation = Accepted(Whole("node-1", {"a"}));
+  auto events_before = store_->ListEvents(0, 1000);
+  ASSERT_TRUE(events_before.ok());
+  auto beat = [&](int64_t busy) {
+    json::object hb{{"node_id", "node-1"},
+                    {"engine_load", json::array{json::object{{"endpoint", "http://e:8080"},
+                                                             {"busy", busy},
+                                                             {"slots", 4},
+                                                             {"observed_ms", clock_.NowMs()}}}}};
+    return Post("/v1/populi/heartbeat", hb);
+  };
+  auto row = [&]() -> std::optional<mesh::NodeEngineLoad> {
+    auto text = store_->GetKv("inference.load", "node-1");
+    if (!text.ok() || !*text) return std::nullopt;
+    auto decoded = mesh::NodeEngineLoadFromJson(*mesh::ParseJson(**text));
+    EXPECT_TRUE(decoded.ok()) << decoded.status().ToString();
+    return decoded.ok() ? std::optional(*decoded) : std::nullopt;
+  };
+  ASSERT_EQ(beat(2).status, 200);
+  auto first = row();
+  ASSERT_TRUE(first.has_value());
+  EXPECT_EQ(first->engines.at(0).busy, 2);
+  EXPECT_EQ(first->engines.at(0).slots, 4);
+  const int64_t written = first->received_ms;
+  EXPECT_EQ(first->fresh_until_ms, written + inference::kEngineLoadFreshBeats * 1000);
+  // The same counts a heartbeat later: not rewritten; changed: rewritten at once.
+  clock_.Advance(1000);
+  ASSERT_EQ(beat(2).status, 200);
+  EXPECT_EQ(row()->received_ms, written);
+  ASSERT_EQ(beat(3).status, 200);
+  EXPECT_EQ(row()->engines.at(0).busy, 3);
+  EXPECT_EQ(row()->received_ms, written + 1000);
+  // Unchanged for the keepalive interval: rewritten, fresh again.
+  clock_.Advance(inference::kEngineLoadKeepaliveBeats * 1000);
+  ASSERT_EQ(beat(3).status, 200);
+  EXPECT_EQ(row()->received_ms, written + 1000 + inference::kEngineLoadKeepaliveBeats * 1000);
+  // No events and the inventory's generation untouched.
+  auto events_after = store_->ListEvents(0, 1000);
+  ASSERT_TRUE(events_after.ok());
+  EXPECT_EQ(events_after->size(), events_before->size());
+  EXPECT_EQ(Accepted(Refresh("node-1", generation)), generation);
+  // A bad load: 400 with the field named; the stored row stays.
+  Reply bad = Post(
+      "/v1/populi/heartbeat",
+      json::object{{"node_id", "node-1"},
+                   {"engine_load", json::array{json::object{{"endpoint", "e"}, {"busy", -1}}}}});
+  EXPECT_EQ(bad.status, 400);
+  EXPECT_EQ(bad.obj().at("error").at("code"), "invalid_argument");
+  EXPECT_NE(std::string(bad.obj().at("error").at("message").as_string()).find("busy"),
+            std::string::npos);
+  EXPECT_TRUE(row().has_value());
+  // A heartbeat without loads after some removes the row; so does leave.
+  Beat("node-1");
+  EXPECT_FALSE(row().has_value());
+  ASSERT_EQ(beat(1).status, 200);
+  EXPECT_TRUE(row().has_value());
+  EXPECT_EQ(Post("/v1/populi/leave", json::object{{"node_id", "node-1"}}).status, 204);
+  EXPECT_FALSE(row().has_value());
 }
 
 TEST_F(ModelRoutesTest, FiltersTakeAModelIdOrNameAndANode) {

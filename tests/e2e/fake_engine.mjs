@@ -2,7 +2,7 @@
 // inventory_test.cc, inference_test.cc): a real process on loopback. Prints "listening on PORT"
 // once it accepts connections on 127.0.0.1 (an ephemeral port).
 //
-//   node fake_engine.mjs [--name NAME] MODEL_ID...
+//   node fake_engine.mjs [--name NAME] [--slots N] MODEL_ID...
 //
 // GET /v1/models lists the model ids, in the shape llama.cpp's server answers with.
 // POST /v1/chat/completions and /v1/completions answer deterministically: the tokens
@@ -21,14 +21,33 @@
 // reuse). GET /debug/stats answers {"requests","aborted","cached_requests"}: `aborted` counts
 // requests whose client (the node's agent) went away before the answer was complete, whether
 // or not it had started.
+// GET /slots answers in llama-server's shape: N slots (--slots, default 4), `is_processing` on as
+// many as the engine has requests in progress plus the busy slots POST /debug/busy {"busy":K}
+// pins (traffic from outside the mesh, as another client's requests would be).
 import http from 'node:http';
 
 const args = process.argv.slice(2);
 let name = 'engine';
+let slots = 4;
 const ids = [];
 for (let i = 0; i < args.length; i++) {
   if (args[i] === '--name') name = args[++i];
+  else if (args[i] === '--slots') slots = Number(args[++i]);
   else ids.push(args[i]);
+}
+let active = 0;  // requests in progress
+let pinned = 0;  // busy slots pinned by POST /debug/busy
+
+// Counts `res` as in progress until it is finished or its client went away.
+function track(res) {
+  active++;
+  let open = true;
+  const done = () => {
+    if (open) active--;
+    open = false;
+  };
+  res.on('finish', done);
+  res.on('close', done);
 }
 
 const seen = [];
@@ -161,6 +180,26 @@ const server = http.createServer((req, res) => {
     res.end(JSON.stringify({object: 'list', data}));
     return;
   }
+  if (req.method === 'GET' && req.url === '/slots') {
+    const busy = Math.min(slots, active + pinned);
+    const data = Array.from({length: slots}, (_, id) => ({
+      id, id_task: id < busy ? 1000 + id : -1, n_ctx: 2048, speculative: false,
+      is_processing: id < busy,
+    }));
+    res.writeHead(200, {'content-type': 'application/json'});
+    res.end(JSON.stringify(data));
+    return;
+  }
+  if (req.method === 'POST' && req.url === '/debug/busy') {
+    let raw = '';
+    req.on('data', (d) => (raw += d));
+    req.on('end', () => {
+      pinned = Number(JSON.parse(raw).busy) || 0;
+      res.writeHead(200, {'content-type': 'application/json'});
+      res.end(JSON.stringify({busy: pinned}));
+    });
+    return;
+  }
   if (req.method === 'GET' && req.url === '/debug/stats') {
     res.writeHead(200, {'content-type': 'application/json'});
     res.end(JSON.stringify(stats));
@@ -175,6 +214,7 @@ const server = http.createServer((req, res) => {
   }
   let raw = '';
   req.on('data', (d) => (raw += d));
+  track(res);
   req.on('end', () => {
     stats.requests++;
     let body;

@@ -6,7 +6,8 @@
 // before the first token (prefix affinity sends a conversation back to alpha, whose engine
 // answers 500, and beta serves it) as `explain` shows; the error event that ends a stream whose
 // engine died after its first tokens; a client that goes away cancelling the engine's request;
-// embeddings; OpenAI-shaped errors; and `vox populi chat`.
+// embeddings; engine truth (alpha's engine reports every slot busy with outside traffic, so a
+// conversation that would follow alpha goes to beta); OpenAI-shaped errors; `vox populi chat`.
 #include <fcntl.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
@@ -14,7 +15,9 @@
 
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <filesystem>
+#include <optional>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -289,6 +292,54 @@ TEST_F(InferenceE2E, FrontDoorRoutesStreamsFailsOverAndCancels) {
   auto bad = Post("/v1/completions", R"({"prompt":"no model"})");
   EXPECT_EQ(bad.status, 400);
   EXPECT_EQ(JsonOf(bad.body).at("error").at("code"), "invalid_request");
+
+  // Engine truth. A conversation alpha served…
+  const std::string own_system(300, 'T');
+  const std::vector<std::string> truth1{"[only:alpha] a question of its own"};
+  auto warm =
+      Post("/v1/chat/completions", ChatBody("shared", truth1, false, own_system), "truth-1");
+  ASSERT_EQ(warm.status, 200) << warm.body;
+  EXPECT_EQ(warm.Header("x-populi-node"), a);
+  // …then alpha's engine has every slot busy with requests that never came through the front
+  // door. Its agent reads GET /slots and heartbeats the load; `explain` of a request only alpha
+  // can serve shows it once the front door routes by it.
+  client::HttpClient alpha_http(alpha);
+  auto pin = alpha_http.SendRaw("POST", "/debug/busy", R"({"busy":4})", {}, 5'000);
+  ASSERT_TRUE(pin.ok() && pin->status == 200);
+  int probes = 0;
+  std::optional<mesh::InferenceAttemptView> seen;
+  auto last = std::chrono::steady_clock::now() - std::chrono::seconds(1);
+  EXPECT_TRUE(WaitFor(
+      [&] {
+        // One request per 250 ms: the load arrives within a heartbeat or two.
+        if (std::chrono::steady_clock::now() - last < std::chrono::milliseconds(250)) return false;
+        last = std::chrono::steady_clock::now();
+        const std::string id = "truth-probe-" + std::to_string(++probes);
+        auto r = Post("/v1/embeddings", R"({"model":"only-a","input":"x"})", id);
+        auto e = Api().ExplainInference(id);
+        if (r.status != 200 || !e.ok() || e->attempts.empty()) return false;
+        seen = e->attempts[0];
+        return seen->engine && seen->engine->busy == 4;
+      },
+      30'000))
+      << "no engine load reached the front door after " << probes << " requests";
+  ASSERT_TRUE(seen && seen->engine);
+  EXPECT_EQ(seen->engine->endpoint, alpha);
+  EXPECT_EQ(seen->engine->slots, 4);
+  EXPECT_EQ(seen->load, 4);  // max(the front door's own in flight, the engine's 4 busy)
+  // The conversation's next turn would follow alpha (prefix affinity); its engine is full, so
+  // beta serves it.
+  std::vector<std::string> truth2 = truth1;
+  truth2.insert(truth2.end(), {"hello from alpha", "and a follow-up"});
+  auto moved =
+      Post("/v1/chat/completions", ChatBody("shared", truth2, false, own_system), "truth-2");
+  ASSERT_EQ(moved.status, 200) << moved.body;
+  EXPECT_EQ(moved.Header("x-populi-node"), b);
+  auto routed = Api().ExplainInference("truth-2");
+  ASSERT_TRUE(routed.ok()) << routed.status().ToString();
+  ASSERT_EQ(routed->attempts.size(), 1u);
+  EXPECT_EQ(routed->attempts[0].node_id, b);
+  EXPECT_EQ(routed->attempts[0].outcome, "done");
 
   // `vox populi chat` streams the answer to stdout.
   testing::VoxEnv env;

@@ -314,6 +314,15 @@ TEST_F(LlamaEngineE2E, ServesTheTinyModelTheAgentListsItAndTheFrontDoorReachesIt
   EXPECT_EQ(wrong->status, 404);
   EXPECT_EQ(json::parse(wrong->body).at("error").at("code").as_string(), "model_not_found");
 
+  // Its one slot, in llama-server's GET /slots shape (what the agent reads for engine truth),
+  // idle between requests.
+  auto slots = http.SendRaw("GET", "/slots");
+  ASSERT_TRUE(slots.ok());
+  ASSERT_EQ(slots->status, 200) << slots->body;
+  const json::array slot_list = json::parse(slots->body).as_array();
+  ASSERT_EQ(slot_list.size(), 1u);
+  EXPECT_EQ(slot_list.at(0).at("is_processing").as_bool(), false);
+
   TheAgentListsTheEngineAndTheFile(engine, model);
 
   // Through the control plane's front door (box A) to the agent's engine (box B): the same

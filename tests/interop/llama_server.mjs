@@ -11,6 +11,8 @@
 //   POST /v1/chat/completions  messages → one completion; `stream: true` sends OpenAI's
 //                              chat.completion.chunk events and ends with `data: [DONE]`
 //   POST /v1/completions       prompt → one text completion (same `stream` rule)
+//   GET  /slots                llama-server's shape: its one slot, `is_processing` while a
+//                              generation runs
 // Decoding is greedy (temperature 0) whatever the request says, so answers are deterministic;
 // max_tokens defaults to 16 and is capped at 128. Requests run one at a time on one sequence.
 // Never builds llama.cpp and never downloads anything: a missing or unusable prebuilt binary is
@@ -86,8 +88,18 @@ function renderChat(messages) {
 
 // One request at a time: a chain of promises.
 let queue = Promise.resolve();
+let generating = 0;  // generations running (at most one: they run one at a time)
+
 function serialized(fn) {
-  const run = queue.then(fn, fn);
+  const counted = async () => {
+    generating++;
+    try {
+      return await fn();
+    } finally {
+      generating--;
+    }
+  };
+  const run = queue.then(counted, counted);
   queue = run.catch(() => {});
   return run;
 }
@@ -184,6 +196,11 @@ const server = http.createServer((req, res) => {
   const url = req.url.split('?')[0];
   if (req.method === 'GET' && url === '/v1/models') {
     return sendJson(res, 200, {object: 'list', data: [modelCard()]});
+  }
+  if (req.method === 'GET' && url === '/slots') {
+    return sendJson(res, 200, [{id: 0, id_task: generating > 0 ? 0 : -1,
+                                n_ctx: context.contextSize,
+                                is_processing: generating > 0}]);
   }
   if (req.method === 'POST' && (url === '/v1/chat/completions' || url === '/v1/completions')) {
     complete(req, res, url === '/v1/chat/completions').catch((err) => {

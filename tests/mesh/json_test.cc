@@ -1,4 +1,5 @@
 #include "mesh/json.h"
+#include "mesh/inference_json.h"
 #include "mesh/parse_json.h"
 
 #include <gtest/gtest.h>
@@ -343,6 +344,43 @@ TEST(MeshJson, RequestBodiesRoundTrip) {
   EXPECT_EQ(BootstrapRequestFromJson(ToJson(BootstrapRequest{"t"}))->bootstrap_token, "t");
   EXPECT_EQ(HeartbeatRequestFromJson(ToJson(HeartbeatRequest{"n", "s"}))->scope_id, "s");
   EXPECT_EQ(LeaveRequestFromJson(ToJson(LeaveRequest{"n"}))->node_id, "n");
+}
+
+TEST(MeshJson, HeartbeatCarriesEngineLoadsValidated) {
+  HeartbeatRequest hb{"n", "", {{"http://a:8080", 3, -1, 4, 17}, {"http://b:8000", 5, 2, -1, 18}}};
+  const json::object o = ToJson(hb);
+  EXPECT_FALSE(o.at("engine_load").as_array()[0].as_object().contains("waiting"));  // unknown
+  auto back = HeartbeatRequestFromJson(o);
+  ASSERT_TRUE(back.ok()) << back.status().ToString();
+  EXPECT_EQ(back->engine_load, hb.engine_load);
+  EXPECT_FALSE(ToJson(HeartbeatRequest{"n", "", {}}).contains("engine_load"));
+  // Bad loads name the field: a negative count, a duplicate endpoint, too many engines.
+  auto negative = HeartbeatRequestFromJson(
+      Parse(R"({"node_id":"n","engine_load":[{"endpoint":"e","busy":-1}]})"));
+  EXPECT_EQ(negative.status().code(), Code::kInvalidArgument);
+  EXPECT_NE(negative.status().message().find("engine_load[0].busy"), std::string::npos)
+      << negative.status().message();
+  HeartbeatRequest twice{"n", "", {{"http://a", 1, -1, -1, 0}, {"http://a", 2, -1, -1, 0}}};
+  auto dup = HeartbeatRequestFromJson(ToJson(twice));
+  EXPECT_NE(dup.status().message().find("engine_load[1].endpoint"), std::string::npos)
+      << dup.status().message();
+  HeartbeatRequest many{"n", "", {}};
+  for (size_t i = 0; i <= kMaxEngineLoads; ++i)
+    many.engine_load.push_back({"http://e" + std::to_string(i), 0, -1, -1, 0});
+  EXPECT_EQ(HeartbeatRequestFromJson(ToJson(many)).status().code(), Code::kInvalidArgument);
+  // The stored row: versioned; a newer version than this binary reads is refused.
+  NodeEngineLoad row{kEngineLoadSchemaVersion, "n", hb.engine_load, 100, 200};
+  auto stored = NodeEngineLoadFromJson(ToJson(row));
+  ASSERT_TRUE(stored.ok()) << stored.status().ToString();
+  EXPECT_EQ(stored->engines, row.engines);
+  EXPECT_EQ(stored->fresh_until_ms, 200);
+  json::object newer = ToJson(row);
+  newer["schema_version"] = kEngineLoadSchemaVersion + 1;
+  EXPECT_NE(NodeEngineLoadFromJson(newer).status().message().find("schema_version"),
+            std::string::npos);
+  json::object unversioned = ToJson(row);
+  unversioned.erase("schema_version");
+  EXPECT_FALSE(NodeEngineLoadFromJson(unversioned).ok());
 }
 
 TEST(MeshJson, ParserRejectsBadInputCleanly) {

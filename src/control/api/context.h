@@ -14,6 +14,7 @@
 #include "control/api/options.h"
 #include "control/http/http.h"
 #include "dispatch/dispatcher.h"
+#include "inference/engine_load.h"
 #include "mesh/json.h"
 #include "mesh/policy.h"
 #include "mesh/types.h"
@@ -34,7 +35,8 @@ struct ApiContext {
         dispatch(d),
         liveness(d.liveness()),
         topics(s.topics()),
-        inbox_gate(o.inbox_cap, kInboxRecountMs) {}
+        inbox_gate(o.inbox_cap, kInboxRecountMs),
+        engine_load_writes(o.heartbeat_ms) {}
 
   store::MeshStore& store;
   const ControlOptions& options;
@@ -48,6 +50,8 @@ struct ApiContext {
   // Where the inbox cap is a database count (topics != null), most deliveries skip it.
   static constexpr int64_t kInboxRecountMs = 250;
   InboxCapGate inbox_gate;
+  // Which engine loads from heartbeats this replica still has to write (api/engine_load.h).
+  inference::EngineLoadWrites engine_load_writes;
   // The front door's requests in flight (AddInferenceRoutes). Last member: its sweeper thread
   // uses the members above and is stopped first.
   std::shared_ptr<InferenceState> inference;

@@ -3,6 +3,7 @@
 
 #include <boost/json.hpp>
 
+#include "control/api/engine_load.h"
 #include "control/api/routes.h"
 #include "dispatch/attempts.h"
 #include "mesh/replies_json.h"
@@ -182,6 +183,7 @@ http::Response Heartbeat(ApiContext& ctx, http::Request& req) {
     ctx.Notify(dispatch::kEventsTopic);
   }
   ctx.liveness.Touch(hb->node_id, now);
+  RecordEngineLoad(ctx, hb->node_id, hb->engine_load, now);
   return Json(mesh::ToJson(
       mesh::HeartbeatReply{hb->node_id, mesh::NodeState::kAlive, now, ctx.options.heartbeat_ms}));
 }
@@ -205,6 +207,7 @@ http::Response Leave(ApiContext& ctx, http::Request& req) {
     }
     POPULI_RETURN_IF_ERROR(removed);
     POPULI_RETURN_IF_ERROR(ForgetNodeInventory(txn, leave->node_id));
+    POPULI_RETURN_IF_ERROR(ForgetEngineLoad(txn, leave->node_id));
     return txn.AppendEvent(MakeEvent(now, "node.left", leave->node_id)).status();
   });
   if (!s.ok()) return Error(s, req);
@@ -227,7 +230,7 @@ void AddNodeRoutes(http::Router& router, ApiContext& ctx) {
                    "nodes.join",        [&ctx](http::Request& req) { return Join(ctx, req); }};
   http::Route heartbeat{
       http::Method::kPost, "/v1/populi/heartbeat",
-      NodePlaneRoles(),    4 * 1024,
+      NodePlaneRoles(),    16 * 1024,  // with engine loads: kMaxEngineLoads of them
       "nodes.heartbeat",   [&ctx](http::Request& req) { return Heartbeat(ctx, req); }};
   http::Route leave{http::Method::kPost, "/v1/populi/leave",
                     NodePlaneRoles(),    4 * 1024,
