@@ -377,52 +377,37 @@ void InferenceWorker::RunJob(const mesh::InferenceJob& job, const std::string& c
   const std::string path = engine->prefix + "/v1/" + std::string(mesh::ToString(job.route));
   const int timeout =
       static_cast<int>(std::clamp<int64_t>(job.deadline_ms - NowMs(), 1, 3'600'000));
-  bool failed = false;
-  if (job.stream) {
-    auto head = http.SendForEvents(
-        "POST", path, job.body,
-        [&](const client::SseEvent& e) {
-          if (stop_jobs_.load()) return false;
-          if (e.data == "[DONE]") return true;  // the control plane ends the client's stream
-          return poster.Queue(e.data);
-        },
-        timeout);
-    watch.Stop();
-    if (poster.cancelled() || watch.fired()) {
-      std::lock_guard lock(mu_);
-      ++stats_.cancelled;
-      return;
-    }
-    if (stop_jobs_.load()) {
-      failed = true;
-      poster.Post(0, {}, true, "the node's agent is stopping");
-    } else if (!head.ok()) {
-      failed = true;
-      poster.Post(0, {}, true, "engine " + engine->url + ": " + head.status().message());
-    } else if (head->status < 200 || head->status >= 300) {
-      failed = true;
-      poster.Post(head->status, {head->body}, true);
-    } else {
-      poster.Post(head->status, {}, true);
-    }
+  // The engine's answer: streamed events went out as they came (poster.Queue); what is left to
+  // post is the end, or the whole answer when not streamed.
+  Result<client::ClientResponse> answer =
+      job.stream ? http.SendForEvents(
+                       "POST", path, job.body,
+                       [&](const client::SseEvent& e) {
+                         if (stop_jobs_.load()) return false;
+                         // [DONE]: the control plane ends the client's stream itself
+                         return e.data == "[DONE]" || poster.Queue(e.data);
+                       },
+                       timeout)
+                 : http.SendRaw("POST", path, job.body, {}, timeout);
+  watch.Stop();
+  if (poster.cancelled() || watch.fired()) {
+    std::lock_guard lock(mu_);
+    ++stats_.cancelled;
+    return;
+  }
+  bool failed = true;
+  if (stop_jobs_.load()) {
+    poster.Post(0, {}, true, "the node's agent is stopping");
+  } else if (!answer.ok()) {
+    poster.Post(0, {}, true, "engine " + engine->url + ": " + answer.status().message());
+  } else if (const bool ok = answer->status >= 200 && answer->status < 300; job.stream && ok) {
+    failed = false;
+    poster.Post(answer->status, {}, true);
   } else {
-    auto answer = http.SendRaw("POST", path, job.body, {}, timeout);
-    watch.Stop();
-    if (watch.fired()) {
-      std::lock_guard lock(mu_);
-      ++stats_.cancelled;
-      return;
-    }
-    if (stop_jobs_.load()) {
-      failed = true;
-      poster.Post(0, {}, true, "the node's agent is stopping");
-    } else if (!answer.ok()) {
-      failed = true;
-      poster.Post(0, {}, true, "engine " + engine->url + ": " + answer.status().message());
-    } else {
-      failed = answer->status == 429 || answer->status >= 500;
-      poster.Post(answer->status, {answer->body}, true);
-    }
+    // A streamed request answered without a stream failed; a whole answer failed only when
+    // the engine was busy or broken (a 4xx is the client's).
+    failed = job.stream || answer->status == 429 || answer->status >= 500;
+    poster.Post(answer->status, {answer->body}, true);
   }
   if (failed) {
     std::lock_guard lock(mu_);

@@ -226,6 +226,9 @@ void FrontDoor::End(const std::string& request_id, int64_t now_ms) {
     Release(a);
   }
   finished_.push_back(Explanation(r));
+  // Ended before the answer was complete: the client went away.
+  if (r.phase == Phase::kWaiting || r.phase == Phase::kStreaming)
+    finished_.back().state = "cancelled";
   if (finished_.size() > kFinishedKept) finished_.pop_front();
   for (const auto& a : r.attempts) jobs_.erase(a.job_id);
   requests_.erase(it);

@@ -116,7 +116,7 @@ struct InferenceExplanation {
   bool stream = false;
   int64_t blocks = 0;     // blocks of the rendered conversation
   std::string served_by;  // the node whose answer the client got ("" until a first token)
-  std::string state;      // waiting | streaming | done | failed
+  std::string state;      // waiting | streaming | done | failed | cancelled
   std::vector<InferenceAttemptView> attempts;
 };
 

@@ -276,6 +276,7 @@ TEST_F(InferenceE2E, FrontDoorRoutesStreamsFailsOverAndCancels) {
   ASSERT_TRUE(impatient.ok()) << impatient.status().ToString();
   ASSERT_EQ(impatient->attempts.size(), 1u);
   EXPECT_EQ(impatient->attempts[0].outcome, "cancelled");
+  EXPECT_EQ(impatient->state, "cancelled");
 
   // Embeddings go through as well.
   auto emb = Post("/v1/embeddings", R"({"model":"only-a","input":"x"})");

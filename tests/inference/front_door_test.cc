@@ -158,6 +158,7 @@ TEST_F(FrontDoorTest, ClientGoneCancelsTheEngineRequest) {
   EXPECT_EQ(router_.InFlight("a"), 0);
   EXPECT_TRUE(Post(job.id, 1, 200, {"t2"}, false).cancel);
   EXPECT_EQ(door_.Explain("r6")->attempts[0].outcome, "cancelled");
+  EXPECT_EQ(door_.Explain("r6")->state, "cancelled");
   EXPECT_FALSE(door_.Read("r6", now_).ok());
 }
 
