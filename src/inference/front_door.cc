@@ -65,6 +65,14 @@ FrontDoor::~FrontDoor() {
     for (auto& a : r->attempts) Release(a);
 }
 
+bool FrontDoor::Finish(Attempt& a) {
+  if (a.finished) return false;
+  a.finished = true;
+  Release(a);
+  notify_(TopicOfJob(a.job_id));
+  return true;
+}
+
 void FrontDoor::Release(Attempt& a) {
   if (!a.counted) return;
   a.counted = false;
@@ -156,12 +164,9 @@ Decision FrontDoor::PickReachable(const Request& r, int64_t now_ms,
 }
 
 void FrontDoor::FailAttempt(Request& r, Attempt& a, int status, std::string error, int64_t now_ms) {
-  if (a.finished) return;
-  a.finished = true;
+  if (!Finish(a)) return;
   a.status = status;
   a.error = std::move(error);
-  Release(a);
-  notify_(TopicOfJob(a.job_id));
   r.error = a.error;
   if (a.output) {
     // The client already has output: the stream ends with an error event, no second node.
@@ -185,12 +190,9 @@ Result<Progress> FrontDoor::Read(const std::string& request_id, int64_t now_ms) 
   if (r.phase == Phase::kWaiting && now_ms >= r.spec.deadline_ms) {
     if (!r.attempts.empty()) {
       Attempt& a = r.attempts[r.current];
-      if (!a.finished) {
-        a.finished = true;
+      if (Finish(a)) {
         a.outcome = "cancelled";
         a.error = "the request's deadline passed";
-        Release(a);
-        notify_(TopicOfJob(a.job_id));
       }
     }
     r.phase = Phase::kFailed;
@@ -218,11 +220,7 @@ void FrontDoor::End(const std::string& request_id, int64_t now_ms) {
   if (it == requests_.end()) return;
   Request& r = *it->second;
   for (auto& a : r.attempts) {
-    if (!a.finished) {
-      a.finished = true;
-      a.outcome = "cancelled";
-      notify_(TopicOfJob(a.job_id));
-    }
+    if (Finish(a)) a.outcome = "cancelled";
     Release(a);
   }
   finished_.push_back(Explanation(r));
@@ -315,9 +313,7 @@ Result<mesh::InferenceChunkReply> FrontDoor::Post(const mesh::InferenceChunk& ch
     for (const auto& e : chunk.events) r.pending.push_back(e);
   }
   if (chunk.done) {
-    a.finished = true;
-    Release(a);
-    notify_(TopicOfJob(a.job_id));
+    Finish(a);
     if (!chunk.error.empty()) {
       if (a.output) {
         a.outcome = "failed";

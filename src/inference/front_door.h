@@ -143,6 +143,9 @@ class FrontDoor {
                          std::vector<mesh::InferenceSkip>& skipped) const;
   Polling PollingLocked(const std::string& node_id, int64_t now_ms) const;
   void FailAttempt(Request& r, Attempt& a, int status, std::string error, int64_t now_ms);
+  // Ends `a` once: releases its in-flight count and wakes its job's watch (TopicOfJob, as
+  // JobWanted turns false). False when it had ended already.
+  bool Finish(Attempt& a);
   void Release(Attempt& a);
   static mesh::InferenceExplanation Explanation(const Request& r);
 

@@ -71,6 +71,7 @@ struct NodeInventory {
   int64_t refreshed_ms = 0;  // the last accepted report, a refresh included
   int64_t poll_ms = 0;       // the node's poll interval as its last report said
   // What its engines last said of their load (heartbeats; docs/inference.md, "Engine truth").
+  // Filled where routing reads the inventories, not by the model listing.
   std::optional<mesh::NodeEngineLoad> engine_load;
 };
 

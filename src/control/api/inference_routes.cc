@@ -18,6 +18,7 @@
 #include <thread>
 #include <utility>
 
+#include "control/api/engine_load.h"
 #include "control/api/routes.h"
 #include "inference/front_door.h"
 #include "inference/targets.h"
@@ -65,6 +66,11 @@ struct InferenceState {
       if (cached && now - cached_at < kInventoryCacheMs) return cached;
     }
     POPULI_ASSIGN_OR_RETURN(auto loaded, LoadNodeInventories(ctx, ""));
+    // The engines' own loads (heartbeats, api/engine_load.h): only routing reads them.
+    POPULI_ASSIGN_OR_RETURN(auto loads, ReadEngineLoads(ctx));
+    for (auto& n : loaded) {
+      if (auto l = loads.find(n.node.id); l != loads.end()) n.engine_load = std::move(l->second);
+    }
     auto fresh = std::make_shared<const inference::ModelIndex>(std::move(loaded));
     std::lock_guard lock(cache_mu);
     cached = fresh;

@@ -12,7 +12,6 @@
 
 #include <boost/json.hpp>
 
-#include "control/api/engine_load.h"
 #include "control/api/routes.h"
 #include "dispatch/attempts.h"
 #include "mesh/inventory_json.h"
@@ -154,7 +153,6 @@ Result<std::vector<models::NodeInventory>> LoadNodeInventories(ApiContext& ctx,
   POPULI_ASSIGN_OR_RETURN(auto stored_rows, InventoryRows(ctx, kInventoryNs, node_id));
   POPULI_ASSIGN_OR_RETURN(auto refresh_rows, InventoryRows(ctx, kRefreshNs, node_id));
   POPULI_ASSIGN_OR_RETURN(auto nodes, ctx.store.ListNodes());
-  POPULI_ASSIGN_OR_RETURN(auto loads, ReadEngineLoads(ctx));
   const int64_t now = ctx.NowMs();
   std::map<std::string, mesh::NodeRecord> by_id;
   for (auto& n : nodes) {
@@ -182,7 +180,6 @@ Result<std::vector<models::NodeInventory>> LoadNodeInventories(ApiContext& ctx,
       n.poll_ms = r->second.poll_ms;
     }
     n.stored = std::move(*stored);
-    if (auto l = loads.find(id); l != loads.end()) n.engine_load = std::move(l->second);
     inventories.push_back(std::move(n));
   }
   return inventories;
